@@ -1,0 +1,128 @@
+import type { ErrorInfo } from '../steward/errors.js'
+
+/** Why a steward starts a new incarnation. */
+export type RestartReason = 'hung' | 'failed' | 'returned'
+
+/** Fields every {@link StewardEvent} has. */
+export interface EventBase {
+  /** The ward's name. */
+  readonly ward: string
+  /** Names from the top-level steward down to this ward, joined by `/`. */
+  readonly path: string
+  /** Clock time of the event, in ms (the run's clock). */
+  readonly at: number
+  /** The incarnation the event concerns (1 for the first). */
+  readonly attempt: number
+}
+
+/** A new incarnation was started. `resume` is the progress it was given. */
+export interface StartedEvent extends EventBase {
+  readonly type: 'started'
+  readonly resume: unknown
+}
+
+/** A working ward did not beat for `timeout` ms. */
+export interface HungEvent extends EventBase {
+  readonly type: 'hung'
+  readonly timeout: number
+}
+
+/** The ward threw or rejected. */
+export interface FailedEvent extends EventBase {
+  readonly type: 'failed'
+  readonly error: ErrorInfo
+}
+
+/** The steward retires the incarnation `attempt` and will start `attempt + 1`. */
+export interface RestartingEvent extends EventBase {
+  readonly type: 'restarting'
+  readonly reason: RestartReason
+  /** Restarts so far, this one included. */
+  readonly restarts: number
+}
+
+/** A retired incarnation did not settle within `stopTimeout`; it was abandoned. */
+export interface UnstoppedEvent extends EventBase {
+  readonly type: 'unstopped'
+  readonly stopTimeout: number
+}
+
+/** The ward returned normally and the run is complete. */
+export interface CompletedEvent extends EventBase {
+  readonly type: 'completed'
+}
+
+/** The run was stopped (by `stop()`, its signal, or its consumer leaving). */
+export interface StoppedEvent extends EventBase {
+  readonly type: 'stopped'
+  /** Wards that did not settle within their stop deadline. */
+  readonly unstopped: readonly string[]
+}
+
+/** The steward gave up; `error` is the last failure. */
+export interface GaveUpEvent extends EventBase {
+  readonly type: 'gave-up'
+  readonly restarts: number
+  readonly error: ErrorInfo
+}
+
+/**
+ * Everything a run reports, as a discriminated union on `type`. Payloads
+ * are plain data (JSON-serialisable as long as progress values are).
+ */
+export type StewardEvent =
+  | StartedEvent
+  | HungEvent
+  | FailedEvent
+  | RestartingEvent
+  | UnstoppedEvent
+  | CompletedEvent
+  | StoppedEvent
+  | GaveUpEvent
+
+/** The `type` of a {@link StewardEvent}. */
+export type StewardEventType = StewardEvent['type']
+
+/** Receives events. A listener that throws is reported as a process warning, never to the ward. */
+export type EventListener = (event: StewardEvent) => void
+
+/** A subscription; `dispose()` (or `using`) removes the listener. Idempotent. */
+export interface Subscription extends Disposable {
+  dispose(): void
+}
+
+/** A list of listeners that costs nothing to emit to when empty. @internal */
+export class Emitter {
+  #listeners: EventListener[] = []
+
+  get active(): boolean {
+    return this.#listeners.length > 0
+  }
+
+  on(listener: EventListener): Subscription {
+    if (typeof listener !== 'function') throw new TypeError(`on: listener must be a function, got ${typeof listener}`)
+    // Copy on write, so a listener that unsubscribes during emit does not skip another.
+    this.#listeners = [...this.#listeners, listener]
+    let live = true
+    const dispose = (): void => {
+      if (!live) return
+      live = false
+      this.#listeners = this.#listeners.filter((l) => l !== listener)
+    }
+    return { dispose, [Symbol.dispose]: dispose }
+  }
+
+  emit(event: StewardEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event)
+      } catch (error) {
+        process.emitWarning(`steward: an event listener threw on '${event.type}': ${String(error)}`, 'StewardWarning')
+      }
+    }
+  }
+
+  clear(): void {
+    this.#listeners = []
+  }
+}

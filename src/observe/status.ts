@@ -1,0 +1,42 @@
+import type { ErrorInfo } from '../steward/errors.js'
+
+/**
+ * Where a run is:
+ * - `starting`: created, the first incarnation not started yet;
+ * - `working`: the ward runs and must beat;
+ * - `idle`: the ward waits for input (`ctx.idle`), healthy without beating;
+ * - `waiting`: the ward is suspended at a `yield` its consumer has not asked for;
+ * - `restarting`: an incarnation is being retired and the next not started yet;
+ * - `stopping`: `stop()` is tearing down;
+ * - `completed`, `stopped`, `gave-up`: settled.
+ */
+export type RunState =
+  | 'starting'
+  | 'working'
+  | 'idle'
+  | 'waiting'
+  | 'restarting'
+  | 'stopping'
+  | 'completed'
+  | 'stopped'
+  | 'gave-up'
+
+/** A JSON-serialisable snapshot of a run and the runs nested in it. */
+export interface WardStatus {
+  readonly name: string
+  readonly path: string
+  readonly kind: 'steward'
+  readonly state: RunState
+  /** The current (or last) incarnation, 1-based; 0 before the first start. */
+  readonly attempt: number
+  readonly restarts: number
+  /** Milliseconds since the last beat (or start of work); `null` when not working. */
+  readonly lastBeatAgo: number | null
+  /** The last progress reported with `beat(progress)`, or `undefined`. */
+  readonly progress: unknown
+  /** Incarnations in a row that failed at the current progress. */
+  readonly failuresHere: number
+  readonly lastFailure: ErrorInfo | null
+  /** Stewards nested inside this ward (a steward used as the ward of another). */
+  readonly children: readonly WardStatus[]
+}

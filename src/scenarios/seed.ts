@@ -1,0 +1,129 @@
+// The four programs of the seed chapter ("healing goroutines", Concurrency
+// in Go, ch. 5), rebuilt on steward. Each keeps the seed's ward and timings;
+// the differences are the seed's defects fixed (see DESIGN.md §1).
+import { take } from '../streams/or-done.js'
+import { steward } from '../steward/steward.js'
+import type { WardContext } from '../steward/ward.js'
+import { aborted, type Scenario } from './timeline.js'
+
+const seedValues = [1, 2, -1, 3, 4, 5]
+
+/**
+ * S1: a ward that never beats. Timeout 4 s; the caller stops everything at
+ * 9 s. Restarts at 4 s and 8 s; each old ward halts before the next says
+ * hello, and the run is stopped only after the last ward halted.
+ */
+export const s1: Scenario = {
+  id: 's1',
+  title: 'an irresponsible ward that never beats (timeout 4s, the caller stops at 9s)',
+  ward: 'irresponsible',
+  async run({ clock, log, onEvent }) {
+    const caller = new AbortController()
+    const halt = clock.setTimer(9_000, () => {
+      log('main', 'main: halting steward and ward.')
+      caller.abort()
+    })
+    const irresponsible = async (ctx: WardContext): Promise<void> => {
+      log('ward', "ward: Hello, I'm irresponsible!")
+      await aborted(ctx.signal)
+      log('ward', 'ward: I am halting.')
+    }
+    const run = steward(irresponsible, { name: 'irresponsible', timeout: 4_000, maxRestarts: Infinity }).start({
+      clock,
+      signal: caller.signal,
+      onEvent,
+    })
+    await run.done
+    halt.cancel()
+    log('main', 'Done')
+  },
+}
+
+/** The seed's doWork ward: walks the values, hangs silently at a negative one. */
+function doWork(log: (message: string) => void, options: { resume: boolean; skipFailed: boolean; deadLetter?: (value: number) => void }) {
+  return async function* doWork(ctx: WardContext): AsyncGenerator<number> {
+    let index = options.resume ? ((ctx.resume as number | undefined) ?? 0) : 0
+    if (options.skipFailed && ctx.failuresHere > 0 && index < seedValues.length) {
+      // This incarnation starts where the last one failed: skip that value.
+      options.deadLetter?.(seedValues[index]!)
+      index++
+      ctx.beat(index)
+    }
+    for (; index < seedValues.length; index++) {
+      const value = seedValues[index]!
+      if (value < 0) {
+        log(`negative value: ${value}`)
+        await aborted(ctx.signal) // hangs silently: no beat, no return
+        return
+      }
+      ctx.beat()
+      yield value
+      if (options.resume) ctx.beat(index + 1) // the consumer has `value`: resume after it
+    }
+  }
+}
+
+/**
+ * S2: restart from scratch. Timeout 1 s, the consumer takes 6 values and
+ * gets 1, 2, 1, 2, 1, 2 with restarts at 1 s and 2 s: one stream across
+ * restarts, and the seed's re-emission shown as it is.
+ */
+export const s2: Scenario = {
+  id: 's2',
+  title: 'a ward restarted from scratch re-emits its values (timeout 1s, take 6)',
+  ward: 'doWork',
+  async run({ clock, log, write, onEvent }) {
+    const ward = doWork((message) => log('ward', message), { resume: false, skipFailed: false })
+    const run = steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: Infinity }).start({ clock, onEvent })
+    const never = new AbortController()
+    for await (const value of take(never.signal, run, 6)) write({ type: 'output', value })
+    await run.done
+  },
+}
+
+/**
+ * S3: a stateful ward resumes where the last one got to, so 1 and 2 arrive
+ * once, but it is stuck at -1 in every incarnation; after the fifth hang the
+ * steward gives up, and the consumer's loop ends with the give-up error.
+ */
+export const s3: Scenario = {
+  id: 's3',
+  title: 'a stateful ward stuck on a poison value; the steward gives up (timeout 1s, 4 restarts)',
+  ward: 'doWork',
+  async run({ clock, log, write, onEvent }) {
+    const ward = doWork((message) => log('ward', message), { resume: true, skipFailed: false })
+    const run = steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity }).start({ clock, onEvent })
+    const never = new AbortController()
+    try {
+      for await (const value of take(never.signal, run, 6)) write({ type: 'output', value })
+    } catch (error) {
+      log('main', `main: the stream ended with ${(error as Error).name}`)
+    }
+    await run.done
+  },
+}
+
+/**
+ * S4: as S3, but an incarnation that starts where the previous one failed
+ * skips (dead-letters) that value: 1, 2, 3, 4, 5 exactly once, then the
+ * run completes; no restart after the last value.
+ */
+export const s4: Scenario = {
+  id: 's4',
+  title: 'a stateful ward that skips the value it failed on, then completes (timeout 1s)',
+  ward: 'doWork',
+  async run({ clock, log, write, onEvent }) {
+    const ward = doWork((message) => log('ward', message), {
+      resume: true,
+      skipFailed: true,
+      deadLetter: (value) => write({ type: 'dead-letter', value }),
+    })
+    const run = steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity }).start({ clock, onEvent })
+    const never = new AbortController()
+    for await (const value of take(never.signal, run, 6)) write({ type: 'output', value })
+    await run.done
+  },
+}
+
+/** The seed's scenarios by id, in order. */
+export const seedScenarios: readonly Scenario[] = [s1, s2, s3, s4]

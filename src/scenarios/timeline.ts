@@ -1,0 +1,76 @@
+import type { StewardEvent } from '../observe/events.js'
+import type { Clock } from '../time/clock.js'
+
+/** Who wrote a timeline line: the ward, the steward, or the scenario's main program. */
+export type Speaker = 'ward' | 'steward' | 'main'
+
+/** One line of a scenario's timeline, as `steward demo --json` prints it. */
+export type TimelineEntry =
+  | { readonly t: number; readonly type: 'log'; readonly ward: string; readonly from: Speaker; readonly message: string }
+  | { readonly t: number; readonly type: 'output'; readonly ward: string; readonly value: unknown }
+  | { readonly t: number; readonly type: 'restart'; readonly ward: string; readonly attempt: number; readonly reason: string }
+  | { readonly t: number; readonly type: 'dead-letter'; readonly ward: string; readonly value: unknown }
+  | { readonly t: number; readonly type: 'gave-up'; readonly ward: string; readonly restarts: number; readonly error: string }
+  | { readonly t: number; readonly type: 'completed'; readonly ward: string }
+  | { readonly t: number; readonly type: 'stopped'; readonly ward: string }
+
+type WithoutTime<E> = E extends unknown ? Omit<E, 't' | 'ward'> : never
+
+/** What a scenario gets to run with: a clock and a way to write its timeline. */
+export interface ScenarioIO {
+  readonly clock: Clock
+  /** Appends a line, stamped with the time since the scenario started. */
+  readonly write: (entry: WithoutTime<TimelineEntry>) => void
+  /** A `log` line from `from`. */
+  readonly log: (from: Speaker, message: string) => void
+  /** Turns the steward's events into timeline lines (pass as `onEvent`). */
+  readonly onEvent: (event: StewardEvent) => void
+}
+
+/** One of the seed's programs. */
+export interface Scenario {
+  readonly id: string
+  readonly title: string
+  /** The ward's name in the timeline. */
+  readonly ward: string
+  run(io: ScenarioIO): Promise<void>
+}
+
+/** Runs `scenario` on `clock`, calling `sink` with each line as it happens. */
+export async function runScenario(scenario: Scenario, clock: Clock, sink: (entry: TimelineEntry) => void): Promise<void> {
+  const start = clock.now()
+  const ward = scenario.ward
+  const write = (entry: WithoutTime<TimelineEntry>): void => {
+    sink({ t: clock.now() - start, ward, ...entry })
+  }
+  const io: ScenarioIO = {
+    clock,
+    write,
+    log: (from, message) => write({ type: 'log', from, message }),
+    onEvent: (event) => {
+      switch (event.type) {
+        case 'restarting':
+          write({ type: 'restart', attempt: event.attempt + 1, reason: event.reason })
+          break
+        case 'gave-up':
+          write({ type: 'gave-up', restarts: event.restarts, error: event.error.message })
+          break
+        case 'completed':
+          write({ type: 'completed' })
+          break
+        case 'stopped':
+          write({ type: 'stopped' })
+          break
+        default:
+          break
+      }
+    },
+  }
+  await scenario.run(io)
+}
+
+/** Resolves when `signal` aborts (at once if it has), leaving no listener behind. */
+export function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+}

@@ -1,0 +1,105 @@
+/** The JSON form of an error, as events and status snapshots carry it. */
+export interface ErrorInfo {
+  readonly name: string
+  readonly message: string
+  readonly code?: string
+}
+
+/** Converts any thrown value to an {@link ErrorInfo}. */
+export function errorInfo(error: unknown): ErrorInfo {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code
+    return typeof code === 'string' ? { name: error.name, message: error.message, code } : { name: error.name, message: error.message }
+  }
+  return { name: 'Error', message: String(error) }
+}
+
+/**
+ * The failure recorded when a working ward did not beat for `timeout`
+ * milliseconds. `code` is `'ERR_WARD_HUNG'`.
+ */
+export class WardHungError extends Error {
+  override readonly name = 'WardHungError'
+  readonly code = 'ERR_WARD_HUNG'
+  /** The ward's name. */
+  readonly ward: string
+  /** The heartbeat timeout it missed, in ms. */
+  readonly timeout: number
+
+  constructor(ward: string, timeout: number) {
+    super(`ward '${ward}' did not beat for ${timeout} ms`)
+    this.ward = ward
+    this.timeout = timeout
+  }
+}
+
+/**
+ * Wraps a thrown value that is not an `Error` (`throw 'oops'`), so every
+ * failure has a name, a message and a stack. The value is `cause`.
+ * `code` is `'ERR_WARD_THREW_NON_ERROR'`.
+ */
+export class NonErrorThrown extends Error {
+  override readonly name = 'NonErrorThrown'
+  readonly code = 'ERR_WARD_THREW_NON_ERROR'
+
+  constructor(value: unknown) {
+    super(`ward threw a non-Error value: ${safeString(value)}`, { cause: value })
+  }
+}
+
+/** Why a steward gave up: the restart limit was reached, or the ward is `temporary`. */
+export type GiveUpReason = 'limit' | 'temporary'
+
+/**
+ * Ends the output stream of a run whose steward gave up, and is the
+ * `error` of its `gave-up` outcome. `cause` is the last failure.
+ * `code` is `'ERR_STEWARD_GAVE_UP'`.
+ */
+export class GaveUpError extends Error {
+  override readonly name = 'GaveUpError'
+  readonly code = 'ERR_STEWARD_GAVE_UP'
+  /** The ward's name. */
+  readonly ward: string
+  /** Restarts made before giving up. */
+  readonly restarts: number
+  /** Why it gave up. */
+  readonly reason: GiveUpReason
+  declare readonly cause: Error
+
+  constructor(ward: string, restarts: number, reason: GiveUpReason, cause: Error) {
+    const why =
+      reason === 'temporary'
+        ? `its restart type is 'temporary'`
+        : `the restart limit was reached after ${restarts} restart${restarts === 1 ? '' : 's'}`
+    super(`steward gave up on ward '${ward}': ${why}; last failure: ${cause.message}`, { cause })
+    this.ward = ward
+    this.restarts = restarts
+    this.reason = reason
+  }
+}
+
+/**
+ * The abort reason an incarnation's signal carries when its steward
+ * replaces it or the run stops. `code` is `'ERR_WARD_RETIRED'`.
+ */
+export class WardRetiredError extends Error {
+  override readonly name = 'WardRetiredError'
+  readonly code = 'ERR_WARD_RETIRED'
+
+  constructor(ward: string, why: string, options?: ErrorOptions) {
+    super(`ward '${ward}' was retired: ${why}`, options)
+  }
+}
+
+/** The thrown value as an `Error` (wrapping non-errors in {@link NonErrorThrown}). */
+export function asError(value: unknown): Error {
+  return value instanceof Error ? value : new NonErrorThrown(value)
+}
+
+function safeString(value: unknown): string {
+  try {
+    return typeof value === 'string' ? JSON.stringify(value) : String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
+}

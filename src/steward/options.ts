@@ -1,0 +1,104 @@
+import type { EventListener } from '../observe/events.js'
+import { describe, toMs, type Duration } from '../time/duration.js'
+
+/**
+ * When a ward is started again (OTP's restart types):
+ * - `transient`: after a failure (throw, rejection, missed heartbeat), not after a normal return;
+ * - `permanent`: after a failure and after a normal return;
+ * - `temporary`: never; a failure gives up at once.
+ */
+export type RestartType = 'transient' | 'permanent' | 'temporary'
+
+/** Options of {@link steward}. Every field is optional and validated at construction. */
+export interface StewardOptions {
+  /**
+   * Name in events, status and errors.
+   * @default the ward function's name, or `'ward'`
+   */
+  readonly name?: string
+  /**
+   * A working ward that does not beat for this long is stopped and replaced.
+   * @default '10s'
+   */
+  readonly timeout?: Duration
+  /**
+   * How often the ward is asked to beat (`ctx.pulseInterval`). Must be below `timeout`.
+   * @default timeout / 2
+   */
+  readonly pulseInterval?: Duration
+  /**
+   * When to start the ward again; see {@link RestartType}.
+   * @default 'transient'
+   */
+  readonly restart?: RestartType
+  /**
+   * Restarts allowed within `within` before the steward gives up. `Infinity` never gives up.
+   * @default 5
+   */
+  readonly maxRestarts?: number
+  /**
+   * The window `maxRestarts` counts in. `Infinity` counts every restart of the run.
+   * @default '1m'
+   */
+  readonly within?: Duration
+  /**
+   * How long a retired incarnation (replaced, or the run stopping) may take to
+   * settle after its signal aborts. Past it, the ward is reported (event
+   * `unstopped`, the stop report) and abandoned, so nothing blocks forever.
+   * @default '5s'
+   */
+  readonly stopTimeout?: Duration
+  /** Receives every event of every run of this steward. */
+  readonly onEvent?: EventListener
+}
+
+/** Options after validation, durations in ms. @internal */
+export interface ResolvedOptions {
+  readonly name: string
+  readonly timeout: number
+  readonly pulseInterval: number
+  readonly restart: RestartType
+  readonly maxRestarts: number
+  readonly within: number
+  readonly stopTimeout: number
+  readonly onEvent: EventListener | undefined
+}
+
+const restartTypes: readonly RestartType[] = ['transient', 'permanent', 'temporary']
+const known = new Set(['name', 'timeout', 'pulseInterval', 'restart', 'maxRestarts', 'within', 'stopTimeout', 'onEvent'])
+
+/** Validates {@link StewardOptions}; every error names the option and the reason. @internal */
+export function resolveOptions(options: StewardOptions | undefined, fallbackName: string): ResolvedOptions {
+  if (options === undefined) options = {}
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`steward: options must be an object, got ${describe(options)}`)
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new TypeError(`steward: unknown option '${key}'; known options: ${[...known].join(', ')}`)
+  }
+  const name = options.name ?? fallbackName
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError(`steward: option 'name' must be a non-empty string, got ${describe(name)}`)
+  }
+  const timeout = toMs(options.timeout ?? 10_000, `steward: option 'timeout'`, { zero: false })
+  const pulseInterval =
+    options.pulseInterval === undefined ? timeout / 2 : toMs(options.pulseInterval, `steward: option 'pulseInterval'`, { zero: false })
+  if (pulseInterval >= timeout) {
+    throw new RangeError(`steward: option 'pulseInterval' (${pulseInterval} ms) must be below 'timeout' (${timeout} ms)`)
+  }
+  const restart = options.restart ?? 'transient'
+  if (!restartTypes.includes(restart)) {
+    throw new RangeError(`steward: option 'restart' must be one of ${restartTypes.map((t) => `'${t}'`).join(', ')}, got ${describe(restart)}`)
+  }
+  const maxRestarts = options.maxRestarts ?? 5
+  if (typeof maxRestarts !== 'number' || !(maxRestarts === Infinity || (Number.isInteger(maxRestarts) && maxRestarts >= 0))) {
+    throw new RangeError(`steward: option 'maxRestarts' must be a non-negative integer or Infinity, got ${describe(maxRestarts)}`)
+  }
+  const within = toMs(options.within ?? 60_000, `steward: option 'within'`, { infinite: true, zero: false })
+  const stopTimeout = toMs(options.stopTimeout ?? 5_000, `steward: option 'stopTimeout'`)
+  const onEvent = options.onEvent
+  if (onEvent !== undefined && typeof onEvent !== 'function') {
+    throw new TypeError(`steward: option 'onEvent' must be a function, got ${describe(onEvent)}`)
+  }
+  return { name, timeout, pulseInterval, restart, maxRestarts, within, stopTimeout, onEvent }
+}

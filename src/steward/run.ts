@@ -1,0 +1,648 @@
+import { Emitter, type EventListener, type RestartReason, type StewardEvent, type Subscription } from '../observe/events.js'
+import type { RunState, WardStatus } from '../observe/status.js'
+import { nextRestart, noRestarts, type RestartHistory } from '../policy/restart-limit.js'
+import type { Clock, TimeCell, Timer } from '../time/clock.js'
+import { systemClock } from '../time/clock.js'
+import { asError, errorInfo, GaveUpError, WardHungError, WardRetiredError, type GiveUpReason } from './errors.js'
+import type { ResolvedOptions } from './options.js'
+import { sameProgress } from './progress.js'
+import { IDLE, OFF, WAITING, watchdogFor, WORKING, type Watchdog, type Watched } from './watchdog.js'
+import type { Ward, WardContext } from './ward.js'
+
+/** How a run ended. `done` resolves with it; it never rejects. */
+export type Outcome =
+  | {
+      /** The ward returned normally (restart type `transient` or `temporary`). */
+      readonly kind: 'completed'
+      /** What the ward returned (a stream ward: its generator's return value). */
+      readonly value: unknown
+      readonly attempts: number
+      readonly restarts: number
+    }
+  | {
+      /** `stop()` was called, the start signal aborted, or the consumer left the stream. */
+      readonly kind: 'stopped'
+      /** The reason given to `stop()` or the signal's reason; `undefined` when the consumer left. */
+      readonly reason: unknown
+      /** Paths of wards that did not settle within their stop deadline and were abandoned. */
+      readonly unstopped: readonly string[]
+      readonly attempts: number
+      readonly restarts: number
+    }
+  | {
+      /** The restart limit was reached, or a `temporary` ward failed. */
+      readonly kind: 'gave-up'
+      /** Its `cause` is the last failure. */
+      readonly error: GaveUpError
+      readonly attempts: number
+      readonly restarts: number
+    }
+
+/** What `stop()` resolves with, once teardown is complete. */
+export interface StopReport {
+  /** Paths of wards that did not settle within their stop deadline and were abandoned. */
+  readonly unstopped: readonly string[]
+}
+
+/** Options of {@link Steward.start}. */
+export interface StartOptions {
+  /** Aborting it stops the run, as `stop(signal.reason)` does. */
+  readonly signal?: AbortSignal
+  /**
+   * The clock every timer of the run uses, handed to the ward as `ctx.clock`.
+   * @default systemClock
+   */
+  readonly clock?: Clock
+  /** Progress to hand the first incarnation as `ctx.resume` (from a checkpoint, say). */
+  readonly resume?: unknown
+  /** Receives every event of this run, from the first (`started`) on. */
+  readonly onEvent?: EventListener
+}
+
+/**
+ * A started steward: the handle for one supervised run.
+ *
+ * It is the run's output stream, one `AsyncIterable` across restarts: a
+ * value is delivered once, values a retired incarnation yields after its
+ * abort are dropped, and the stream ends when the run completes or stops,
+ * or throws a {@link GaveUpError} when the steward gives up. It can be
+ * iterated once; leaving the loop early (`break`) stops the run.
+ */
+export interface Run<T> extends AsyncIterableIterator<T> {
+  /** The steward's name. */
+  readonly name: string
+  /** Settles with the {@link Outcome} after the last incarnation settled or was abandoned. Never rejects. */
+  readonly done: Promise<Outcome>
+  /** Subscribes to the run's events (those of nested stewards included). */
+  on(listener: EventListener): Subscription
+  /** A JSON-serialisable snapshot of the run and the stewards nested in it. */
+  status(): WardStatus
+  /**
+   * Stops the run: aborts the live incarnation, waits for it to settle (up
+   * to `stopTimeout`), and resolves when teardown is complete. Calling it
+   * again returns the same promise; after the run settled it resolves at once.
+   */
+  stop(reason?: unknown): Promise<StopReport>
+}
+
+// Incarnation kinds.
+const UNKNOWN = 0
+const PROMISE = 1
+const STREAM = 2
+
+// Run phases.
+const RUNNING = 0
+const ENDING = 1
+const SETTLED = 2
+
+/** Restarts in a row without a macrotask turn before one is forced, so a crash loop cannot starve I/O. */
+const RESTARTS_PER_TURN = 1_000
+
+/** One incarnation of a ward, and the context it is handed. @internal */
+export class Incarnation implements WardContext {
+  readonly run: StewardRun<unknown>
+  readonly attempt: number
+  readonly resume: unknown
+  readonly failuresHere: number
+  kind = UNKNOWN
+  iterator: AsyncIterator<unknown> | undefined = undefined
+  pulling = false
+  retired = false
+  settled = false
+  controller: AbortController | undefined = undefined
+  retireReason: unknown = undefined
+  onSettled: (() => void) | undefined = undefined
+  /** A steward started with this context as its parent (a nested steward). */
+  child: StewardRun<unknown> | undefined = undefined
+
+  constructor(run: StewardRun<unknown>, attempt: number, resume: unknown, failuresHere: number) {
+    this.run = run
+    this.attempt = attempt
+    this.resume = resume
+    this.failuresHere = failuresHere
+  }
+
+  get name(): string {
+    return this.run.options.name
+  }
+
+  get timeout(): number {
+    return this.run.options.timeout
+  }
+
+  get pulseInterval(): number {
+    return this.run.options.pulseInterval
+  }
+
+  get clock(): Clock {
+    return this.run.clock
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController()
+      if (this.retired) this.controller.abort(this.retireReason)
+    }
+    return this.controller.signal
+  }
+
+  beat(progress?: unknown): void {
+    const run = this.run
+    if (run.current !== this) return
+    run.lastBeat = run.cell.now
+    if (progress !== undefined) run.progress = progress
+    if (run.upstream !== undefined) run.upstream.beat(progress)
+  }
+
+  idle<V>(input: PromiseLike<V> | V): Promise<V> {
+    const run = this.run
+    const waiting = Promise.resolve(input)
+    if (run.current !== this || run.state !== WORKING) return waiting
+    run.state = IDLE
+    const wake = (): void => {
+      if (run.current === this && run.state === IDLE) run.work()
+    }
+    const result = waiting.then(
+      (value) => {
+        wake()
+        return value
+      },
+      (error: unknown) => {
+        wake()
+        throw error
+      },
+    )
+    if (run.upstream !== undefined) run.upstream.idle(result).catch(noop)
+    return result
+  }
+
+  markSettled(): void {
+    if (this.settled) return
+    this.settled = true
+    const callback = this.onSettled
+    this.onSettled = undefined
+    callback?.()
+  }
+}
+
+/** The run of a steward (top level or nested). @internal */
+export class StewardRun<T> implements Run<T>, Watched {
+  readonly options: ResolvedOptions
+  readonly ward: Ward<T>
+  readonly clock: Clock
+  readonly cell: TimeCell
+  readonly watchdog: Watchdog
+  readonly path: string
+  /** The parent incarnation's context when this steward is itself a ward. */
+  readonly upstream: WardContext | undefined
+  readonly done: Promise<Outcome>
+
+  // Watched (the watchdog reads these).
+  lastBeat = 0
+  readonly timeout: number
+  state = OFF
+  heapIndex = -1
+  heapKey = 0
+
+  current: Incarnation | undefined = undefined
+  progress: unknown
+
+  #phase = RUNNING
+  #started = false
+  #attempts = 0
+  #restarts = 0
+  #history: RestartHistory = noRestarts
+  #failuresHere = 0
+  #progressAtFailure: unknown = undefined
+  #lastFailure: Error | undefined = undefined
+  #outcome: Outcome | undefined = undefined
+  #errorDelivered = false
+  #resolveDone!: (outcome: Outcome) => void
+  #emitter = new Emitter()
+  #signal: AbortSignal | undefined
+  #pull: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined = undefined
+  #iterated = false
+  #retiring: Promise<boolean> | undefined = undefined
+  #ending: Promise<void> | undefined = undefined
+  #stopReport: Promise<StopReport> | undefined = undefined
+  #unstopped: string[] = []
+  #last: Incarnation | undefined = undefined
+  #restartsThisTurn = 0
+
+  constructor(ward: Ward<T>, options: ResolvedOptions, start: StartOptions, upstream: WardContext | undefined) {
+    this.ward = ward
+    this.options = options
+    this.timeout = options.timeout
+    this.upstream = upstream
+    this.clock = start.clock ?? systemClock
+    this.watchdog = watchdogFor(this.clock)
+    this.cell = this.watchdog.cell
+    this.progress = start.resume
+    this.done = new Promise<Outcome>((resolve) => {
+      this.#resolveDone = resolve
+    })
+    if (upstream instanceof Incarnation) {
+      this.path = `${upstream.run.path}/${options.name}`
+      upstream.child = this as StewardRun<unknown>
+      const parent = upstream.run
+      this.#emitter.on((event) => parent.emit(event))
+    } else {
+      this.path = options.name
+    }
+    if (options.onEvent !== undefined) this.#emitter.on(options.onEvent)
+    if (start.onEvent !== undefined) this.#emitter.on(start.onEvent)
+    this.#signal = start.signal
+    if (start.signal !== undefined) {
+      if (start.signal.aborted) {
+        queueMicrotask(() => void this.stop(start.signal?.reason))
+        return
+      }
+      start.signal.addEventListener('abort', this.#onAbort, { once: true })
+    }
+    queueMicrotask(() => this.#launch())
+  }
+
+  get name(): string {
+    return this.options.name
+  }
+
+  // ---- events and status -------------------------------------------------
+
+  on(listener: EventListener): Subscription {
+    return this.#emitter.on(listener)
+  }
+
+  emit(event: StewardEvent): void {
+    this.#emitter.emit(event)
+  }
+
+  #base(attempt: number): { ward: string; path: string; at: number; attempt: number } {
+    return { ward: this.options.name, path: this.path, at: this.clock.now(), attempt }
+  }
+
+  status(): WardStatus {
+    const child = (this.current ?? this.#last)?.child
+    return {
+      name: this.options.name,
+      path: this.path,
+      kind: 'steward',
+      state: this.#stateName(),
+      attempt: this.#attempts,
+      restarts: this.#restarts,
+      lastBeatAgo: this.#phase === RUNNING && this.state === WORKING ? Math.max(0, this.clock.now() - this.lastBeat) : null,
+      progress: this.progress,
+      failuresHere: this.#failuresHere,
+      lastFailure: this.#lastFailure === undefined ? null : errorInfo(this.#lastFailure),
+      children: child === undefined ? [] : [child.status()],
+    }
+  }
+
+  #stateName(): RunState {
+    if (this.#outcome !== undefined) return this.#outcome.kind
+    if (this.#phase === ENDING) return 'stopping'
+    if (this.current === undefined) return this.#started ? 'restarting' : 'starting'
+    if (this.state === IDLE) return 'idle'
+    if (this.state === WAITING) return 'waiting'
+    return 'working'
+  }
+
+  // ---- the output stream -------------------------------------------------
+
+  [Symbol.asyncIterator](): this {
+    if (this.#iterated) throw new TypeError(`the output of run '${this.path}' can be iterated once`)
+    this.#iterated = true
+    return this
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.#pull !== undefined) {
+      return Promise.reject(new TypeError(`run '${this.path}': next() called while another next() is pending`))
+    }
+    if (this.#outcome !== undefined) return this.#finalResult()
+    return new Promise<IteratorResult<T>>((resolve, reject) => {
+      this.#pull = { resolve, reject }
+      const inc = this.current
+      if (inc !== undefined && inc.kind === STREAM && !inc.pulling && !inc.retired) this.#pump(inc)
+    })
+  }
+
+  async return(value?: unknown): Promise<IteratorResult<T>> {
+    await this.stop()
+    return { done: true, value: value as T }
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<T>> {
+    await this.stop(error)
+    return { done: true, value: undefined }
+  }
+
+  #finalResult(): Promise<IteratorResult<T>> {
+    const outcome = this.#outcome!
+    if (outcome.kind === 'gave-up' && !this.#errorDelivered) {
+      this.#errorDelivered = true
+      return Promise.reject(outcome.error)
+    }
+    return Promise.resolve({ done: true, value: undefined })
+  }
+
+  #pump(inc: Incarnation): void {
+    inc.pulling = true
+    this.work()
+    let step: Promise<IteratorResult<unknown>>
+    try {
+      step = inc.iterator!.next()
+    } catch (error) {
+      inc.pulling = false
+      inc.markSettled()
+      if (!inc.retired) this.#failed(inc, asError(error), 'failed')
+      return
+    }
+    step.then(
+      (result) => this.#onStep(inc, result),
+      (error: unknown) => {
+        inc.pulling = false
+        inc.markSettled()
+        if (!inc.retired) this.#onFailure(inc, error)
+      },
+    )
+  }
+
+  #onStep(inc: Incarnation, result: IteratorResult<unknown>): void {
+    inc.pulling = false
+    if (result.done === true) {
+      inc.markSettled()
+      if (!inc.retired) this.#onReturn(inc, result.value)
+      return
+    }
+    if (inc.retired) return
+    this.state = WAITING
+    const pull = this.#pull
+    this.#pull = undefined
+    pull?.resolve({ done: false, value: result.value as T })
+  }
+
+  // ---- incarnations ------------------------------------------------------
+
+  /** The ward starts (or resumes) working: its heartbeat deadline runs from now. */
+  work(): void {
+    this.state = WORKING
+    this.lastBeat = this.cell.now
+    this.watchdog.watch(this)
+  }
+
+  #launch(): void {
+    if (this.#phase !== RUNNING) return
+    this.#started = true
+    const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.#failuresHere)
+    this.current = inc
+    this.work()
+    if (this.#emitter.active) this.emit({ type: 'started', ...this.#base(inc.attempt), resume: inc.resume })
+    let result: unknown
+    try {
+      result = this.ward(inc)
+    } catch (error) {
+      inc.markSettled()
+      if (!inc.retired) this.#onFailure(inc, error)
+      return
+    }
+    if (isThenable(result)) {
+      inc.kind = PROMISE
+      result.then(
+        (value) => {
+          inc.markSettled()
+          if (!inc.retired) this.#onReturn(inc, value)
+        },
+        (error: unknown) => {
+          inc.markSettled()
+          if (!inc.retired) this.#onFailure(inc, error)
+        },
+      )
+    } else if (isAsyncIterable(result)) {
+      inc.kind = STREAM
+      try {
+        inc.iterator = result[Symbol.asyncIterator]()
+      } catch (error) {
+        inc.markSettled()
+        if (!inc.retired) this.#onFailure(inc, error)
+        return
+      }
+      if (inc.retired) this.#close(inc)
+      else if (this.#pull !== undefined) this.#pump(inc)
+      else if (this.current === inc) this.state = WAITING
+    } else {
+      inc.markSettled()
+      if (!inc.retired) this.#onReturn(inc, result)
+    }
+  }
+
+  /** From the watchdog: the working incarnation missed its deadline. */
+  onHang(): void {
+    const inc = this.current
+    if (inc === undefined || this.#phase !== RUNNING) return
+    if (this.#emitter.active) this.emit({ type: 'hung', ...this.#base(inc.attempt), timeout: this.timeout })
+    this.#failed(inc, new WardHungError(this.options.name, this.timeout), 'hung')
+  }
+
+  #onFailure(inc: Incarnation, thrown: unknown): void {
+    if (this.#phase !== RUNNING) return
+    const error = asError(thrown)
+    if (this.#emitter.active) this.emit({ type: 'failed', ...this.#base(inc.attempt), error: errorInfo(error) })
+    this.#failed(inc, error, 'failed')
+  }
+
+  #failed(inc: Incarnation, error: Error, reason: RestartReason): void {
+    this.#lastFailure = error
+    if (this.#failuresHere > 0 && sameProgress(this.progress, this.#progressAtFailure)) this.#failuresHere++
+    else this.#failuresHere = 1
+    this.#progressAtFailure = this.progress
+    if (this.options.restart === 'temporary') return this.#giveUp(inc, error, 'temporary')
+    this.#restartOrGiveUp(inc, error, reason)
+  }
+
+  #onReturn(inc: Incarnation, value: unknown): void {
+    if (this.#phase !== RUNNING) return
+    if (this.options.restart !== 'permanent') {
+      void this.#retire(inc, this.#retired('completed'))
+      this.#settle({ kind: 'completed', value, attempts: this.#attempts, restarts: this.#restarts })
+      return
+    }
+    this.#failuresHere = 0
+    const error = this.#lastFailure ?? new Error(`ward '${this.options.name}' returned and its restart type is 'permanent'`)
+    this.#restartOrGiveUp(inc, error, 'returned')
+  }
+
+  #restartOrGiveUp(inc: Incarnation, error: Error, reason: RestartReason): void {
+    const decision = nextRestart(this.options, this.#history, this.clock.now())
+    this.#history = decision.history
+    if (!decision.allowed) return this.#giveUp(inc, error, 'limit')
+    this.#restarts++
+    if (this.#emitter.active) {
+      this.emit({ type: 'restarting', ...this.#base(inc.attempt), reason, restarts: this.#restarts })
+    }
+    this.upstream?.beat()
+    const retiring = this.#retire(inc, this.#retired(reason))
+    if (retiring === true) return this.#launchSoon()
+    this.#retiring = retiring
+    void retiring.then(() => {
+      if (this.#retiring === retiring) this.#retiring = undefined
+      this.#launch()
+    })
+  }
+
+  /** Starts the next incarnation after a microtask, yielding a macrotask turn now and then. */
+  #launchSoon(): void {
+    if (++this.#restartsThisTurn < RESTARTS_PER_TURN) {
+      queueMicrotask(() => this.#launch())
+      return
+    }
+    this.#restartsThisTurn = 0
+    setImmediate(() => this.#launch())
+  }
+
+  #giveUp(inc: Incarnation, cause: Error, reason: GiveUpReason): void {
+    const error = new GaveUpError(this.options.name, this.#restarts, reason, cause)
+    this.#end(inc, this.#retired('the steward gave up'), () => {
+      if (this.#emitter.active) {
+        this.emit({ type: 'gave-up', ...this.#base(inc.attempt), restarts: this.#restarts, error: errorInfo(cause) })
+      }
+      return { kind: 'gave-up', error, attempts: this.#attempts, restarts: this.#restarts }
+    })
+  }
+
+  stop(reason?: unknown): Promise<StopReport> {
+    if (this.#ending === undefined) {
+      if (this.#outcome !== undefined) return (this.#stopReport ??= Promise.resolve({ unstopped: [] }))
+      this.#end(this.current, reason ?? this.#retired('stopped'), () => {
+        const unstopped = [...this.#unstopped]
+        if (this.#emitter.active) this.emit({ type: 'stopped', ...this.#base(this.#attempts), unstopped })
+        return { kind: 'stopped', reason, unstopped, attempts: this.#attempts, restarts: this.#restarts }
+      })
+    }
+    this.#stopReport ??= this.#ending!.then(() => ({ unstopped: this.#outcome?.kind === 'stopped' ? this.#outcome.unstopped : [] }))
+    return this.#stopReport
+  }
+
+  #retired(why: string): WardRetiredError {
+    return new WardRetiredError(this.options.name, why)
+  }
+
+  readonly #onAbort = (): void => {
+    void this.stop(this.#signal?.reason)
+  }
+
+  /** Retires `inc` (if any), waits for a restart retirement in progress, then settles. */
+  #end(inc: Incarnation | undefined, why: unknown, outcome: () => Outcome): void {
+    this.#phase = ENDING
+    const retiring = inc === undefined || inc.retired ? true : this.#retire(inc, why)
+    const pending = this.#retiring
+    this.#ending = (async () => {
+      if (pending !== undefined) await pending
+      if (retiring !== true) await retiring
+      this.#settle(outcome())
+    })()
+  }
+
+  /**
+   * Aborts `inc` (with `why` as the abort reason) and closes it. Returns `true` when it has settled already,
+   * or a promise of whether it settled within `stopTimeout`.
+   */
+  #retire(inc: Incarnation, why: unknown): true | Promise<boolean> {
+    inc.retired = true
+    inc.retireReason = why
+    if (this.current === inc) {
+      this.#last = inc
+      this.current = undefined
+      this.state = OFF
+      this.watchdog.unwatch(this)
+    }
+    inc.controller?.abort(inc.retireReason)
+    if (inc.settled) return true
+    this.#close(inc)
+    if (inc.settled) return true
+    return new Promise<boolean>((resolve) => {
+      const timer: Timer = this.clock.setTimer(this.options.stopTimeout, () => {
+        inc.onSettled = undefined
+        this.#unstopped.push(this.path)
+        if (this.#emitter.active) {
+          this.emit({ type: 'unstopped', ...this.#base(inc.attempt), stopTimeout: this.options.stopTimeout })
+        }
+        resolve(false)
+      })
+      inc.onSettled = () => {
+        timer.cancel()
+        resolve(true)
+      }
+    })
+  }
+
+  /** Asks a stream incarnation's iterator to finish (runs the generator's `finally`). */
+  #close(inc: Incarnation): void {
+    if (inc.kind !== STREAM || inc.iterator === undefined) return
+    const iterator = inc.iterator
+    if (typeof iterator.return !== 'function') {
+      if (!inc.pulling) inc.markSettled()
+      return
+    }
+    let closing: Promise<unknown>
+    try {
+      closing = iterator.return()
+    } catch {
+      inc.markSettled()
+      return
+    }
+    Promise.resolve(closing).then(
+      () => inc.markSettled(),
+      () => inc.markSettled(),
+    )
+  }
+
+  #settle(outcome: Outcome): void {
+    if (this.#outcome !== undefined) return
+    this.#phase = SETTLED
+    this.#outcome = outcome
+    if (this.current !== undefined) {
+      this.#last = this.current
+      this.current = undefined
+    }
+    this.state = OFF
+    this.watchdog.unwatch(this)
+    this.#signal?.removeEventListener('abort', this.#onAbort)
+    if (this.upstream instanceof Incarnation && outcome.kind === 'stopped') {
+      this.upstream.run.#unstopped.push(...outcome.unstopped)
+    }
+    if (outcome.kind === 'completed' && this.#emitter.active) {
+      this.emit({ type: 'completed', ...this.#base(this.#attempts) })
+    }
+    // `stopped` and `gave-up` were emitted by the outcome builders, in order.
+    const pull = this.#pull
+    this.#pull = undefined
+    if (pull !== undefined) {
+      if (outcome.kind === 'gave-up') {
+        this.#errorDelivered = true
+        pull.reject(outcome.error)
+      } else {
+        pull.resolve({ done: true, value: undefined })
+      }
+    }
+    this.#emitter.clear()
+    this.#resolveDone(outcome)
+  }
+}
+
+function noop(): void {}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  )
+}

@@ -1,0 +1,68 @@
+import { describe } from '../time/duration.js'
+import { resolveOptions, type StewardOptions } from './options.js'
+import { StewardRun, type Run, type StartOptions } from './run.js'
+import type { Ward, WardContext } from './ward.js'
+
+/**
+ * A ward wrapped in a steward. It is itself a {@link Ward} (so stewards
+ * nest, as in the seed: the outer one restarts the inner one when the
+ * inner gives up or hangs), and `start()` runs it at the top level.
+ */
+export interface Steward<T> {
+  /**
+   * Runs the steward as the ward of another steward: its clock, signal and
+   * resume point come from `ctx`, its beats and progress are passed up, and
+   * its output is the returned run. A give-up becomes a failure of `ctx`'s
+   * incarnation.
+   */
+  (ctx: WardContext): Run<T>
+  /** Starts a supervised run at the top level. */
+  start(options?: StartOptions): Run<T>
+  /** The steward's name (the `name` option). */
+  readonly stewardName: string
+}
+
+const startKeys = new Set(['signal', 'clock', 'resume', 'onEvent'])
+
+/**
+ * Supervises `ward`: starts it, watches its heartbeat, and starts a fresh
+ * incarnation when it throws, rejects or stops beating while working,
+ * within the restart limit. See {@link Ward} for the contract and
+ * {@link StewardOptions} for the options (validated here; a bad one throws
+ * a `TypeError` or `RangeError` naming it).
+ *
+ * @example
+ * const run = steward(async function* (ctx) {
+ *   for (let i = (ctx.resume as number | undefined) ?? 0; i < 10; i++) {
+ *     ctx.beat(i)
+ *     yield await work(i, ctx.signal)
+ *   }
+ * }, { timeout: '2s', maxRestarts: 3 }).start()
+ * for await (const result of run) console.log(result)
+ */
+export function steward<T>(ward: Ward<T>, options?: StewardOptions): Steward<T> {
+  if (typeof ward !== 'function') throw new TypeError(`steward: ward must be a function, got ${describe(ward)}`)
+  const resolved = resolveOptions(options, ward.name !== '' ? ward.name : 'ward')
+  const nested = (ctx: WardContext): Run<T> =>
+    new StewardRun(ward, resolved, { signal: ctx.signal, clock: ctx.clock, resume: ctx.resume }, ctx)
+  const start = (startOptions: StartOptions = {}): Run<T> => {
+    if (typeof startOptions !== 'object' || startOptions === null) {
+      throw new TypeError(`start: options must be an object, got ${describe(startOptions)}`)
+    }
+    for (const key of Object.keys(startOptions)) {
+      if (!startKeys.has(key)) throw new TypeError(`start: unknown option '${key}'; known options: ${[...startKeys].join(', ')}`)
+    }
+    const { signal, clock, onEvent } = startOptions
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError(`start: option 'signal' must be an AbortSignal, got ${describe(signal)}`)
+    }
+    if (clock !== undefined && (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.setTimer !== 'function')) {
+      throw new TypeError(`start: option 'clock' must be a Clock (now, setTimer, sleep), got ${describe(clock)}`)
+    }
+    if (onEvent !== undefined && typeof onEvent !== 'function') {
+      throw new TypeError(`start: option 'onEvent' must be a function, got ${describe(onEvent)}`)
+    }
+    return new StewardRun(ward, resolved, startOptions, undefined)
+  }
+  return Object.assign(nested, { start, stewardName: resolved.name })
+}

@@ -1,0 +1,76 @@
+import type { Clock } from '../time/clock.js'
+
+/**
+ * What a ward is handed each time its steward starts it (each incarnation
+ * gets its own context).
+ *
+ * Call its methods on the context (`ctx.beat()`); they are not bound.
+ */
+export interface WardContext {
+  /** The ward's name (the steward's `name` option). */
+  readonly name: string
+  /**
+   * Aborts when this incarnation is retired: replaced after a failure or a
+   * missed heartbeat, or the run stops. The reason is a `WardRetiredError`
+   * (or the caller's reason when the caller stopped the run). Created on
+   * first read, so a ward that never reads it pays nothing for it.
+   */
+  readonly signal: AbortSignal
+  /**
+   * Records a heartbeat, optionally with the progress reached. O(1): a few
+   * field writes, no timer, no allocation. Progress must be a
+   * structured-cloneable value; the next incarnation gets the last one as
+   * {@link resume}. A beat from a retired incarnation is ignored.
+   */
+  beat(progress?: unknown): void
+  /**
+   * Marks the ward as waiting for its next input until `input` settles, and
+   * returns `input`'s result. While it waits, the ward is healthy without
+   * beating and its steward holds no timer for it. The heartbeat deadline
+   * starts afresh when `input` settles. Use one wait at a time.
+   */
+  idle<V>(input: PromiseLike<V> | V): Promise<V>
+  /** How often to beat, in ms (the steward's `pulseInterval`, `timeout / 2` by default). */
+  readonly pulseInterval: number
+  /** The heartbeat timeout, in ms. */
+  readonly timeout: number
+  /** This incarnation's number: 1 for the first, 2 after the first restart … */
+  readonly attempt: number
+  /** The last progress any earlier incarnation reported with `beat(progress)`, or `undefined`. */
+  readonly resume: unknown
+  /**
+   * How many incarnations in a row failed at the progress in {@link resume}
+   * (0 when the last one did not fail there). A ward can use it to skip an
+   * input that keeps failing.
+   */
+  readonly failuresHere: number
+  /** The run's clock: sleep on it so tests on a manual clock stay virtual. */
+  readonly clock: Clock
+}
+
+/**
+ * Long-running work supervised by a steward.
+ *
+ * The contract:
+ * - A ward is a function of a {@link WardContext}. It returns a promise (a
+ *   *promise ward*) or an async iterable of outputs (a *stream ward*,
+ *   usually an `async function*`). Anything else returned synchronously is
+ *   a normal return.
+ * - **Working** wards must call `ctx.beat()` at least every `timeout` ms
+ *   (every `ctx.pulseInterval` is the advice); one that does not is *hung*:
+ *   its signal aborts and a fresh incarnation starts.
+ * - **Waiting for input** (inside `ctx.idle(promise)`) and **waiting on the
+ *   consumer** (a stream ward suspended at a `yield` whose value nobody has
+ *   asked for yet) are healthy without beating: backpressure is not a hang.
+ * - **Throwing or rejecting** is a failure, noticed at once; the steward
+ *   restarts the ward (within its restart limit). Non-`Error` throws are
+ *   wrapped in `NonErrorThrown`.
+ * - **Returning normally** means the work is done: the run completes,
+ *   unless the restart type is `permanent`.
+ * - **Stopping**: when `ctx.signal` aborts, the ward should settle soon;
+ *   one that does not settle within `stopTimeout` is reported and abandoned.
+ *   Outputs yielded after the abort are never delivered.
+ * - A ward never outlives its steward: the run settles only after the last
+ *   incarnation settled or was abandoned.
+ */
+export type Ward<T = unknown> = (ctx: WardContext) => PromiseLike<unknown> | AsyncIterable<T>

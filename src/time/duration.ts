@@ -1,0 +1,62 @@
+/**
+ * A span of time: a number of milliseconds, or a string of one number and a
+ * unit: `'250ms'`, `'4s'`, `'1.5m'`, `'2h'`. Units: `ms`, `s`, `m`, `h`.
+ * `Infinity` is accepted where an option says so (for example `within`).
+ */
+export type Duration = number | `${number}${DurationUnit}`
+
+/** The units a {@link Duration} string may end with. */
+export type DurationUnit = 'ms' | 's' | 'm' | 'h'
+
+const unitMs: Record<DurationUnit, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
+const pattern = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)\s*$/
+
+/** How {@link toMs} checks a value. */
+export interface DurationRules {
+  /** Accept `Infinity`. Default `false`. */
+  readonly infinite?: boolean
+  /** Accept `0`. Default `true`. */
+  readonly zero?: boolean
+}
+
+/**
+ * Converts a {@link Duration} to milliseconds.
+ *
+ * Throws a `TypeError` for a value that is neither a number nor a duration
+ * string, and a `RangeError` for a negative, `NaN`, zero (when
+ * `rules.zero` is false) or infinite (unless `rules.infinite`) one. The
+ * message names `option` so a user can tell which setting was wrong.
+ */
+export function toMs(value: unknown, option: string, rules: DurationRules = {}): number {
+  let ms: number
+  if (typeof value === 'number') {
+    ms = value
+  } else if (typeof value === 'string') {
+    const match = pattern.exec(value)
+    if (match === null) {
+      throw new TypeError(
+        `${option}: ${JSON.stringify(value)} is not a duration; use milliseconds or a string like '500ms', '4s', '1m', '2h'`,
+      )
+    }
+    ms = Number(match[1]) * unitMs[match[2] as DurationUnit]
+  } else {
+    throw new TypeError(`${option}: expected a duration (milliseconds or a string like '4s'), got ${describe(value)}`)
+  }
+  if (Number.isNaN(ms)) throw new RangeError(`${option}: must be a number of milliseconds, got NaN`)
+  if (ms < 0) throw new RangeError(`${option}: must not be negative, got ${String(value)}`)
+  if (ms === Infinity && rules.infinite !== true) {
+    throw new RangeError(`${option}: must be finite, got ${String(value)}`)
+  }
+  if (ms === 0 && rules.zero === false) throw new RangeError(`${option}: must be greater than zero`)
+  return ms
+}
+
+/** A short description of a value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'function') return 'a function'
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object'
+  if (typeof value === 'symbol') return value.toString()
+  return `${typeof value} ${String(value)}`
+}
