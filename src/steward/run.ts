@@ -158,7 +158,7 @@ export class Incarnation implements WardContext {
     const run = this.run
     const waiting = Promise.resolve(input)
     if (run.current !== this || run.state !== WORKING) return waiting
-    run.state = IDLE
+    run.rest(IDLE)
     const wake = (): void => {
       if (run.current === this && run.state === IDLE) run.work()
     }
@@ -172,8 +172,16 @@ export class Incarnation implements WardContext {
         throw error
       },
     )
-    if (run.upstream !== undefined) run.upstream.idle(result).catch(noop)
+    // A parent steward of ours follows our state directly; any other context is told of the wait.
+    if (run.upstream !== undefined && run.parent === undefined) run.upstream.idle(result).catch(noop)
     return result
+  }
+
+  /** Marks the incarnation settled; `false` if it already was (its end is handled once). */
+  claim(): boolean {
+    if (this.settled) return false
+    this.markSettled()
+    return true
   }
 
   markSettled(): void {
@@ -195,6 +203,8 @@ export class StewardRun<T> implements Run<T>, Watched {
   readonly path: string
   /** The parent incarnation's context when this steward is itself a ward. */
   readonly upstream: WardContext | undefined
+  /** `upstream` when it is an incarnation of another steward's run, whose state then follows ours. */
+  readonly parent: Incarnation | undefined
   readonly done: Promise<Outcome>
 
   // Watched (the watchdog reads these).
@@ -241,6 +251,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     this.done = new Promise<Outcome>((resolve) => {
       this.#resolveDone = resolve
     })
+    this.parent = upstream instanceof Incarnation ? upstream : undefined
     if (upstream instanceof Incarnation) {
       this.path = `${upstream.run.path}/${options.name}`
       upstream.child = this as StewardRun<unknown>
@@ -353,16 +364,14 @@ export class StewardRun<T> implements Run<T>, Watched {
       step = inc.iterator!.next()
     } catch (error) {
       inc.pulling = false
-      inc.markSettled()
-      if (!inc.retired) this.#failed(inc, asError(error), 'failed')
+      if (inc.claim() && !inc.retired) this.#onFailure(inc, error)
       return
     }
     step.then(
       (result) => this.#onStep(inc, result),
       (error: unknown) => {
         inc.pulling = false
-        inc.markSettled()
-        if (!inc.retired) this.#onFailure(inc, error)
+        if (inc.claim() && !inc.retired) this.#onFailure(inc, error)
       },
     )
   }
@@ -370,12 +379,11 @@ export class StewardRun<T> implements Run<T>, Watched {
   #onStep(inc: Incarnation, result: IteratorResult<unknown>): void {
     inc.pulling = false
     if (result.done === true) {
-      inc.markSettled()
-      if (!inc.retired) this.#onReturn(inc, result.value)
+      if (inc.claim() && !inc.retired) this.#onReturn(inc, result.value)
       return
     }
     if (inc.retired) return
-    this.state = WAITING
+    this.rest(WAITING)
     const pull = this.#pull
     this.#pull = undefined
     pull?.resolve({ done: false, value: result.value as T })
@@ -388,6 +396,20 @@ export class StewardRun<T> implements Run<T>, Watched {
     this.state = WORKING
     this.lastBeat = this.cell.now
     this.watchdog.watch(this)
+    if (this.parent !== undefined) this.parent.run.follow(this.parent, WORKING)
+  }
+
+  /** The ward waits, healthy without beating: for input (IDLE) or for its consumer (WAITING). */
+  rest(state: typeof IDLE | typeof WAITING): void {
+    this.state = state
+    if (this.parent !== undefined) this.parent.run.follow(this.parent, state)
+  }
+
+  /** A nested steward (the ward of `inc`) changed state: this run's state follows it. */
+  follow(inc: Incarnation, state: number): void {
+    if (this.current !== inc || this.state === state) return
+    if (state === WORKING) this.work()
+    else this.rest(state as typeof IDLE | typeof WAITING)
   }
 
   #launch(): void {
@@ -401,20 +423,17 @@ export class StewardRun<T> implements Run<T>, Watched {
     try {
       result = this.ward(inc)
     } catch (error) {
-      inc.markSettled()
-      if (!inc.retired) this.#onFailure(inc, error)
+      if (inc.claim() && !inc.retired) this.#onFailure(inc, error)
       return
     }
     if (isThenable(result)) {
       inc.kind = PROMISE
       result.then(
         (value) => {
-          inc.markSettled()
-          if (!inc.retired) this.#onReturn(inc, value)
+          if (inc.claim() && !inc.retired) this.#onReturn(inc, value)
         },
         (error: unknown) => {
-          inc.markSettled()
-          if (!inc.retired) this.#onFailure(inc, error)
+          if (inc.claim() && !inc.retired) this.#onFailure(inc, error)
         },
       )
     } else if (isAsyncIterable(result)) {
@@ -422,17 +441,28 @@ export class StewardRun<T> implements Run<T>, Watched {
       try {
         inc.iterator = result[Symbol.asyncIterator]()
       } catch (error) {
-        inc.markSettled()
-        if (!inc.retired) this.#onFailure(inc, error)
+        if (inc.claim() && !inc.retired) this.#onFailure(inc, error)
         return
       }
+      if (result instanceof StewardRun) this.#followChild(inc, result as StewardRun<unknown>)
       if (inc.retired) this.#close(inc)
       else if (this.#pull !== undefined) this.#pump(inc)
-      else if (this.current === inc) this.state = WAITING
+      else if (this.current === inc) this.rest(WAITING)
     } else {
-      inc.markSettled()
-      if (!inc.retired) this.#onReturn(inc, result)
+      if (inc.claim() && !inc.retired) this.#onReturn(inc, result)
     }
+  }
+
+  /**
+   * A nested steward ends on its own (completes or gives up) even when
+   * nobody pulls its output: its outcome ends this incarnation.
+   */
+  #followChild(inc: Incarnation, child: StewardRun<unknown>): void {
+    void child.done.then((outcome) => {
+      if (!inc.claim() || inc.retired) return
+      if (outcome.kind === 'gave-up') this.#onFailure(inc, outcome.error)
+      else this.#onReturn(inc, outcome.kind === 'completed' ? outcome.value : undefined)
+    })
   }
 
   /** From the watchdog: the working incarnation missed its deadline. */

@@ -58,5 +58,6 @@ export function describe(value: unknown): string {
   if (typeof value === 'function') return 'a function'
   if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object'
   if (typeof value === 'symbol') return value.toString()
-  return `${typeof value} ${String(value)}`
+  if (value === undefined) return 'undefined'
+  return `${typeof value} ${(value as number | boolean | bigint).toString()}`
 }
