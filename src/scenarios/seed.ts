@@ -1,6 +1,7 @@
 // The four programs of the seed chapter ("healing goroutines", Concurrency
 // in Go, ch. 5), rebuilt on steward. Each keeps the seed's ward and timings;
 // the differences are the seed's defects fixed (see DESIGN.md §1).
+import { or } from '../streams/or.js'
 import { take } from '../streams/or-done.js'
 import { steward } from '../steward/steward.js'
 import type { WardContext } from '../steward/ward.js'
@@ -17,7 +18,7 @@ export const s1: Scenario = {
   id: 's1',
   title: 'an irresponsible ward that never beats (timeout 4s, the caller stops at 9s)',
   ward: 'irresponsible',
-  async run({ clock, log, onEvent }) {
+  async run({ clock, signal, log, onEvent }) {
     const caller = new AbortController()
     const halt = clock.setTimer(9_000, () => {
       log('main', 'main: halting steward and ward.')
@@ -28,9 +29,10 @@ export const s1: Scenario = {
       await aborted(ctx.signal)
       log('ward', 'ward: I am halting.')
     }
+    using stopped = or(caller.signal, signal)
     const run = steward(irresponsible, { name: 'irresponsible', timeout: 4_000, maxRestarts: Infinity }).start({
       clock,
-      signal: caller.signal,
+      signal: stopped,
       onEvent,
     })
     await run.done
@@ -72,11 +74,10 @@ export const s2: Scenario = {
   id: 's2',
   title: 'a ward restarted from scratch re-emits its values (timeout 1s, take 6)',
   ward: 'doWork',
-  async run({ clock, log, write, onEvent }) {
+  async run({ clock, signal, log, write, onEvent }) {
     const ward = doWork((message) => log('ward', message), { resume: false, skipFailed: false })
-    const run = steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: Infinity }).start({ clock, onEvent })
-    const never = new AbortController()
-    for await (const value of take(never.signal, run, 6)) write({ type: 'output', value })
+    const run = steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: Infinity }).start({ clock, signal, onEvent })
+    for await (const value of take(signal, run, 6)) write({ type: 'output', value })
     await run.done
   },
 }
@@ -90,12 +91,11 @@ export const s3: Scenario = {
   id: 's3',
   title: 'a stateful ward stuck on a poison value; the steward gives up (timeout 1s, 4 restarts)',
   ward: 'doWork',
-  async run({ clock, log, write, onEvent }) {
+  async run({ clock, signal, log, write, onEvent }) {
     const ward = doWork((message) => log('ward', message), { resume: true, skipFailed: false })
-    const run = steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity }).start({ clock, onEvent })
-    const never = new AbortController()
+    const run = steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity }).start({ clock, signal, onEvent })
     try {
-      for await (const value of take(never.signal, run, 6)) write({ type: 'output', value })
+      for await (const value of take(signal, run, 6)) write({ type: 'output', value })
     } catch (error) {
       log('main', `main: the stream ended with ${(error as Error).name}`)
     }
@@ -112,15 +112,14 @@ export const s4: Scenario = {
   id: 's4',
   title: 'a stateful ward that skips the value it failed on, then completes (timeout 1s)',
   ward: 'doWork',
-  async run({ clock, log, write, onEvent }) {
+  async run({ clock, signal, log, write, onEvent }) {
     const ward = doWork((message) => log('ward', message), {
       resume: true,
       skipFailed: true,
       deadLetter: (value) => write({ type: 'dead-letter', value }),
     })
-    const run = steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity }).start({ clock, onEvent })
-    const never = new AbortController()
-    for await (const value of take(never.signal, run, 6)) write({ type: 'output', value })
+    const run = steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity }).start({ clock, signal, onEvent })
+    for await (const value of take(signal, run, 6)) write({ type: 'output', value })
     await run.done
   },
 }

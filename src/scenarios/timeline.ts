@@ -19,6 +19,8 @@ type WithoutTime<E> = E extends unknown ? Omit<E, 't' | 'ward'> : never
 /** What a scenario gets to run with: a clock and a way to write its timeline. */
 export interface ScenarioIO {
   readonly clock: Clock
+  /** Aborts when the demo is interrupted; scenarios stop their runs with it. */
+  readonly signal: AbortSignal
   /** Appends a line, stamped with the time since the scenario started. */
   readonly write: (entry: WithoutTime<TimelineEntry>) => void
   /** A `log` line from `from`. */
@@ -37,7 +39,12 @@ export interface Scenario {
 }
 
 /** Runs `scenario` on `clock`, calling `sink` with each line as it happens. */
-export async function runScenario(scenario: Scenario, clock: Clock, sink: (entry: TimelineEntry) => void): Promise<void> {
+export async function runScenario(
+  scenario: Scenario,
+  clock: Clock,
+  sink: (entry: TimelineEntry) => void,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<void> {
   const start = clock.now()
   const ward = scenario.ward
   const write = (entry: WithoutTime<TimelineEntry>): void => {
@@ -45,6 +52,7 @@ export async function runScenario(scenario: Scenario, clock: Clock, sink: (entry
   }
   const io: ScenarioIO = {
     clock,
+    signal,
     write,
     log: (from, message) => write({ type: 'log', from, message }),
     onEvent: (event) => {

@@ -1,0 +1,64 @@
+import { runScenario, type Scenario, type TimelineEntry } from '../scenarios/timeline.js'
+import { seedScenarios } from '../scenarios/seed.js'
+import { ManualClock } from '../time/manual-clock.js'
+import type { Clock } from '../time/clock.js'
+import { ScaledClock } from './scaled-clock.js'
+
+/** Options of `steward demo`. */
+export interface DemoOptions {
+  readonly virtual: boolean
+  readonly json: boolean
+  readonly speed: number
+  readonly signal: AbortSignal
+  readonly write: (line: string) => void
+}
+
+/** The demos `steward demo` knows, by id. */
+export const demos: ReadonlyMap<string, Scenario> = new Map(seedScenarios.map((scenario) => [scenario.id, scenario]))
+
+/** Runs the named scenarios one after the other, printing each timeline as it happens. */
+export async function runDemos(ids: readonly string[], options: DemoOptions): Promise<void> {
+  for (const [index, id] of ids.entries()) {
+    if (options.signal.aborted) return
+    const scenario = demos.get(id)!
+    if (!options.json) {
+      if (index > 0) options.write('')
+      const mode = options.virtual ? 'virtual time' : options.speed === 1 ? 'real time' : `real time, ${options.speed}x`
+      options.write(`${scenario.id}: ${scenario.title} [${mode}]`)
+    }
+    const clock: Clock = options.virtual ? new ManualClock() : new ScaledClock(options.speed)
+    const sink = (entry: TimelineEntry): void => {
+      const t = options.virtual ? entry.t : Math.round(entry.t)
+      options.write(options.json ? JSON.stringify({ ...entry, t, scenario: scenario.id }) : formatEntry({ ...entry, t }))
+    }
+    const running = runScenario(scenario, clock, sink, options.signal)
+    await (clock instanceof ManualClock ? clock.runUntil(running) : running)
+  }
+}
+
+/** One timeline line for people: time in seconds, then what happened, worded as the seed prints it. */
+export function formatEntry(entry: TimelineEntry): string {
+  const time = `${(entry.t / 1000).toFixed(3)}s`.padStart(9)
+  return `${time}  ${describeEntry(entry)}`
+}
+
+function describeEntry(entry: TimelineEntry): string {
+  switch (entry.type) {
+    case 'log':
+      return entry.message
+    case 'output':
+      return `main: Received: ${String(entry.value)}`
+    case 'restart': {
+      const why = entry.reason === 'hung' ? 'ward unhealthy' : entry.reason === 'failed' ? 'ward failed' : 'ward returned'
+      return `steward: ${why}; restarting (attempt ${entry.attempt})`
+    }
+    case 'dead-letter':
+      return `ward: skipping ${String(entry.value)}, it failed here before (dead letter)`
+    case 'gave-up':
+      return `steward: gave up after ${entry.restarts} restarts (${entry.error})`
+    case 'completed':
+      return 'steward: ward completed'
+    case 'stopped':
+      return 'steward: stopped'
+  }
+}

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { demos, runDemos } from './demo.js'
+
+const usage = `steward — heartbeat supervision for long-running Node.js work
+
+Usage:
+  steward demo <${[...demos.keys()].join('|')}|all> [--virtual] [--json] [--speed N]
+  steward --help | --version
+
+demo    replays the seed's programs (Concurrency in Go, "healing goroutines")
+        under steward and prints their timelines.
+  --virtual   run on a manual clock: finishes at once, times in virtual ms
+  --json      one JSON object per line: t (ms since start), type, ward, ...
+  --speed N   run real time N times faster (default 1)
+
+SIGINT and SIGTERM stop the demo gracefully (exit 130 / 143).`
+
+/** Runs the command line; returns the exit code. */
+export async function main(argv: readonly string[], write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        virtual: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        speed: { type: 'string', default: '1' },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+      },
+    })
+  } catch (error) {
+    process.stderr.write(`steward: ${(error as Error).message}\n\n${usage}\n`)
+    return 2
+  }
+  const { values, positionals } = parsed
+  if (values.help) {
+    write(usage)
+    return 0
+  }
+  if (values.version) {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    write(pkg.version)
+    return 0
+  }
+  const [command, ...rest] = positionals
+  if (command !== 'demo') {
+    process.stderr.write(command === undefined ? `${usage}\n` : `steward: unknown command '${command}'\n\n${usage}\n`)
+    return 2
+  }
+  const names = rest.length === 0 ? ['all'] : rest
+  const ids: string[] = []
+  for (const name of names) {
+    if (name === 'all') ids.push(...demos.keys())
+    else if (demos.has(name)) ids.push(name)
+    else {
+      process.stderr.write(`steward demo: unknown scenario '${name}'; choose from ${[...demos.keys()].join(', ')}, all\n`)
+      return 2
+    }
+  }
+  const speed = Number(values.speed)
+  if (!(speed > 0) || !Number.isFinite(speed)) {
+    process.stderr.write(`steward demo: --speed must be a positive number, got '${values.speed}'\n`)
+    return 2
+  }
+  const controller = new AbortController()
+  let exitCode = 0
+  const onSignal = (signal: NodeJS.Signals): void => {
+    exitCode = signal === 'SIGINT' ? 130 : 143
+    controller.abort(new Error(`received ${signal}`))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    await runDemos(ids, { virtual: values.virtual, json: values.json, speed, signal: controller.signal, write })
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  return exitCode
+}

@@ -1,0 +1,49 @@
+// The public API of steward. Every name is listed; nothing is re-exported wholesale.
+
+// Supervision
+export { steward } from './steward/steward.js'
+export type { Steward } from './steward/steward.js'
+export type { StewardOptions, RestartType } from './steward/options.js'
+export type { Run, StartOptions, Outcome, StopReport } from './steward/run.js'
+export type { Ward, WardContext } from './steward/ward.js'
+
+// Errors
+export { GaveUpError, WardHungError, NonErrorThrown, WardRetiredError, errorInfo } from './steward/errors.js'
+export type { ErrorInfo, GiveUpReason } from './steward/errors.js'
+
+// Events and status
+export type {
+  StewardEvent,
+  StewardEventType,
+  EventBase,
+  StartedEvent,
+  HungEvent,
+  FailedEvent,
+  RestartingEvent,
+  UnstoppedEvent,
+  CompletedEvent,
+  StoppedEvent,
+  GaveUpEvent,
+  RestartReason,
+  EventListener,
+  Subscription,
+} from './observe/events.js'
+export type { WardStatus, RunState } from './observe/status.js'
+
+// Restart policy
+export { nextRestart, noRestarts } from './policy/restart-limit.js'
+export type { RestartLimit, RestartHistory, RestartDecision } from './policy/restart-limit.js'
+
+// Time
+export { systemClock } from './time/clock.js'
+export type { Clock, Timer } from './time/clock.js'
+export { ManualClock } from './time/manual-clock.js'
+export type { RunUntilOptions } from './time/manual-clock.js'
+export { toMs } from './time/duration.js'
+export type { Duration, DurationUnit, DurationRules } from './time/duration.js'
+
+// Stream primitives
+export { or } from './streams/or.js'
+export type { OrSignal } from './streams/or.js'
+export { orDone, take } from './streams/or-done.js'
+export { bridge } from './streams/bridge.js'

@@ -1,0 +1,109 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { ManualClock } from '../time/manual-clock.js'
+import type { Clock } from '../time/clock.js'
+import { IDLE, OFF, Watchdog, WORKING, type Watched } from './watchdog.js'
+
+/** A clock that hides the manual clock's exact time field, so the watchdog runs in coarse mode. */
+function coarse(clock: ManualClock): Clock {
+  return {
+    now: () => clock.now(),
+    setTimer: (ms, callback) => clock.setTimer(ms, callback),
+    sleep: (ms, signal) => clock.sleep(ms, signal),
+  }
+}
+
+function watched(timeout: number, hangs: number[], clock: Clock): Watched {
+  return {
+    lastBeat: 0,
+    timeout,
+    state: OFF,
+    heapIndex: -1,
+    heapKey: 0,
+    onHang: () => hangs.push(clock.now()),
+  }
+}
+
+test('exact mode: a hang is reported exactly timeout after the last beat; beats push it back', async () => {
+  const clock = new ManualClock()
+  const watchdog = new Watchdog(clock)
+  const hangs: number[] = []
+  const w = watched(100, hangs, clock)
+  w.state = WORKING
+  w.lastBeat = watchdog.cell.now
+  watchdog.watch(w)
+  await clock.advance(70)
+  w.lastBeat = watchdog.cell.now // beat at 70
+  await clock.advance(99)
+  assert.deepEqual(hangs, [])
+  await clock.advance(1)
+  assert.deepEqual(hangs, [170])
+  assert.equal(watchdog.size, 0)
+  assert.equal(clock.pendingTimers, 0)
+})
+
+test('an idle entry is dropped when its deadline comes up, leaving no timer', async () => {
+  const clock = new ManualClock()
+  const watchdog = new Watchdog(clock)
+  const hangs: number[] = []
+  const w = watched(100, hangs, clock)
+  w.state = WORKING
+  watchdog.watch(w)
+  w.state = IDLE
+  await clock.advance(1_000)
+  assert.deepEqual(hangs, [])
+  assert.equal(watchdog.size, 0)
+  assert.equal(clock.pendingTimers, 0)
+})
+
+test('unwatch removes any entry of the heap and keeps the others in deadline order', async () => {
+  const clock = new ManualClock()
+  const watchdog = new Watchdog(clock)
+  const hangs: number[] = []
+  const entries = [50, 10, 40, 20, 30, 60].map((timeout) => {
+    const w = watched(timeout, hangs, clock)
+    w.state = WORKING
+    w.onHang = () => hangs.push(timeout)
+    watchdog.watch(w)
+    return w
+  })
+  watchdog.unwatch(entries[2]!) // 40
+  watchdog.unwatch(entries[1]!) // 10
+  watchdog.unwatch(entries[1]!) // twice is harmless
+  await clock.advance(100)
+  assert.deepEqual(hangs, [20, 30, 50, 60])
+})
+
+test('coarse mode is never early and at most one tick late', async () => {
+  const manual = new ManualClock()
+  const clock = coarse(manual)
+  const watchdog = new Watchdog(clock)
+  const timeout = 100 // ticks every 2 ms
+  const lateness: number[] = []
+  const entries: Array<{ w: Watched; lastBeat: number }> = []
+  for (let i = 0; i < 50; i++) {
+    const entry = { w: watched(timeout, [], clock), lastBeat: 0 }
+    entry.w.onHang = () => lateness.push(manual.now() - entry.lastBeat - timeout)
+    entry.w.state = WORKING
+    entry.w.lastBeat = watchdog.cell.now
+    watchdog.watch(entry.w)
+    entries.push(entry)
+  }
+  // Each entry beats at odd real moments (between ticks) until its own stop time.
+  for (let t = 0; t < 400; t++) {
+    await manual.advance(0.7)
+    for (const [index, entry] of entries.entries()) {
+      if (manual.now() < 37 + index * 5) {
+        entry.w.lastBeat = watchdog.cell.now // the stamp may be stale...
+        entry.lastBeat = manual.now() // ...the true beat time is now
+      }
+    }
+  }
+  await manual.advance(1_000)
+  assert.equal(lateness.length, 50)
+  for (const late of lateness) {
+    assert.ok(late >= 0, `early by ${-late} ms`)
+    assert.ok(late <= 2 + 1e-9, `late by ${late} ms`)
+  }
+  assert.equal(manual.pendingTimers, 0, 'ticking stops when nothing is watched')
+})
