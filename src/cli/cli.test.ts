@@ -37,7 +37,9 @@ test('demo all --virtual --json prints one JSON object per line, with the seed t
     { t: 9000, ward: 'irresponsible', type: 'stopped', scenario: 's1' },
     { t: 9000, ward: 'irresponsible', type: 'log', from: 'main', message: 'Done', scenario: 's1' },
   ])
-  const s4 = entries.filter((entry) => entry.scenario === 's4').map((entry) => `${String(entry.t)} ${String(entry.type)} ${String(entry.value ?? '')}`)
+  const s4 = entries
+    .filter((entry) => entry.scenario === 's4')
+    .map((entry) => `${String(entry.t)} ${String(entry.type)} ${JSON.stringify(entry.value) ?? ''}`)
   assert.deepEqual(s4, [
     '0 output 1',
     '0 output 2',
@@ -63,7 +65,7 @@ test('the human timeline reads like the seed output', async () => {
 test('usage errors exit 2 and name the problem; --help exits 0', async () => {
   const stderr: string[] = []
   const write = process.stderr.write.bind(process.stderr)
-  process.stderr.write = ((chunk: string) => stderr.push(chunk) > 0) as typeof process.stderr.write
+  process.stderr.write = (chunk: string | Uint8Array): boolean => stderr.push(String(chunk)) > 0
   try {
     assert.equal((await cli(['demo', 's9'])).code, 2)
     assert.equal((await cli(['demo', 's1', '--speed=-3'])).code, 2)
