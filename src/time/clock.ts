@@ -28,10 +28,11 @@ export interface Clock {
  * Marks a clock whose `now()` is also readable as a plain field that is
  * always current (a {@link ManualClock}). Heartbeats stamp themselves from
  * that field, so deadlines on such a clock are exact to the millisecond.
- * Other clocks get a field refreshed by the watchdog's tick.
+ * Other clocks get a field refreshed by the watchdog's tick. A registered
+ * symbol, so two copies of the library agree on it.
  * @internal
  */
-export const exactTime: unique symbol = Symbol('steward.exactTime')
+export const exactTime: unique symbol = Symbol.for('steward.exactTime')
 
 /** The field a heartbeat copies its time from. @internal */
 export interface TimeCell {

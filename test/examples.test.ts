@@ -1,0 +1,50 @@
+// The examples in examples/ and the README's quick start must run as written.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+
+async function example(file: string, ...args: string[]): Promise<string[]> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', file, ...args], { timeout: 60_000 })
+  return stdout.trimEnd().split('\n')
+}
+
+test('examples/quick-start.ts resumes after the results already received', async () => {
+  assert.deepEqual(await example('examples/quick-start.ts'), [
+    'fetch done',
+    'parse done',
+    '  (restart 1: failed)',
+    '  (restart 2: failed)',
+    'index done',
+    'store done',
+    'notify done',
+    'outcome: completed after 2 restarts',
+  ])
+})
+
+test('examples/queue-consumer.ts waits for input, is healed once and stopped by its caller', async () => {
+  assert.deepEqual(await example('examples/queue-consumer.ts'), [
+    "attempt 1: handled 'hello'",
+    "attempt 1: stuck on 'poison'",
+    "steward: 'consumer' hung; restarting",
+    "attempt 2: handled 'world'",
+    'outcome: stopped',
+  ])
+})
+
+test('examples/seed-scenarios.ts prints the seed timelines', async () => {
+  const lines = await example('examples/seed-scenarios.ts', '--virtual')
+  assert.ok(lines.includes('   9.000s  steward: stopped'))
+  assert.ok(lines.includes('   1.000s  ward: skipping -1, it failed here before (dead letter)'))
+})
+
+test("the README's quick start is examples/quick-start.ts", () => {
+  const readme = readFileSync('README.md', 'utf8')
+  const block = /<!-- quick-start -->\n```ts\n([\s\S]*?)```/.exec(readme)
+  assert.ok(block, 'README has a quick-start block')
+  const code = readFileSync('examples/quick-start.ts', 'utf8')
+  assert.equal(block[1], code.slice(code.indexOf('import')))
+})
