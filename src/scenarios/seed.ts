@@ -5,7 +5,8 @@ import { or } from '../streams/or.js'
 import { take } from '../streams/or-done.js'
 import { steward } from '../steward/steward.js'
 import type { WardContext } from '../steward/ward.js'
-import { aborted, type Scenario } from './timeline.js'
+import type { Run } from '../steward/run.js'
+import { aborted, type Scenario, type ScenarioIO } from './timeline.js'
 
 const seedValues = [1, 2, -1, 3, 4, 5]
 
@@ -65,6 +66,16 @@ function doWork(log: (message: string) => void, options: { resume: boolean; skip
   }
 }
 
+/** The seed's main loop: take 6 values, print each; report how the stream ended; wait for the run. */
+async function takeSix({ signal, log, write }: ScenarioIO, run: Run<number>): Promise<void> {
+  try {
+    for await (const value of take(signal, run, 6)) write({ type: 'output', value })
+  } catch (error) {
+    log('main', `main: the stream ended with ${(error as Error).name}`)
+  }
+  await run.done
+}
+
 /**
  * S2: restart from scratch. Timeout 1 s, the consumer takes 6 values and
  * gets 1, 2, 1, 2, 1, 2 with restarts at 1 s and 2 s: one stream across
@@ -74,11 +85,10 @@ export const s2: Scenario = {
   id: 's2',
   title: 'a ward restarted from scratch re-emits its values (timeout 1s, take 6)',
   ward: 'doWork',
-  async run({ clock, signal, log, write, onEvent }) {
-    const ward = doWork((message) => log('ward', message), { resume: false, skipFailed: false })
-    const run = steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: Infinity }).start({ clock, signal, onEvent })
-    for await (const value of take(signal, run, 6)) write({ type: 'output', value })
-    await run.done
+  async run(io) {
+    const ward = doWork((message) => io.log('ward', message), { resume: false, skipFailed: false })
+    const { clock, signal, onEvent } = io
+    await takeSix(io, steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: Infinity }).start({ clock, signal, onEvent }))
   },
 }
 
@@ -91,15 +101,10 @@ export const s3: Scenario = {
   id: 's3',
   title: 'a stateful ward stuck on a poison value; the steward gives up (timeout 1s, 4 restarts)',
   ward: 'doWork',
-  async run({ clock, signal, log, write, onEvent }) {
-    const ward = doWork((message) => log('ward', message), { resume: true, skipFailed: false })
-    const run = steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity }).start({ clock, signal, onEvent })
-    try {
-      for await (const value of take(signal, run, 6)) write({ type: 'output', value })
-    } catch (error) {
-      log('main', `main: the stream ended with ${(error as Error).name}`)
-    }
-    await run.done
+  async run(io) {
+    const ward = doWork((message) => io.log('ward', message), { resume: true, skipFailed: false })
+    const { clock, signal, onEvent } = io
+    await takeSix(io, steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity }).start({ clock, signal, onEvent }))
   },
 }
 
@@ -112,15 +117,14 @@ export const s4: Scenario = {
   id: 's4',
   title: 'a stateful ward that skips the value it failed on, then completes (timeout 1s)',
   ward: 'doWork',
-  async run({ clock, signal, log, write, onEvent }) {
-    const ward = doWork((message) => log('ward', message), {
+  async run(io) {
+    const ward = doWork((message) => io.log('ward', message), {
       resume: true,
       skipFailed: true,
-      deadLetter: (value) => write({ type: 'dead-letter', value }),
+      deadLetter: (value) => io.write({ type: 'dead-letter', value }),
     })
-    const run = steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity }).start({ clock, signal, onEvent })
-    for await (const value of take(signal, run, 6)) write({ type: 'output', value })
-    await run.done
+    const { clock, signal, onEvent } = io
+    await takeSix(io, steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity }).start({ clock, signal, onEvent }))
   },
 }
 

@@ -119,7 +119,13 @@ export class ManualClock implements Clock {
     watched.catch(() => {})
     await settle()
     while (!settled) {
-      const next = this.nextTimerAt
+      let next = this.nextTimerAt
+      // Work queued with setImmediate (a forced turn in a crash loop) may still be on its way.
+      for (let turn = 0; next === undefined && !settled && turn < 10; turn++) {
+        await settle()
+        next = this.nextTimerAt
+      }
+      if (settled) break
       if (next === undefined) {
         throw new Error(`runUntil: the promise is still pending at ${this.now()} ms and no timer is left to settle it`)
       }
