@@ -110,7 +110,8 @@ export class Incarnation implements WardContext {
   retired = false
   settled = false
   controller: AbortController | undefined = undefined
-  retireReason: unknown = undefined
+  /** Why it was retired: a word for a `WardRetiredError` made on demand, or the caller's own reason. */
+  retireWhy: string | { readonly reason: unknown } = ''
   onSettled: (() => void) | undefined = undefined
   /** A steward started with this context as its parent (a nested steward). */
   child: StewardRun<unknown> | undefined = undefined
@@ -141,7 +142,7 @@ export class Incarnation implements WardContext {
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController()
-      if (this.retired) this.controller.abort(this.retireReason)
+      if (this.retired) this.controller.abort(this.abortReason())
     }
     return this.controller.signal
   }
@@ -175,6 +176,12 @@ export class Incarnation implements WardContext {
     // A parent steward of ours follows our state directly; any other context is told of the wait.
     if (run.upstream !== undefined && run.parent === undefined) run.upstream.idle(result).catch(noop)
     return result
+  }
+
+  /** The abort reason of a retired incarnation (made only when a signal needs it: errors are costly). */
+  abortReason(): unknown {
+    const why = this.retireWhy
+    return typeof why === 'string' ? this.run.retiredError(why) : why.reason
   }
 
   /** Marks the incarnation settled; `false` if it already was (its end is handled once). */
@@ -238,6 +245,8 @@ export class StewardRun<T> implements Run<T>, Watched {
   #unstopped: string[] = []
   #last: Incarnation | undefined = undefined
   #restartsThisTurn = 0
+  #retiredErrors: Map<string, WardRetiredError> | undefined = undefined
+  #launching = false
 
   constructor(ward: Ward<T>, options: ResolvedOptions, start: StartOptions, upstream: WardContext | undefined) {
     this.ward = ward
@@ -360,12 +369,16 @@ export class StewardRun<T> implements Run<T>, Watched {
     inc.pulling = true
     this.work()
     let step: Promise<IteratorResult<unknown>>
+    const outer = this.#launching
+    this.#launching = true
     try {
       step = inc.iterator!.next()
     } catch (error) {
       inc.pulling = false
       if (inc.claim() && !inc.retired) this.#onFailure(inc, error)
       return
+    } finally {
+      this.#launching = outer
     }
     step.then(
       (result) => this.#onStep(inc, result),
@@ -391,6 +404,24 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   // ---- incarnations ------------------------------------------------------
 
+  /**
+   * The abort reason for incarnations retired for `why`, made once per run: a crash loop that
+   * reads its signal would otherwise spend more on errors than on restarting. No stack: where the
+   * steward retired a ward says nothing.
+   */
+  retiredError(why: string): WardRetiredError {
+    this.#retiredErrors ??= new Map()
+    let error = this.#retiredErrors.get(why)
+    if (error === undefined) {
+      const limit = Error.stackTraceLimit
+      Error.stackTraceLimit = 0
+      error = new WardRetiredError(this.options.name, why)
+      Error.stackTraceLimit = limit
+      this.#retiredErrors.set(why, error)
+    }
+    return error
+  }
+
   /** The ward starts (or resumes) working: its heartbeat deadline runs from now. */
   work(): void {
     this.state = WORKING
@@ -414,6 +445,17 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   #launch(): void {
     if (this.#phase !== RUNNING) return
+    // While user code runs synchronously from here, a restart must not re-enter (see #launchSoon).
+    const outer = this.#launching
+    this.#launching = true
+    try {
+      this.#launchNow()
+    } finally {
+      this.#launching = outer
+    }
+  }
+
+  #launchNow(): void {
     this.#started = true
     const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.#failuresHere)
     this.current = inc
@@ -492,7 +534,7 @@ export class StewardRun<T> implements Run<T>, Watched {
   #onReturn(inc: Incarnation, value: unknown): void {
     if (this.#phase !== RUNNING) return
     if (this.options.restart !== 'permanent') {
-      void this.#retire(inc, this.#retired('completed'))
+      void this.#retire(inc, 'completed')
       this.#settle({ kind: 'completed', value, attempts: this.#attempts, restarts: this.#restarts })
       return
     }
@@ -502,7 +544,7 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   #restartOrGiveUp(inc: Incarnation, error: Error, reason: RestartReason): void {
-    const decision = nextRestart(this.options, this.#history, this.clock.now())
+    const decision = nextRestart(this.options, this.#history, this.options.maxRestarts === Infinity ? 0 : this.clock.now())
     this.#history = decision.history
     if (!decision.allowed) return this.#giveUp(inc, error, 'limit')
     this.#restarts++
@@ -510,7 +552,7 @@ export class StewardRun<T> implements Run<T>, Watched {
       this.emit({ type: 'restarting', ...this.#base(inc.attempt), reason, restarts: this.#restarts })
     }
     this.upstream?.beat()
-    const retiring = this.#retire(inc, this.#retired(reason))
+    const retiring = this.#retire(inc, reason)
     if (retiring === true) return this.#launchSoon()
     this.#retiring = retiring
     void retiring.then(() => {
@@ -520,18 +562,27 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   /** Starts the next incarnation after a microtask, yielding a macrotask turn now and then. */
+  /**
+   * Starts the next incarnation of an already settled one: at once when called from a promise
+   * reaction, after a microtask when inside `#launch` (a synchronous throw, which would recurse),
+   * and after a macrotask turn every RESTARTS_PER_TURN restarts, so a crash loop cannot starve I/O.
+   */
   #launchSoon(): void {
-    if (++this.#restartsThisTurn < RESTARTS_PER_TURN) {
-      queueMicrotask(() => this.#launch())
-      return
+    if (++this.#restartsThisTurn >= RESTARTS_PER_TURN) {
+      this.#restartsThisTurn = 0
+      setImmediate(this.#launchBound)
+    } else if (this.#launching) {
+      queueMicrotask(this.#launchBound)
+    } else {
+      this.#launch()
     }
-    this.#restartsThisTurn = 0
-    setImmediate(() => this.#launch())
   }
+
+  readonly #launchBound = (): void => this.#launch()
 
   #giveUp(inc: Incarnation, cause: Error, reason: GiveUpReason): void {
     const error = new GaveUpError(this.options.name, this.#restarts, reason, cause)
-    this.#end(inc, this.#retired('the steward gave up'), () => {
+    this.#end(inc, 'the steward gave up', () => {
       if (this.#emitter.active) {
         this.emit({ type: 'gave-up', ...this.#base(inc.attempt), restarts: this.#restarts, error: errorInfo(cause) })
       }
@@ -542,7 +593,7 @@ export class StewardRun<T> implements Run<T>, Watched {
   stop(reason?: unknown): Promise<StopReport> {
     if (this.#ending === undefined) {
       if (this.#outcome !== undefined) return (this.#stopReport ??= Promise.resolve({ unstopped: [] }))
-      this.#end(this.current, reason ?? this.#retired('stopped'), () => {
+      this.#end(this.current, reason === undefined ? 'stopped' : { reason }, () => {
         const unstopped = [...this.#unstopped]
         if (this.#emitter.active) this.emit({ type: 'stopped', ...this.#base(this.#attempts), unstopped })
         return { kind: 'stopped', reason, unstopped, attempts: this.#attempts, restarts: this.#restarts }
@@ -552,16 +603,12 @@ export class StewardRun<T> implements Run<T>, Watched {
     return this.#stopReport
   }
 
-  #retired(why: string): WardRetiredError {
-    return new WardRetiredError(this.options.name, why)
-  }
-
   readonly #onAbort = (): void => {
     void this.stop(this.#signal?.reason)
   }
 
   /** Retires `inc` (if any), waits for a restart retirement in progress, then settles. */
-  #end(inc: Incarnation | undefined, why: unknown, outcome: () => Outcome): void {
+  #end(inc: Incarnation | undefined, why: Incarnation['retireWhy'], outcome: () => Outcome): void {
     this.#phase = ENDING
     const retiring = inc === undefined || inc.retired ? true : this.#retire(inc, why)
     const pending = this.#retiring
@@ -576,16 +623,17 @@ export class StewardRun<T> implements Run<T>, Watched {
    * Aborts `inc` (with `why` as the abort reason) and closes it. Returns `true` when it has settled already,
    * or a promise of whether it settled within `stopTimeout`.
    */
-  #retire(inc: Incarnation, why: unknown): true | Promise<boolean> {
+  #retire(inc: Incarnation, why: Incarnation['retireWhy']): true | Promise<boolean> {
     inc.retired = true
-    inc.retireReason = why
+    inc.retireWhy = why
     if (this.current === inc) {
       this.#last = inc
       this.current = undefined
+      // Left in the watchdog's heap: the next incarnation is usually filed at once, and an
+      // entry that is not working when its deadline comes up is dropped then.
       this.state = OFF
-      this.watchdog.unwatch(this)
     }
-    inc.controller?.abort(inc.retireReason)
+    if (inc.controller !== undefined) inc.controller.abort(inc.abortReason())
     if (inc.settled) return true
     this.#close(inc)
     if (inc.settled) return true

@@ -1,0 +1,50 @@
+// Shared helpers for the benchmark children.
+
+/** One measured figure. */
+export interface Figure {
+  readonly value: number
+  readonly unit: string
+}
+
+export type Figures = Record<string, Figure>
+
+/** The median of a list of numbers. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+/** The p-th percentile (0..100) of a list, nearest rank. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[rank]!
+}
+
+/** Forces a full garbage collection (the children run with --expose-gc). */
+export function gc(): void {
+  const collect = (globalThis as { gc?: () => void }).gc
+  if (collect === undefined) throw new Error('run the benchmark with --expose-gc')
+  collect()
+  collect()
+}
+
+/** Heap in use after a full collection, in bytes. */
+export async function settledHeap(): Promise<number> {
+  for (let i = 0; i < 3; i++) await turn()
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+/** One macrotask turn: every queued microtask has run. */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Is this a quick run? */
+export const quick = process.argv.includes('--quick')

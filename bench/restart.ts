@@ -1,0 +1,113 @@
+// restart.p50_us, restarts_per_s, restarts_signal_per_s, heap_growth_1m_restarts.bytes, and the
+// retry peers: a function that fails at once with a pre-made error, retried with no delay.
+import { Effect, Schedule } from 'effect'
+import pRetry from 'p-retry'
+import { steward, type WardContext } from '../dist/index.js'
+import { median, percentile, quick, settledHeap, type Figures } from './figure.js'
+
+const failure = new Error('fails at once')
+const repetitions = quick ? 3 : 5
+
+/** Restarts per second of a ward that throws at once until its attempt `restarts + 1`. */
+async function restartRate(restarts: number, readSignal: boolean): Promise<number> {
+  const ward = steward(
+    async (ctx: WardContext) => {
+      if (readSignal) void ctx.signal
+      if (ctx.attempt > restarts) return
+      throw failure
+    },
+    { name: 'crasher', maxRestarts: Infinity },
+  )
+  await ward.start().done // warm up
+  const samples: number[] = []
+  for (let r = 0; r < repetitions; r++) {
+    const start = performance.now()
+    const outcome = await ward.start().done
+    if (outcome.restarts !== restarts) throw new Error(`expected ${restarts} restarts, got ${outcome.restarts}`)
+    samples.push(restarts / ((performance.now() - start) / 1000))
+  }
+  return median(samples)
+}
+
+/** Microseconds from the throw to the next incarnation running. */
+async function restartLatency(restarts: number): Promise<number> {
+  const latencies: number[] = []
+  let thrownAt = 0
+  const ward = steward(
+    async (ctx: WardContext) => {
+      const now = performance.now()
+      if (ctx.attempt > 1) latencies.push((now - thrownAt) * 1000)
+      if (ctx.attempt > restarts) return
+      thrownAt = performance.now()
+      throw failure
+    },
+    { name: 'crasher', maxRestarts: Infinity },
+  )
+  await ward.start().done
+  latencies.length = 0
+  await ward.start().done
+  return percentile(latencies, 50)
+}
+
+async function heapGrowth(restarts: number): Promise<number> {
+  const ward = steward(
+    async (ctx: WardContext) => {
+      if (ctx.attempt > restarts) return
+      throw failure
+    },
+    { name: 'crasher', maxRestarts: Infinity },
+  )
+  const run = ward.start()
+  await new Promise((resolve) => setImmediate(resolve))
+  const before = await settledHeap()
+  const outcome = await run.done
+  if (outcome.restarts !== restarts) throw new Error(`expected ${restarts} restarts`)
+  const after = await settledHeap()
+  return after - before
+}
+
+async function pRetryRate(attempts: number): Promise<number> {
+  const samples: number[] = []
+  for (let r = 0; r < repetitions; r++) {
+    let made = 0
+    const start = performance.now()
+    await pRetry(
+      () => {
+        made++
+        throw failure
+      },
+      { retries: attempts - 1, minTimeout: 0, maxTimeout: 0, factor: 1, randomize: false },
+    ).catch(() => {})
+    if (made !== attempts) throw new Error(`p-retry made ${made} attempts`)
+    samples.push(made / ((performance.now() - start) / 1000))
+  }
+  return median(samples)
+}
+
+async function effectRate(attempts: number): Promise<number> {
+  const samples: number[] = []
+  for (let r = 0; r < repetitions; r++) {
+    let made = 0
+    const attempt = Effect.suspend(() => {
+      made++
+      return Effect.fail(failure)
+    })
+    const start = performance.now()
+    await Effect.runPromise(Effect.exit(Effect.retry(attempt, Schedule.recurs(attempts - 1))))
+    if (made !== attempts) throw new Error(`Effect made ${made} attempts`)
+    samples.push(made / ((performance.now() - start) / 1000))
+  }
+  return median(samples)
+}
+
+export async function measure(): Promise<Figures> {
+  const restarts = quick ? 200_000 : 1_000_000
+  return {
+    'restart.p50_us': { value: await restartLatency(quick ? 20_000 : 100_000), unit: 'us' },
+    restarts_per_s: { value: await restartRate(restarts, false), unit: 'restarts/s' },
+    restarts_signal_per_s: { value: await restartRate(restarts / 4, true), unit: 'restarts/s' },
+    'heap_growth_1m_restarts.bytes': { value: await heapGrowth(1_000_000), unit: 'bytes' },
+    'peer.p_retry.attempts_per_s': { value: await pRetryRate(quick ? 50_000 : 200_000), unit: 'attempts/s' },
+    'peer.effect_retry.attempts_per_s': { value: await effectRate(quick ? 50_000 : 200_000), unit: 'attempts/s' },
+  }
+}

@@ -1,0 +1,54 @@
+// stream.values_per_s: a supervised async-generator ward drained by for-await, beside the same
+// generator unsupervised and Effect's Stream.fromAsyncIterable over it.
+import { Effect, Stream } from 'effect'
+import { steward, type WardContext } from '../dist/index.js'
+import { median, quick, type Figures } from './figure.js'
+
+const count = quick ? 300_000 : 2_000_000
+const repetitions = quick ? 3 : 5
+
+async function* numbers(_ctx?: WardContext): AsyncGenerator<number> {
+  for (let i = 0; i < count; i++) yield i
+}
+
+async function rate(drain: () => Promise<number>): Promise<number> {
+  await drain() // warm up
+  const samples: number[] = []
+  for (let r = 0; r < repetitions; r++) {
+    const start = performance.now()
+    const seen = await drain()
+    if (seen !== count) throw new Error(`drained ${seen} of ${count}`)
+    samples.push(count / ((performance.now() - start) / 1000))
+  }
+  return median(samples)
+}
+
+export async function measure(): Promise<Figures> {
+  const raw = await rate(async () => {
+    let seen = 0
+    for await (const _ of numbers()) seen++
+    return seen
+  })
+  const supervised = steward(numbers, { name: 'numbers' })
+  const ours = await rate(async () => {
+    let seen = 0
+    for await (const _ of supervised.start()) seen++
+    return seen
+  })
+  const effect = await rate(async () => {
+    let seen = 0
+    await Effect.runPromise(
+      Stream.runForEach(
+        Stream.fromAsyncIterable(numbers(), (error) => error),
+        () => Effect.sync(() => void seen++),
+      ),
+    )
+    return seen
+  })
+  return {
+    'stream.values_per_s': { value: ours, unit: 'values/s' },
+    'baseline.raw_generator.values_per_s': { value: raw, unit: 'values/s' },
+    'stream.ratio': { value: ours / raw, unit: 'x baseline' },
+    'peer.effect_stream.values_per_s': { value: effect, unit: 'values/s' },
+  }
+}
