@@ -115,6 +115,9 @@ export class Incarnation implements WardContext {
   onSettled: (() => void) | undefined = undefined
   /** A steward started with this context as its parent (a nested steward). */
   child: StewardRun<unknown> | undefined = undefined
+  // What ends an idle wait, made at the first one.
+  #woke: ((value: unknown) => unknown) | undefined = undefined
+  #wokeByError: ((error: unknown) => never) | undefined = undefined
 
   constructor(run: StewardRun<unknown>, attempt: number, resume: unknown, failuresHere: number) {
     this.run = run
@@ -160,19 +163,15 @@ export class Incarnation implements WardContext {
     const waiting = Promise.resolve(input)
     if (run.current !== this || run.state !== WORKING) return waiting
     run.rest(IDLE)
-    const wake = (): void => {
+    this.#woke ??= (value: unknown) => {
       if (run.current === this && run.state === IDLE) run.work()
+      return value
     }
-    const result = waiting.then(
-      (value) => {
-        wake()
-        return value
-      },
-      (error: unknown) => {
-        wake()
-        throw error
-      },
-    )
+    this.#wokeByError ??= (error: unknown) => {
+      if (run.current === this && run.state === IDLE) run.work()
+      throw error
+    }
+    const result = waiting.then(this.#woke as (value: V) => V, this.#wokeByError)
     // A parent steward of ours follows our state directly; any other context is told of the wait.
     if (run.upstream !== undefined && run.parent === undefined) run.upstream.idle(result).catch(noop)
     return result
@@ -212,7 +211,6 @@ export class StewardRun<T> implements Run<T>, Watched {
   readonly upstream: WardContext | undefined
   /** `upstream` when it is an incarnation of another steward's run, whose state then follows ours. */
   readonly parent: Incarnation | undefined
-  readonly done: Promise<Outcome>
 
   // Watched (the watchdog reads these).
   lastBeat = 0
@@ -225,7 +223,6 @@ export class StewardRun<T> implements Run<T>, Watched {
   progress: unknown
 
   #phase = RUNNING
-  #started = false
   #attempts = 0
   #restarts = 0
   #history: RestartHistory = noRestarts
@@ -234,15 +231,19 @@ export class StewardRun<T> implements Run<T>, Watched {
   #lastFailure: Error | undefined = undefined
   #outcome: Outcome | undefined = undefined
   #errorDelivered = false
-  #resolveDone!: (outcome: Outcome) => void
-  #emitter = new Emitter()
+  // Made on demand: an idle run nobody awaits or listens to holds neither.
+  #done: Promise<Outcome> | undefined = undefined
+  #resolveDone: ((outcome: Outcome) => void) | undefined = undefined
+  #emitter: Emitter | undefined = undefined
+  #onAbort: (() => void) | undefined = undefined
+  #launchBound: (() => void) | undefined = undefined
   #signal: AbortSignal | undefined
   #pull: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined = undefined
   #iterated = false
   #retiring: Promise<boolean> | undefined = undefined
   #ending: Promise<void> | undefined = undefined
   #stopReport: Promise<StopReport> | undefined = undefined
-  #unstopped: string[] = []
+  #unstopped: string[] | undefined = undefined
   #last: Incarnation | undefined = undefined
   #restartsThisTurn = 0
   #retiredErrors: Map<string, WardRetiredError> | undefined = undefined
@@ -257,26 +258,24 @@ export class StewardRun<T> implements Run<T>, Watched {
     this.watchdog = watchdogFor(this.clock)
     this.cell = this.watchdog.cell
     this.progress = start.resume
-    this.done = new Promise<Outcome>((resolve) => {
-      this.#resolveDone = resolve
-    })
     this.parent = upstream instanceof Incarnation ? upstream : undefined
     if (upstream instanceof Incarnation) {
       this.path = `${upstream.run.path}/${options.name}`
       upstream.child = this as StewardRun<unknown>
       const parent = upstream.run
-      this.#emitter.on((event) => parent.emit(event))
+      this.on((event) => parent.emit(event))
     } else {
       this.path = options.name
     }
-    if (options.onEvent !== undefined) this.#emitter.on(options.onEvent)
-    if (start.onEvent !== undefined) this.#emitter.on(start.onEvent)
+    if (options.onEvent !== undefined) this.on(options.onEvent)
+    if (start.onEvent !== undefined) this.on(start.onEvent)
     this.#signal = start.signal
     if (start.signal !== undefined) {
       if (start.signal.aborted) {
         queueMicrotask(() => void this.stop(start.signal?.reason))
         return
       }
+      this.#onAbort = () => void this.stop(this.#signal?.reason)
       start.signal.addEventListener('abort', this.#onAbort, { once: true })
     }
     queueMicrotask(() => this.#launch())
@@ -286,14 +285,33 @@ export class StewardRun<T> implements Run<T>, Watched {
     return this.options.name
   }
 
+  get done(): Promise<Outcome> {
+    if (this.#done === undefined) {
+      const outcome = this.#outcome
+      this.#done =
+        outcome !== undefined
+          ? Promise.resolve(outcome)
+          : new Promise<Outcome>((resolve) => {
+              this.#resolveDone = resolve
+            })
+    }
+    return this.#done
+  }
+
+  /** Whether anyone listens: events are built only then. */
+  get #listened(): boolean {
+    return this.#emitter !== undefined && this.#emitter.active
+  }
+
   // ---- events and status -------------------------------------------------
 
   on(listener: EventListener): Subscription {
+    this.#emitter ??= new Emitter()
     return this.#emitter.on(listener)
   }
 
   emit(event: StewardEvent): void {
-    this.#emitter.emit(event)
+    this.#emitter?.emit(event)
   }
 
   #base(attempt: number): { ward: string; path: string; at: number; attempt: number } {
@@ -320,7 +338,7 @@ export class StewardRun<T> implements Run<T>, Watched {
   #stateName(): RunState {
     if (this.#outcome !== undefined) return this.#outcome.kind
     if (this.#phase === ENDING) return 'stopping'
-    if (this.current === undefined) return this.#started ? 'restarting' : 'starting'
+    if (this.current === undefined) return this.#attempts > 0 ? 'restarting' : 'starting'
     if (this.state === IDLE) return 'idle'
     if (this.state === WAITING) return 'waiting'
     return 'working'
@@ -456,11 +474,10 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   #launchNow(): void {
-    this.#started = true
     const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.#failuresHere)
     this.current = inc
     this.work()
-    if (this.#emitter.active) this.emit({ type: 'started', ...this.#base(inc.attempt), resume: inc.resume })
+    if (this.#listened) this.emit({ type: 'started', ...this.#base(inc.attempt), resume: inc.resume })
     let result: unknown
     try {
       result = this.ward(inc)
@@ -511,14 +528,14 @@ export class StewardRun<T> implements Run<T>, Watched {
   onHang(): void {
     const inc = this.current
     if (inc === undefined || this.#phase !== RUNNING) return
-    if (this.#emitter.active) this.emit({ type: 'hung', ...this.#base(inc.attempt), timeout: this.timeout })
+    if (this.#listened) this.emit({ type: 'hung', ...this.#base(inc.attempt), timeout: this.timeout })
     this.#failed(inc, new WardHungError(this.options.name, this.timeout), 'hung')
   }
 
   #onFailure(inc: Incarnation, thrown: unknown): void {
     if (this.#phase !== RUNNING) return
     const error = asError(thrown)
-    if (this.#emitter.active) this.emit({ type: 'failed', ...this.#base(inc.attempt), error: errorInfo(error) })
+    if (this.#listened) this.emit({ type: 'failed', ...this.#base(inc.attempt), error: errorInfo(error) })
     this.#failed(inc, error, 'failed')
   }
 
@@ -548,7 +565,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     this.#history = decision.history
     if (!decision.allowed) return this.#giveUp(inc, error, 'limit')
     this.#restarts++
-    if (this.#emitter.active) {
+    if (this.#listened) {
       this.emit({ type: 'restarting', ...this.#base(inc.attempt), reason, restarts: this.#restarts })
     }
     this.upstream?.beat()
@@ -570,20 +587,19 @@ export class StewardRun<T> implements Run<T>, Watched {
   #launchSoon(): void {
     if (++this.#restartsThisTurn >= RESTARTS_PER_TURN) {
       this.#restartsThisTurn = 0
-      setImmediate(this.#launchBound)
+      setImmediate((this.#launchBound ??= () => this.#launch()))
     } else if (this.#launching) {
-      queueMicrotask(this.#launchBound)
+      queueMicrotask((this.#launchBound ??= () => this.#launch()))
     } else {
       this.#launch()
     }
   }
 
-  readonly #launchBound = (): void => this.#launch()
 
   #giveUp(inc: Incarnation, cause: Error, reason: GiveUpReason): void {
     const error = new GaveUpError(this.options.name, this.#restarts, reason, cause)
     this.#end(inc, 'the steward gave up', () => {
-      if (this.#emitter.active) {
+      if (this.#listened) {
         this.emit({ type: 'gave-up', ...this.#base(inc.attempt), restarts: this.#restarts, error: errorInfo(cause) })
       }
       return { kind: 'gave-up', error, attempts: this.#attempts, restarts: this.#restarts }
@@ -594,17 +610,13 @@ export class StewardRun<T> implements Run<T>, Watched {
     if (this.#ending === undefined) {
       if (this.#outcome !== undefined) return (this.#stopReport ??= Promise.resolve({ unstopped: [] }))
       this.#end(this.current, reason === undefined ? 'stopped' : { reason }, () => {
-        const unstopped = [...this.#unstopped]
-        if (this.#emitter.active) this.emit({ type: 'stopped', ...this.#base(this.#attempts), unstopped })
+        const unstopped = [...(this.#unstopped ?? [])]
+        if (this.#listened) this.emit({ type: 'stopped', ...this.#base(this.#attempts), unstopped })
         return { kind: 'stopped', reason, unstopped, attempts: this.#attempts, restarts: this.#restarts }
       })
     }
     this.#stopReport ??= this.#ending!.then(() => ({ unstopped: this.#outcome?.kind === 'stopped' ? this.#outcome.unstopped : [] }))
     return this.#stopReport
-  }
-
-  readonly #onAbort = (): void => {
-    void this.stop(this.#signal?.reason)
   }
 
   /** Retires `inc` (if any), waits for a restart retirement in progress, then settles. */
@@ -640,8 +652,8 @@ export class StewardRun<T> implements Run<T>, Watched {
     return new Promise<boolean>((resolve) => {
       const timer: Timer = this.clock.setTimer(this.options.stopTimeout, () => {
         inc.onSettled = undefined
-        this.#unstopped.push(this.path)
-        if (this.#emitter.active) {
+        ;(this.#unstopped ??= []).push(this.path)
+        if (this.#listened) {
           this.emit({ type: 'unstopped', ...this.#base(inc.attempt), stopTimeout: this.options.stopTimeout })
         }
         resolve(false)
@@ -684,11 +696,11 @@ export class StewardRun<T> implements Run<T>, Watched {
     }
     this.state = OFF
     this.watchdog.unwatch(this)
-    this.#signal?.removeEventListener('abort', this.#onAbort)
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort)
     if (this.upstream instanceof Incarnation && outcome.kind === 'stopped') {
-      this.upstream.run.#unstopped.push(...outcome.unstopped)
+      if (outcome.unstopped.length > 0) (this.upstream.run.#unstopped ??= []).push(...outcome.unstopped)
     }
-    if (outcome.kind === 'completed' && this.#emitter.active) {
+    if (outcome.kind === 'completed' && this.#listened) {
       this.emit({ type: 'completed', ...this.#base(this.#attempts) })
     }
     // `stopped` and `gave-up` were emitted by the outcome builders, in order.
@@ -702,8 +714,8 @@ export class StewardRun<T> implements Run<T>, Watched {
         pull.resolve({ done: true, value: undefined })
       }
     }
-    this.#emitter.clear()
-    this.#resolveDone(outcome)
+    this.#emitter?.clear()
+    this.#resolveDone?.(outcome)
   }
 }
 
