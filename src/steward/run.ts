@@ -115,6 +115,9 @@ export class Incarnation implements WardContext {
   onSettled: (() => void) | undefined = undefined
   /** A steward started with this context as its parent (a nested steward). */
   child: StewardRun<unknown> | undefined = undefined
+  // What a stream incarnation's next() settles into, made at the first pull.
+  stepped: ((result: IteratorResult<unknown>) => void) | undefined = undefined
+  stepFailed: ((error: unknown) => void) | undefined = undefined
   // What ends an idle wait, made at the first one.
   #woke: ((value: unknown) => unknown) | undefined = undefined
   #wokeByError: ((error: unknown) => never) | undefined = undefined
@@ -238,7 +241,10 @@ export class StewardRun<T> implements Run<T>, Watched {
   #onAbort: (() => void) | undefined = undefined
   #launchBound: (() => void) | undefined = undefined
   #signal: AbortSignal | undefined
-  #pull: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined = undefined
+  // The consumer's pending next(), when there is one.
+  #pullResolve: ((result: IteratorResult<T>) => void) | undefined = undefined
+  #pullReject: ((error: unknown) => void) | undefined = undefined
+  #pullExecutor: ((resolve: (result: IteratorResult<T>) => void, reject: (error: unknown) => void) => void) | undefined = undefined
   #iterated = false
   #retiring: Promise<boolean> | undefined = undefined
   #ending: Promise<void> | undefined = undefined
@@ -353,15 +359,28 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.#pull !== undefined) {
+    if (this.#pullResolve !== undefined) {
       return Promise.reject(new TypeError(`run '${this.path}': next() called while another next() is pending`))
     }
     if (this.#outcome !== undefined) return this.#finalResult()
-    return new Promise<IteratorResult<T>>((resolve, reject) => {
-      this.#pull = { resolve, reject }
-      const inc = this.current
-      if (inc !== undefined && inc.kind === STREAM && !inc.pulling && !inc.retired) this.#pump(inc)
-    })
+    const pulled = new Promise<IteratorResult<T>>((this.#pullExecutor ??= (resolve, reject) => {
+      this.#pullResolve = resolve
+      this.#pullReject = reject
+    }))
+    const inc = this.current
+    if (inc !== undefined && inc.kind === STREAM && !inc.pulling && !inc.retired) this.#pump(inc)
+    return pulled
+  }
+
+  /** Settles the consumer's pending `next()`, if any. */
+  #answer(result: IteratorResult<T> | undefined, error?: unknown): void {
+    const resolve = this.#pullResolve
+    const reject = this.#pullReject
+    if (resolve === undefined || reject === undefined) return
+    this.#pullResolve = undefined
+    this.#pullReject = undefined
+    if (result === undefined) reject(error)
+    else resolve(result)
   }
 
   async return(value?: unknown): Promise<IteratorResult<T>> {
@@ -399,11 +418,11 @@ export class StewardRun<T> implements Run<T>, Watched {
       this.#launching = outer
     }
     step.then(
-      (result) => this.#onStep(inc, result),
-      (error: unknown) => {
+      (inc.stepped ??= (result) => this.#onStep(inc, result)),
+      (inc.stepFailed ??= (error) => {
         inc.pulling = false
         if (inc.claim() && !inc.retired) this.#onFailure(inc, error)
-      },
+      }),
     )
   }
 
@@ -415,9 +434,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     }
     if (inc.retired) return
     this.rest(WAITING)
-    const pull = this.#pull
-    this.#pull = undefined
-    pull?.resolve({ done: false, value: result.value as T })
+    this.#answer(result as IteratorResult<T>)
   }
 
   // ---- incarnations ------------------------------------------------------
@@ -505,7 +522,7 @@ export class StewardRun<T> implements Run<T>, Watched {
       }
       if (result instanceof StewardRun) this.#followChild(inc, result as StewardRun<unknown>)
       if (inc.retired) this.#close(inc)
-      else if (this.#pull !== undefined) this.#pump(inc)
+      else if (this.#pullResolve !== undefined) this.#pump(inc)
       else if (this.current === inc) this.rest(WAITING)
     } else {
       if (inc.claim() && !inc.retired) this.#onReturn(inc, result)
@@ -704,14 +721,12 @@ export class StewardRun<T> implements Run<T>, Watched {
       this.emit({ type: 'completed', ...this.#base(this.#attempts) })
     }
     // `stopped` and `gave-up` were emitted by the outcome builders, in order.
-    const pull = this.#pull
-    this.#pull = undefined
-    if (pull !== undefined) {
+    if (this.#pullResolve !== undefined) {
       if (outcome.kind === 'gave-up') {
         this.#errorDelivered = true
-        pull.reject(outcome.error)
+        this.#answer(undefined, outcome.error)
       } else {
-        pull.resolve({ done: true, value: undefined })
+        this.#answer({ done: true, value: undefined })
       }
     }
     this.#emitter?.clear()

@@ -31,7 +31,7 @@ export interface Watched {
 }
 
 /** How many ticks per timeout the coarse (system clock) check makes. */
-export const TICKS_PER_TIMEOUT = 50
+export const TICKS_PER_TIMEOUT = 100
 const RING = 4096
 
 /**
