@@ -90,6 +90,11 @@ const UNKNOWN = 0
 const PROMISE = 1
 const STREAM = 2
 
+// Incarnation flag bits, above the two bits of its kind.
+const PULLING = 4
+const RETIRED = 8
+const SETTLED_BIT = 16
+
 // Run phases.
 const RUNNING = 0
 const ENDING = 1
@@ -98,29 +103,85 @@ const SETTLED = 2
 /** Restarts in a row without a macrotask turn before one is forced, so a crash loop cannot starve I/O. */
 const RESTARTS_PER_TURN = 1_000
 
+/** What a run records once it fails or retires an incarnation. @internal */
+class RestartLog {
+  restarts = 0
+  history: RestartHistory = noRestarts
+  /** Failures in a row at `progressAtFailure`. */
+  failuresHere = 0
+  progressAtFailure: unknown = undefined
+  lastFailure: Error | undefined = undefined
+  restartsThisTurn = 0
+  retiredErrors: Map<string, WardRetiredError> | undefined = undefined
+  /** A restart's retirement in progress. */
+  retiring: Promise<boolean> | undefined = undefined
+  /** Paths of incarnations (ours and nested) abandoned after their stop deadline. */
+  unstopped: string[] | undefined = undefined
+  /** The last retired incarnation, for status. */
+  last: Incarnation | undefined = undefined
+  launchBound: (() => void) | undefined = undefined
+}
+
+/** How a run ends, made when it starts ending. @internal */
+class RunEnd {
+  outcome: Outcome | undefined = undefined
+  errorDelivered = false
+  ending: Promise<void> | undefined = undefined
+  stopReport: Promise<StopReport> | undefined = undefined
+}
+
 /** One incarnation of a ward, and the context it is handed. @internal */
 export class Incarnation implements WardContext {
   readonly run: StewardRun<unknown>
   readonly attempt: number
   readonly resume: unknown
   readonly failuresHere: number
-  kind = UNKNOWN
   iterator: AsyncIterator<unknown> | undefined = undefined
-  pulling = false
-  retired = false
-  settled = false
   controller: AbortController | undefined = undefined
   /** Why it was retired: a word for a `WardRetiredError` made on demand, or the caller's own reason. */
   retireWhy: string | { readonly reason: unknown } = ''
   onSettled: (() => void) | undefined = undefined
   /** A steward started with this context as its parent (a nested steward). */
   child: StewardRun<unknown> | undefined = undefined
-  // What a stream incarnation's next() settles into, made at the first pull.
-  stepped: ((result: IteratorResult<unknown>) => void) | undefined = undefined
-  stepFailed: ((error: unknown) => void) | undefined = undefined
-  // What ends an idle wait, made at the first one.
-  #woke: ((value: unknown) => unknown) | undefined = undefined
-  #wokeByError: ((error: unknown) => never) | undefined = undefined
+  // What the ward's promise (or a stream's next()) settles into, bound on first use
+  // (a bound function needs no closure context: idle wards are many).
+  onValue: ((value: unknown) => void) | undefined = undefined
+  onError: ((error: unknown) => void) | undefined = undefined
+  #wake: (() => void) | undefined = undefined
+  // kind (2 bits), pulling, retired, settled: one field, as a million of these may be alive.
+  #bits = UNKNOWN
+
+  /** UNKNOWN until the ward returned; then PROMISE or STREAM. */
+  get kind(): number {
+    return this.#bits & 3
+  }
+
+  set kind(kind: number) {
+    this.#bits = (this.#bits & ~3) | kind
+  }
+
+  /** A stream incarnation's next() is pending. */
+  get pulling(): boolean {
+    return (this.#bits & PULLING) !== 0
+  }
+
+  set pulling(on: boolean) {
+    this.#bits = on ? this.#bits | PULLING : this.#bits & ~PULLING
+  }
+
+  /** Its steward is done with it: replaced, or the run ended. */
+  get retired(): boolean {
+    return (this.#bits & RETIRED) !== 0
+  }
+
+  set retired(on: boolean) {
+    this.#bits = on ? this.#bits | RETIRED : this.#bits & ~RETIRED
+  }
+
+  /** Its promise or iterator has settled. */
+  get settled(): boolean {
+    return (this.#bits & SETTLED_BIT) !== 0
+  }
 
   constructor(run: StewardRun<unknown>, attempt: number, resume: unknown, failuresHere: number) {
     this.run = run
@@ -166,18 +227,29 @@ export class Incarnation implements WardContext {
     const waiting = Promise.resolve(input)
     if (run.current !== this || run.state !== WORKING) return waiting
     run.rest(IDLE)
-    this.#woke ??= (value: unknown) => {
-      if (run.current === this && run.state === IDLE) run.work()
-      return value
-    }
-    this.#wokeByError ??= (error: unknown) => {
-      if (run.current === this && run.state === IDLE) run.work()
-      throw error
-    }
-    const result = waiting.then(this.#woke as (value: V) => V, this.#wokeByError)
+    this.#wake ??= this.wake.bind(this)
+    // Registered before the ward awaits `waiting`, so the deadline is running again when it resumes.
+    void waiting.then(this.#wake, this.#wake)
     // A parent steward of ours follows our state directly; any other context is told of the wait.
-    if (run.upstream !== undefined && run.parent === undefined) run.upstream.idle(result).catch(noop)
-    return result
+    if (run.upstream !== undefined && run.parent === undefined) run.upstream.idle(waiting).catch(noop)
+    return waiting
+  }
+
+  /** An idle wait of this incarnation ended: its deadline runs again. */
+  wake(): void {
+    const run = this.run
+    if (run.current === this && run.state === IDLE) run.work()
+  }
+
+  /** The ward's promise fulfilled, or a stream's next() answered. */
+  valued(value: unknown): void {
+    this.run.onValue(this, value)
+  }
+
+  /** The ward's promise rejected, or a stream's next() threw. */
+  errored(error: unknown): void {
+    this.pulling = false
+    if (this.claim() && !this.retired) this.run.onError(this, error)
   }
 
   /** The abort reason of a retired incarnation (made only when a signal needs it: errors are costly). */
@@ -195,7 +267,7 @@ export class Incarnation implements WardContext {
 
   markSettled(): void {
     if (this.settled) return
-    this.settled = true
+    this.#bits |= SETTLED_BIT
     const callback = this.onSettled
     this.onSettled = undefined
     callback?.()
@@ -206,7 +278,6 @@ export class Incarnation implements WardContext {
 export class StewardRun<T> implements Run<T>, Watched {
   readonly options: ResolvedOptions
   readonly ward: Ward<T>
-  readonly clock: Clock
   readonly cell: TimeCell
   readonly watchdog: Watchdog
   readonly path: string
@@ -227,32 +298,19 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   #phase = RUNNING
   #attempts = 0
-  #restarts = 0
-  #history: RestartHistory = noRestarts
-  #failuresHere = 0
-  #progressAtFailure: unknown = undefined
-  #lastFailure: Error | undefined = undefined
-  #outcome: Outcome | undefined = undefined
-  #errorDelivered = false
+  // Made at the first failure or retirement, and at the end: a healthy idle run holds neither.
+  #log: RestartLog | undefined = undefined
+  #end: RunEnd | undefined = undefined
   // Made on demand: an idle run nobody awaits or listens to holds neither.
   #done: Promise<Outcome> | undefined = undefined
   #resolveDone: ((outcome: Outcome) => void) | undefined = undefined
   #emitter: Emitter | undefined = undefined
-  #onAbort: (() => void) | undefined = undefined
-  #launchBound: (() => void) | undefined = undefined
   #signal: AbortSignal | undefined
   // The consumer's pending next(), when there is one.
   #pullResolve: ((result: IteratorResult<T>) => void) | undefined = undefined
   #pullReject: ((error: unknown) => void) | undefined = undefined
   #pullExecutor: ((resolve: (result: IteratorResult<T>) => void, reject: (error: unknown) => void) => void) | undefined = undefined
   #iterated = false
-  #retiring: Promise<boolean> | undefined = undefined
-  #ending: Promise<void> | undefined = undefined
-  #stopReport: Promise<StopReport> | undefined = undefined
-  #unstopped: string[] | undefined = undefined
-  #last: Incarnation | undefined = undefined
-  #restartsThisTurn = 0
-  #retiredErrors: Map<string, WardRetiredError> | undefined = undefined
   #launching = false
 
   constructor(ward: Ward<T>, options: ResolvedOptions, start: StartOptions, upstream: WardContext | undefined) {
@@ -260,8 +318,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     this.options = options
     this.timeout = options.timeout
     this.upstream = upstream
-    this.clock = start.clock ?? systemClock
-    this.watchdog = watchdogFor(this.clock)
+    this.watchdog = watchdogFor(start.clock ?? systemClock)
     this.cell = this.watchdog.cell
     this.progress = start.resume
     this.parent = upstream instanceof Incarnation ? upstream : undefined
@@ -281,8 +338,8 @@ export class StewardRun<T> implements Run<T>, Watched {
         queueMicrotask(() => void this.stop(start.signal?.reason))
         return
       }
-      this.#onAbort = () => void this.stop(this.#signal?.reason)
-      start.signal.addEventListener('abort', this.#onAbort, { once: true })
+      // The run is the listener (its handleEvent), so the link costs no closure.
+      start.signal.addEventListener('abort', this, { once: true })
     }
     queueMicrotask(() => this.#launch())
   }
@@ -291,9 +348,21 @@ export class StewardRun<T> implements Run<T>, Watched {
     return this.options.name
   }
 
+  get clock(): Clock {
+    return this.watchdog.clock
+  }
+
+  get #logged(): RestartLog {
+    return (this.#log ??= new RestartLog())
+  }
+
+  get #ended(): RunEnd {
+    return (this.#end ??= new RunEnd())
+  }
+
   get done(): Promise<Outcome> {
     if (this.#done === undefined) {
-      const outcome = this.#outcome
+      const outcome = this.#end?.outcome
       this.#done =
         outcome !== undefined
           ? Promise.resolve(outcome)
@@ -325,24 +394,25 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   status(): WardStatus {
-    const child = (this.current ?? this.#last)?.child
+    const child = (this.current ?? this.#log?.last)?.child
     return {
       name: this.options.name,
       path: this.path,
       kind: 'steward',
       state: this.#stateName(),
       attempt: this.#attempts,
-      restarts: this.#restarts,
+      restarts: this.#log?.restarts ?? 0,
       lastBeatAgo: this.#phase === RUNNING && this.state === WORKING ? Math.max(0, this.clock.now() - this.lastBeat) : null,
       progress: this.progress,
-      failuresHere: this.#failuresHere,
-      lastFailure: this.#lastFailure === undefined ? null : errorInfo(this.#lastFailure),
+      failuresHere: this.#log?.failuresHere ?? 0,
+      lastFailure: this.#log?.lastFailure === undefined ? null : errorInfo(this.#log.lastFailure),
       children: child === undefined ? [] : [child.status()],
     }
   }
 
   #stateName(): RunState {
-    if (this.#outcome !== undefined) return this.#outcome.kind
+    const outcome = this.#end?.outcome
+    if (outcome !== undefined) return outcome.kind
     if (this.#phase === ENDING) return 'stopping'
     if (this.current === undefined) return this.#attempts > 0 ? 'restarting' : 'starting'
     if (this.state === IDLE) return 'idle'
@@ -362,7 +432,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     if (this.#pullResolve !== undefined) {
       return Promise.reject(new TypeError(`run '${this.path}': next() called while another next() is pending`))
     }
-    if (this.#outcome !== undefined) return this.#finalResult()
+    if (this.#end?.outcome !== undefined) return this.#finalResult()
     const pulled = new Promise<IteratorResult<T>>((this.#pullExecutor ??= (resolve, reject) => {
       this.#pullResolve = resolve
       this.#pullReject = reject
@@ -394,9 +464,9 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   #finalResult(): Promise<IteratorResult<T>> {
-    const outcome = this.#outcome!
-    if (outcome.kind === 'gave-up' && !this.#errorDelivered) {
-      this.#errorDelivered = true
+    const outcome = this.#ended.outcome!
+    if (outcome.kind === 'gave-up' && !this.#ended.errorDelivered) {
+      this.#ended.errorDelivered = true
       return Promise.reject(outcome.error)
     }
     return Promise.resolve({ done: true, value: undefined })
@@ -417,13 +487,18 @@ export class StewardRun<T> implements Run<T>, Watched {
     } finally {
       this.#launching = outer
     }
-    step.then(
-      (inc.stepped ??= (result) => this.#onStep(inc, result)),
-      (inc.stepFailed ??= (error) => {
-        inc.pulling = false
-        if (inc.claim() && !inc.retired) this.#onFailure(inc, error)
-      }),
-    )
+    step.then((inc.onValue ??= inc.valued.bind(inc)), (inc.onError ??= inc.errored.bind(inc)))
+  }
+
+  /** From an incarnation: its promise fulfilled, or its stream's next() answered. */
+  onValue(inc: Incarnation, value: unknown): void {
+    if (inc.kind === STREAM) this.#onStep(inc, value as IteratorResult<unknown>)
+    else if (inc.claim() && !inc.retired) this.#onReturn(inc, value)
+  }
+
+  /** From an incarnation that has not been retired: it threw or rejected. */
+  onError(inc: Incarnation, error: unknown): void {
+    this.#onFailure(inc, error)
   }
 
   #onStep(inc: Incarnation, result: IteratorResult<unknown>): void {
@@ -445,14 +520,14 @@ export class StewardRun<T> implements Run<T>, Watched {
    * steward retired a ward says nothing.
    */
   retiredError(why: string): WardRetiredError {
-    this.#retiredErrors ??= new Map()
-    let error = this.#retiredErrors.get(why)
+    this.#logged.retiredErrors ??= new Map()
+    let error = this.#logged.retiredErrors.get(why)
     if (error === undefined) {
       const limit = Error.stackTraceLimit
       Error.stackTraceLimit = 0
       error = new WardRetiredError(this.options.name, why)
       Error.stackTraceLimit = limit
-      this.#retiredErrors.set(why, error)
+      this.#logged.retiredErrors.set(why, error)
     }
     return error
   }
@@ -491,7 +566,7 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   #launchNow(): void {
-    const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.#failuresHere)
+    const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.#log?.failuresHere ?? 0)
     this.current = inc
     this.work()
     if (this.#listened) this.emit({ type: 'started', ...this.#base(inc.attempt), resume: inc.resume })
@@ -504,14 +579,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     }
     if (isThenable(result)) {
       inc.kind = PROMISE
-      result.then(
-        (value) => {
-          if (inc.claim() && !inc.retired) this.#onReturn(inc, value)
-        },
-        (error: unknown) => {
-          if (inc.claim() && !inc.retired) this.#onFailure(inc, error)
-        },
-      )
+      result.then(inc.valued.bind(inc), inc.errored.bind(inc))
     } else if (isAsyncIterable(result)) {
       inc.kind = STREAM
       try {
@@ -557,10 +625,11 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   #failed(inc: Incarnation, error: Error, reason: RestartReason): void {
-    this.#lastFailure = error
-    if (this.#failuresHere > 0 && sameProgress(this.progress, this.#progressAtFailure)) this.#failuresHere++
-    else this.#failuresHere = 1
-    this.#progressAtFailure = this.progress
+    const log = this.#logged
+    log.lastFailure = error
+    if (log.failuresHere > 0 && sameProgress(this.progress, log.progressAtFailure)) log.failuresHere++
+    else log.failuresHere = 1
+    log.progressAtFailure = this.progress
     if (this.options.restart === 'temporary') return this.#giveUp(inc, error, 'temporary')
     this.#restartOrGiveUp(inc, error, reason)
   }
@@ -569,28 +638,28 @@ export class StewardRun<T> implements Run<T>, Watched {
     if (this.#phase !== RUNNING) return
     if (this.options.restart !== 'permanent') {
       void this.#retire(inc, 'completed')
-      this.#settle({ kind: 'completed', value, attempts: this.#attempts, restarts: this.#restarts })
+      this.#settle({ kind: 'completed', value, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 })
       return
     }
-    this.#failuresHere = 0
-    const error = this.#lastFailure ?? new Error(`ward '${this.options.name}' returned and its restart type is 'permanent'`)
+    if (this.#log !== undefined) this.#log.failuresHere = 0
+    const error = this.#log?.lastFailure ?? new Error(`ward '${this.options.name}' returned and its restart type is 'permanent'`)
     this.#restartOrGiveUp(inc, error, 'returned')
   }
 
   #restartOrGiveUp(inc: Incarnation, error: Error, reason: RestartReason): void {
-    const decision = nextRestart(this.options, this.#history, this.options.maxRestarts === Infinity ? 0 : this.clock.now())
-    this.#history = decision.history
+    const decision = nextRestart(this.options, this.#logged.history, this.options.maxRestarts === Infinity ? 0 : this.clock.now())
+    this.#logged.history = decision.history
     if (!decision.allowed) return this.#giveUp(inc, error, 'limit')
-    this.#restarts++
+    this.#logged.restarts++
     if (this.#listened) {
-      this.emit({ type: 'restarting', ...this.#base(inc.attempt), reason, restarts: this.#restarts })
+      this.emit({ type: 'restarting', ...this.#base(inc.attempt), reason, restarts: this.#logged.restarts })
     }
     this.upstream?.beat()
     const retiring = this.#retire(inc, reason)
     if (retiring === true) return this.#launchSoon()
-    this.#retiring = retiring
+    this.#logged.retiring = retiring
     void retiring.then(() => {
-      if (this.#retiring === retiring) this.#retiring = undefined
+      if (this.#logged.retiring === retiring) this.#logged.retiring = undefined
       this.#launch()
     })
   }
@@ -602,11 +671,11 @@ export class StewardRun<T> implements Run<T>, Watched {
    * and after a macrotask turn every RESTARTS_PER_TURN restarts, so a crash loop cannot starve I/O.
    */
   #launchSoon(): void {
-    if (++this.#restartsThisTurn >= RESTARTS_PER_TURN) {
-      this.#restartsThisTurn = 0
-      setImmediate((this.#launchBound ??= () => this.#launch()))
+    if (++this.#logged.restartsThisTurn >= RESTARTS_PER_TURN) {
+      this.#logged.restartsThisTurn = 0
+      setImmediate((this.#logged.launchBound ??= () => this.#launch()))
     } else if (this.#launching) {
-      queueMicrotask((this.#launchBound ??= () => this.#launch()))
+      queueMicrotask((this.#logged.launchBound ??= () => this.#launch()))
     } else {
       this.#launch()
     }
@@ -614,34 +683,40 @@ export class StewardRun<T> implements Run<T>, Watched {
 
 
   #giveUp(inc: Incarnation, cause: Error, reason: GiveUpReason): void {
-    const error = new GaveUpError(this.options.name, this.#restarts, reason, cause)
-    this.#end(inc, 'the steward gave up', () => {
+    const error = new GaveUpError(this.options.name, this.#logged.restarts, reason, cause)
+    this.#finish(inc, 'the steward gave up', () => {
       if (this.#listened) {
-        this.emit({ type: 'gave-up', ...this.#base(inc.attempt), restarts: this.#restarts, error: errorInfo(cause) })
+        this.emit({ type: 'gave-up', ...this.#base(inc.attempt), restarts: this.#logged.restarts, error: errorInfo(cause) })
       }
-      return { kind: 'gave-up', error, attempts: this.#attempts, restarts: this.#restarts }
+      return { kind: 'gave-up', error, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 }
     })
   }
 
+  /** The start signal aborted. */
+  handleEvent(): void {
+    void this.stop(this.#signal?.reason)
+  }
+
   stop(reason?: unknown): Promise<StopReport> {
-    if (this.#ending === undefined) {
-      if (this.#outcome !== undefined) return (this.#stopReport ??= Promise.resolve({ unstopped: [] }))
-      this.#end(this.current, reason === undefined ? 'stopped' : { reason }, () => {
-        const unstopped = [...(this.#unstopped ?? [])]
+    if (this.#ended.ending === undefined) {
+      if (this.#end?.outcome !== undefined) return (this.#ended.stopReport ??= Promise.resolve({ unstopped: [] }))
+      this.#finish(this.current, reason === undefined ? 'stopped' : { reason }, () => {
+        const unstopped = [...(this.#logged.unstopped ?? [])]
         if (this.#listened) this.emit({ type: 'stopped', ...this.#base(this.#attempts), unstopped })
-        return { kind: 'stopped', reason, unstopped, attempts: this.#attempts, restarts: this.#restarts }
+        return { kind: 'stopped', reason, unstopped, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 }
       })
     }
-    this.#stopReport ??= this.#ending!.then(() => ({ unstopped: this.#outcome?.kind === 'stopped' ? this.#outcome.unstopped : [] }))
-    return this.#stopReport
+    const end = this.#ended
+    end.stopReport ??= end.ending!.then(() => ({ unstopped: end.outcome?.kind === 'stopped' ? end.outcome.unstopped : [] }))
+    return end.stopReport
   }
 
   /** Retires `inc` (if any), waits for a restart retirement in progress, then settles. */
-  #end(inc: Incarnation | undefined, why: Incarnation['retireWhy'], outcome: () => Outcome): void {
+  #finish(inc: Incarnation | undefined, why: Incarnation['retireWhy'], outcome: () => Outcome): void {
     this.#phase = ENDING
     const retiring = inc === undefined || inc.retired ? true : this.#retire(inc, why)
-    const pending = this.#retiring
-    this.#ending = (async () => {
+    const pending = this.#logged.retiring
+    this.#ended.ending = (async () => {
       if (pending !== undefined) await pending
       if (retiring !== true) await retiring
       this.#settle(outcome())
@@ -656,7 +731,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     inc.retired = true
     inc.retireWhy = why
     if (this.current === inc) {
-      this.#last = inc
+      this.#logged.last = inc
       this.current = undefined
       // Left in the watchdog's heap: the next incarnation is usually filed at once, and an
       // entry that is not working when its deadline comes up is dropped then.
@@ -669,7 +744,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     return new Promise<boolean>((resolve) => {
       const timer: Timer = this.clock.setTimer(this.options.stopTimeout, () => {
         inc.onSettled = undefined
-        ;(this.#unstopped ??= []).push(this.path)
+        ;(this.#logged.unstopped ??= []).push(this.path)
         if (this.#listened) {
           this.emit({ type: 'unstopped', ...this.#base(inc.attempt), stopTimeout: this.options.stopTimeout })
         }
@@ -704,18 +779,18 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   #settle(outcome: Outcome): void {
-    if (this.#outcome !== undefined) return
+    if (this.#end?.outcome !== undefined) return
     this.#phase = SETTLED
-    this.#outcome = outcome
+    this.#ended.outcome = outcome
     if (this.current !== undefined) {
-      this.#last = this.current
+      this.#logged.last = this.current
       this.current = undefined
     }
     this.state = OFF
     this.watchdog.unwatch(this)
-    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort)
+    this.#signal?.removeEventListener('abort', this)
     if (this.upstream instanceof Incarnation && outcome.kind === 'stopped') {
-      if (outcome.unstopped.length > 0) (this.upstream.run.#unstopped ??= []).push(...outcome.unstopped)
+      if (outcome.unstopped.length > 0) (this.upstream.run.#logged.unstopped ??= []).push(...outcome.unstopped)
     }
     if (outcome.kind === 'completed' && this.#listened) {
       this.emit({ type: 'completed', ...this.#base(this.#attempts) })
@@ -723,7 +798,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     // `stopped` and `gave-up` were emitted by the outcome builders, in order.
     if (this.#pullResolve !== undefined) {
       if (outcome.kind === 'gave-up') {
-        this.#errorDelivered = true
+        this.#ended.errorDelivered = true
         this.#answer(undefined, outcome.error)
       } else {
         this.#answer({ done: true, value: undefined })

@@ -54,7 +54,7 @@ const RING = 4096
  */
 export class Watchdog {
   readonly cell: TimeCell
-  readonly #clock: Clock
+  readonly clock: Clock
   readonly #exact: boolean
   readonly #heap: Watched[] = []
   #timer: Timer | undefined
@@ -66,7 +66,7 @@ export class Watchdog {
   #tickMs = Infinity
 
   constructor(clock: Clock) {
-    this.#clock = clock
+    this.clock = clock
     const cell = (clock as Partial<Record<typeof exactTime, TimeCell>>)[exactTime]
     this.#exact = cell !== undefined
     this.cell = cell ?? { now: clock.now() }
@@ -115,7 +115,7 @@ export class Watchdog {
   }
 
   #recordTick(): void {
-    const now = this.#clock.now()
+    const now = this.clock.now()
     this.cell.now = now
     this.#ticks[this.#tickCount % RING] = now
     this.#tickCount++
@@ -146,7 +146,7 @@ export class Watchdog {
     if (this.#timer !== undefined && this.#timerAt <= at) return
     this.#timer?.cancel()
     this.#timerAt = at
-    this.#timer = this.#clock.setTimer(Math.max(0, at - this.#clock.now()), this.#fire)
+    this.#timer = this.clock.setTimer(Math.max(0, at - this.clock.now()), this.#fire)
   }
 
   #disarm(): void {
