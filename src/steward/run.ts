@@ -95,10 +95,15 @@ const PULLING = 4
 const RETIRED = 8
 const SETTLED_BIT = 16
 
-// Run phases.
+// Run phases (the low bits of a run's flags), and its flags above them.
 const RUNNING = 0
 const ENDING = 1
 const SETTLED = 2
+const PHASE = 3
+/** Its output stream was taken. */
+const ITERATED = 4
+/** User code is running synchronously from #launch or #pump: a restart must not re-enter. */
+const LAUNCHING = 8
 
 /** Restarts in a row without a macrotask turn before one is forced, so a crash loop cannot starve I/O. */
 const RESTARTS_PER_TURN = 1_000
@@ -122,8 +127,21 @@ class RestartLog {
   launchBound: (() => void) | undefined = undefined
 }
 
-/** How a run ends, made when it starts ending. @internal */
+/** The output stream's side of a run: the consumer's pending next(), if any. @internal */
+class Consumer<T> {
+  resolve: ((result: IteratorResult<T>) => void) | undefined = undefined
+  reject: ((error: unknown) => void) | undefined = undefined
+  readonly executor = (resolve: (result: IteratorResult<T>) => void, reject: (error: unknown) => void): void => {
+    this.resolve = resolve
+    this.reject = reject
+  }
+}
+
+/** How a run ends, made when it starts ending (or when `done` is first read). @internal */
 class RunEnd {
+  /** `run.done`, made when first asked for. */
+  done: Promise<Outcome> | undefined = undefined
+  resolveDone: ((outcome: Outcome) => void) | undefined = undefined
   outcome: Outcome | undefined = undefined
   errorDelivered = false
   ending: Promise<void> | undefined = undefined
@@ -278,7 +296,6 @@ export class Incarnation implements WardContext {
 export class StewardRun<T> implements Run<T>, Watched {
   readonly options: ResolvedOptions
   readonly ward: Ward<T>
-  readonly cell: TimeCell
   readonly watchdog: Watchdog
   readonly path: string
   /** The parent incarnation's context when this steward is itself a ward. */
@@ -288,7 +305,6 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   // Watched (the watchdog reads these).
   lastBeat = 0
-  readonly timeout: number
   state = OFF
   heapIndex = -1
   heapKey = 0
@@ -296,30 +312,23 @@ export class StewardRun<T> implements Run<T>, Watched {
   current: Incarnation | undefined = undefined
   progress: unknown
 
-  #phase = RUNNING
+  // Phase (2 bits) and the ITERATED and LAUNCHING flags.
+  #bits = RUNNING
   #attempts = 0
   // Made at the first failure or retirement, and at the end: a healthy idle run holds neither.
   #log: RestartLog | undefined = undefined
   #end: RunEnd | undefined = undefined
   // Made on demand: an idle run nobody awaits or listens to holds neither.
-  #done: Promise<Outcome> | undefined = undefined
-  #resolveDone: ((outcome: Outcome) => void) | undefined = undefined
   #emitter: Emitter | undefined = undefined
   #signal: AbortSignal | undefined
-  // The consumer's pending next(), when there is one.
-  #pullResolve: ((result: IteratorResult<T>) => void) | undefined = undefined
-  #pullReject: ((error: unknown) => void) | undefined = undefined
-  #pullExecutor: ((resolve: (result: IteratorResult<T>) => void, reject: (error: unknown) => void) => void) | undefined = undefined
-  #iterated = false
-  #launching = false
+  /** The output stream's state, made at the first next(). */
+  #consumer: Consumer<T> | undefined = undefined
 
   constructor(ward: Ward<T>, options: ResolvedOptions, start: StartOptions, upstream: WardContext | undefined) {
     this.ward = ward
     this.options = options
-    this.timeout = options.timeout
     this.upstream = upstream
     this.watchdog = watchdogFor(start.clock ?? systemClock)
-    this.cell = this.watchdog.cell
     this.progress = start.resume
     this.parent = upstream instanceof Incarnation ? upstream : undefined
     if (upstream instanceof Incarnation) {
@@ -352,6 +361,16 @@ export class StewardRun<T> implements Run<T>, Watched {
     return this.watchdog.clock
   }
 
+  /** The heartbeat timeout (the watchdog reads it). */
+  get timeout(): number {
+    return this.options.timeout
+  }
+
+  /** The field beats copy their time from. */
+  get cell(): TimeCell {
+    return this.watchdog.cell
+  }
+
   get #logged(): RestartLog {
     return (this.#log ??= new RestartLog())
   }
@@ -361,16 +380,17 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   get done(): Promise<Outcome> {
-    if (this.#done === undefined) {
-      const outcome = this.#end?.outcome
-      this.#done =
+    const end = this.#ended
+    if (end.done === undefined) {
+      const outcome = end.outcome
+      end.done =
         outcome !== undefined
           ? Promise.resolve(outcome)
           : new Promise<Outcome>((resolve) => {
-              this.#resolveDone = resolve
+              end.resolveDone = resolve
             })
     }
-    return this.#done
+    return end.done
   }
 
   /** Whether anyone listens: events are built only then. */
@@ -402,7 +422,7 @@ export class StewardRun<T> implements Run<T>, Watched {
       state: this.#stateName(),
       attempt: this.#attempts,
       restarts: this.#log?.restarts ?? 0,
-      lastBeatAgo: this.#phase === RUNNING && this.state === WORKING ? Math.max(0, this.clock.now() - this.lastBeat) : null,
+      lastBeatAgo: (this.#bits & PHASE) === RUNNING && this.state === WORKING ? Math.max(0, this.clock.now() - this.lastBeat) : null,
       progress: this.progress,
       failuresHere: this.#log?.failuresHere ?? 0,
       lastFailure: this.#log?.lastFailure === undefined ? null : errorInfo(this.#log.lastFailure),
@@ -413,7 +433,7 @@ export class StewardRun<T> implements Run<T>, Watched {
   #stateName(): RunState {
     const outcome = this.#end?.outcome
     if (outcome !== undefined) return outcome.kind
-    if (this.#phase === ENDING) return 'stopping'
+    if ((this.#bits & PHASE) === ENDING) return 'stopping'
     if (this.current === undefined) return this.#attempts > 0 ? 'restarting' : 'starting'
     if (this.state === IDLE) return 'idle'
     if (this.state === WAITING) return 'waiting'
@@ -423,20 +443,18 @@ export class StewardRun<T> implements Run<T>, Watched {
   // ---- the output stream -------------------------------------------------
 
   [Symbol.asyncIterator](): this {
-    if (this.#iterated) throw new TypeError(`the output of run '${this.path}' can be iterated once`)
-    this.#iterated = true
+    if ((this.#bits & ITERATED) !== 0) throw new TypeError(`the output of run '${this.path}' can be iterated once`)
+    this.#bits |= ITERATED
     return this
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.#pullResolve !== undefined) {
+    const consumer = (this.#consumer ??= new Consumer())
+    if (consumer.resolve !== undefined) {
       return Promise.reject(new TypeError(`run '${this.path}': next() called while another next() is pending`))
     }
     if (this.#end?.outcome !== undefined) return this.#finalResult()
-    const pulled = new Promise<IteratorResult<T>>((this.#pullExecutor ??= (resolve, reject) => {
-      this.#pullResolve = resolve
-      this.#pullReject = reject
-    }))
+    const pulled = new Promise<IteratorResult<T>>(consumer.executor)
     const inc = this.current
     if (inc !== undefined && inc.kind === STREAM && !inc.pulling && !inc.retired) this.#pump(inc)
     return pulled
@@ -444,11 +462,13 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   /** Settles the consumer's pending `next()`, if any. */
   #answer(result: IteratorResult<T> | undefined, error?: unknown): void {
-    const resolve = this.#pullResolve
-    const reject = this.#pullReject
+    const consumer = this.#consumer
+    if (consumer === undefined) return
+    const resolve = consumer.resolve
+    const reject = consumer.reject
     if (resolve === undefined || reject === undefined) return
-    this.#pullResolve = undefined
-    this.#pullReject = undefined
+    consumer.resolve = undefined
+    consumer.reject = undefined
     if (result === undefined) reject(error)
     else resolve(result)
   }
@@ -476,8 +496,8 @@ export class StewardRun<T> implements Run<T>, Watched {
     inc.pulling = true
     this.work()
     let step: Promise<IteratorResult<unknown>>
-    const outer = this.#launching
-    this.#launching = true
+    const outer = this.#bits & LAUNCHING
+    this.#bits |= LAUNCHING
     try {
       step = inc.iterator!.next()
     } catch (error) {
@@ -485,7 +505,7 @@ export class StewardRun<T> implements Run<T>, Watched {
       if (inc.claim() && !inc.retired) this.#onFailure(inc, error)
       return
     } finally {
-      this.#launching = outer
+      this.#bits = (this.#bits & ~LAUNCHING) | outer
     }
     step.then((inc.onValue ??= inc.valued.bind(inc)), (inc.onError ??= inc.errored.bind(inc)))
   }
@@ -554,14 +574,14 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   #launch(): void {
-    if (this.#phase !== RUNNING) return
+    if ((this.#bits & PHASE) !== RUNNING) return
     // While user code runs synchronously from here, a restart must not re-enter (see #launchSoon).
-    const outer = this.#launching
-    this.#launching = true
+    const outer = this.#bits & LAUNCHING
+    this.#bits |= LAUNCHING
     try {
       this.#launchNow()
     } finally {
-      this.#launching = outer
+      this.#bits = (this.#bits & ~LAUNCHING) | outer
     }
   }
 
@@ -590,7 +610,7 @@ export class StewardRun<T> implements Run<T>, Watched {
       }
       if (result instanceof StewardRun) this.#followChild(inc, result as StewardRun<unknown>)
       if (inc.retired) this.#close(inc)
-      else if (this.#pullResolve !== undefined) this.#pump(inc)
+      else if (this.#consumer?.resolve !== undefined) this.#pump(inc)
       else if (this.current === inc) this.rest(WAITING)
     } else {
       if (inc.claim() && !inc.retired) this.#onReturn(inc, result)
@@ -612,13 +632,13 @@ export class StewardRun<T> implements Run<T>, Watched {
   /** From the watchdog: the working incarnation missed its deadline. */
   onHang(): void {
     const inc = this.current
-    if (inc === undefined || this.#phase !== RUNNING) return
+    if (inc === undefined || (this.#bits & PHASE) !== RUNNING) return
     if (this.#listened) this.emit({ type: 'hung', ...this.#base(inc.attempt), timeout: this.timeout })
     this.#failed(inc, new WardHungError(this.options.name, this.timeout), 'hung')
   }
 
   #onFailure(inc: Incarnation, thrown: unknown): void {
-    if (this.#phase !== RUNNING) return
+    if ((this.#bits & PHASE) !== RUNNING) return
     const error = asError(thrown)
     if (this.#listened) this.emit({ type: 'failed', ...this.#base(inc.attempt), error: errorInfo(error) })
     this.#failed(inc, error, 'failed')
@@ -635,7 +655,7 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   #onReturn(inc: Incarnation, value: unknown): void {
-    if (this.#phase !== RUNNING) return
+    if ((this.#bits & PHASE) !== RUNNING) return
     if (this.options.restart !== 'permanent') {
       void this.#retire(inc, 'completed')
       this.#settle({ kind: 'completed', value, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 })
@@ -674,7 +694,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     if (++this.#logged.restartsThisTurn >= RESTARTS_PER_TURN) {
       this.#logged.restartsThisTurn = 0
       setImmediate((this.#logged.launchBound ??= () => this.#launch()))
-    } else if (this.#launching) {
+    } else if ((this.#bits & LAUNCHING) !== 0) {
       queueMicrotask((this.#logged.launchBound ??= () => this.#launch()))
     } else {
       this.#launch()
@@ -713,7 +733,7 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   /** Retires `inc` (if any), waits for a restart retirement in progress, then settles. */
   #finish(inc: Incarnation | undefined, why: Incarnation['retireWhy'], outcome: () => Outcome): void {
-    this.#phase = ENDING
+    this.#bits = (this.#bits & ~PHASE) | ENDING
     const retiring = inc === undefined || inc.retired ? true : this.#retire(inc, why)
     const pending = this.#logged.retiring
     this.#ended.ending = (async () => {
@@ -780,7 +800,7 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   #settle(outcome: Outcome): void {
     if (this.#end?.outcome !== undefined) return
-    this.#phase = SETTLED
+    this.#bits = (this.#bits & ~PHASE) | SETTLED
     this.#ended.outcome = outcome
     if (this.current !== undefined) {
       this.#logged.last = this.current
@@ -796,7 +816,7 @@ export class StewardRun<T> implements Run<T>, Watched {
       this.emit({ type: 'completed', ...this.#base(this.#attempts) })
     }
     // `stopped` and `gave-up` were emitted by the outcome builders, in order.
-    if (this.#pullResolve !== undefined) {
+    if (this.#consumer?.resolve !== undefined) {
       if (outcome.kind === 'gave-up') {
         this.#ended.errorDelivered = true
         this.#answer(undefined, outcome.error)
@@ -805,7 +825,7 @@ export class StewardRun<T> implements Run<T>, Watched {
       }
     }
     this.#emitter?.clear()
-    this.#resolveDone?.(outcome)
+    this.#end?.resolveDone?.(outcome)
   }
 }
 
