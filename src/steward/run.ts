@@ -104,6 +104,8 @@ const PHASE = 3
 const ITERATED = 4
 /** User code is running synchronously from #launch or #pump: a restart must not re-enter. */
 const LAUNCHING = 8
+/** Its upstream is an incarnation of another steward's run. */
+const NESTED = 16
 
 /** Restarts in a row without a macrotask turn before one is forced, so a crash loop cannot starve I/O. */
 const RESTARTS_PER_TURN = 1_000
@@ -127,6 +129,13 @@ class RestartLog {
   launchBound: (() => void) | undefined = undefined
 }
 
+/** What connects a run to the outside, when anything does. @internal */
+class RunLinks {
+  emitter: Emitter | undefined = undefined
+  signal: AbortSignal | undefined = undefined
+  path: string | undefined = undefined
+}
+
 /** The output stream's side of a run: the consumer's pending next(), if any. @internal */
 class Consumer<T> {
   resolve: ((result: IteratorResult<T>) => void) | undefined = undefined
@@ -148,6 +157,16 @@ class RunEnd {
   stopReport: Promise<StopReport> | undefined = undefined
 }
 
+/** Why an incarnation was retired: a word, or the caller's own reason. @internal */
+type RetireWhy = string | { readonly reason: unknown }
+
+/** The part of an incarnation few need. @internal */
+class RareState {
+  why: RetireWhy = ''
+  onSettled: (() => void) | undefined = undefined
+  child: StewardRun<unknown> | undefined = undefined
+}
+
 /** One incarnation of a ward, and the context it is handed. @internal */
 export class Incarnation implements WardContext {
   readonly run: StewardRun<unknown>
@@ -156,11 +175,8 @@ export class Incarnation implements WardContext {
   readonly failuresHere: number
   iterator: AsyncIterator<unknown> | undefined = undefined
   controller: AbortController | undefined = undefined
-  /** Why it was retired: a word for a `WardRetiredError` made on demand, or the caller's own reason. */
-  retireWhy: string | { readonly reason: unknown } = ''
-  onSettled: (() => void) | undefined = undefined
-  /** A steward started with this context as its parent (a nested steward). */
-  child: StewardRun<unknown> | undefined = undefined
+  /** What few incarnations need (retirement, nesting), made on demand. */
+  #rare: RareState | undefined = undefined
   // What the ward's promise (or a stream's next()) settles into, bound on first use
   // (a bound function needs no closure context: idle wards are many).
   onValue: ((value: unknown) => void) | undefined = undefined
@@ -168,6 +184,37 @@ export class Incarnation implements WardContext {
   #wake: (() => void) | undefined = undefined
   // kind (2 bits), pulling, retired, settled: one field, as a million of these may be alive.
   #bits = UNKNOWN
+
+  get #rarely(): RareState {
+    return (this.#rare ??= new RareState())
+  }
+
+  /** Why it was retired: a word for a `WardRetiredError` made on demand, or the caller's own reason. */
+  get retireWhy(): RetireWhy {
+    return this.#rare?.why ?? ''
+  }
+
+  set retireWhy(why: RetireWhy) {
+    this.#rarely.why = why
+  }
+
+  /** Called once when it settles (a retirement waiting for it). */
+  get onSettled(): (() => void) | undefined {
+    return this.#rare?.onSettled
+  }
+
+  set onSettled(callback: (() => void) | undefined) {
+    if (callback !== undefined || this.#rare !== undefined) this.#rarely.onSettled = callback
+  }
+
+  /** A steward started with this context as its parent (a nested steward). */
+  get child(): StewardRun<unknown> | undefined {
+    return this.#rare?.child
+  }
+
+  set child(run: StewardRun<unknown> | undefined) {
+    this.#rarely.child = run
+  }
 
   /** UNKNOWN until the ward returned; then PROMISE or STREAM. */
   get kind(): number {
@@ -297,17 +344,13 @@ export class StewardRun<T> implements Run<T>, Watched {
   readonly options: ResolvedOptions
   readonly ward: Ward<T>
   readonly watchdog: Watchdog
-  readonly path: string
   /** The parent incarnation's context when this steward is itself a ward. */
   readonly upstream: WardContext | undefined
-  /** `upstream` when it is an incarnation of another steward's run, whose state then follows ours. */
-  readonly parent: Incarnation | undefined
 
   // Watched (the watchdog reads these).
   lastBeat = 0
   state = OFF
   heapIndex = -1
-  heapKey = 0
 
   current: Incarnation | undefined = undefined
   progress: unknown
@@ -319,8 +362,8 @@ export class StewardRun<T> implements Run<T>, Watched {
   #log: RestartLog | undefined = undefined
   #end: RunEnd | undefined = undefined
   // Made on demand: an idle run nobody awaits or listens to holds neither.
-  #emitter: Emitter | undefined = undefined
-  #signal: AbortSignal | undefined
+  /** Listeners, the start signal and a nested run's path, when it has any. */
+  #links: RunLinks | undefined = undefined
   /** The output stream's state, made at the first next(). */
   #consumer: Consumer<T> | undefined = undefined
 
@@ -330,18 +373,16 @@ export class StewardRun<T> implements Run<T>, Watched {
     this.upstream = upstream
     this.watchdog = watchdogFor(start.clock ?? systemClock)
     this.progress = start.resume
-    this.parent = upstream instanceof Incarnation ? upstream : undefined
     if (upstream instanceof Incarnation) {
-      this.path = `${upstream.run.path}/${options.name}`
+      this.#bits |= NESTED
+      this.#linked.path = `${upstream.run.path}/${options.name}`
       upstream.child = this as StewardRun<unknown>
       const parent = upstream.run
       this.on((event) => parent.emit(event))
-    } else {
-      this.path = options.name
     }
     if (options.onEvent !== undefined) this.on(options.onEvent)
     if (start.onEvent !== undefined) this.on(start.onEvent)
-    this.#signal = start.signal
+    if (start.signal !== undefined) this.#linked.signal = start.signal
     if (start.signal !== undefined) {
       if (start.signal.aborted) {
         queueMicrotask(() => void this.stop(start.signal?.reason))
@@ -359,6 +400,20 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   get clock(): Clock {
     return this.watchdog.clock
+  }
+
+  /** Names from the top-level steward down to this one, joined by `/`. */
+  get path(): string {
+    return this.#links?.path ?? this.options.name
+  }
+
+  get #linked(): RunLinks {
+    return (this.#links ??= new RunLinks())
+  }
+
+  /** `upstream` when it is an incarnation of another steward's run, whose state then follows ours. */
+  get parent(): Incarnation | undefined {
+    return (this.#bits & NESTED) !== 0 ? (this.upstream as Incarnation) : undefined
   }
 
   /** The heartbeat timeout (the watchdog reads it). */
@@ -395,18 +450,18 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   /** Whether anyone listens: events are built only then. */
   get #listened(): boolean {
-    return this.#emitter !== undefined && this.#emitter.active
+    const emitter = this.#links?.emitter
+    return emitter !== undefined && emitter.active
   }
 
   // ---- events and status -------------------------------------------------
 
   on(listener: EventListener): Subscription {
-    this.#emitter ??= new Emitter()
-    return this.#emitter.on(listener)
+    return (this.#linked.emitter ??= new Emitter()).on(listener)
   }
 
   emit(event: StewardEvent): void {
-    this.#emitter?.emit(event)
+    this.#links?.emitter?.emit(event)
   }
 
   #base(attempt: number): { ward: string; path: string; at: number; attempt: number } {
@@ -714,7 +769,7 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   /** The start signal aborted. */
   handleEvent(): void {
-    void this.stop(this.#signal?.reason)
+    void this.stop(this.#links?.signal?.reason)
   }
 
   stop(reason?: unknown): Promise<StopReport> {
@@ -732,7 +787,7 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   /** Retires `inc` (if any), waits for a restart retirement in progress, then settles. */
-  #finish(inc: Incarnation | undefined, why: Incarnation['retireWhy'], outcome: () => Outcome): void {
+  #finish(inc: Incarnation | undefined, why: RetireWhy, outcome: () => Outcome): void {
     this.#bits = (this.#bits & ~PHASE) | ENDING
     const retiring = inc === undefined || inc.retired ? true : this.#retire(inc, why)
     const pending = this.#logged.retiring
@@ -747,7 +802,7 @@ export class StewardRun<T> implements Run<T>, Watched {
    * Aborts `inc` (with `why` as the abort reason) and closes it. Returns `true` when it has settled already,
    * or a promise of whether it settled within `stopTimeout`.
    */
-  #retire(inc: Incarnation, why: Incarnation['retireWhy']): true | Promise<boolean> {
+  #retire(inc: Incarnation, why: RetireWhy): true | Promise<boolean> {
     inc.retired = true
     inc.retireWhy = why
     if (this.current === inc) {
@@ -808,7 +863,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     }
     this.state = OFF
     this.watchdog.unwatch(this)
-    this.#signal?.removeEventListener('abort', this)
+    this.#links?.signal?.removeEventListener('abort', this)
     if (this.upstream instanceof Incarnation && outcome.kind === 'stopped') {
       if (outcome.unstopped.length > 0) (this.upstream.run.#logged.unstopped ??= []).push(...outcome.unstopped)
     }
@@ -824,7 +879,7 @@ export class StewardRun<T> implements Run<T>, Watched {
         this.#answer({ done: true, value: undefined })
       }
     }
-    this.#emitter?.clear()
+    this.#links?.emitter?.clear()
     this.#end?.resolveDone?.(outcome)
   }
 }

@@ -19,7 +19,6 @@ function watched(timeout: number, hangs: number[], clock: Clock): Watched {
     timeout,
     state: OFF,
     heapIndex: -1,
-    heapKey: 0,
     onHang: () => hangs.push(clock.now()),
   }
 }

@@ -24,8 +24,6 @@ export interface Watched {
   state: number
   /** Position in the heap, -1 when not in it. */
   heapIndex: number
-  /** The deadline this entry is filed under. */
-  heapKey: number
   /** Called (synchronously, from the watchdog's timer) when a WORKING ward missed its deadline. */
   onHang(now: number): void
 }
@@ -57,6 +55,8 @@ export class Watchdog {
   readonly clock: Clock
   readonly #exact: boolean
   readonly #heap: Watched[] = []
+  // The deadline each heap entry is filed under, beside it: no boxed number per run.
+  #keys = new Float64Array(64)
   #timer: Timer | undefined
   #timerAt = Infinity
   // Coarse mode: the times of recent ticks, to find the tick after a stamp.
@@ -97,6 +97,7 @@ export class Watchdog {
     w.heapIndex = -1
     if (index < heap.length) {
       heap[index] = last
+      this.#keys[index] = this.#keys[heap.length]!
       last.heapIndex = index
       this.#down(index)
       this.#up(last.heapIndex)
@@ -142,7 +143,7 @@ export class Watchdog {
   #arm(): void {
     const heap = this.#heap
     if (heap.length === 0) return this.#disarm()
-    const at = this.#exact ? heap[0]!.heapKey : Math.min(heap[0]!.heapKey, this.cell.now + this.#tickMs)
+    const at = this.#exact ? this.#keys[0]! : Math.min(this.#keys[0]!, this.cell.now + this.#tickMs)
     if (this.#timer !== undefined && this.#timerAt <= at) return
     this.#timer?.cancel()
     this.#timerAt = at
@@ -166,7 +167,7 @@ export class Watchdog {
       now = this.cell.now
     }
     const heap = this.#heap
-    while (heap.length > 0 && heap[0]!.heapKey <= now) {
+    while (heap.length > 0 && this.#keys[0]! <= now) {
       const w = heap[0]!
       if (w.state !== WORKING) {
         this.unwatch(w)
@@ -175,7 +176,7 @@ export class Watchdog {
       const latest = this.#exact ? w.lastBeat : this.#latestBeat(w.lastBeat, now)
       const deadline = latest + w.timeout
       if (deadline > now) {
-        w.heapKey = deadline
+        this.#keys[0] = deadline
         this.#down(0)
         continue
       }
@@ -187,43 +188,57 @@ export class Watchdog {
 
   #push(w: Watched, key: number): void {
     const heap = this.#heap
-    w.heapKey = key
-    w.heapIndex = heap.length
+    const index = heap.length
+    if (index === this.#keys.length) {
+      const keys = new Float64Array(index * 2)
+      keys.set(this.#keys)
+      this.#keys = keys
+    }
     heap.push(w)
-    this.#up(w.heapIndex)
+    this.#keys[index] = key
+    w.heapIndex = index
+    this.#up(index)
   }
 
   #up(index: number): void {
     const heap = this.#heap
+    const keys = this.#keys
     const w = heap[index]!
+    const key = keys[index]!
     while (index > 0) {
       const parentIndex = (index - 1) >> 1
+      if (keys[parentIndex]! <= key) break
       const parent = heap[parentIndex]!
-      if (parent.heapKey <= w.heapKey) break
       heap[index] = parent
+      keys[index] = keys[parentIndex]!
       parent.heapIndex = index
       index = parentIndex
     }
     heap[index] = w
+    keys[index] = key
     w.heapIndex = index
   }
 
   #down(index: number): void {
     const heap = this.#heap
+    const keys = this.#keys
     const length = heap.length
     const w = heap[index]!
+    const key = keys[index]!
     for (;;) {
       const left = 2 * index + 1
       if (left >= length) break
       const right = left + 1
-      const child = right < length && heap[right]!.heapKey < heap[left]!.heapKey ? right : left
+      const child = right < length && keys[right]! < keys[left]! ? right : left
+      if (keys[child]! >= key) break
       const c = heap[child]!
-      if (c.heapKey >= w.heapKey) break
       heap[index] = c
+      keys[index] = keys[child]!
       c.heapIndex = index
       index = child
     }
     heap[index] = w
+    keys[index] = key
     w.heapIndex = index
   }
 }
