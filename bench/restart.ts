@@ -100,12 +100,29 @@ async function effectRate(attempts: number): Promise<number> {
   return median(samples)
 }
 
+/** Nanoseconds to create an AbortController, read its signal and abort it: the floor of a restart that reads its signal. */
+function abortControllerCost(): number {
+  const count = 200_000
+  const samples: number[] = []
+  for (let r = 0; r < repetitions; r++) {
+    const start = performance.now()
+    for (let i = 0; i < count; i++) {
+      const controller = new AbortController()
+      void controller.signal
+      controller.abort(failure)
+    }
+    samples.push(((performance.now() - start) * 1e6) / count)
+  }
+  return median(samples)
+}
+
 export async function measure(): Promise<Figures> {
   const restarts = quick ? 200_000 : 1_000_000
   return {
     'restart.p50_us': { value: await restartLatency(quick ? 20_000 : 100_000), unit: 'us' },
     restarts_per_s: { value: await restartRate(restarts, false), unit: 'restarts/s' },
     restarts_signal_per_s: { value: await restartRate(restarts / 4, true), unit: 'restarts/s' },
+    'baseline.abort_controller.ns': { value: abortControllerCost(), unit: 'ns' },
     'heap_growth_1m_restarts.bytes': { value: await heapGrowth(1_000_000), unit: 'bytes' },
     'peer.p_retry.attempts_per_s': { value: await pRetryRate(quick ? 50_000 : 200_000), unit: 'attempts/s' },
     'peer.effect_retry.attempts_per_s': { value: await effectRate(quick ? 50_000 : 200_000), unit: 'attempts/s' },

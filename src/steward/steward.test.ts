@@ -616,3 +616,40 @@ test('events and status are plain data', async () => {
     children: [],
   })
 })
+
+test('a crash loop neither overflows the stack nor starves other work', { timeout: 20_000 }, async () => {
+  const clock = new ManualClock()
+  // Synchronous throws restart through a microtask, never recursively.
+  let calls = 0
+  const syncThrower = (ctx: WardContext): Promise<void> => {
+    calls++
+    if (ctx.attempt > 100_000) return Promise.resolve()
+    throw new Error('at once')
+  }
+  const outcome = await steward(syncThrower, { maxRestarts: Infinity }).start({ clock }).done
+  assert.equal(outcome.kind, 'completed')
+  assert.equal(calls, 100_001)
+
+  // An iterator whose next() throws synchronously, over and over.
+  const badIterator = (): AsyncIterable<number> => ({
+    [Symbol.asyncIterator]: () => ({
+      next: () => {
+        throw new Error('next broke')
+      },
+    }),
+  })
+  const stream = steward(badIterator, { maxRestarts: 50_000, within: Infinity }).start({ clock })
+  await assert.rejects(drain(stream), GaveUpError)
+
+  // A loop that never ends still lets a macrotask in, which can stop it.
+  const forever = steward(
+    async () => {
+      throw new Error('always')
+    },
+    { maxRestarts: Infinity },
+  ).start({ clock })
+  setImmediate(() => void forever.stop())
+  const stopped = await forever.done
+  assert.equal(stopped.kind, 'stopped')
+  assert.ok(stopped.restarts > 0)
+})

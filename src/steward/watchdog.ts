@@ -45,7 +45,7 @@ const RING = 4096
  * deadline, so a hang is reported exactly `timeout` after the last beat.
  *
  * Coarse mode (any other clock): beats copy a time field that a tick
- * refreshes every `timeout / 50` ms (at least 1 ms) while anything is
+ * refreshes every `timeout / 100` ms (at least 1 ms) while anything is
  * watched. A beat stamped with tick k happened before tick k+1, so the
  * deadline is taken from tick k+1: never early, late by at most one tick.
  * @internal
