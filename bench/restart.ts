@@ -8,16 +8,18 @@ import { median, percentile, quick, settledHeap, type Figures } from './figure.j
 const failure = new Error('fails at once')
 const repetitions = quick ? 3 : 5
 
-/** Restarts per second of a ward that throws at once until its attempt `restarts + 1`. */
-async function restartRate(restarts: number, readSignal: boolean): Promise<number> {
-  const ward = steward(
-    async (ctx: WardContext) => {
-      if (readSignal) void ctx.signal
-      if (ctx.attempt > restarts) return
-      throw failure
-    },
-    { name: 'crasher', maxRestarts: Infinity },
-  )
+/**
+ * Restarts per second of a ward that throws at once until its attempt `restarts + 1`: a plain
+ * function that throws, like the function the retry peers call, or an async one (`async`).
+ */
+async function restartRate(restarts: number, readSignal: boolean, shape: 'throws' | 'async' = 'throws'): Promise<number> {
+  const throws = (ctx: WardContext): Promise<void> => {
+    if (readSignal) void ctx.signal
+    if (ctx.attempt > restarts) return Promise.resolve()
+    throw failure
+  }
+  const rejects = async (ctx: WardContext): Promise<void> => throws(ctx)
+  const ward = steward(shape === 'throws' ? throws : rejects, { name: 'crasher', maxRestarts: Infinity })
   await ward.start().done // warm up
   const samples: number[] = []
   for (let r = 0; r < repetitions; r++) {
@@ -34,10 +36,10 @@ async function restartLatency(restarts: number): Promise<number> {
   const latencies: number[] = []
   let thrownAt = 0
   const ward = steward(
-    async (ctx: WardContext) => {
+    (ctx: WardContext): Promise<void> => {
       const now = performance.now()
       if (ctx.attempt > 1) latencies.push((now - thrownAt) * 1000)
-      if (ctx.attempt > restarts) return
+      if (ctx.attempt > restarts) return Promise.resolve()
       thrownAt = performance.now()
       throw failure
     },
@@ -51,8 +53,8 @@ async function restartLatency(restarts: number): Promise<number> {
 
 async function heapGrowth(restarts: number): Promise<number> {
   const ward = steward(
-    async (ctx: WardContext) => {
-      if (ctx.attempt > restarts) return
+    (ctx: WardContext): Promise<void> => {
+      if (ctx.attempt > restarts) return Promise.resolve()
       throw failure
     },
     { name: 'crasher', maxRestarts: Infinity },
@@ -121,6 +123,7 @@ export async function measure(): Promise<Figures> {
   return {
     'restart.p50_us': { value: await restartLatency(quick ? 20_000 : 100_000), unit: 'us' },
     restarts_per_s: { value: await restartRate(restarts, false), unit: 'restarts/s' },
+    restarts_async_per_s: { value: await restartRate(restarts, false, 'async'), unit: 'restarts/s' },
     restarts_signal_per_s: { value: await restartRate(restarts / 4, true), unit: 'restarts/s' },
     'baseline.abort_controller.ns': { value: abortControllerCost(), unit: 'ns' },
     'heap_growth_1m_restarts.bytes': { value: await heapGrowth(1_000_000), unit: 'bytes' },

@@ -95,6 +95,12 @@ const PULLING = 4
 const RETIRED = 8
 const SETTLED_BIT = 16
 
+// Why an incarnation was retired, as a code in bits 5-7 of its flags; WHY_OTHER keeps it aside.
+const whys: readonly string[] = ['', 'completed', 'hung', 'failed', 'returned', 'the steward gave up', 'stopped']
+const WHY_SHIFT = 5
+const WHY_MASK = 7 << WHY_SHIFT
+const WHY_OTHER = 7
+
 // Run phases (the low bits of a run's flags), and its flags above them.
 const RUNNING = 0
 const ENDING = 1
@@ -191,11 +197,18 @@ export class Incarnation implements WardContext {
 
   /** Why it was retired: a word for a `WardRetiredError` made on demand, or the caller's own reason. */
   get retireWhy(): RetireWhy {
-    return this.#rare?.why ?? ''
+    const code = (this.#bits & WHY_MASK) >> WHY_SHIFT
+    return code === WHY_OTHER ? (this.#rare?.why ?? '') : whys[code]!
   }
 
   set retireWhy(why: RetireWhy) {
-    this.#rarely.why = why
+    // The steward's own words fit in three bits: a restart allocates nothing for them.
+    let code = typeof why === 'string' ? whys.indexOf(why) : -1
+    if (code === -1) {
+      this.#rarely.why = why
+      code = WHY_OTHER
+    }
+    this.#bits = (this.#bits & ~WHY_MASK) | (code << WHY_SHIFT)
   }
 
   /** Called once when it settles (a retirement waiting for it). */
