@@ -106,3 +106,28 @@ test('coarse mode is never early and at most one tick late', async () => {
   }
   assert.equal(manual.pendingTimers, 0, 'ticking stops when nothing is watched')
 })
+
+test('coarse mode: a stamp older than the finest tick log still expires soon, not postponed', async () => {
+  const manual = new ManualClock()
+  const clock = coarse(manual)
+  // Keeps 8 tick times per level: level 0 reaches 8 ticks back, level 1 (every 16th) 128.
+  const watchdog = new Watchdog(clock, 8)
+  const hangs: number[] = []
+  const hung = watched(100, hangs, clock)
+  hung.state = WORKING
+  hung.lastBeat = watchdog.cell.now
+  watchdog.watch(hung)
+  const busy = watched(10, [], clock) // ticks every 1 ms (timeout / 100, at least 1 ms)
+  busy.state = WORKING
+  busy.lastBeat = watchdog.cell.now
+  watchdog.watch(busy)
+  for (let t = 0; t < 300; t++) {
+    await manual.advance(1)
+    busy.lastBeat = watchdog.cell.now
+  }
+  assert.equal(hangs.length, 1, 'the hung entry was reported')
+  // Dated by level 1: at most one of its strides (16 ticks of about 1 ms) late.
+  assert.ok(hangs[0]! >= 100 && hangs[0]! <= 100 + 16 + 2, `reported at ${hangs[0]}`)
+  watchdog.unwatch(busy)
+  assert.equal(manual.pendingTimers, 0)
+})

@@ -30,7 +30,67 @@ export interface Watched {
 
 /** How many ticks per timeout the coarse (system clock) check makes. */
 export const TICKS_PER_TIMEOUT = 100
+/** Tick times kept per level of the coarse mode's tick log. */
 const RING = 4096
+/** Each level of the tick log keeps every STRIDE-th tick of the level below. */
+const STRIDE = 16
+const LEVELS = 4
+
+/**
+ * The times of past ticks, to find the first tick after a beat's stamp. Level 0 keeps the last
+ * `ring` ticks; level L keeps every 16^L-th tick, so a stamp up to `ring * 16^3` ticks old is
+ * still dated by a kept tick at most 16^L ticks after its true successor: never early, and late
+ * by a small fraction of any timeout whose stamps reach that far back. @internal
+ */
+class TickLog {
+  readonly #levels: Float64Array[]
+  readonly #counts: number[]
+  readonly #ring: number
+  #recorded = 0
+
+  constructor(ring: number) {
+    this.#ring = ring
+    this.#levels = Array.from({ length: ring === 0 ? 0 : LEVELS }, () => new Float64Array(ring))
+    this.#counts = this.#levels.map(() => 0)
+  }
+
+  record(time: number): void {
+    const ring = this.#ring
+    let stride = 1
+    for (let level = 0; level < this.#levels.length; level++, stride *= STRIDE) {
+      if (this.#recorded % stride !== 0) break
+      this.#levels[level]![this.#counts[level]! % ring] = time
+      this.#counts[level]!++
+    }
+    this.#recorded++
+  }
+
+  /** The first kept tick after `stamp`, which must be older than the latest tick. */
+  after(stamp: number): number {
+    const ring = this.#ring
+    // The oldest tick of a finer level that is already known to come after the stamp.
+    let fallback = Infinity
+    for (let level = 0; level < this.#levels.length; level++) {
+      const ticks = this.#levels[level]!
+      const count = this.#counts[level]!
+      if (count === 0) break
+      let lo = Math.max(0, count - ring)
+      let hi = count - 1
+      if (ticks[hi % ring]! <= stamp) break // this level's ticks are all older: the finer one decides
+      if (ticks[lo % ring]! > stamp) {
+        fallback = ticks[lo % ring]! // the stamp is older than this level reaches: look further back
+        continue
+      }
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >>> 1
+        if (ticks[mid % ring]! > stamp) hi = mid
+        else lo = mid
+      }
+      return ticks[hi % ring]!
+    }
+    return fallback
+  }
+}
 
 /**
  * One watchdog per clock checks the deadlines of every watched run with a
@@ -55,22 +115,26 @@ export class Watchdog {
   readonly clock: Clock
   readonly #exact: boolean
   readonly #heap: Watched[] = []
-  // The deadline each heap entry is filed under, beside it: no boxed number per run.
+  // Beside each heap entry, in typed arrays (no boxed number per run): the deadline it is filed
+  // under, the beat stamp that deadline was computed from, and whether it is the true deadline
+  // for that stamp (1) or only a lower bound (0, coarse mode, until the tick after it is known).
   #keys = new Float64Array(64)
+  #stamps = new Float64Array(64)
+  #final = new Uint8Array(64)
   #timer: Timer | undefined
   #timerAt = Infinity
-  // Coarse mode: the times of recent ticks, to find the tick after a stamp.
-  readonly #ticks: Float64Array
-  #tickCount = 0
+  // Coarse mode: the times of past ticks, to find the tick after a stamp.
+  readonly #ticks: TickLog
   readonly #timeoutCounts = new Map<number, number>()
   #tickMs = Infinity
 
-  constructor(clock: Clock) {
+  /** `ring` (tick times kept per level in coarse mode) is for tests. */
+  constructor(clock: Clock, ring = RING) {
     this.clock = clock
     const cell = (clock as Partial<Record<typeof exactTime, TimeCell>>)[exactTime]
     this.#exact = cell !== undefined
     this.cell = cell ?? { now: clock.now() }
-    this.#ticks = new Float64Array(this.#exact ? 0 : RING)
+    this.#ticks = new TickLog(this.#exact ? 0 : ring)
   }
 
   /** How many runs are filed (working, or not yet found idle). */
@@ -83,7 +147,7 @@ export class Watchdog {
     if (w.heapIndex !== -1) return
     if (!this.#exact && this.#heap.length === 0) this.#recordTick()
     if (!this.#exact) this.#countTimeout(w.timeout, 1)
-    this.#push(w, w.lastBeat + w.timeout)
+    this.#push(w, w.lastBeat + w.timeout, w.lastBeat, this.#exact ? 1 : 0)
     this.#arm()
   }
 
@@ -96,9 +160,7 @@ export class Watchdog {
     const last = heap.pop()!
     w.heapIndex = -1
     if (index < heap.length) {
-      heap[index] = last
-      this.#keys[index] = this.#keys[heap.length]!
-      last.heapIndex = index
+      this.#copy(heap.length, index, last)
       this.#down(index)
       this.#up(last.heapIndex)
     }
@@ -118,26 +180,12 @@ export class Watchdog {
   #recordTick(): void {
     const now = this.clock.now()
     this.cell.now = now
-    this.#ticks[this.#tickCount % RING] = now
-    this.#tickCount++
+    this.#ticks.record(now)
   }
 
   /** Coarse mode: the latest time the beat stamped `stamp` can have happened. */
   #latestBeat(stamp: number, now: number): number {
-    const ticks = this.#ticks
-    const count = this.#tickCount
-    if (stamp >= this.cell.now) return now
-    const oldest = Math.max(0, count - RING)
-    // Binary search for the first recorded tick after the stamp.
-    let lo = oldest
-    let hi = count - 1
-    if (ticks[lo % RING]! > stamp) return ticks[lo % RING]!
-    while (hi - lo > 1) {
-      const mid = (lo + hi) >>> 1
-      if (ticks[mid % RING]! > stamp) hi = mid
-      else lo = mid
-    }
-    return ticks[hi % RING]!
+    return stamp >= this.cell.now ? now : this.#ticks.after(stamp)
   }
 
   #arm(): void {
@@ -173,12 +221,24 @@ export class Watchdog {
         this.unwatch(w)
         continue
       }
-      const latest = this.#exact ? w.lastBeat : this.#latestBeat(w.lastBeat, now)
-      const deadline = latest + w.timeout
-      if (deadline > now) {
-        this.#keys[0] = deadline
-        this.#down(0)
-        continue
+      const stamp = w.lastBeat
+      if (stamp !== this.#stamps[0]) {
+        // It beat since it was filed: file it under the new beat's (lower-bound) deadline.
+        const key = stamp + w.timeout
+        if (key > now) {
+          this.#refileTop(key, stamp, this.#exact ? 1 : 0)
+          continue
+        }
+        this.#stamps[0] = stamp
+        this.#final[0] = this.#exact ? 1 : 0
+      }
+      if (this.#final[0] === 0) {
+        // Coarse: the beat happened before the tick after its stamp; that is the deadline's base.
+        const deadline = this.#latestBeat(stamp, now) + w.timeout
+        if (deadline > now) {
+          this.#refileTop(deadline, stamp, 1)
+          continue
+        }
       }
       this.unwatch(w)
       w.onHang(now)
@@ -186,18 +246,45 @@ export class Watchdog {
     this.#arm()
   }
 
-  #push(w: Watched, key: number): void {
+  #push(w: Watched, key: number, stamp: number, final: number): void {
     const heap = this.#heap
     const index = heap.length
-    if (index === this.#keys.length) {
-      const keys = new Float64Array(index * 2)
-      keys.set(this.#keys)
-      this.#keys = keys
-    }
+    if (index === this.#keys.length) this.#grow()
     heap.push(w)
     this.#keys[index] = key
+    this.#stamps[index] = stamp
+    this.#final[index] = final
     w.heapIndex = index
     this.#up(index)
+  }
+
+  #refileTop(key: number, stamp: number, final: number): void {
+    this.#keys[0] = key
+    this.#stamps[0] = stamp
+    this.#final[0] = final
+    this.#down(0)
+  }
+
+  #grow(): void {
+    const size = this.#keys.length * 2
+    const keys = new Float64Array(size)
+    keys.set(this.#keys)
+    this.#keys = keys
+    const stamps = new Float64Array(size)
+    stamps.set(this.#stamps)
+    this.#stamps = stamps
+    const final = new Uint8Array(size)
+    final.set(this.#final)
+    this.#final = final
+  }
+
+  /** Moves the entry at `from` (which is `w`) to `to`. */
+  #copy(from: number, to: number, w: Watched): void {
+    this.#heap[to] = w
+    this.#keys[to] = this.#keys[from]!
+    this.#stamps[to] = this.#stamps[from]!
+    this.#final[to] = this.#final[from]!
+    w.heapIndex = to
   }
 
   #up(index: number): void {
@@ -205,17 +292,18 @@ export class Watchdog {
     const keys = this.#keys
     const w = heap[index]!
     const key = keys[index]!
+    const stamp = this.#stamps[index]!
+    const final = this.#final[index]!
     while (index > 0) {
       const parentIndex = (index - 1) >> 1
       if (keys[parentIndex]! <= key) break
-      const parent = heap[parentIndex]!
-      heap[index] = parent
-      keys[index] = keys[parentIndex]!
-      parent.heapIndex = index
+      this.#copy(parentIndex, index, heap[parentIndex]!)
       index = parentIndex
     }
     heap[index] = w
     keys[index] = key
+    this.#stamps[index] = stamp
+    this.#final[index] = final
     w.heapIndex = index
   }
 
@@ -225,20 +313,21 @@ export class Watchdog {
     const length = heap.length
     const w = heap[index]!
     const key = keys[index]!
+    const stamp = this.#stamps[index]!
+    const final = this.#final[index]!
     for (;;) {
       const left = 2 * index + 1
       if (left >= length) break
       const right = left + 1
       const child = right < length && keys[right]! < keys[left]! ? right : left
       if (keys[child]! >= key) break
-      const c = heap[child]!
-      heap[index] = c
-      keys[index] = keys[child]!
-      c.heapIndex = index
+      this.#copy(child, index, heap[child]!)
       index = child
     }
     heap[index] = w
     keys[index] = key
+    this.#stamps[index] = stamp
+    this.#final[index] = final
     w.heapIndex = index
   }
 }
