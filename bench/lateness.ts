@@ -28,12 +28,25 @@ export async function measure(): Promise<Figures> {
     }
     done.push(steward(ward, { name, timeout, restart: 'temporary', onEvent }).start().done)
   }
+  // Beside them, how late Node's own 1 ms timers are under the same load.
+  const timerLateness: number[] = []
+  let probing = true
+  const probe = (async () => {
+    while (probing) {
+      const start = performance.now()
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      timerLateness.push(performance.now() - start - 1)
+    }
+  })()
   await Promise.all(done)
+  probing = false
+  await probe
   if (lateness.length !== count) throw new Error(`expected ${count} restarts, saw ${lateness.length}`)
   return {
     'lateness.p50_ms': { value: percentile(lateness, 50), unit: 'ms' },
     'lateness.p99_ms': { value: percentile(lateness, 99), unit: 'ms' },
     'lateness.max_ms': { value: percentile(lateness, 100), unit: 'ms' },
     'lateness.early': { value: lateness.filter((late) => late < 0).length, unit: 'restarts' },
+    'baseline.timer_1ms_lateness.p99_ms': { value: percentile(timerLateness, 99), unit: 'ms' },
   }
 }

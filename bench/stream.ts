@@ -23,6 +23,37 @@ async function rate(drain: () => Promise<number>): Promise<number> {
   return median(samples)
 }
 
+/**
+ * The floor of any wrapper that answers each next() from a promise it owns (so it can answer
+ * even if the wrapped next() never settles): no supervision at all, just that promise.
+ */
+class OwnedPromises<T> implements AsyncIterableIterator<T> {
+  readonly #source: AsyncIterator<T>
+  #resolve: ((result: IteratorResult<T>) => void) | undefined
+  readonly #executor = (resolve: (result: IteratorResult<T>) => void): void => {
+    this.#resolve = resolve
+  }
+  readonly #answer = (result: IteratorResult<T>): void => {
+    const resolve = this.#resolve!
+    this.#resolve = undefined
+    resolve(result)
+  }
+
+  constructor(source: AsyncIterable<T>) {
+    this.#source = source[Symbol.asyncIterator]()
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const answer = new Promise<IteratorResult<T>>(this.#executor)
+    void this.#source.next().then(this.#answer)
+    return answer
+  }
+}
+
 export async function measure(): Promise<Figures> {
   const raw = await rate(async () => {
     let seen = 0
@@ -33,6 +64,11 @@ export async function measure(): Promise<Figures> {
   const ours = await rate(async () => {
     let seen = 0
     for await (const _ of supervised.start()) seen++
+    return seen
+  })
+  const owned = await rate(async () => {
+    let seen = 0
+    for await (const _ of new OwnedPromises(numbers())) seen++
     return seen
   })
   const effect = await rate(async () => {
@@ -49,6 +85,8 @@ export async function measure(): Promise<Figures> {
     'stream.values_per_s': { value: ours, unit: 'values/s' },
     'baseline.raw_generator.values_per_s': { value: raw, unit: 'values/s' },
     'stream.ratio': { value: ours / raw, unit: 'x baseline' },
+    'baseline.owned_promise_stream.values_per_s': { value: owned, unit: 'values/s' },
+    'baseline.owned_promise_stream.ratio': { value: owned / raw, unit: 'x baseline' },
     'peer.effect_stream.values_per_s': { value: effect, unit: 'values/s' },
   }
 }

@@ -624,7 +624,7 @@ export class StewardRun<T> implements Run<T>, Watched {
   work(): void {
     this.state = WORKING
     this.lastBeat = this.cell.now
-    this.watchdog.watch(this)
+    if (this.heapIndex === -1) this.watchdog.watch(this)
     if (this.parent !== undefined) this.parent.run.follow(this.parent, WORKING)
   }
 
