@@ -6,6 +6,10 @@ export type { Steward } from './steward/steward.js'
 export type { StewardOptions, RestartType } from './steward/options.js'
 export type { Run, StartOptions, Outcome, StopReport } from './steward/run.js'
 export type { Ward, WardContext } from './steward/ward.js'
+export { Output } from './steward/output.js'
+export type { DeadLetter } from './steward/output.js'
+export { walk } from './steward/walk.js'
+export type { WalkSource } from './steward/walk.js'
 
 // Errors
 export { GaveUpError, WardHungError, NonErrorThrown, WardRetiredError, errorInfo } from './steward/errors.js'
@@ -21,6 +25,7 @@ export type {
   FailedEvent,
   RestartingEvent,
   UnstoppedEvent,
+  DeadLetterEvent,
   CompletedEvent,
   StoppedEvent,
   GaveUpEvent,

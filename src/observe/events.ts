@@ -47,6 +47,15 @@ export interface UnstoppedEvent extends EventBase {
   readonly stopTimeout: number
 }
 
+/** An input was dead-lettered: incarnations kept failing at `position`. */
+export interface DeadLetterEvent extends EventBase {
+  readonly type: 'dead-letter'
+  readonly position: unknown
+  readonly input: unknown
+  readonly failures: number
+  readonly error: ErrorInfo | null
+}
+
 /** The ward returned normally and the run is complete. */
 export interface CompletedEvent extends EventBase {
   readonly type: 'completed'
@@ -76,6 +85,7 @@ export type StewardEvent =
   | FailedEvent
   | RestartingEvent
   | UnstoppedEvent
+  | DeadLetterEvent
   | CompletedEvent
   | StoppedEvent
   | GaveUpEvent

@@ -5,6 +5,7 @@ import { or } from '../streams/or.js'
 import { take } from '../streams/or-done.js'
 import { steward } from '../steward/steward.js'
 import type { WardContext } from '../steward/ward.js'
+import type { Output } from '../steward/output.js'
 import type { Run } from '../steward/run.js'
 import { aborted, type Scenario, type ScenarioIO } from './timeline.js'
 
@@ -42,26 +43,27 @@ export const s1: Scenario = {
   },
 }
 
-/** The seed's doWork ward: walks the values, hangs silently at a negative one. */
-function doWork(log: (message: string) => void, options: { resume: boolean; skipFailed: boolean; deadLetter?: (value: number) => void }) {
-  return async function* doWork(ctx: WardContext): AsyncGenerator<number> {
+/**
+ * The seed's doWork ward: walks the values, hangs silently at a negative one. With `resume`,
+ * each value is yielded with the position after it, which the steward commits when the
+ * consumer gets the value; a poisoned start (the steward's `poisonAfter`) dead-letters the value.
+ */
+function doWork(log: (message: string) => void, options: { resume: boolean }) {
+  return async function* doWork(ctx: WardContext): AsyncGenerator<number | Output<number>> {
     let index = options.resume ? ((ctx.resume as number | undefined) ?? 0) : 0
-    if (options.skipFailed && ctx.failuresHere > 0 && index < seedValues.length) {
-      // This incarnation starts where the last one failed: skip that value.
-      options.deadLetter?.(seedValues[index]!)
-      index++
-      ctx.beat(index)
-    }
     for (; index < seedValues.length; index++) {
       const value = seedValues[index]!
+      if (ctx.poisoned) {
+        ctx.deadLetter(value, index + 1)
+        continue
+      }
       if (value < 0) {
         log(`negative value: ${value}`)
         await aborted(ctx.signal) // hangs silently: no beat, no return
         return
       }
       ctx.beat()
-      yield value
-      if (options.resume) ctx.beat(index + 1) // the consumer has `value`: resume after it
+      yield options.resume ? ctx.output(value, index + 1) : value
     }
   }
 }
@@ -86,7 +88,7 @@ export const s2: Scenario = {
   title: 'a ward restarted from scratch re-emits its values (timeout 1s, take 6)',
   ward: 'doWork',
   async run(io) {
-    const ward = doWork((message) => io.log('ward', message), { resume: false, skipFailed: false })
+    const ward = doWork((message) => io.log('ward', message), { resume: false })
     const { clock, signal, onEvent } = io
     await takeSix(io, steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: Infinity }).start({ clock, signal, onEvent }))
   },
@@ -102,7 +104,7 @@ export const s3: Scenario = {
   title: 'a stateful ward stuck on a poison value; the steward gives up (timeout 1s, 4 restarts)',
   ward: 'doWork',
   async run(io) {
-    const ward = doWork((message) => io.log('ward', message), { resume: true, skipFailed: false })
+    const ward = doWork((message) => io.log('ward', message), { resume: true })
     const { clock, signal, onEvent } = io
     await takeSix(io, steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity }).start({ clock, signal, onEvent }))
   },
@@ -118,13 +120,11 @@ export const s4: Scenario = {
   title: 'a stateful ward that skips the value it failed on, then completes (timeout 1s)',
   ward: 'doWork',
   async run(io) {
-    const ward = doWork((message) => io.log('ward', message), {
-      resume: true,
-      skipFailed: true,
-      deadLetter: (value) => io.write({ type: 'dead-letter', value }),
-    })
+    const ward = doWork((message) => io.log('ward', message), { resume: true })
     const { clock, signal, onEvent } = io
-    await takeSix(io, steward(ward, { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity }).start({ clock, signal, onEvent }))
+    // poisonAfter: 1 — a value one incarnation failed on is dead-lettered by the next.
+    const options = { name: 'doWork', timeout: 1_000, maxRestarts: 4, within: Infinity, poisonAfter: 1 }
+    await takeSix(io, steward(ward, options).start({ clock, signal, onEvent }))
   },
 }
 

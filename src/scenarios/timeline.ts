@@ -63,6 +63,9 @@ export async function runScenario(
         case 'gave-up':
           write({ type: 'gave-up', restarts: event.restarts, error: event.error.message })
           break
+        case 'dead-letter':
+          write({ type: 'dead-letter', value: event.input })
+          break
         case 'completed':
           write({ type: 'completed' })
           break

@@ -1,4 +1,5 @@
 import type { EventListener } from '../observe/events.js'
+import type { DeadLetter } from './output.js'
 import { describe, toMs, type Duration } from '../time/duration.js'
 
 /**
@@ -48,6 +49,15 @@ export interface StewardOptions {
    * @default '5s'
    */
   readonly stopTimeout?: Duration
+  /**
+   * After this many incarnations in a row failed at the same progress, the
+   * input there is poison: the next incarnation sees `ctx.poisoned` and
+   * dead-letters it (`walk` does so by itself). `Infinity` never does.
+   * @default Infinity
+   */
+  readonly poisonAfter?: number
+  /** Called with each dead-lettered input (also reported as a `dead-letter` event). */
+  readonly onDeadLetter?: (letter: DeadLetter) => void
   /** Receives every event of every run of this steward. */
   readonly onEvent?: EventListener
 }
@@ -61,11 +71,24 @@ export interface ResolvedOptions {
   readonly maxRestarts: number
   readonly within: number
   readonly stopTimeout: number
+  readonly poisonAfter: number
+  readonly onDeadLetter: ((letter: DeadLetter) => void) | undefined
   readonly onEvent: EventListener | undefined
 }
 
 const restartTypes: readonly RestartType[] = ['transient', 'permanent', 'temporary']
-const known = new Set(['name', 'timeout', 'pulseInterval', 'restart', 'maxRestarts', 'within', 'stopTimeout', 'onEvent'])
+const known = new Set([
+  'name',
+  'timeout',
+  'pulseInterval',
+  'restart',
+  'maxRestarts',
+  'within',
+  'stopTimeout',
+  'poisonAfter',
+  'onDeadLetter',
+  'onEvent',
+])
 
 /** Validates {@link StewardOptions}; every error names the option and the reason. @internal */
 export function resolveOptions(options: StewardOptions | undefined, fallbackName: string): ResolvedOptions {
@@ -96,9 +119,17 @@ export function resolveOptions(options: StewardOptions | undefined, fallbackName
   }
   const within = toMs(options.within ?? 60_000, `steward: option 'within'`, { infinite: true, zero: false })
   const stopTimeout = toMs(options.stopTimeout ?? 5_000, `steward: option 'stopTimeout'`)
+  const poisonAfter = options.poisonAfter ?? Infinity
+  if (typeof poisonAfter !== 'number' || !(poisonAfter === Infinity || (Number.isInteger(poisonAfter) && poisonAfter >= 1))) {
+    throw new RangeError(`steward: option 'poisonAfter' must be a positive integer or Infinity, got ${describe(poisonAfter)}`)
+  }
+  const onDeadLetter = options.onDeadLetter
+  if (onDeadLetter !== undefined && typeof onDeadLetter !== 'function') {
+    throw new TypeError(`steward: option 'onDeadLetter' must be a function, got ${describe(onDeadLetter)}`)
+  }
   const onEvent = options.onEvent
   if (onEvent !== undefined && typeof onEvent !== 'function') {
     throw new TypeError(`steward: option 'onEvent' must be a function, got ${describe(onEvent)}`)
   }
-  return { name, timeout, pulseInterval, restart, maxRestarts, within, stopTimeout, onEvent }
+  return { name, timeout, pulseInterval, restart, maxRestarts, within, stopTimeout, poisonAfter, onDeadLetter, onEvent }
 }

@@ -6,6 +6,7 @@ import { systemClock } from '../time/clock.js'
 import { asError, errorInfo, GaveUpError, WardHungError, WardRetiredError, type GiveUpReason } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { sameProgress } from './progress.js'
+import { Output } from './output.js'
 import { IDLE, OFF, WAITING, watchdogFor, WORKING, type Watchdog, type Watched } from './watchdog.js'
 import type { Ward, WardContext } from './ward.js'
 
@@ -300,6 +301,26 @@ export class Incarnation implements WardContext {
     if (run.upstream !== undefined) run.upstream.beat(progress)
   }
 
+  output<T>(value: T, progress: unknown): Output<T> {
+    if (progress === undefined) throw new TypeError('ctx.output: progress must not be undefined')
+    return new Output(value, progress)
+  }
+
+  get poisoned(): boolean {
+    const run = this.run
+    return (
+      run.current === this &&
+      this.failuresHere >= run.options.poisonAfter &&
+      sameProgress(run.progress, this.resume)
+    )
+  }
+
+  deadLetter(input: unknown, next: unknown): void {
+    if (next === undefined) throw new TypeError('ctx.deadLetter: next (the progress after the input) must not be undefined')
+    if (this.run.current !== this) return
+    this.run.deadLetter(this, input, next)
+  }
+
   idle<V>(input: PromiseLike<V> | V): Promise<V> {
     const run = this.run
     const waiting = Promise.resolve(input)
@@ -578,6 +599,36 @@ export class StewardRun<T> implements Run<T>, Watched {
     step.then((inc.onValue ??= inc.valued.bind(inc)), (inc.onError ??= inc.errored.bind(inc)))
   }
 
+  /** Records progress the consumer now has (an output's, or a dead letter's next). */
+  #commit(progress: unknown): void {
+    this.progress = progress
+    if (this.upstream !== undefined && this.parent === undefined) this.upstream.beat(progress)
+  }
+
+  /** From `ctx.deadLetter`: report the input at the current progress and move past it. */
+  deadLetter(inc: Incarnation, input: unknown, next: unknown): void {
+    const error = this.#log?.lastFailure
+    const letter = {
+      ward: this.options.name,
+      path: this.path,
+      position: this.progress,
+      input,
+      failures: inc.failuresHere,
+      error: error === undefined ? null : errorInfo(error),
+    }
+    this.#commit(next)
+    if (this.parent !== undefined) this.parent.beat(next)
+    if (this.#listened) this.emit({ type: 'dead-letter', ...this.#base(inc.attempt), ...letter, ward: letter.ward, path: letter.path })
+    const hook = this.options.onDeadLetter
+    if (hook !== undefined) {
+      try {
+        hook(letter)
+      } catch (hookError) {
+        process.emitWarning(`steward: onDeadLetter threw: ${String(hookError)}`, 'StewardWarning')
+      }
+    }
+  }
+
   /** From an incarnation: its promise fulfilled, or its stream's next() answered. */
   onValue(inc: Incarnation, value: unknown): void {
     if (inc.kind === STREAM) this.#onStep(inc, value as IteratorResult<unknown>)
@@ -597,6 +648,16 @@ export class StewardRun<T> implements Run<T>, Watched {
     }
     if (inc.retired) return
     this.rest(WAITING)
+    const value = result.value
+    if (value instanceof Output) {
+      // Delivered now: commit its progress. A parent steward gets the Output itself, to commit
+      // when it delivers the value in turn.
+      this.#commit(value.progress)
+      if (this.parent === undefined) {
+        this.#answer({ done: false, value: (value as Output<T>).value })
+        return
+      }
+    }
     this.#answer(result as IteratorResult<T>)
   }
 

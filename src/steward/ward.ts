@@ -1,4 +1,5 @@
 import type { Clock } from '../time/clock.js'
+import type { Output } from './output.js'
 
 /**
  * What a ward is handed each time its steward starts it (each incarnation
@@ -30,6 +31,26 @@ export interface WardContext {
    * starts afresh when `input` settles. Use one wait at a time.
    */
   idle<V>(input: PromiseLike<V> | V): Promise<V>
+  /**
+   * Wraps an output of a stream ward with the progress its delivery commits
+   * (`yield ctx.output(result, position + 1)`): the steward records that
+   * progress when the consumer is handed `value`, so the next incarnation
+   * resumes right after the last output the consumer received — nothing is
+   * delivered twice, nothing is skipped. The consumer sees `value` alone.
+   */
+  output<T>(value: T, progress: unknown): Output<T>
+  /**
+   * True when this incarnation starts at a progress where `poisonAfter`
+   * incarnations in a row failed (and nothing was committed since): the input
+   * there is poison. Skip it with {@link deadLetter}.
+   */
+  readonly poisoned: boolean
+  /**
+   * Dead-letters the input at the current progress and commits `next`, the
+   * progress after it: the steward emits a `dead-letter` event and calls the
+   * `onDeadLetter` option with the input, its position and its failures.
+   */
+  deadLetter(input: unknown, next: unknown): void
   /** How often to beat, in ms (the steward's `pulseInterval`, `timeout / 2` by default). */
   readonly pulseInterval: number
   /** The heartbeat timeout, in ms. */
@@ -73,4 +94,4 @@ export interface WardContext {
  * - A ward never outlives its steward: the run settles only after the last
  *   incarnation settled or was abandoned.
  */
-export type Ward<T = unknown> = (ctx: WardContext) => PromiseLike<unknown> | AsyncIterable<T>
+export type Ward<T = unknown> = (ctx: WardContext) => PromiseLike<unknown> | AsyncIterable<T | Output<T>>
