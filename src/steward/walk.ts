@@ -30,7 +30,9 @@ export function walk<I, O>(
   if (typeof work !== 'function') throw new TypeError('walk: work must be a function')
   return async function* walk(ctx: WardContext): AsyncGenerator<Output<Exclude<O, undefined>>> {
     let position = typeof ctx.resume === 'number' ? ctx.resume : 0
-    const inputs = Array.isArray(source) ? source.slice(position) : (source as (from: number) => Iterable<I> | AsyncIterable<I>)(position)
+    const inputs: Iterable<I> | AsyncIterable<I> = Array.isArray(source)
+      ? (source as readonly I[]).slice(position)
+      : (source as (from: number) => Iterable<I> | AsyncIterable<I>)(position)
     for await (const input of inputs) {
       if (ctx.poisoned) {
         ctx.deadLetter(input, ++position)
