@@ -1,7 +1,7 @@
 import type { ErrorInfo } from '../steward/errors.js'
 
 /** Why a steward starts a new incarnation. */
-export type RestartReason = 'hung' | 'failed' | 'returned'
+export type RestartReason = 'hung' | 'stalled' | 'idle' | 'failed' | 'returned'
 
 /** Fields every {@link StewardEvent} has. */
 export interface EventBase {
@@ -25,6 +25,20 @@ export interface StartedEvent extends EventBase {
 export interface HungEvent extends EventBase {
   readonly type: 'hung'
   readonly timeout: number
+}
+
+/** A working ward beat, but its progress did not change for `progressTimeout` ms (livelock). */
+export interface StalledEvent extends EventBase {
+  readonly type: 'stalled'
+  readonly progressTimeout: number
+  /** The progress it was stuck at. */
+  readonly progress: unknown
+}
+
+/** A ward waited for input longer than `idleTimeout` ms. */
+export interface IdleTimeoutEvent extends EventBase {
+  readonly type: 'idle-timeout'
+  readonly idleTimeout: number
 }
 
 /** The ward threw or rejected. */
@@ -82,6 +96,8 @@ export interface GaveUpEvent extends EventBase {
 export type StewardEvent =
   | StartedEvent
   | HungEvent
+  | StalledEvent
+  | IdleTimeoutEvent
   | FailedEvent
   | RestartingEvent
   | UnstoppedEvent

@@ -34,6 +34,41 @@ export class WardHungError extends Error {
 }
 
 /**
+ * The failure recorded when a working ward beat but its progress did not
+ * change for `progressTimeout` milliseconds (a livelock). `code` is
+ * `'ERR_WARD_STALLED'`.
+ */
+export class WardStalledError extends Error {
+  override readonly name = 'WardStalledError'
+  readonly code = 'ERR_WARD_STALLED'
+  readonly ward: string
+  readonly progressTimeout: number
+
+  constructor(ward: string, progressTimeout: number) {
+    super(`ward '${ward}' made no progress for ${progressTimeout} ms`)
+    this.ward = ward
+    this.progressTimeout = progressTimeout
+  }
+}
+
+/**
+ * The failure recorded when a ward waited for input (`ctx.idle`) longer than
+ * `idleTimeout` milliseconds. `code` is `'ERR_WARD_IDLE_TIMEOUT'`.
+ */
+export class WardIdleTimeoutError extends Error {
+  override readonly name = 'WardIdleTimeoutError'
+  readonly code = 'ERR_WARD_IDLE_TIMEOUT'
+  readonly ward: string
+  readonly idleTimeout: number
+
+  constructor(ward: string, idleTimeout: number) {
+    super(`ward '${ward}' waited for input for ${idleTimeout} ms`)
+    this.ward = ward
+    this.idleTimeout = idleTimeout
+  }
+}
+
+/**
  * Wraps a thrown value that is not an `Error` (`throw 'oops'`), so every
  * failure has a name, a message and a stack. The value is `cause`.
  * `code` is `'ERR_WARD_THREW_NON_ERROR'`.

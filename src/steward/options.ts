@@ -1,5 +1,6 @@
 import type { EventListener } from '../observe/events.js'
 import type { DeadLetter } from './output.js'
+import type { Ward } from './ward.js'
 import { describe, toMs, type Duration } from '../time/duration.js'
 
 /**
@@ -50,6 +51,19 @@ export interface StewardOptions {
    */
   readonly stopTimeout?: Duration
   /**
+   * A working ward that beats but whose progress (`beat(progress)`, or an
+   * output's) has not changed for this long is stalled — a livelock — and is
+   * replaced. The clock restarts whenever the ward resumes work after waiting.
+   * @default Infinity (off)
+   */
+  readonly progressTimeout?: Duration
+  /**
+   * A ward that has waited for input (`ctx.idle`) this long is replaced: the
+   * "no input for N minutes" watchdog.
+   * @default Infinity (off)
+   */
+  readonly idleTimeout?: Duration
+  /**
    * After this many incarnations in a row failed at the same progress, the
    * input there is poison: the next incarnation sees `ctx.poisoned` and
    * dead-letters it (`walk` does so by itself). `Infinity` never does.
@@ -64,6 +78,8 @@ export interface StewardOptions {
 
 /** Options after validation, durations in ms. @internal */
 export interface ResolvedOptions {
+  /** The ward itself, kept here so that a run needs no field of its own for it. */
+  readonly ward: Ward<unknown>
   readonly name: string
   readonly timeout: number
   readonly pulseInterval: number
@@ -71,6 +87,8 @@ export interface ResolvedOptions {
   readonly maxRestarts: number
   readonly within: number
   readonly stopTimeout: number
+  readonly progressTimeout: number
+  readonly idleTimeout: number
   readonly poisonAfter: number
   readonly onDeadLetter: ((letter: DeadLetter) => void) | undefined
   readonly onEvent: EventListener | undefined
@@ -85,13 +103,15 @@ const known = new Set([
   'maxRestarts',
   'within',
   'stopTimeout',
+  'progressTimeout',
+  'idleTimeout',
   'poisonAfter',
   'onDeadLetter',
   'onEvent',
 ])
 
 /** Validates {@link StewardOptions}; every error names the option and the reason. @internal */
-export function resolveOptions(options: StewardOptions | undefined, fallbackName: string): ResolvedOptions {
+export function resolveOptions(ward: Ward<unknown>, options: StewardOptions | undefined, fallbackName: string): ResolvedOptions {
   if (options === undefined) options = {}
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`steward: options must be an object, got ${describe(options)}`)
@@ -119,6 +139,8 @@ export function resolveOptions(options: StewardOptions | undefined, fallbackName
   }
   const within = toMs(options.within ?? 60_000, `steward: option 'within'`, { infinite: true, zero: false })
   const stopTimeout = toMs(options.stopTimeout ?? 5_000, `steward: option 'stopTimeout'`)
+  const progressTimeout = toMs(options.progressTimeout ?? Infinity, `steward: option 'progressTimeout'`, { infinite: true, zero: false })
+  const idleTimeout = toMs(options.idleTimeout ?? Infinity, `steward: option 'idleTimeout'`, { infinite: true, zero: false })
   const poisonAfter = options.poisonAfter ?? Infinity
   if (typeof poisonAfter !== 'number' || !(poisonAfter === Infinity || (Number.isInteger(poisonAfter) && poisonAfter >= 1))) {
     throw new RangeError(`steward: option 'poisonAfter' must be a positive integer or Infinity, got ${describe(poisonAfter)}`)
@@ -131,5 +153,19 @@ export function resolveOptions(options: StewardOptions | undefined, fallbackName
   if (onEvent !== undefined && typeof onEvent !== 'function') {
     throw new TypeError(`steward: option 'onEvent' must be a function, got ${describe(onEvent)}`)
   }
-  return { name, timeout, pulseInterval, restart, maxRestarts, within, stopTimeout, poisonAfter, onDeadLetter, onEvent }
+  return {
+    ward,
+    name,
+    timeout,
+    pulseInterval,
+    restart,
+    maxRestarts,
+    within,
+    stopTimeout,
+    progressTimeout,
+    idleTimeout,
+    poisonAfter,
+    onDeadLetter,
+    onEvent,
+  }
 }

@@ -3,12 +3,21 @@ import type { RunState, WardStatus } from '../observe/status.js'
 import { nextRestart, noRestarts, type RestartHistory } from '../policy/restart-limit.js'
 import type { Clock, TimeCell, Timer } from '../time/clock.js'
 import { systemClock } from '../time/clock.js'
-import { asError, errorInfo, GaveUpError, WardHungError, WardRetiredError, type GiveUpReason } from './errors.js'
+import {
+  asError,
+  errorInfo,
+  GaveUpError,
+  WardHungError,
+  WardIdleTimeoutError,
+  WardRetiredError,
+  WardStalledError,
+  type GiveUpReason,
+} from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { sameProgress } from './progress.js'
 import { Output } from './output.js'
-import { IDLE, OFF, WAITING, watchdogFor, WORKING, type Watchdog, type Watched } from './watchdog.js'
-import type { Ward, WardContext } from './ward.js'
+import { IDLE, OFF, WAITING, watchdogFor, WORKING, type HangCause, type Watchdog, type Watched } from './watchdog.js'
+import type { WardContext } from './ward.js'
 
 /** How a run ended. `done` resolves with it; it never rejects. */
 export type Outcome =
@@ -297,7 +306,11 @@ export class Incarnation implements WardContext {
     const run = this.run
     if (run.current !== this) return
     run.lastBeat = run.cell.now
-    if (progress !== undefined) run.progress = progress
+    if (progress !== undefined) {
+      // Identity, not deep equality: beats stay O(1). A new object counts as new progress.
+      if (progress !== run.progress && run.options.progressTimeout !== Infinity) run.progressAt = run.cell.now
+      run.progress = progress
+    }
     if (run.upstream !== undefined) run.upstream.beat(progress)
   }
 
@@ -376,13 +389,13 @@ export class Incarnation implements WardContext {
 /** The run of a steward (top level or nested). @internal */
 export class StewardRun<T> implements Run<T>, Watched {
   readonly options: ResolvedOptions
-  readonly ward: Ward<T>
   readonly watchdog: Watchdog
   /** The parent incarnation's context when this steward is itself a ward. */
   readonly upstream: WardContext | undefined
 
   // Watched (the watchdog reads these).
   lastBeat = 0
+  progressAt = 0
   state = OFF
   heapIndex = -1
 
@@ -401,8 +414,7 @@ export class StewardRun<T> implements Run<T>, Watched {
   /** The output stream's state, made at the first next(). */
   #consumer: Consumer<T> | undefined = undefined
 
-  constructor(ward: Ward<T>, options: ResolvedOptions, start: StartOptions, upstream: WardContext | undefined) {
-    this.ward = ward
+  constructor(options: ResolvedOptions, start: StartOptions, upstream: WardContext | undefined) {
     this.options = options
     this.upstream = upstream
     this.watchdog = watchdogFor(start.clock ?? systemClock)
@@ -453,6 +465,14 @@ export class StewardRun<T> implements Run<T>, Watched {
   /** The heartbeat timeout (the watchdog reads it). */
   get timeout(): number {
     return this.options.timeout
+  }
+
+  get progressTimeout(): number {
+    return this.options.progressTimeout
+  }
+
+  get idleTimeout(): number {
+    return this.options.idleTimeout
   }
 
   /** The field beats copy their time from. */
@@ -601,6 +621,7 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   /** Records progress the consumer now has (an output's, or a dead letter's next). */
   #commit(progress: unknown): void {
+    if (progress !== this.progress && this.options.progressTimeout !== Infinity) this.progressAt = this.cell.now
     this.progress = progress
     if (this.upstream !== undefined && this.parent === undefined) this.upstream.beat(progress)
   }
@@ -684,7 +705,10 @@ export class StewardRun<T> implements Run<T>, Watched {
   /** The ward starts (or resumes) working: its heartbeat deadline runs from now. */
   work(): void {
     this.state = WORKING
-    this.lastBeat = this.cell.now
+    const now = this.cell.now
+    this.lastBeat = now
+    // Only a run with a progress timeout writes the time here (a double would cost a box).
+    if (this.options.progressTimeout !== Infinity) this.progressAt = now
     if (this.heapIndex === -1) this.watchdog.watch(this)
     if (this.parent !== undefined) this.parent.run.follow(this.parent, WORKING)
   }
@@ -692,6 +716,11 @@ export class StewardRun<T> implements Run<T>, Watched {
   /** The ward waits, healthy without beating: for input (IDLE) or for its consumer (WAITING). */
   rest(state: typeof IDLE | typeof WAITING): void {
     this.state = state
+    if (state === IDLE && this.options.idleTimeout !== Infinity) {
+      // The idle wait is watched too: its start is the stamp.
+      this.lastBeat = this.cell.now
+      if (this.heapIndex === -1) this.watchdog.watch(this)
+    }
     if (this.parent !== undefined) this.parent.run.follow(this.parent, state)
   }
 
@@ -721,7 +750,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     if (this.#listened) this.emit({ type: 'started', ...this.#base(inc.attempt), resume: inc.resume })
     let result: unknown
     try {
-      result = this.ward(inc)
+      result = this.options.ward(inc)
     } catch (error) {
       if (inc.claim() && !inc.retired) this.#onFailure(inc, error)
       return
@@ -759,11 +788,22 @@ export class StewardRun<T> implements Run<T>, Watched {
   }
 
   /** From the watchdog: the working incarnation missed its deadline. */
-  onHang(): void {
+  onHang(_now: number, cause: HangCause): void {
     const inc = this.current
     if (inc === undefined || (this.#bits & PHASE) !== RUNNING) return
-    if (this.#listened) this.emit({ type: 'hung', ...this.#base(inc.attempt), timeout: this.timeout })
-    this.#failed(inc, new WardHungError(this.options.name, this.timeout), 'hung')
+    const name = this.options.name
+    if (cause === 'heartbeat') {
+      if (this.#listened) this.emit({ type: 'hung', ...this.#base(inc.attempt), timeout: this.timeout })
+      this.#failed(inc, new WardHungError(name, this.timeout), 'hung')
+    } else if (cause === 'progress') {
+      const progressTimeout = this.options.progressTimeout
+      if (this.#listened) this.emit({ type: 'stalled', ...this.#base(inc.attempt), progressTimeout, progress: this.progress })
+      this.#failed(inc, new WardStalledError(name, progressTimeout), 'stalled')
+    } else {
+      const idleTimeout = this.options.idleTimeout
+      if (this.#listened) this.emit({ type: 'idle-timeout', ...this.#base(inc.attempt), idleTimeout })
+      this.#failed(inc, new WardIdleTimeoutError(name, idleTimeout), 'idle')
+    }
   }
 
   #onFailure(inc: Incarnation, thrown: unknown): void {

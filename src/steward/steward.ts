@@ -42,9 +42,9 @@ const startKeys = new Set(['signal', 'clock', 'resume', 'onEvent'])
  */
 export function steward<T>(ward: Ward<T>, options?: StewardOptions): Steward<T> {
   if (typeof ward !== 'function') throw new TypeError(`steward: ward must be a function, got ${describe(ward)}`)
-  const resolved = resolveOptions(options, ward.name !== '' ? ward.name : 'ward')
+  const resolved = resolveOptions(ward as Ward<unknown>, options, ward.name !== '' ? ward.name : 'ward')
   const nested = (ctx: WardContext): Run<T> =>
-    new StewardRun(ward, resolved, { signal: ctx.signal, clock: ctx.clock, resume: ctx.resume }, ctx)
+    new StewardRun<T>(resolved, { signal: ctx.signal, clock: ctx.clock, resume: ctx.resume }, ctx)
   const start = (startOptions: StartOptions = {}): Run<T> => {
     if (typeof startOptions !== 'object' || startOptions === null) {
       throw new TypeError(`start: options must be an object, got ${describe(startOptions)}`)
@@ -62,7 +62,7 @@ export function steward<T>(ward: Ward<T>, options?: StewardOptions): Steward<T> 
     if (onEvent !== undefined && typeof onEvent !== 'function') {
       throw new TypeError(`start: option 'onEvent' must be a function, got ${describe(onEvent)}`)
     }
-    return new StewardRun(ward, resolved, startOptions, undefined)
+    return new StewardRun<T>(resolved, startOptions, undefined)
   }
   return Object.assign(nested, { start, stewardName: resolved.name })
 }

@@ -16,7 +16,10 @@ function coarse(clock: ManualClock): Clock {
 function watched(timeout: number, hangs: number[], clock: Clock): Watched {
   return {
     lastBeat: 0,
+    progressAt: 0,
     timeout,
+    progressTimeout: Infinity,
+    idleTimeout: Infinity,
     state: OFF,
     heapIndex: -1,
     onHang: () => hangs.push(clock.now()),

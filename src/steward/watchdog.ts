@@ -16,20 +16,32 @@ export const OFF = 3
  * @internal
  */
 export interface Watched {
-  /** The time stamp of the last beat, copied from the watchdog's cell. */
+  /** The time stamp of the last beat (or, while IDLE, of the start of the wait), from the watchdog's cell. */
   lastBeat: number
+  /** The time stamp of the last change of progress (or of the start of work). */
+  progressAt: number
   /** Heartbeat timeout in ms, > 0. */
   readonly timeout: number
+  /** A WORKING ward whose progress has not changed for this long is stalled. `Infinity`: never. */
+  readonly progressTimeout: number
+  /** An IDLE ward that has waited this long has timed out. `Infinity`: never (and it is not filed). */
+  readonly idleTimeout: number
   /** WORKING, IDLE, WAITING or OFF. */
   state: number
   /** Position in the heap, -1 when not in it. */
   heapIndex: number
-  /** Called (synchronously, from the watchdog's timer) when a WORKING ward missed its deadline. */
-  onHang(now: number): void
+  /** Called (synchronously, from the watchdog's timer) when a deadline passed. */
+  onHang(now: number, cause: HangCause): void
 }
+
+/** Which deadline passed: the heartbeat, the progress, or the idle wait. @internal */
+export type HangCause = 'heartbeat' | 'progress' | 'idle'
 
 /** How many ticks per timeout the coarse (system clock) check makes. */
 export const TICKS_PER_TIMEOUT = 100
+/** The meta bit of a heap entry whose deadline is the true one for its stamps. */
+const FINAL = 1
+
 /** Tick times kept per level of the coarse mode's tick log. */
 const RING = 4096
 /** Each level of the tick log keeps every STRIDE-th tick of the level below. */
@@ -116,11 +128,14 @@ export class Watchdog {
   readonly #exact: boolean
   readonly #heap: Watched[] = []
   // Beside each heap entry, in typed arrays (no boxed number per run): the deadline it is filed
-  // under, the beat stamp that deadline was computed from, and whether it is the true deadline
-  // for that stamp (1) or only a lower bound (0, coarse mode, until the tick after it is known).
+  // under, the beat and progress stamps and the state it was computed from, and whether it is the
+  // true deadline for them (FINAL) or only a lower bound (coarse mode, until the tick after a
+  // stamp is known). A deadline whose inputs are unchanged and final has passed for real.
   #keys = new Float64Array(64)
   #stamps = new Float64Array(64)
-  #final = new Uint8Array(64)
+  #progressStamps = new Float64Array(64)
+  #meta = new Uint8Array(64)
+  #cause: HangCause = 'heartbeat'
   #timer: Timer | undefined
   #timerAt = Infinity
   // Coarse mode: the times of past ticks, to find the tick after a stamp.
@@ -143,12 +158,42 @@ export class Watchdog {
   }
 
   /** Files `w` (now WORKING, with `lastBeat` set) unless it is filed already. */
+  /** Files `w` (WORKING, or IDLE with an idle timeout; its stamps set) unless it is filed already. */
   watch(w: Watched): void {
     if (w.heapIndex !== -1) return
     if (!this.#exact && this.#heap.length === 0) this.#recordTick()
     if (!this.#exact) this.#countTimeout(w.timeout, 1)
-    this.#push(w, w.lastBeat + w.timeout, w.lastBeat, this.#exact ? 1 : 0)
+    const key = this.#deadline(w, w.state, w.lastBeat, w.progressAt, false)
+    this.#push(w, key, w.lastBeat, w.progressAt, this.#metaOf(w.state))
     this.#arm()
+  }
+
+  /** The meta byte of an entry filed for `state`: exact deadlines are final at once. */
+  #metaOf(state: number): number {
+    return (state << 1) | (this.#exact ? FINAL : 0)
+  }
+
+  /**
+   * The deadline of `w` in `state` from its stamps: their lower bounds (`upper` false), or in
+   * coarse mode the latest times the stamped events can have happened (`upper` true). Sets
+   * `#cause` to the deadline that comes first.
+   */
+  #deadline(w: Watched, state: number, beat: number, progress: number, upper: boolean): number {
+    const now = this.cell.now
+    if (upper) beat = this.#latestBeat(beat, now)
+    if (state === IDLE) {
+      this.#cause = 'idle'
+      return beat + w.idleTimeout
+    }
+    const heartbeat = beat + w.timeout
+    if (w.progressTimeout === Infinity) {
+      this.#cause = 'heartbeat'
+      return heartbeat
+    }
+    if (upper) progress = this.#latestBeat(progress, now)
+    const stalled = progress + w.progressTimeout
+    this.#cause = stalled < heartbeat ? 'progress' : 'heartbeat'
+    return Math.min(heartbeat, stalled)
   }
 
   /** Removes `w` from the schedule at once (its run settled). */
@@ -217,51 +262,59 @@ export class Watchdog {
     const heap = this.#heap
     while (heap.length > 0 && this.#keys[0]! <= now) {
       const w = heap[0]!
-      if (w.state !== WORKING) {
+      const state = w.state
+      if (state !== WORKING && (state !== IDLE || w.idleTimeout === Infinity)) {
         this.unwatch(w)
         continue
       }
-      const stamp = w.lastBeat
-      if (stamp !== this.#stamps[0]) {
-        // It beat since it was filed: file it under the new beat's (lower-bound) deadline.
-        const key = stamp + w.timeout
+      const beat = w.lastBeat
+      const progress = w.progressAt
+      const meta = this.#meta[0]!
+      if (beat !== this.#stamps[0] || progress !== this.#progressStamps[0] || state !== meta >> 1) {
+        // It beat, progressed or changed state since it was filed: file it anew (lower bound).
+        const key = this.#deadline(w, state, beat, progress, false)
         if (key > now) {
-          this.#refileTop(key, stamp, this.#exact ? 1 : 0)
+          this.#refileTop(key, beat, progress, this.#metaOf(state))
           continue
         }
-        this.#stamps[0] = stamp
-        this.#final[0] = this.#exact ? 1 : 0
+        this.#stamps[0] = beat
+        this.#progressStamps[0] = progress
+        this.#meta[0] = this.#metaOf(state)
       }
-      if (this.#final[0] === 0) {
-        // Coarse: the beat happened before the tick after its stamp; that is the deadline's base.
-        const deadline = this.#latestBeat(stamp, now) + w.timeout
+      if ((this.#meta[0]! & FINAL) === 0) {
+        // Coarse: each stamped event happened before the tick after its stamp; date it there.
+        const deadline = this.#deadline(w, state, beat, progress, true)
         if (deadline > now) {
-          this.#refileTop(deadline, stamp, 1)
+          this.#refileTop(deadline, beat, progress, (state << 1) | FINAL)
           continue
         }
+      } else {
+        this.#deadline(w, state, beat, progress, !this.#exact)
       }
       this.unwatch(w)
-      w.onHang(now)
+      w.onHang(now, this.#cause)
     }
     this.#arm()
   }
 
-  #push(w: Watched, key: number, stamp: number, final: number): void {
+  #push(w: Watched, key: number, stamp: number, progressStamp: number, meta: number): void {
     const heap = this.#heap
     const index = heap.length
     if (index === this.#keys.length) this.#grow()
     heap.push(w)
     this.#keys[index] = key
     this.#stamps[index] = stamp
-    this.#final[index] = final
+    this.#progressStamps[index] = progressStamp
+    this.#meta[index] = meta
     w.heapIndex = index
     this.#up(index)
   }
 
-  #refileTop(key: number, stamp: number, final: number): void {
+  #refileTop(key: number, stamp: number, progressStamp: number, meta: number): void {
     this.#keys[0] = key
     this.#stamps[0] = stamp
-    this.#final[0] = final
+    this.#progressStamps[0] = progressStamp
+    this.#meta[0] = meta
     this.#down(0)
   }
 
@@ -273,9 +326,12 @@ export class Watchdog {
     const stamps = new Float64Array(size)
     stamps.set(this.#stamps)
     this.#stamps = stamps
-    const final = new Uint8Array(size)
-    final.set(this.#final)
-    this.#final = final
+    const progressStamps = new Float64Array(size)
+    progressStamps.set(this.#progressStamps)
+    this.#progressStamps = progressStamps
+    const meta = new Uint8Array(size)
+    meta.set(this.#meta)
+    this.#meta = meta
   }
 
   /** Moves the entry at `from` (which is `w`) to `to`. */
@@ -283,8 +339,19 @@ export class Watchdog {
     this.#heap[to] = w
     this.#keys[to] = this.#keys[from]!
     this.#stamps[to] = this.#stamps[from]!
-    this.#final[to] = this.#final[from]!
+    this.#progressStamps[to] = this.#progressStamps[from]!
+    this.#meta[to] = this.#meta[from]!
     w.heapIndex = to
+  }
+
+  /** Puts an entry taken out at some index back at `index`. */
+  #place(index: number, w: Watched, key: number, stamp: number, progressStamp: number, meta: number): void {
+    this.#heap[index] = w
+    this.#keys[index] = key
+    this.#stamps[index] = stamp
+    this.#progressStamps[index] = progressStamp
+    this.#meta[index] = meta
+    w.heapIndex = index
   }
 
   #up(index: number): void {
@@ -293,18 +360,15 @@ export class Watchdog {
     const w = heap[index]!
     const key = keys[index]!
     const stamp = this.#stamps[index]!
-    const final = this.#final[index]!
+    const progressStamp = this.#progressStamps[index]!
+    const meta = this.#meta[index]!
     while (index > 0) {
       const parentIndex = (index - 1) >> 1
       if (keys[parentIndex]! <= key) break
       this.#copy(parentIndex, index, heap[parentIndex]!)
       index = parentIndex
     }
-    heap[index] = w
-    keys[index] = key
-    this.#stamps[index] = stamp
-    this.#final[index] = final
-    w.heapIndex = index
+    this.#place(index, w, key, stamp, progressStamp, meta)
   }
 
   #down(index: number): void {
@@ -314,7 +378,8 @@ export class Watchdog {
     const w = heap[index]!
     const key = keys[index]!
     const stamp = this.#stamps[index]!
-    const final = this.#final[index]!
+    const progressStamp = this.#progressStamps[index]!
+    const meta = this.#meta[index]!
     for (;;) {
       const left = 2 * index + 1
       if (left >= length) break
@@ -324,11 +389,7 @@ export class Watchdog {
       this.#copy(child, index, heap[child]!)
       index = child
     }
-    heap[index] = w
-    keys[index] = key
-    this.#stamps[index] = stamp
-    this.#final[index] = final
-    w.heapIndex = index
+    this.#place(index, w, key, stamp, progressStamp, meta)
   }
 }
 
