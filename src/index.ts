@@ -12,7 +12,15 @@ export { walk } from './steward/walk.js'
 export type { WalkSource } from './steward/walk.js'
 
 // Errors
-export { GaveUpError, WardHungError, NonErrorThrown, WardRetiredError, errorInfo } from './steward/errors.js'
+export {
+  GaveUpError,
+  WardHungError,
+  WardStalledError,
+  WardIdleTimeoutError,
+  NonErrorThrown,
+  WardRetiredError,
+  errorInfo,
+} from './steward/errors.js'
 export type { ErrorInfo, GiveUpReason } from './steward/errors.js'
 
 // Events and status
@@ -22,6 +30,8 @@ export type {
   EventBase,
   StartedEvent,
   HungEvent,
+  StalledEvent,
+  IdleTimeoutEvent,
   FailedEvent,
   RestartingEvent,
   UnstoppedEvent,
