@@ -35,6 +35,17 @@ test('examples/queue-consumer.ts waits for input, is healed once and stopped by 
   ])
 })
 
+test('examples/walk-poison.ts delivers every good result once and dead-letters the poison input', async () => {
+  assert.deepEqual(await example('examples/walk-poison.ts'), [
+    'shipped #1',
+    'shipped #2',
+    'checkpoint: 2',
+    'dead letter at 2: #3 (corrupt) (cannot parse #3 (corrupt))',
+    'shipped #4',
+    'shipped #5',
+  ])
+})
+
 test('examples/seed-scenarios.ts prints the seed timelines', async () => {
   const lines = await example('examples/seed-scenarios.ts', '--virtual')
   assert.ok(lines.includes('   9.000s  steward: stopped'))
