@@ -639,7 +639,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     }
     this.#commit(next)
     if (this.parent !== undefined) this.parent.beat(next)
-    if (this.#listened) this.emit({ type: 'dead-letter', ...this.#base(inc.attempt), ...letter, ward: letter.ward, path: letter.path })
+    if (this.#listened) this.emit({ type: 'dead-letter', ...this.#base(inc.attempt), ...letter })
     const hook = this.options.onDeadLetter
     if (hook !== undefined) {
       try {
