@@ -53,6 +53,8 @@ export interface RestartingEvent extends EventBase {
   readonly reason: RestartReason
   /** Restarts so far, this one included. */
   readonly restarts: number
+  /** The backoff before `attempt + 1` starts, in ms (0 without a backoff policy). */
+  readonly delay: number
 }
 
 /** A retired incarnation did not settle within `stopTimeout`; it was abandoned. */

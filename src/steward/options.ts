@@ -1,5 +1,6 @@
 import type { EventListener } from '../observe/events.js'
 import type { DeadLetter } from './output.js'
+import { isBackoff, type Backoff } from '../policy/backoff.js'
 import type { Ward } from './ward.js'
 import { describe, toMs, type Duration } from '../time/duration.js'
 
@@ -64,6 +65,13 @@ export interface StewardOptions {
    */
   readonly idleTimeout?: Duration
   /**
+   * How long to wait before each restart, as a pure policy: `exponential()`,
+   * `fixed()`, `jittered()`, `upTo()`, `resetAfter()`. A stop during the wait
+   * ends the run at once.
+   * @default none: restart at once
+   */
+  readonly backoff?: Backoff
+  /**
    * After this many incarnations in a row failed at the same progress, the
    * input there is poison: the next incarnation sees `ctx.poisoned` and
    * dead-letters it (`walk` does so by itself). `Infinity` never does.
@@ -89,6 +97,7 @@ export interface ResolvedOptions {
   readonly stopTimeout: number
   readonly progressTimeout: number
   readonly idleTimeout: number
+  readonly backoff: Backoff | undefined
   readonly poisonAfter: number
   readonly onDeadLetter: ((letter: DeadLetter) => void) | undefined
   readonly onEvent: EventListener | undefined
@@ -105,6 +114,7 @@ const known = new Set([
   'stopTimeout',
   'progressTimeout',
   'idleTimeout',
+  'backoff',
   'poisonAfter',
   'onDeadLetter',
   'onEvent',
@@ -141,6 +151,10 @@ export function resolveOptions(ward: Ward<unknown>, options: StewardOptions | un
   const stopTimeout = toMs(options.stopTimeout ?? 5_000, `steward: option 'stopTimeout'`)
   const progressTimeout = toMs(options.progressTimeout ?? Infinity, `steward: option 'progressTimeout'`, { infinite: true, zero: false })
   const idleTimeout = toMs(options.idleTimeout ?? Infinity, `steward: option 'idleTimeout'`, { infinite: true, zero: false })
+  const backoff = options.backoff
+  if (backoff !== undefined && !isBackoff(backoff)) {
+    throw new TypeError(`steward: option 'backoff' must be a backoff policy (exponential(), fixed() …), got ${describe(backoff)}`)
+  }
   const poisonAfter = options.poisonAfter ?? Infinity
   if (typeof poisonAfter !== 'number' || !(poisonAfter === Infinity || (Number.isInteger(poisonAfter) && poisonAfter >= 1))) {
     throw new RangeError(`steward: option 'poisonAfter' must be a positive integer or Infinity, got ${describe(poisonAfter)}`)
@@ -164,6 +178,7 @@ export function resolveOptions(ward: Ward<unknown>, options: StewardOptions | un
     stopTimeout,
     progressTimeout,
     idleTimeout,
+    backoff,
     poisonAfter,
     onDeadLetter,
     onEvent,

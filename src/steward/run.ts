@@ -143,6 +143,10 @@ class RestartLog {
   /** The last retired incarnation, for status. */
   last: Incarnation | undefined = undefined
   launchBound: (() => void) | undefined = undefined
+  /** With a backoff: when the current incarnation started, the policy's state, the pending wait. */
+  startedAt = 0
+  backoffState: { readonly state: unknown } | undefined = undefined
+  backoffTimer: Timer | undefined = undefined
 }
 
 /** What connects a run to the outside, when anything does. @internal */
@@ -745,6 +749,7 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   #launchNow(): void {
     const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.#log?.failuresHere ?? 0)
+    if (this.options.backoff !== undefined) this.#logged.startedAt = this.clock.now()
     this.current = inc
     this.work()
     if (this.#listened) this.emit({ type: 'started', ...this.#base(inc.attempt), resume: inc.resume })
@@ -839,17 +844,38 @@ export class StewardRun<T> implements Run<T>, Watched {
     const decision = nextRestart(this.options, this.#logged.history, this.options.maxRestarts === Infinity ? 0 : this.clock.now())
     this.#logged.history = decision.history
     if (!decision.allowed) return this.#giveUp(inc, error, 'limit')
-    this.#logged.restarts++
+    const log = this.#logged
+    log.restarts++
+    let delay = 0
+    const backoff = this.options.backoff
+    if (backoff !== undefined) {
+      const uptime = this.clock.now() - log.startedAt
+      const step = backoff.next(log.backoffState === undefined ? backoff.initial : log.backoffState.state, {
+        restart: log.restarts,
+        uptime,
+      })
+      log.backoffState = { state: step.state }
+      delay = Math.max(0, step.delay)
+    }
     if (this.#listened) {
-      this.emit({ type: 'restarting', ...this.#base(inc.attempt), reason, restarts: this.#logged.restarts })
+      this.emit({ type: 'restarting', ...this.#base(inc.attempt), reason, restarts: log.restarts, delay })
     }
     this.upstream?.beat()
     const retiring = this.#retire(inc, reason)
-    if (retiring === true) return this.#launchSoon()
-    this.#logged.retiring = retiring
+    if (retiring === true && delay === 0) return this.#launchSoon()
+    const next = (): void => {
+      if (delay === 0) return this.#launch()
+      // The wait is a timer on the run's clock; stop() cancels it and ends the run at once.
+      log.backoffTimer = this.clock.setTimer(delay, () => {
+        log.backoffTimer = undefined
+        this.#launch()
+      })
+    }
+    if (retiring === true) return next()
+    log.retiring = retiring
     void retiring.then(() => {
-      if (this.#logged.retiring === retiring) this.#logged.retiring = undefined
-      this.#launch()
+      if (log.retiring === retiring) log.retiring = undefined
+      if ((this.#bits & PHASE) === RUNNING) next()
     })
   }
 
@@ -903,6 +929,11 @@ export class StewardRun<T> implements Run<T>, Watched {
   /** Retires `inc` (if any), waits for a restart retirement in progress, then settles. */
   #finish(inc: Incarnation | undefined, why: RetireWhy, outcome: () => Outcome): void {
     this.#bits = (this.#bits & ~PHASE) | ENDING
+    const log = this.#log
+    if (log?.backoffTimer !== undefined) {
+      log.backoffTimer.cancel()
+      log.backoffTimer = undefined
+    }
     const retiring = inc === undefined || inc.retired ? true : this.#retire(inc, why)
     const pending = this.#logged.retiring
     this.#ended.ending = (async () => {
