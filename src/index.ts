@@ -45,8 +45,13 @@ export type {
 } from './observe/events.js'
 export type { WardStatus, RunState } from './observe/status.js'
 
+// Sentinels a ward can end with
+export { DoNotRestart, TerminateTree } from './steward/sentinels.js'
+
 // Restart policy
 export { nextRestart, noRestarts } from './policy/restart-limit.js'
+export { exponential, fixed, jittered, upTo, resetAfter } from './policy/backoff.js'
+export type { Backoff, BackoffStep, ExponentialOptions, JitterOptions } from './policy/backoff.js'
 export type { RestartLimit, RestartHistory, RestartDecision } from './policy/restart-limit.js'
 
 // Time

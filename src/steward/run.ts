@@ -13,6 +13,7 @@ import {
   WardStalledError,
   type GiveUpReason,
 } from './errors.js'
+import { DoNotRestart, TerminateTree } from './sentinels.js'
 import type { ResolvedOptions } from './options.js'
 import { sameProgress } from './progress.js'
 import { Output } from './output.js'
@@ -506,6 +507,11 @@ export class StewardRun<T> implements Run<T>, Watched {
     return end.done
   }
 
+  /** The outcome, once settled. */
+  get outcome(): Outcome | undefined {
+    return this.#end?.outcome
+  }
+
   /** Whether anyone listens: events are built only then. */
   get #listened(): boolean {
     const emitter = this.#links?.emitter
@@ -813,6 +819,7 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   #onFailure(inc: Incarnation, thrown: unknown): void {
     if ((this.#bits & PHASE) !== RUNNING) return
+    if (thrown instanceof DoNotRestart || thrown instanceof TerminateTree) return void this.stop(thrown)
     const error = asError(thrown)
     if (this.#listened) this.emit({ type: 'failed', ...this.#base(inc.attempt), error: errorInfo(error) })
     this.#failed(inc, error, 'failed')
@@ -830,6 +837,10 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   #onReturn(inc: Incarnation, value: unknown): void {
     if ((this.#bits & PHASE) !== RUNNING) return
+    if (value instanceof DoNotRestart || value instanceof TerminateTree) return void this.stop(value)
+    // A nested steward that ended because its tree is terminating: so does this one.
+    const childEnd = inc.child?.outcome
+    if (childEnd?.kind === 'stopped' && childEnd.reason instanceof TerminateTree) return void this.stop(childEnd.reason)
     if (this.options.restart !== 'permanent') {
       void this.#retire(inc, 'completed')
       this.#settle({ kind: 'completed', value, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 })
