@@ -45,6 +45,12 @@ export type {
 } from './observe/events.js'
 export type { WardStatus, RunState } from './observe/status.js'
 
+// Supervision trees
+export { supervisor } from './tree/supervisor.js'
+export type { Supervisor, SupervisorOptions, SupervisorStartOptions, SupervisorRun, ChildSpec, Strategy } from './tree/supervisor.js'
+export { initialIntensity, nextIntensity } from './tree/intensity.js'
+export type { Intensity, IntensityState } from './tree/intensity.js'
+
 // Sentinels a ward can end with
 export { DoNotRestart, TerminateTree } from './steward/sentinels.js'
 

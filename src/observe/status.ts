@@ -25,7 +25,7 @@ export type RunState =
 export interface WardStatus {
   readonly name: string
   readonly path: string
-  readonly kind: 'steward'
+  readonly kind: 'steward' | 'supervisor'
   readonly state: RunState
   /** The current (or last) incarnation, 1-based; 0 before the first start. */
   readonly attempt: number

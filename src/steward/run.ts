@@ -181,11 +181,17 @@ class RunEnd {
 /** Why an incarnation was retired: a word, or the caller's own reason. @internal */
 type RetireWhy = string | { readonly reason: unknown }
 
+/** A steward or supervisor run started with an incarnation as its parent. @internal */
+export interface NestedRun {
+  status(): WardStatus
+  readonly outcome: Outcome | undefined
+}
+
 /** The part of an incarnation few need. @internal */
 class RareState {
   why: RetireWhy = ''
   onSettled: (() => void) | undefined = undefined
-  child: StewardRun<unknown> | undefined = undefined
+  child: NestedRun | undefined = undefined
 }
 
 /** One incarnation of a ward, and the context it is handed. @internal */
@@ -236,11 +242,11 @@ export class Incarnation implements WardContext {
   }
 
   /** A steward started with this context as its parent (a nested steward). */
-  get child(): StewardRun<unknown> | undefined {
+  get child(): NestedRun | undefined {
     return this.#rare?.child
   }
 
-  set child(run: StewardRun<unknown> | undefined) {
+  set child(run: NestedRun | undefined) {
     this.#rarely.child = run
   }
 
