@@ -433,7 +433,7 @@ export class StewardRun<T> implements Run<T>, Watched {
     if (upstream instanceof Incarnation) {
       this.#bits |= NESTED
       this.#linked.path = `${upstream.run.path}/${options.name}`
-      upstream.child = this as StewardRun<unknown>
+      upstream.child = this
       const parent = upstream.run
       this.on((event) => parent.emit(event))
     }

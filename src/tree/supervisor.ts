@@ -416,7 +416,8 @@ function validChild(child: ChildSpec, siblings: readonly Slot[]): ChildSpec {
  */
 export function supervisor(options: SupervisorOptions, children: readonly ChildSpec[]): Supervisor {
   const resolved = resolve(options)
-  if (!Array.isArray(children)) throw new TypeError(`supervisor: children must be an array, got ${describe(children)}`)
+  const list: unknown = children
+  if (!Array.isArray(list)) throw new TypeError(`supervisor: children must be an array, got ${describe(children)}`)
   const names = new Set<string>()
   for (const child of children) {
     validChild(child, [])
