@@ -46,6 +46,23 @@ test('examples/walk-poison.ts delivers every good result once and dead-letters t
   ])
 })
 
+test('examples/tree.ts heals a rest-for-one tree: the connection drops, then the writer', async () => {
+  assert.deepEqual(await example('examples/tree.ts'), [
+    '0 ms: connection 1 up',
+    '0 ms: reader on connection 1',
+    '0 ms: writer on connection 1',
+    '100 ms: client/connection failed: connection reset by peer',
+    '100 ms: connection 2 up',
+    '100 ms: reader on connection 2',
+    '100 ms: writer on connection 2',
+    '150 ms: client/writer failed: write failed',
+    '150 ms: writer on connection 2',
+    '[["connection","idle"],["reader","idle"],["writer","idle"]]',
+    '1000 ms: connection 2 closed',
+    'stopped; unstopped: []',
+  ])
+})
+
 test('examples/seed-scenarios.ts prints the seed timelines', async () => {
   const lines = await example('examples/seed-scenarios.ts', '--virtual')
   assert.ok(lines.includes('   9.000s  steward: stopped'))
