@@ -53,6 +53,20 @@ test('demo all --virtual --json prints one JSON object per line, with the seed t
   ])
 })
 
+test('demo tree --virtual --json: the tree heals and stops in order; all replays only the seed', async () => {
+  const { code, lines } = await cli(['demo', 'tree', '--virtual', '--json'])
+  assert.equal(code, 0)
+  const entries = lines.map((line) => JSON.parse(line) as { t: number; type: string; ward: string; scenario: string })
+  assert.ok(entries.every((entry) => entry.scenario === 'tree' && entry.ward === 'tree'))
+  assert.deepEqual(
+    entries.filter((entry) => entry.type === 'restart').map((entry) => entry.t),
+    [2000, 3500, 6000],
+  )
+  assert.deepEqual(entries.at(-1), { t: 8000, ward: 'tree', type: 'stopped', scenario: 'tree' })
+  const all = await cli(['demo', 'all', '--virtual', '--json'])
+  assert.deepEqual([...new Set(all.lines.map((line) => (JSON.parse(line) as { scenario: string }).scenario))], ['s1', 's2', 's3', 's4'])
+})
+
 test('the human timeline reads like the seed output', async () => {
   const { code, lines } = await cli(['demo', 's3', '--virtual'])
   assert.equal(code, 0)

@@ -1,5 +1,6 @@
 import { runScenario, type Scenario, type TimelineEntry } from '../scenarios/timeline.js'
 import { seedScenarios } from '../scenarios/seed.js'
+import { tree } from '../scenarios/tree.js'
 import { ManualClock } from '../time/manual-clock.js'
 import type { Clock } from '../time/clock.js'
 import { ScaledClock } from './scaled-clock.js'
@@ -13,8 +14,11 @@ export interface DemoOptions {
   readonly write: (line: string) => void
 }
 
-/** The demos `steward demo` knows, by id. */
-export const demos: ReadonlyMap<string, Scenario> = new Map(seedScenarios.map((scenario) => [scenario.id, scenario]))
+/** The demos `steward demo` knows, by id: the seed's four (which `all` replays) and the tree. */
+export const demos: ReadonlyMap<string, Scenario> = new Map([...seedScenarios, tree].map((scenario) => [scenario.id, scenario]))
+
+/** What `steward demo all` replays. */
+export const allDemos: readonly string[] = seedScenarios.map((scenario) => scenario.id)
 
 /** Runs the named scenarios one after the other, printing each timeline as it happens. */
 export async function runDemos(ids: readonly string[], options: DemoOptions): Promise<void> {
@@ -49,6 +53,7 @@ function describeEntry(entry: TimelineEntry): string {
     case 'output':
       return `main: Received: ${String(entry.value)}`
     case 'restart': {
+      if (entry.ward === 'tree') return `supervisor: restarting after a child ${entry.reason === 'failed' ? 'failed' : 'ended'} (restart ${entry.attempt - 1})`
       const why = entry.reason === 'hung' ? 'ward unhealthy' : entry.reason === 'failed' ? 'ward failed' : 'ward returned'
       return `steward: ${why}; restarting (attempt ${entry.attempt})`
     }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { demos, runDemos } from './demo.js'
+import { allDemos, demos, runDemos } from './demo.js'
 
 const usage = `steward — heartbeat supervision for long-running Node.js work
 
@@ -9,7 +9,8 @@ Usage:
   steward --help | --version
 
 demo    replays the seed's programs (Concurrency in Go, "healing goroutines")
-        under steward and prints their timelines.
+        under steward and prints their timelines (all = s1..s4); tree shows a
+        supervision tree healing a crash, a hang and a cascade.
   --virtual   run on a manual clock: finishes at once, times in virtual ms
   --json      one JSON object per line: t (ms since start), type, ward, ...
   --speed N   run real time N times faster (default 1)
@@ -53,7 +54,7 @@ export async function main(argv: readonly string[], write: (line: string) => voi
   const names = rest.length === 0 ? ['all'] : rest
   const ids: string[] = []
   for (const name of names) {
-    if (name === 'all') ids.push(...demos.keys())
+    if (name === 'all') ids.push(...allDemos)
     else if (demos.has(name)) ids.push(name)
     else {
       process.stderr.write(`steward demo: unknown scenario '${name}'; choose from ${[...demos.keys()].join(', ')}, all\n`)
