@@ -47,6 +47,10 @@ test('one-for-one restarts only the failed child', async () => {
   assert.deepEqual(await strategyLog('one-for-one', 'b'), [
     'start a', 'start b', 'start c', 'crash b', 'start b', '--', 'stop c', 'stop b', 'stop a',
   ])
+  for (const failing of ['a', 'c'] as const) {
+    const log = await strategyLog('one-for-one', failing)
+    assert.deepEqual(log.slice(3, log.indexOf('--')), [`crash ${failing}`, `start ${failing}`], failing)
+  }
 })
 
 test('one-for-all stops the others in reverse order and starts all in order', async () => {
