@@ -138,6 +138,8 @@ class Slot {
   /** The child's last status, kept when it is not running. */
   last: WardStatus | undefined = undefined
   restarts = 0
+  /** When its current run started (a backoff's uptime). */
+  startedAt = 0
 
   constructor(spec: ChildSpec) {
     this.spec = spec
@@ -293,6 +295,7 @@ export class SupervisorTree implements SupervisorRun {
       onEvent: (event) => this.emit({ ...event, path: `${this.#path}/${event.path}` }),
     })
     slot.run = run
+    slot.startedAt = this.#clock.now()
     void run.done.then((outcome) => this.#ended(slot, run, outcome))
   }
 
@@ -330,7 +333,7 @@ export class SupervisorTree implements SupervisorRun {
     let delay = 0
     const backoff = this.#options.backoff
     if (backoff !== undefined) {
-      const step = backoff.next(this.#backoffState, { restart: this.#restarts, uptime: 0 })
+      const step = backoff.next(this.#backoffState, { restart: this.#restarts, uptime: now - slot.startedAt })
       this.#backoffState = step.state
       delay = step.delay
     }
