@@ -1,0 +1,65 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { StewardEvent } from '../observe/events.js'
+import { steward } from '../steward/steward.js'
+import { liveWorkers, threadWard } from './thread-ward.js'
+
+const fixtures = new URL('../../test/fixtures/thread-wards.mjs', import.meta.url)
+
+async function noWorkerLeft(): Promise<void> {
+  for (let i = 0; i < 200 && liveWorkers.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.equal(liveWorkers.size, 0, 'a worker is still alive')
+}
+
+test('a worker stuck in a CPU loop is terminated and replaced; the new one resumes after the last delivered value', { timeout: 30_000 }, async () => {
+  const events: string[] = []
+  const started = performance.now()
+  const run = steward(threadWard(fixtures, { export: 'cpuHang', terminateAfter: 100 }), {
+    name: 'cpu',
+    timeout: 500,
+  }).start({ onEvent: (event: StewardEvent) => events.push(event.type) })
+  const values: unknown[] = []
+  for await (const value of run) values.push(value)
+  const elapsed = performance.now() - started
+  assert.deepEqual(values, [0, 1, 2, 3, 4, 5])
+  assert.deepEqual(
+    events.filter((type) => type !== 'started'),
+    ['hung', 'restarting', 'completed'],
+  )
+  assert.ok(elapsed < 10_000, `took ${elapsed} ms`)
+  assert.equal((await run.done).kind, 'completed')
+  await noWorkerLeft()
+})
+
+test('a worker that throws is a failure like a throw, restarted at once', { timeout: 30_000 }, async () => {
+  const run = steward(threadWard(fixtures, { export: 'throws' }), { maxRestarts: 2, within: Infinity }).start()
+  const values: unknown[] = []
+  await assert.rejects(async () => {
+    for await (const value of run) values.push(value)
+  }, /worker failure 3/)
+  assert.deepEqual(values, [1, 2, 3])
+  await noWorkerLeft()
+})
+
+test('a worker out of memory under resourceLimits is a failure', { timeout: 30_000 }, async () => {
+  const outcome = await steward(threadWard(fixtures, { export: 'oom', stream: false, resourceLimits: { maxOldGenerationSizeMb: 32 } }), {
+    restart: 'temporary',
+  }).start().done
+  assert.equal(outcome.kind, 'gave-up')
+  assert.ok(outcome.kind === 'gave-up' && /memory/i.test(outcome.error.cause.message), outcome.kind === 'gave-up' ? outcome.error.cause.message : '')
+  await noWorkerLeft()
+})
+
+test('a worker waiting for input is healthy; stopping the run terminates nothing it should not', { timeout: 30_000 }, async () => {
+  const run = steward(threadWard(fixtures, { export: 'waits', stream: false }), { timeout: 100 }).start()
+  const outcome = await run.done
+  assert.equal(outcome.kind, 'completed')
+  assert.equal(run.status().progress, 'done')
+  await noWorkerLeft()
+})
+
+test('bad thread ward arguments are refused', () => {
+  assert.throws(() => threadWard('relative/path.js'), /module must be a file: URL or an absolute path/)
+  assert.throws(() => threadWard(fixtures, { terminateAfter: -1 }), /option 'terminateAfter': must not be negative/)
+  assert.throws(() => threadWard(fixtures, { wat: 1 } as never), /unknown option 'wat'/)
+})

@@ -1,0 +1,208 @@
+import { existsSync } from 'node:fs'
+import { isAbsolute } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Worker, type ResourceLimits } from 'node:worker_threads'
+import type { Timer } from '../time/clock.js'
+import { describe, toMs, type Duration } from '../time/duration.js'
+import type { Output } from '../steward/output.js'
+import type { Ward, WardContext } from '../steward/ward.js'
+import { fromWire, toWire, type FromWorker, type ToWorker } from './protocol.js'
+
+/** Options of {@link threadWard}. */
+export interface ThreadWardOptions {
+  /** The module's export that is the ward. @default 'default' */
+  readonly export?: string
+  /** Limits of the worker's heap and stack (`worker_threads` `resourceLimits`); running out is a failure. */
+  readonly resourceLimits?: ResourceLimits
+  /**
+   * After the ward's signal aborts, how long the worker may take to finish
+   * before it is terminated — a worker stuck in a CPU loop never finishes.
+   * @default '1s'
+   */
+  readonly terminateAfter?: Duration
+  /**
+   * How often the steward side reads the worker's beat counter. A beat is
+   * seen at most this late, so a hang is reported at most this late.
+   * @default timeout / 20 (at least 1 ms)
+   */
+  readonly sampleEvery?: Duration
+  /**
+   * Whether the worker's ward yields outputs. `true`: the thread ward is a
+   * stream ward (the worker runs as its consumer pulls). `false`: a promise
+   * ward (the worker runs at once and is watched from the start).
+   * @default true
+   */
+  readonly stream?: boolean
+}
+
+const known = new Set(['export', 'resourceLimits', 'terminateAfter', 'sampleEvery', 'stream'])
+
+/** Workers started by thread wards and not yet exited (for leak checks). @internal */
+export const liveWorkers = new Set<Worker>()
+
+// The worker entry: the compiled runner beside this file. Run from source (the tests, under
+// tsx, whose loader a worker does not get), it is the build's: `npm test` builds first.
+const besideThis = new URL('./thread-runner.js', import.meta.url)
+const runner = existsSync(fileURLToPath(besideThis)) ? besideThis : new URL('../../dist/isolation/thread-runner.js', import.meta.url)
+
+/**
+ * A ward that runs in a worker thread, so that code which blocks the event
+ * loop (a CPU loop, a synchronous parser gone wrong) can be detected and
+ * killed: the worker's beats are a counter in shared memory that the steward
+ * side samples from the main thread, and a retired worker that does not
+ * finish within `terminateAfter` is terminated. The module exports the ward
+ * (`export default async function* (ctx) { … }`); its context works as
+ * in-process (signal, beat with progress, resume, attempt, failuresHere,
+ * idle, output, poisoned, deadLetter). Outputs cross to the main thread one
+ * per pull, so a slow consumer pauses the worker. A worker that throws,
+ * exits or runs out of memory is a failure like a throw.
+ *
+ * `module` is a `file:` URL or an absolute path.
+ */
+export function threadWard<T = unknown>(module: string | URL, options: ThreadWardOptions = {}): Ward<T> {
+  const href = moduleHref(module)
+  if (typeof options !== 'object' || options === null) throw new TypeError(`threadWard: options must be an object, got ${describe(options)}`)
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new TypeError(`threadWard: unknown option '${key}'; known options: ${[...known].join(', ')}`)
+  }
+  const exportName = options.export ?? 'default'
+  if (typeof exportName !== 'string' || exportName === '') throw new TypeError(`threadWard: option 'export' must be a non-empty string, got ${describe(exportName)}`)
+  const terminateAfter = toMs(options.terminateAfter ?? 1_000, `threadWard: option 'terminateAfter'`)
+  const sampleEvery = options.sampleEvery === undefined ? undefined : toMs(options.sampleEvery, `threadWard: option 'sampleEvery'`, { zero: false })
+  const resourceLimits = options.resourceLimits
+  if (resourceLimits !== undefined && (typeof resourceLimits !== 'object' || resourceLimits === null)) {
+    throw new TypeError(`threadWard: option 'resourceLimits' must be an object, got ${describe(resourceLimits)}`)
+  }
+
+  const stream = options.stream ?? true
+  if (typeof stream !== 'boolean') throw new TypeError(`threadWard: option 'stream' must be a boolean, got ${describe(stream)}`)
+  const supervise = async function* threadWard(ctx: WardContext): AsyncGenerator<T | Output<T>> {
+    const beats = new Int32Array(new SharedArrayBuffer(4))
+    const worker = new Worker(runner, {
+      workerData: { module: href, exportName, beats: beats.buffer },
+      ...(resourceLimits === undefined ? {} : { resourceLimits }),
+    })
+    liveWorkers.add(worker)
+    const inbox: Array<FromWorker | { type: 'exit'; code: number } | { type: 'crash'; error: Error }> = []
+    let wake: (() => void) | undefined
+    const deliver = (message: (typeof inbox)[number]): void => {
+      inbox.push(message)
+      wake?.()
+    }
+    worker.on('message', (message: FromWorker) => deliver(message))
+    worker.on('error', (error: Error) => deliver({ type: 'crash', error }))
+    worker.on('exit', (code: number) => {
+      liveWorkers.delete(worker)
+      deliver({ type: 'exit', code })
+    })
+    const receive = (): Promise<(typeof inbox)[number]> => {
+      const message = inbox.shift()
+      if (message !== undefined) return Promise.resolve(message)
+      return new Promise((resolve) => {
+        wake = () => {
+          wake = undefined
+          resolve(inbox.shift()!)
+        }
+      })
+    }
+    const send = (message: ToWorker): void => {
+      try {
+        worker.postMessage(message)
+      } catch {
+        // The worker is gone; its exit is in the inbox.
+      }
+    }
+
+    // The heartbeat: beats counted in shared memory, seen from here.
+    let seen = 0
+    let sampler: Timer | undefined
+    const every = sampleEvery ?? Math.max(1, ctx.timeout / 20)
+    const sample = (): void => {
+      const count = Atomics.load(beats, 0)
+      if (count !== seen) {
+        seen = count
+        ctx.beat()
+      }
+      sampler = ctx.clock.setTimer(every, sample)
+    }
+    let killer: Timer | undefined
+    const onAbort = (): void => {
+      send({ type: 'abort', reason: toWire(ctx.signal.reason) })
+      killer = ctx.clock.setTimer(terminateAfter, () => void worker.terminate())
+    }
+    ctx.signal.addEventListener('abort', onAbort, { once: true })
+    let exited = false
+    try {
+      sample()
+      let idle = false
+      let started = false
+      for (;;) {
+        const message = idle ? await ctx.idle(receive()) : await receive()
+        switch (message.type) {
+          case 'ready':
+            started = true
+            send({
+              type: 'start',
+              name: ctx.name,
+              attempt: ctx.attempt,
+              resume: ctx.resume,
+              failuresHere: ctx.failuresHere,
+              poisoned: ctx.poisoned,
+              pulseInterval: ctx.pulseInterval,
+              timeout: ctx.timeout,
+            })
+            send({ type: 'pull' })
+            break
+          case 'progress':
+            ctx.beat(message.progress)
+            break
+          case 'idle':
+            idle = true
+            break
+          case 'busy':
+            idle = false
+            break
+          case 'dead-letter':
+            ctx.deadLetter(message.input, message.next)
+            break
+          case 'output':
+            yield message.tagged ? ctx.output(message.value as T, message.progress) : (message.value as T)
+            send({ type: 'pull' })
+            break
+          case 'done':
+            return
+          case 'failed':
+            throw fromWire(message.error)
+          case 'crash':
+            throw message.error
+          case 'exit':
+            exited = true
+            if (ctx.signal.aborted) return
+            throw new Error(`threadWard: worker exited with code ${message.code}${started ? '' : ' before it was ready'}`)
+        }
+      }
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort)
+      sampler?.cancel()
+      killer?.cancel()
+      if (!exited) await worker.terminate()
+      worker.removeAllListeners()
+    }
+  }
+
+  if (stream) return supervise
+  // A promise ward: the same supervision, drained at once (the worker yields nothing).
+  return async function threadWard(ctx: WardContext): Promise<void> {
+    for await (const _ of supervise(ctx)) {
+      // no outputs
+    }
+  }
+}
+
+function moduleHref(module: string | URL): string {
+  if (module instanceof URL) return module.href
+  if (typeof module !== 'string') throw new TypeError(`threadWard: module must be a file: URL or an absolute path, got ${describe(module)}`)
+  if (module.startsWith('file:')) return module
+  if (isAbsolute(module)) return pathToFileURL(module).href
+  throw new TypeError(`threadWard: module must be a file: URL or an absolute path, got ${JSON.stringify(module)}`)
+}
