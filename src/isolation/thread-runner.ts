@@ -85,7 +85,7 @@ async function run(start: Extract<ToWorker, { type: 'start' }>): Promise<void> {
       return waiting
     },
     output<T>(value: T, progress: unknown): Output<T> {
-      return new WorkerOutput(value, progress) as unknown as Output<T>
+      return new WorkerOutput(value, progress)
     },
     deadLetter(input: unknown, next: unknown): void {
       post({ type: 'dead-letter', input, next })
