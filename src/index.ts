@@ -51,6 +51,12 @@ export type { Supervisor, SupervisorOptions, SupervisorStartOptions, SupervisorR
 export { initialIntensity, nextIntensity } from './tree/intensity.js'
 export type { Intensity, IntensityState } from './tree/intensity.js'
 
+// Isolation: wards in worker threads and child processes
+export { threadWard } from './isolation/thread-ward.js'
+export type { ThreadWardOptions } from './isolation/thread-ward.js'
+export { processWard } from './isolation/process-ward.js'
+export type { ProcessWardOptions, ProcessHeartbeat } from './isolation/process-ward.js'
+
 // Sentinels a ward can end with
 export { DoNotRestart, TerminateTree } from './steward/sentinels.js'
 

@@ -223,7 +223,7 @@ test('a ward that ignores its abort is named in the stop report and an event, an
   }).start({ clock: env.clock, onEvent: (event) => events.push(`${event.at} ${event.type}`) })
   await env.clock.advance(10)
   const report = await env.clock.runUntil(run.stop())
-  assert.deepEqual(report, { unstopped: ['deaf'] })
+  assert.deepEqual(report, { unstopped: ['deaf'], killed: [] })
   assert.deepEqual(events, ['0 started', '3010 unstopped', '3010 stopped'])
   await env.cleanUp()
 })

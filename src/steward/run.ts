@@ -53,6 +53,8 @@ export type Outcome =
 export interface StopReport {
   /** Paths of wards that did not settle within their stop deadline and were abandoned. */
   readonly unstopped: readonly string[]
+  /** Child processes (`path#pid`) of process wards that ignored their stop signal and needed SIGKILL. */
+  readonly killed: readonly string[]
 }
 
 /** Options of {@link Steward.start}. */
@@ -141,6 +143,8 @@ class RestartLog {
   retiring: Promise<boolean> | undefined = undefined
   /** Paths of incarnations (ours and nested) abandoned after their stop deadline. */
   unstopped: string[] | undefined = undefined
+  /** Child processes that needed SIGKILL (process wards, ours and nested). */
+  killed: string[] | undefined = undefined
   /** The last retired incarnation, for status. */
   last: Incarnation | undefined = undefined
   launchBound: (() => void) | undefined = undefined
@@ -511,6 +515,12 @@ export class StewardRun<T> implements Run<T>, Watched {
             })
     }
     return end.done
+  }
+
+  /** A process ward of this run (or nested in it) had to SIGKILL its child. */
+  noteKilled(what: string): void {
+    ;(this.#logged.killed ??= []).push(what)
+    if (this.parent !== undefined) this.parent.run.noteKilled(what)
   }
 
   /** The outcome, once settled. */
@@ -931,7 +941,7 @@ export class StewardRun<T> implements Run<T>, Watched {
 
   stop(reason?: unknown): Promise<StopReport> {
     if (this.#ended.ending === undefined) {
-      if (this.#end?.outcome !== undefined) return (this.#ended.stopReport ??= Promise.resolve({ unstopped: [] }))
+      if (this.#end?.outcome !== undefined) return (this.#ended.stopReport ??= Promise.resolve({ unstopped: [], killed: [] }))
       this.#finish(this.current, reason === undefined ? 'stopped' : { reason }, () => {
         const unstopped = [...(this.#logged.unstopped ?? [])]
         if (this.#listened) this.emit({ type: 'stopped', ...this.#base(this.#attempts), unstopped })
@@ -939,7 +949,10 @@ export class StewardRun<T> implements Run<T>, Watched {
       })
     }
     const end = this.#ended
-    end.stopReport ??= end.ending!.then(() => ({ unstopped: end.outcome?.kind === 'stopped' ? end.outcome.unstopped : [] }))
+    end.stopReport ??= end.ending!.then(() => ({
+      unstopped: end.outcome?.kind === 'stopped' ? end.outcome.unstopped : [],
+      killed: [...(this.#log?.killed ?? [])],
+    }))
     return end.stopReport
   }
 

@@ -377,7 +377,7 @@ test('stop() resolves after teardown, once; a ward that ignores its abort is rep
   await clock.advance(5)
   const stopping = run.stop()
   assert.equal(run.stop(), stopping, 'a second stop returns the same promise')
-  assert.deepEqual(await clock.runUntil(stopping), { unstopped: [] })
+  assert.deepEqual(await clock.runUntil(stopping), { unstopped: [], killed: [] })
   assert.ok(halted)
   assert.deepEqual(events.lines, ['0 started 1', '5 stopped 1'])
 
@@ -388,11 +388,11 @@ test('stop() resolves after teardown, once; a ward that ignores its abort is rep
   const run2 = steward(deaf, { name: 'deaf', stopTimeout: '2s' }).start({ clock, onEvent: events2.onEvent })
   await clock.advance(0)
   const report = await clock.runUntil(run2.stop())
-  assert.deepEqual(report, { unstopped: ['deaf'] })
+  assert.deepEqual(report, { unstopped: ['deaf'], killed: [] })
   assert.deepEqual(events2.lines, ['5 started 1', '2005 unstopped 1', '2005 stopped 1'])
   const outcome = await run2.done
   assert.ok(outcome.kind === 'stopped' && outcome.unstopped[0] === 'deaf')
-  assert.deepEqual(await run2.stop(), { unstopped: ['deaf'] })
+  assert.deepEqual(await run2.stop(), { unstopped: ['deaf'], killed: [] })
 })
 
 test("the caller's signal stops the run with its reason, and its listener is removed", async () => {

@@ -254,7 +254,7 @@ export class SupervisorTree implements SupervisorRun {
 
   stop(reason?: unknown): Promise<StopReport> {
     if (this.#ending === undefined) {
-      if (this.#outcome !== undefined) return Promise.resolve({ unstopped: [] })
+      if (this.#outcome !== undefined) return Promise.resolve({ unstopped: [], killed: [] })
       this.#ending = this.#shutDown((unstopped) => {
         this.emit({ type: 'stopped', ward: this.#options.name, path: this.#path, at: this.#clock.now(), attempt: 1, unstopped })
         return { kind: 'stopped', reason, unstopped, attempts: 1, restarts: this.#restarts }
@@ -271,9 +271,14 @@ export class SupervisorTree implements SupervisorRun {
     this.#backoffWake?.()
     await this.#busy
     const unstopped: string[] = []
-    for (const slot of [...this.#slots].reverse()) unstopped.push(...(await this.#stopSlot(slot)).unstopped)
+    const killed: string[] = []
+    for (const slot of [...this.#slots].reverse()) {
+      const report = await this.#stopSlot(slot)
+      unstopped.push(...report.unstopped)
+      killed.push(...report.killed)
+    }
     this.#settle(outcome(unstopped))
-    return { unstopped }
+    return { unstopped, killed }
   }
 
   #settle(outcome: Outcome): void {
@@ -302,12 +307,15 @@ export class SupervisorTree implements SupervisorRun {
   /** Stops the child's current run (if any) and keeps its last status. */
   async #stopSlot(slot: Slot): Promise<StopReport> {
     const run = slot.run
-    if (run === undefined) return { unstopped: [] }
+    if (run === undefined) return { unstopped: [], killed: [] }
     slot.run = undefined
     const report = await run.stop()
     slot.progress = run.status().progress
     slot.last = run.status()
-    return { unstopped: report.unstopped.map((path) => `${this.#path}/${path}`) }
+    return {
+      unstopped: report.unstopped.map((path) => `${this.#path}/${path}`),
+      killed: report.killed.map((path) => `${this.#path}/${path}`),
+    }
   }
 
   /** A child's run ended on its own (not stopped by this supervisor). */

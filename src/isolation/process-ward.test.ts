@@ -1,0 +1,144 @@
+import { afterEach, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { fileURLToPath } from 'node:url'
+import { createServer } from 'node:net'
+import type { StewardEvent } from '../observe/events.js'
+import { steward } from '../steward/steward.js'
+import { liveChildren, processWard } from './process-ward.js'
+
+const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
+const node = process.execPath
+
+/** Every pid seen is gone, and no process ward child is left. */
+async function noChildLeft(pids: number[]): Promise<void> {
+  for (let i = 0; i < 300 && liveChildren.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.equal(liveChildren.size, 0, 'a child process is still tracked')
+  for (const pid of pids) {
+    assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `process ${pid} is alive`)
+  }
+}
+
+function pidsOf(): { pids: number[]; track: () => void } {
+  const pids: number[] = []
+  return {
+    pids,
+    track: () => {
+      for (const c of liveChildren) if (c.pid !== undefined && !pids.includes(c.pid)) pids.push(c.pid)
+    },
+  }
+}
+
+// A failed test must not leave a (frozen) child behind for the next one.
+afterEach(() => {
+  for (const c of liveChildren) {
+    c.kill('SIGCONT')
+    c.kill('SIGKILL')
+  }
+})
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+test('a child that stops beating is killed and restarted; its progress survives', { timeout: 30_000 }, async () => {
+  const events: string[] = []
+  const seen = pidsOf()
+  const run = steward(processWard(node, [child, 'hang'], { heartbeat: 'ipc' }), { name: 'hang', timeout: 300 }).start({
+    onEvent: (event: StewardEvent) => {
+      events.push(event.type)
+      seen.track()
+    },
+  })
+  const outcome = await run.done
+  assert.equal(outcome.kind, 'completed')
+  assert.deepEqual(events, ['started', 'hung', 'restarting', 'started', 'completed'])
+  assert.equal(run.status().progress, 6, 'the second process resumed from 3 and finished')
+  await noChildLeft(seen.pids)
+})
+
+test('a child that ignores SIGTERM gets SIGKILL after killAfter; the stop report says so', { timeout: 30_000 }, async () => {
+  const seen = pidsOf()
+  const run = steward(processWard(node, [child, 'deaf'], { heartbeat: 'ipc', killAfter: 200 }), { name: 'deaf', timeout: '1m' }).start()
+  for (let i = 0; i < 200 && liveChildren.size === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  seen.track()
+  await new Promise((resolve) => setTimeout(resolve, 300)) // let it install its handler
+  const report = await run.stop()
+  assert.deepEqual(report.unstopped, [])
+  assert.deepEqual(report.killed, [`deaf#${seen.pids[0]}`])
+  await noChildLeft(seen.pids)
+})
+
+test('a child frozen with SIGSTOP is found hung, killed and replaced', { timeout: 30_000 }, async () => {
+  const seen = pidsOf()
+  const events: string[] = []
+  const run = steward(processWard(node, [child, 'beats'], { heartbeat: 'ipc', killAfter: 100 }), { timeout: 400, maxRestarts: 3 }).start({
+    onEvent: (event) => {
+      events.push(event.type)
+      seen.track()
+    },
+  })
+  for (let i = 0; i < 200 && seen.pids.length === 0; i++) {
+    seen.track()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  process.kill(seen.pids[0]!, 'SIGSTOP')
+  for (let i = 0; i < 500 && !events.includes('restarting'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  for (let i = 0; i < 500 && seen.pids.length < 2; i++) {
+    seen.track()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  assert.deepEqual(events.slice(0, 3), ['started', 'hung', 'restarting'])
+  const report = await run.stop()
+  assert.ok(report.killed.some((what) => what.endsWith(`#${seen.pids[0]}`)), `killed: ${report.killed.join(', ')}`)
+  await noChildLeft(seen.pids)
+})
+
+test('exit code 0 completes, a non-zero exit is a failure', { timeout: 30_000 }, async () => {
+  const ok = await steward(processWard(node, [child, 'exit', '0'])).start().done
+  assert.equal(ok.kind, 'completed')
+  const bad = await steward(processWard(node, [child, 'exit', '3']), { restart: 'temporary' }).start().done
+  assert.ok(bad.kind === 'gave-up' && /exited with code 3/.test(bad.error.cause.message))
+  await noChildLeft([])
+})
+
+test('lines on stdout are a heartbeat, and reach onLine', { timeout: 30_000 }, async () => {
+  const lines: string[] = []
+  const outcome = await steward(
+    processWard(node, [child, 'stdout'], { heartbeat: 'stdout', onLine: (stream, line) => lines.push(`${stream}: ${line}`) }),
+    { timeout: 200 },
+  ).start().done
+  assert.equal(outcome.kind, 'completed')
+  assert.equal(lines.length, 10)
+  assert.equal(lines[0], 'stdout: line 1')
+})
+
+test('an HTTP-probed child whose probe starts failing is restarted', { timeout: 30_000 }, async () => {
+  const port = await freePort()
+  const seen = pidsOf()
+  const events: string[] = []
+  const run = steward(processWard(node, [child, 'http', String(port)], { heartbeat: { http: `http://127.0.0.1:${port}/health`, every: 50 } }), {
+    timeout: 400,
+  }).start({
+    onEvent: (event) => {
+      events.push(event.type)
+      seen.track()
+    },
+  })
+  for (let i = 0; i < 1_000 && events.filter((type) => type === 'started').length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.deepEqual(events.slice(0, 4), ['started', 'hung', 'restarting', 'started'])
+  await run.stop()
+  await noChildLeft(seen.pids)
+})
+
+test('bad process ward arguments are refused', () => {
+  assert.throws(() => processWard(''), /command must be a non-empty string/)
+  assert.throws(() => processWard(node, ['x'], { heartbeat: 'smoke' as never }), /option 'heartbeat' must be/)
+  assert.throws(() => processWard(node, [], { stream: true }), /'stream' needs heartbeat 'ipc'/)
+  assert.throws(() => processWard(node, [], { killAfter: -1 }), /option 'killAfter': must not be negative/)
+  assert.throws(() => processWard(node, [], { wat: 1 } as never), /unknown option 'wat'/)
+})

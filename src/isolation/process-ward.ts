@@ -1,0 +1,229 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { connect } from 'node:net'
+import type { Timer } from '../time/clock.js'
+import { describe, toMs, type Duration } from '../time/duration.js'
+import type { Output } from '../steward/output.js'
+import { Incarnation } from '../steward/run.js'
+import type { Ward, WardContext } from '../steward/ward.js'
+import type { ChildMessage } from './child.js'
+
+/**
+ * Where a process ward's heartbeat comes from:
+ * - `'ipc'`: messages from the child (a Node child uses `steward/child`: `beat()`, `output()`);
+ * - `'stdout'`: every line the child writes on stdout;
+ * - `{ http, every? }`: an HTTP GET of `http` every `every` (default: the pulse interval) that answers 2xx;
+ * - `{ tcp: { port, host? }, every? }`: a TCP connection that opens;
+ * - `'none'`: none — the child is healthy until it exits.
+ */
+export type ProcessHeartbeat =
+  | 'ipc'
+  | 'stdout'
+  | 'none'
+  | { readonly http: string | URL; readonly every?: Duration }
+  | { readonly tcp: { readonly port: number; readonly host?: string }; readonly every?: Duration }
+
+/** Options of {@link processWard}. */
+export interface ProcessWardOptions {
+  /** @default 'none' */
+  readonly heartbeat?: ProcessHeartbeat
+  /** The child's environment. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** The child's working directory. @default process.cwd() */
+  readonly cwd?: string
+  /** Run through a shell (only when asked: arguments are then shell syntax). @default false */
+  readonly shell?: boolean | string
+  /** The signal that asks the child to stop. @default 'SIGTERM' */
+  readonly killSignal?: NodeJS.Signals
+  /** How long the child may take to exit after `killSignal` before it gets SIGKILL. @default '5s' */
+  readonly killAfter?: Duration
+  /** Whether the child sends outputs over IPC (`output()`): the process ward is then a stream ward. @default false */
+  readonly stream?: boolean
+  /** Receives each line the child writes on stdout and stderr. */
+  readonly onLine?: (stream: 'stdout' | 'stderr', line: string) => void
+}
+
+const known = new Set(['heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'stream', 'onLine'])
+
+/** Child processes started by process wards and not yet exited (for leak checks). @internal */
+export const liveChildren = new Set<ChildProcess>()
+
+/**
+ * A ward that is a child process, supervised by its heartbeat (see
+ * {@link ProcessHeartbeat}) and its exit: exit code 0 is completion,
+ * another code or a signal is a failure. Retiring it sends `killSignal`,
+ * then SIGKILL after `killAfter` (the stop report's `killed` names it).
+ * Never run through a shell unless `shell` says so. The child learns its
+ * resume point and attempt from `STEWARD_RESUME` (JSON) and `STEWARD_ATTEMPT`;
+ * with `'ipc'`, its progress survives restarts like any ward's.
+ */
+export function processWard<T = unknown>(command: string, args: readonly string[] = [], options: ProcessWardOptions = {}): Ward<T> {
+  if (typeof command !== 'string' || command === '') throw new TypeError(`processWard: command must be a non-empty string, got ${describe(command)}`)
+  if (!Array.isArray(args) || args.some((arg) => typeof arg !== 'string')) throw new TypeError('processWard: args must be an array of strings')
+  if (typeof options !== 'object' || options === null) throw new TypeError(`processWard: options must be an object, got ${describe(options)}`)
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new TypeError(`processWard: unknown option '${key}'; known options: ${[...known].join(', ')}`)
+  }
+  const heartbeat = options.heartbeat ?? 'none'
+  validHeartbeat(heartbeat)
+  const killAfter = toMs(options.killAfter ?? 5_000, `processWard: option 'killAfter'`)
+  const killSignal = options.killSignal ?? 'SIGTERM'
+  if (typeof killSignal !== 'string') throw new TypeError(`processWard: option 'killSignal' must be a signal name, got ${describe(killSignal)}`)
+  const stream = options.stream ?? false
+  if (typeof stream !== 'boolean') throw new TypeError(`processWard: option 'stream' must be a boolean, got ${describe(stream)}`)
+  if (stream && heartbeat !== 'ipc') throw new TypeError(`processWard: option 'stream' needs heartbeat 'ipc' (outputs come over IPC)`)
+  const onLine = options.onLine
+  if (onLine !== undefined && typeof onLine !== 'function') throw new TypeError(`processWard: option 'onLine' must be a function, got ${describe(onLine)}`)
+
+  const supervise = async function* processWard(ctx: WardContext): AsyncGenerator<T | Output<T>> {
+    const ipc = heartbeat === 'ipc'
+    const child = spawn(command, args, {
+      cwd: options.cwd ?? process.cwd(),
+      env: {
+        ...(options.env ?? process.env),
+        STEWARD_ATTEMPT: String(ctx.attempt),
+        STEWARD_RESUME: ctx.resume === undefined ? '' : JSON.stringify(ctx.resume),
+      },
+      shell: options.shell ?? false,
+      stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
+    })
+    liveChildren.add(child)
+    type Event = { type: 'message'; message: ChildMessage } | { type: 'exit'; code: number | null; signal: NodeJS.Signals | null } | { type: 'error'; error: Error }
+    const inbox: Event[] = []
+    let wake: (() => void) | undefined
+    const deliver = (event: Event): void => {
+      inbox.push(event)
+      wake?.()
+    }
+    const receive = (): Promise<Event> => {
+      const event = inbox.shift()
+      if (event !== undefined) return Promise.resolve(event)
+      return new Promise((resolve) => {
+        wake = () => {
+          wake = undefined
+          resolve(inbox.shift()!)
+        }
+      })
+    }
+    child.on('exit', (code, signal) => {
+      liveChildren.delete(child)
+      deliver({ type: 'exit', code, signal })
+    })
+    child.on('error', (error) => deliver({ type: 'error', error }))
+    if (ipc) child.on('message', (message: ChildMessage) => deliver({ type: 'message', message }))
+    const lines = (name: 'stdout' | 'stderr') => {
+      let buffer = ''
+      return (chunk: Buffer): void => {
+        buffer += chunk.toString('utf8')
+        let newline
+        while ((newline = buffer.indexOf('\n')) !== -1) {
+          const line = buffer.slice(0, newline)
+          buffer = buffer.slice(newline + 1)
+          if (name === 'stdout' && heartbeat === 'stdout') ctx.beat()
+          onLine?.(name, line)
+        }
+      }
+    }
+    child.stdout?.on('data', lines('stdout'))
+    child.stderr?.on('data', lines('stderr'))
+
+    // Probes, for the http and tcp heartbeats.
+    let probeTimer: Timer | undefined
+    const probes = new AbortController()
+    if (typeof heartbeat === 'object') {
+      const every = heartbeat.every === undefined ? ctx.pulseInterval : toMs(heartbeat.every, 'processWard: heartbeat.every', { zero: false })
+      const probe = (): void => {
+        const done = (healthy: boolean): void => {
+          if (healthy && !probes.signal.aborted) ctx.beat()
+          if (!probes.signal.aborted) probeTimer = ctx.clock.setTimer(every, probe)
+        }
+        if ('http' in heartbeat) {
+          fetch(heartbeat.http, { signal: AbortSignal.any([probes.signal, AbortSignal.timeout(Math.max(1, every))]) }).then(
+            (response) => {
+              void response.body?.cancel()
+              done(response.ok)
+            },
+            () => done(false),
+          )
+        } else {
+          const socket = connect({ port: heartbeat.tcp.port, host: heartbeat.tcp.host ?? '127.0.0.1' })
+          const finish = (healthy: boolean): void => {
+            socket.removeAllListeners()
+            socket.destroy()
+            done(healthy)
+          }
+          socket.once('connect', () => finish(true))
+          socket.once('error', () => finish(false))
+        }
+      }
+      probeTimer = ctx.clock.setTimer(every, probe)
+    }
+
+    // Retiring: ask, then insist.
+    let killer: Timer | undefined
+    const onAbort = (): void => {
+      child.kill(killSignal)
+      killer = ctx.clock.setTimer(killAfter, () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGKILL')
+          if (ctx instanceof Incarnation) ctx.run.noteKilled(`${ctx.run.path}#${child.pid ?? '?'}`)
+        }
+      })
+    }
+    ctx.signal.addEventListener('abort', onAbort, { once: true })
+    let exited = false
+    try {
+      for (;;) {
+        // Without a heartbeat of its own the child is healthy until it exits: a wait for input.
+        const event = heartbeat === 'none' ? await ctx.idle(receive()) : await receive()
+        if (event.type === 'message') {
+          const message = event.message
+          if (message.steward === 'beat') ctx.beat(message.progress)
+          else if (message.steward === 'output' && stream) {
+            yield message.progress === undefined ? (message.value as T) : ctx.output(message.value as T, message.progress)
+          }
+          continue
+        }
+        if (event.type === 'error') throw event.error
+        exited = true
+        if (ctx.signal.aborted) return
+        if (event.code === 0) return
+        throw new Error(
+          event.signal !== null ? `${command} was killed by ${event.signal}` : `${command} exited with code ${String(event.code)}`,
+        )
+      }
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort)
+      probes.abort()
+      probeTimer?.cancel()
+      killer?.cancel()
+      if (!exited && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL')
+        await new Promise((resolve) => child.once('exit', resolve))
+      }
+      child.removeAllListeners()
+      child.stdout?.removeAllListeners()
+      child.stderr?.removeAllListeners()
+    }
+  }
+  if (stream) return supervise
+  return async function processWard(ctx: WardContext): Promise<void> {
+    for await (const _ of supervise(ctx)) {
+      // no outputs
+    }
+  }
+}
+
+function validHeartbeat(heartbeat: unknown): asserts heartbeat is ProcessHeartbeat {
+  if (heartbeat === 'ipc' || heartbeat === 'stdout' || heartbeat === 'none') return
+  if (typeof heartbeat === 'object' && heartbeat !== null) {
+    if ('http' in heartbeat) {
+      const url = (heartbeat).http
+      if (typeof url === 'string' || url instanceof URL) return
+    }
+    if ('tcp' in heartbeat) {
+      const tcp = (heartbeat).tcp
+      if (typeof tcp === 'object' && tcp !== null && Number.isInteger((tcp as { port?: unknown }).port)) return
+    }
+  }
+  throw new TypeError(`processWard: option 'heartbeat' must be 'ipc', 'stdout', 'none', { http } or { tcp: { port } }, got ${describe(heartbeat)}`)
+}
