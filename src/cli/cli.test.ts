@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { main } from './main.js'
 
 const bin = fileURLToPath(new URL('./bin.ts', import.meta.url))
+const builtBin = fileURLToPath(new URL('../../dist/cli/bin.js', import.meta.url))
 
 async function cli(args: string[]): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = []
@@ -98,9 +99,10 @@ test('usage errors exit 2 and name the problem; --help exits 0', async () => {
 })
 
 /** Runs the real executable; resolves with its exit code and stdout lines. `onLine` may signal it. */
-function spawnCli(args: string[], onLine: (line: string, child: ReturnType<typeof spawn>) => void = () => {}) {
+function spawnCli(args: string[], onLine: (line: string, child: ReturnType<typeof spawn>) => void = () => {}, built = false) {
   return new Promise<{ code: number | null; lines: string[] }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const argv = built ? [builtBin, ...args] : ['--import', 'tsx', bin, ...args]
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] })
     const lines: string[] = []
     let buffer = ''
     child.stdout.setEncoding('utf8')
@@ -155,4 +157,44 @@ test('real time at --speed 20: the poison scenario heals and the process exits o
   assert.equal(entries.at(-1)?.type, 'completed')
   const restart = entries.find((entry) => entry.type === 'restart')!
   assert.ok(restart.t >= 1000, `restarted early, at ${restart.t}`)
+})
+
+test('demo cpu-hang: the frozen worker is replaced, every value arrives once, and the process exits', async () => {
+  const { code, lines } = await spawnCli(['demo', 'cpu-hang', '--json', '--speed', '2'], () => {}, true)
+  assert.equal(code, 0, lines.join('\n'))
+  const entries = lines.map((line) => JSON.parse(line) as { type: string; value?: number })
+  assert.deepEqual(
+    entries.filter((entry) => entry.type === 'output').map((entry) => entry.value),
+    [1, 2, 3, 4, 5, 6],
+  )
+  assert.deepEqual(
+    entries.filter((entry) => entry.type === 'restart' || entry.type === 'completed').map((entry) => entry.type),
+    ['restart', 'completed'],
+  )
+})
+
+test('demo process: the silent child is killed, the next resumes at its progress, and the process exits', async () => {
+  const { code, lines } = await spawnCli(['demo', 'process', '--json'], () => {}, true)
+  assert.equal(code, 0, lines.join('\n'))
+  const messages = lines.map((line) => JSON.parse(line) as { type: string; message?: string }).map((entry) => entry.message ?? entry.type)
+  assert.deepEqual(messages, [
+    'steward: child started (attempt 1, resume none)',
+    'steward: child unhealthy (no heartbeat for 1000 ms)',
+    'restart',
+    'steward: child started (attempt 2, resume 3)',
+    'completed',
+    'main: the child finished at progress 6',
+  ])
+})
+
+test('--virtual is refused for the real-time demos', async () => {
+  const write = process.stderr.write.bind(process.stderr)
+  const stderr: string[] = []
+  process.stderr.write = (chunk: string | Uint8Array): boolean => stderr.push(String(chunk)) > 0
+  try {
+    assert.equal((await cli(['demo', 'cpu-hang', '--virtual'])).code, 2)
+  } finally {
+    process.stderr.write = write
+  }
+  assert.match(stderr.join(''), /--virtual is not available for cpu-hang/)
 })

@@ -1,6 +1,7 @@
 import { runScenario, type Scenario, type TimelineEntry } from '../scenarios/timeline.js'
 import { seedScenarios } from '../scenarios/seed.js'
 import { tree } from '../scenarios/tree.js'
+import { cpuHang, processHang } from '../scenarios/isolation.js'
 import { ManualClock } from '../time/manual-clock.js'
 import type { Clock } from '../time/clock.js'
 import { ScaledClock } from './scaled-clock.js'
@@ -15,7 +16,9 @@ export interface DemoOptions {
 }
 
 /** The demos `steward demo` knows, by id: the seed's four (which `all` replays) and the tree. */
-export const demos: ReadonlyMap<string, Scenario> = new Map([...seedScenarios, tree].map((scenario) => [scenario.id, scenario]))
+export const demos: ReadonlyMap<string, Scenario> = new Map(
+  [...seedScenarios, tree, cpuHang, processHang].map((scenario) => [scenario.id, scenario]),
+)
 
 /** What `steward demo all` replays. */
 export const allDemos: readonly string[] = seedScenarios.map((scenario) => scenario.id)

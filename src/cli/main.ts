@@ -10,7 +10,8 @@ Usage:
 
 demo    replays the seed's programs (Concurrency in Go, "healing goroutines")
         under steward and prints their timelines (all = s1..s4); tree shows a
-        supervision tree healing a crash, a hang and a cascade.
+        supervision tree healing a crash, a hang and a cascade; cpu-hang and
+        process heal a worker thread and a child process (real time only).
   --virtual   run on a manual clock: finishes at once, times in virtual ms
   --json      one JSON object per line: t (ms since start), type, ward, ...
   --speed N   run real time N times faster (default 1)
@@ -58,6 +59,13 @@ export async function main(argv: readonly string[], write: (line: string) => voi
     else if (demos.has(name)) ids.push(name)
     else {
       process.stderr.write(`steward demo: unknown scenario '${name}'; choose from ${[...demos.keys()].join(', ')}, all\n`)
+      return 2
+    }
+  }
+  if (values.virtual) {
+    const real = ids.filter((id) => demos.get(id)?.realTimeOnly === true)
+    if (real.length > 0) {
+      process.stderr.write(`steward demo: --virtual is not available for ${real.join(', ')}: they run real threads or processes\n`)
       return 2
     }
   }

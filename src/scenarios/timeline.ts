@@ -35,6 +35,8 @@ export interface Scenario {
   readonly title: string
   /** The ward's name in the timeline. */
   readonly ward: string
+  /** Real threads or processes: no virtual-time replay. */
+  readonly realTimeOnly?: boolean
   run(io: ScenarioIO): Promise<void>
 }
 
