@@ -8,6 +8,7 @@ const groups: Record<string, () => Promise<{ measure: () => Promise<Figures> }>>
   lateness: () => import('./lateness.js'),
   stream: () => import('./stream.js'),
   restart: () => import('./restart.js'),
+  isolation: () => import('./isolation.js'),
   go: () => import('./go.js'),
 }
 

@@ -1,0 +1,56 @@
+// thread.replace_ms: from a thread ward's missed deadline to its replacement running (the
+// replacement's first output reaching the consumer). process.kill_ms: from a process ward's
+// missed deadline to its child's exit (the next incarnation's start, which waits for it).
+import { fileURLToPath } from 'node:url'
+import { processWard, steward, threadWard, type StewardEvent } from '../dist/index.js'
+import { median, quick, type Figures } from './figure.js'
+
+const repetitions = quick ? 3 : 7
+
+async function threadReplace(): Promise<number> {
+  const samples: number[] = []
+  const ward = threadWard(new URL('./fixtures/freeze.mjs', import.meta.url), { terminateAfter: 0 })
+  for (let r = 0; r < repetitions; r++) {
+    let hungAt = 0
+    const run = steward(ward, { timeout: 200, maxRestarts: 1 }).start({
+      onEvent: (event: StewardEvent) => {
+        if (event.type === 'hung') hungAt = event.at
+      },
+    })
+    for await (const _ of run) {
+      samples.push(performance.now() - hungAt)
+      break
+    }
+    await run.done
+  }
+  return median(samples)
+}
+
+async function processKill(): Promise<number> {
+  const samples: number[] = []
+  const child = fileURLToPath(new URL('./fixtures/silent-child.mjs', import.meta.url))
+  for (let r = 0; r < repetitions; r++) {
+    let hungAt = 0
+    let replacedAt = 0
+    const run = steward(processWard(process.execPath, [child], { heartbeat: 'ipc', killAfter: 5_000 }), {
+      timeout: 300,
+      maxRestarts: 1,
+    }).start({
+      onEvent: (event: StewardEvent) => {
+        if (event.type === 'hung' && hungAt === 0) hungAt = event.at
+        if (event.type === 'started' && event.attempt === 2) replacedAt = event.at
+      },
+    })
+    while (replacedAt === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    samples.push(replacedAt - hungAt)
+    await run.stop()
+  }
+  return median(samples)
+}
+
+export async function measure(): Promise<Figures> {
+  return {
+    'thread.replace_ms': { value: await threadReplace(), unit: 'ms' },
+    'process.kill_ms': { value: await processKill(), unit: 'ms' },
+  }
+}
