@@ -2,6 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { readdirSync, readFileSync } from 'node:fs'
 import { main } from './main.js'
 
 const bin = fileURLToPath(new URL('./bin.ts', import.meta.url))
@@ -197,4 +198,37 @@ test('--virtual is refused for the real-time demos', async () => {
     process.stderr.write = write
   }
   assert.match(stderr.join(''), /--virtual is not available for cpu-hang/)
+})
+
+/** Pids of processes whose command line mentions `needle` (from /proc). */
+function pidsRunning(needle: string): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) pids.push(Number(entry))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids
+}
+
+test('SIGTERM under the CLI stops a process ward and leaves no child behind', async () => {
+  let children: number[] = []
+  const { code } = await spawnCli(
+    ['demo', 'process', '--json'],
+    (line, cli) => {
+      if (line.includes('child started (attempt 1')) {
+        setTimeout(() => {
+          children = pidsRunning('hanging-child.js')
+          cli.kill('SIGTERM')
+        }, 100)
+      }
+    },
+    true,
+  )
+  assert.equal(code, 143)
+  assert.ok(children.length > 0, 'the child was seen running')
+  for (const pid of children) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `child ${pid} outlived the CLI`)
 })

@@ -5,6 +5,8 @@ import { createServer } from 'node:net'
 import type { StewardEvent } from '../observe/events.js'
 import { steward } from '../steward/steward.js'
 import { liveChildren, processWard } from './process-ward.js'
+import { liveWorkers, threadWard } from './thread-ward.js'
+import { supervisor } from '../tree/supervisor.js'
 
 const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
 const node = process.execPath
@@ -141,4 +143,27 @@ test('bad process ward arguments are refused', () => {
   assert.throws(() => processWard(node, [], { stream: true }), /'stream' needs heartbeat 'ipc'/)
   assert.throws(() => processWard(node, [], { killAfter: -1 }), /option 'killAfter': must not be negative/)
   assert.throws(() => processWard(node, [], { wat: 1 } as never), /unknown option 'wat'/)
+})
+
+test('process and thread wards nest in a supervisor and are gone when it stops', { timeout: 30_000 }, async () => {
+  const seen = pidsOf()
+  const tree = supervisor({ name: 'isolated' }, [
+    { name: 'child', ward: processWard(node, [child, 'beats'], { heartbeat: 'ipc' }), timeout: 1_000 },
+    {
+      name: 'thread',
+      ward: threadWard(new URL('../../test/fixtures/thread-wards.mjs', import.meta.url), { export: 'waits', stream: false }),
+      timeout: 1_000,
+    },
+  ]).start()
+  for (let i = 0; i < 300 && (liveChildren.size === 0 || liveWorkers.size === 0); i++) {
+    seen.track()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  seen.track()
+  assert.equal(seen.pids.length, 1)
+  const report = await tree.stop()
+  assert.deepEqual(report, { unstopped: [], killed: [] })
+  await noChildLeft(seen.pids)
+  for (let i = 0; i < 200 && liveWorkers.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.equal(liveWorkers.size, 0)
 })
