@@ -137,6 +137,12 @@ test('an HTTP-probed child whose probe starts failing is restarted', { timeout: 
   await noChildLeft(seen.pids)
 })
 
+test('a command that cannot be started is a failure, not a hang', { timeout: 30_000 }, async () => {
+  const outcome = await steward(processWard('/nonexistent/steward-test-command'), { restart: 'temporary' }).start().done
+  assert.ok(outcome.kind === 'gave-up' && /ENOENT/.test(outcome.error.cause.message), JSON.stringify(outcome))
+  assert.equal(liveChildren.size, 0)
+})
+
 test('bad process ward arguments are refused', () => {
   assert.throws(() => processWard(''), /command must be a non-empty string/)
   assert.throws(() => processWard(node, ['x'], { heartbeat: 'smoke' as never }), /option 'heartbeat' must be/)

@@ -108,7 +108,11 @@ export function processWard<T = unknown>(command: string, args: readonly string[
       liveChildren.delete(child)
       deliver({ type: 'exit', code, signal })
     })
-    child.on('error', (error) => deliver({ type: 'error', error }))
+    child.on('error', (error) => {
+      // A child that could not be started (ENOENT …) never exits.
+      if (child.pid === undefined) liveChildren.delete(child)
+      deliver({ type: 'error', error })
+    })
     if (ipc) child.on('message', (message: ChildMessage) => deliver({ type: 'message', message }))
     const lines = (name: 'stdout' | 'stderr') => {
       let buffer = ''
@@ -196,9 +200,10 @@ export function processWard<T = unknown>(command: string, args: readonly string[
       probes.abort()
       probeTimer?.cancel()
       killer?.cancel()
-      if (!exited && child.exitCode === null && child.signalCode === null) {
+      if (!exited && child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((resolve) => child.once('exit', resolve))
         child.kill('SIGKILL')
-        await new Promise((resolve) => child.once('exit', resolve))
+        await gone
       }
       child.removeAllListeners()
       child.stdout?.removeAllListeners()
