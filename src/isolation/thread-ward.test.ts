@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { StewardEvent } from '../observe/events.js'
 import { steward } from '../steward/steward.js'
-import { liveWorkers, threadWard } from './thread-ward.js'
+import { liveWorkers, started, threadWard } from './thread-ward.js'
 
 const fixtures = new URL('../../test/fixtures/thread-wards.mjs', import.meta.url)
 
@@ -29,6 +29,21 @@ test('a worker stuck in a CPU loop is terminated and replaced; the new one resum
   assert.ok(elapsed < 10_000, `took ${elapsed} ms`)
   assert.equal((await run.done).kind, 'completed')
   await noWorkerLeft()
+})
+
+test('with warm, the replacement is the spare started beforehand, and the spare goes when the run ends', { timeout: 30_000 }, async () => {
+  for (const [warm, expected] of [
+    [false, 2], // the first worker, then a cold one after the hang
+    [true, 3], // the first and its spare; the spare takes over and a new spare starts, then goes
+  ] as const) {
+    const before = started.workers
+    const run = steward(threadWard(fixtures, { export: 'cpuHang', terminateAfter: 100, warm }), { timeout: 500 }).start()
+    const values: unknown[] = []
+    for await (const value of run) values.push(value)
+    assert.deepEqual(values, [0, 1, 2, 3, 4, 5])
+    assert.equal(started.workers - before, expected, `warm: ${String(warm)}`)
+    assert.equal(liveWorkers.size, 0, 'the spare was terminated before the run settled')
+  }
 })
 
 test('a worker that throws is a failure like a throw, restarted at once', { timeout: 30_000 }, async () => {

@@ -7,6 +7,8 @@ import { describe, toMs, type Duration } from '../time/duration.js'
 import type { Output } from '../steward/output.js'
 import type { Ward, WardContext } from '../steward/ward.js'
 import { fromWire, toWire, type FromWorker, type ToWorker } from './protocol.js'
+import { Incarnation } from '../steward/run.js'
+import { WardRetiredError } from '../steward/errors.js'
 
 /** Options of {@link threadWard}. */
 export interface ThreadWardOptions {
@@ -33,12 +35,24 @@ export interface ThreadWardOptions {
    * @default true
    */
   readonly stream?: boolean
+  /**
+   * Keep a spare worker started (its module loaded) while the ward runs, so a
+   * replacement after a hang or a stall skips the cold start. The spare is
+   * terminated when the run ends.
+   * @default false
+   */
+  readonly warm?: boolean
 }
 
-const known = new Set(['export', 'resourceLimits', 'terminateAfter', 'sampleEvery', 'stream'])
+const known = new Set(['export', 'resourceLimits', 'terminateAfter', 'sampleEvery', 'stream', 'warm'])
+
+/** Reasons of retirement after which the steward starts a new incarnation. */
+const restarting = new Set(['hung', 'stalled', 'idle', 'failed', 'returned'])
 
 /** Workers started by thread wards and not yet exited (for leak checks). @internal */
 export const liveWorkers = new Set<Worker>()
+/** How many workers thread wards have started (for tests of the warm spare). @internal */
+export const started = { workers: 0 }
 
 // The worker entry: the compiled runner beside this file. Run from source (the tests, under
 // tsx, whose loader a worker does not get), it is the build's: `npm test` builds first.
@@ -74,28 +88,36 @@ export function threadWard<T = unknown>(module: string | URL, options: ThreadWar
     throw new TypeError(`threadWard: option 'resourceLimits' must be an object, got ${describe(resourceLimits)}`)
   }
 
+  const warm = options.warm ?? false
+  if (typeof warm !== 'boolean') throw new TypeError(`threadWard: option 'warm' must be a boolean, got ${describe(warm)}`)
+  // One spare per run, handed from an incarnation to the next.
+  const spares = new WeakMap<object, Spawned>()
+  const spawn = (): Spawned => new Spawned(href, exportName, resourceLimits)
   const stream = options.stream ?? true
   if (typeof stream !== 'boolean') throw new TypeError(`threadWard: option 'stream' must be a boolean, got ${describe(stream)}`)
   const supervise = async function* threadWard(ctx: WardContext): AsyncGenerator<T | Output<T>> {
-    const beats = new Int32Array(new SharedArrayBuffer(4))
-    const worker = new Worker(runner, {
-      workerData: { module: href, exportName, beats: beats.buffer },
-      ...(resourceLimits === undefined ? {} : { resourceLimits }),
-    })
-    liveWorkers.add(worker)
-    const inbox: Array<FromWorker | { type: 'exit'; code: number } | { type: 'crash'; error: Error }> = []
-    let wake: (() => void) | undefined
-    const deliver = (message: (typeof inbox)[number]): void => {
-      inbox.push(message)
-      wake?.()
+    // With `warm`, the run (when the context is a steward's) keeps a spare for the next incarnation.
+    const owner = warm && ctx instanceof Incarnation ? ctx.run : undefined
+    const spawned = (owner === undefined ? undefined : spares.get(owner)) ?? spawn()
+    if (owner !== undefined) {
+      spares.delete(owner)
+      const spare = spawn()
+      spares.set(owner, spare)
+      // A run that ends while a spare waits (a stop during a backoff, say) still releases it.
+      void owner.done.then(() => {
+        if (spares.get(owner) === spare) spares.delete(owner)
+        void spare.worker.terminate()
+      })
     }
-    worker.on('message', (message: FromWorker) => deliver(message))
-    worker.on('error', (error: Error) => deliver({ type: 'crash', error }))
-    worker.on('exit', (code: number) => {
-      liveWorkers.delete(worker)
-      deliver({ type: 'exit', code })
+    const { worker } = spawned
+    const beats = new Int32Array(spawned.beats)
+    const inbox: Event[] = []
+    let wake: (() => void) | undefined
+    spawned.adopt((event) => {
+      inbox.push(event)
+      wake?.()
     })
-    const receive = (): Promise<(typeof inbox)[number]> => {
+    const receive = (): Promise<Event> => {
       const message = inbox.shift()
       if (message !== undefined) return Promise.resolve(message)
       return new Promise((resolve) => {
@@ -186,7 +208,17 @@ export function threadWard<T = unknown>(module: string | URL, options: ThreadWar
       sampler?.cancel()
       killer?.cancel()
       if (!exited) await worker.terminate()
-      worker.removeAllListeners()
+      spawned.release()
+      // The spare is for a replacement; if none follows, it goes now, before the run settles.
+      if (owner !== undefined) {
+        const reason: unknown = ctx.signal.reason
+        const replaced = reason instanceof WardRetiredError && restarting.has(reason.why)
+        const spare = spares.get(owner)
+        if (!replaced && spare !== undefined) {
+          spares.delete(owner)
+          await spare.worker.terminate()
+        }
+      }
     }
   }
 
@@ -196,6 +228,50 @@ export function threadWard<T = unknown>(module: string | URL, options: ThreadWar
     for await (const _ of supervise(ctx)) {
       // no outputs
     }
+  }
+}
+
+/** What a worker tells its steward side: its messages, an uncaught error, its exit. */
+type Event = FromWorker | { type: 'exit'; code: number } | { type: 'crash'; error: Error }
+
+/**
+ * A started worker and its beat counter. Until an incarnation adopts it (a spare waits), its
+ * events are kept, so that neither its `ready` nor an early failure is lost.
+ */
+class Spawned {
+  readonly worker: Worker
+  readonly beats = new SharedArrayBuffer(4)
+  #kept: Event[] = []
+  #deliver: (event: Event) => void = (event) => this.#kept.push(event)
+  readonly #onMessage = (message: FromWorker): void => this.#deliver(message)
+  readonly #onError = (error: Error): void => this.#deliver({ type: 'crash', error })
+  readonly #onExit = (code: number): void => {
+    liveWorkers.delete(this.worker)
+    this.#deliver({ type: 'exit', code })
+  }
+
+  constructor(module: string, exportName: string, resourceLimits: ResourceLimits | undefined) {
+    this.worker = new Worker(runner, {
+      workerData: { module, exportName, beats: this.beats },
+      ...(resourceLimits === undefined ? {} : { resourceLimits }),
+    })
+    liveWorkers.add(this.worker)
+    started.workers++
+    this.worker.on('message', this.#onMessage)
+    this.worker.on('error', this.#onError)
+    this.worker.on('exit', this.#onExit)
+  }
+
+  /** From now on, events go to `deliver` (the kept ones first). */
+  adopt(deliver: (event: Event) => void): void {
+    this.#deliver = deliver
+    for (const event of this.#kept.splice(0)) deliver(event)
+  }
+
+  release(): void {
+    this.worker.off('message', this.#onMessage)
+    this.worker.off('error', this.#onError)
+    if (!liveWorkers.has(this.worker)) this.worker.off('exit', this.#onExit)
   }
 }
 

@@ -120,9 +120,15 @@ export class GaveUpError extends Error {
 export class WardRetiredError extends Error {
   override readonly name = 'WardRetiredError'
   readonly code = 'ERR_WARD_RETIRED'
+  /**
+   * Why: `'hung'`, `'stalled'`, `'idle'`, `'failed'` or `'returned'` when a new
+   * incarnation follows; `'completed'`, `'stopped'` or `'the steward gave up'` when the run ends.
+   */
+  readonly why: string
 
   constructor(ward: string, why: string, options?: ErrorOptions) {
     super(`ward '${ward}' was retired: ${why}`, options)
+    this.why = why
   }
 }
 
