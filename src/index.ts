@@ -36,6 +36,7 @@ export type {
   RestartingEvent,
   UnstoppedEvent,
   DeadLetterEvent,
+  LineEvent,
   CompletedEvent,
   StoppedEvent,
   GaveUpEvent,

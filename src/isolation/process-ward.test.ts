@@ -108,15 +108,27 @@ test('exit code 0 completes, a non-zero exit is a failure', { timeout: 30_000 },
   await noChildLeft([])
 })
 
-test('lines on stdout are a heartbeat, and reach onLine', { timeout: 30_000 }, async () => {
+test('lines on stdout are a heartbeat, and reach onLine, line events and the raw streams', { timeout: 30_000 }, async () => {
   const lines: string[] = []
+  const events: string[] = []
+  let raw = ''
   const outcome = await steward(
-    processWard(node, [child, 'stdout'], { heartbeat: 'stdout', onLine: (stream, line) => lines.push(`${stream}: ${line}`) }),
+    processWard(node, [child, 'stdout'], {
+      heartbeat: 'stdout',
+      onLine: (stream, line) => lines.push(`${stream}: ${line}`),
+      onSpawn: (spawned) => spawned.stdout?.on('data', (chunk: Buffer) => (raw += chunk.toString())),
+    }),
     { timeout: 200 },
-  ).start().done
+  ).start({
+    onEvent: (event) => {
+      if (event.type === 'line') events.push(`${event.stream} ${event.line}`)
+    },
+  }).done
   assert.equal(outcome.kind, 'completed')
   assert.equal(lines.length, 10)
   assert.equal(lines[0], 'stdout: line 1')
+  assert.equal(events[9], 'stdout line 10')
+  assert.ok(raw.startsWith('line 1\nline 2\n'))
 })
 
 test('an HTTP-probed child whose probe starts failing is restarted', { timeout: 30_000 }, async () => {

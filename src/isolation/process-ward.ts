@@ -38,11 +38,13 @@ export interface ProcessWardOptions {
   readonly killAfter?: Duration
   /** Whether the child sends outputs over IPC (`output()`): the process ward is then a stream ward. @default false */
   readonly stream?: boolean
-  /** Receives each line the child writes on stdout and stderr. */
+  /** Receives each line the child writes on stdout and stderr (also a `line` event of the run). */
   readonly onLine?: (stream: 'stdout' | 'stderr', line: string) => void
+  /** Receives each child process as it starts: its `stdout` and `stderr` are readable streams. */
+  readonly onSpawn?: (child: ChildProcess) => void
 }
 
-const known = new Set(['heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'stream', 'onLine'])
+const known = new Set(['heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'stream', 'onLine', 'onSpawn'])
 
 /** Child processes started by process wards and not yet exited (for leak checks). @internal */
 export const liveChildren = new Set<ChildProcess>()
@@ -73,6 +75,8 @@ export function processWard<T = unknown>(command: string, args: readonly string[
   if (stream && heartbeat !== 'ipc') throw new TypeError(`processWard: option 'stream' needs heartbeat 'ipc' (outputs come over IPC)`)
   const onLine = options.onLine
   if (onLine !== undefined && typeof onLine !== 'function') throw new TypeError(`processWard: option 'onLine' must be a function, got ${describe(onLine)}`)
+  const onSpawn = options.onSpawn
+  if (onSpawn !== undefined && typeof onSpawn !== 'function') throw new TypeError(`processWard: option 'onSpawn' must be a function, got ${describe(onSpawn)}`)
 
   const supervise = async function* processWard(ctx: WardContext): AsyncGenerator<T | Output<T>> {
     const ipc = heartbeat === 'ipc'
@@ -87,6 +91,7 @@ export function processWard<T = unknown>(command: string, args: readonly string[
       stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
     })
     liveChildren.add(child)
+    onSpawn?.(child)
     type Event = { type: 'message'; message: ChildMessage } | { type: 'exit'; code: number | null; signal: NodeJS.Signals | null } | { type: 'error'; error: Error }
     const inbox: Event[] = []
     let wake: (() => void) | undefined
@@ -124,6 +129,10 @@ export function processWard<T = unknown>(command: string, args: readonly string[
           buffer = buffer.slice(newline + 1)
           if (name === 'stdout' && heartbeat === 'stdout') ctx.beat()
           onLine?.(name, line)
+          if (ctx instanceof Incarnation) {
+            const run = ctx.run
+            run.emit({ type: 'line', ward: run.name, path: run.path, at: run.clock.now(), attempt: ctx.attempt, stream: name, line })
+          }
         }
       }
     }

@@ -72,6 +72,13 @@ export interface DeadLetterEvent extends EventBase {
   readonly error: ErrorInfo | null
 }
 
+/** A process ward's child wrote a line on stdout or stderr. */
+export interface LineEvent extends EventBase {
+  readonly type: 'line'
+  readonly stream: 'stdout' | 'stderr'
+  readonly line: string
+}
+
 /** The ward returned normally and the run is complete. */
 export interface CompletedEvent extends EventBase {
   readonly type: 'completed'
@@ -104,6 +111,7 @@ export type StewardEvent =
   | RestartingEvent
   | UnstoppedEvent
   | DeadLetterEvent
+  | LineEvent
   | CompletedEvent
   | StoppedEvent
   | GaveUpEvent
