@@ -161,6 +161,9 @@ test('bad process ward arguments are refused', () => {
   assert.throws(() => processWard(node, [], { stream: true }), /'stream' needs heartbeat 'ipc'/)
   assert.throws(() => processWard(node, [], { killAfter: -1 }), /option 'killAfter': must not be negative/)
   assert.throws(() => processWard(node, [], { wat: 1 } as never), /unknown option 'wat'/)
+  assert.throws(() => processWard(node, [], { cwd: 7 as never }), /option 'cwd' must be a string/)
+  assert.throws(() => processWard(node, [], { env: 'x' as never }), /option 'env' must be an object/)
+  assert.throws(() => processWard(node, [], { shell: 1 as never }), /option 'shell' must be a boolean/)
 })
 
 test('process and thread wards nest in a supervisor and are gone when it stops', { timeout: 30_000 }, async () => {

@@ -75,6 +75,13 @@ export function processWard<T = unknown>(command: string, args: readonly string[
   if (stream && heartbeat !== 'ipc') throw new TypeError(`processWard: option 'stream' needs heartbeat 'ipc' (outputs come over IPC)`)
   const onLine = options.onLine
   if (onLine !== undefined && typeof onLine !== 'function') throw new TypeError(`processWard: option 'onLine' must be a function, got ${describe(onLine)}`)
+  if (options.cwd !== undefined && typeof options.cwd !== 'string') throw new TypeError(`processWard: option 'cwd' must be a string, got ${describe(options.cwd)}`)
+  if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null)) {
+    throw new TypeError(`processWard: option 'env' must be an object of strings, got ${describe(options.env)}`)
+  }
+  if (options.shell !== undefined && typeof options.shell !== 'boolean' && typeof options.shell !== 'string') {
+    throw new TypeError(`processWard: option 'shell' must be a boolean or a shell's path, got ${describe(options.shell)}`)
+  }
   const onSpawn = options.onSpawn
   if (onSpawn !== undefined && typeof onSpawn !== 'function') throw new TypeError(`processWard: option 'onSpawn' must be a function, got ${describe(onSpawn)}`)
 
