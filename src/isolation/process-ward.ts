@@ -6,6 +6,7 @@ import type { Output } from '../steward/output.js'
 import { Incarnation } from '../steward/run.js'
 import type { Ward, WardContext } from '../steward/ward.js'
 import type { ChildMessage } from './child.js'
+import { Mailbox } from './mailbox.js'
 
 /**
  * Where a process ward's heartbeat comes from:
@@ -100,22 +101,8 @@ export function processWard<T = unknown>(command: string, args: readonly string[
     liveChildren.add(child)
     onSpawn?.(child)
     type Event = { type: 'message'; message: ChildMessage } | { type: 'exit'; code: number | null; signal: NodeJS.Signals | null } | { type: 'error'; error: Error }
-    const inbox: Event[] = []
-    let wake: (() => void) | undefined
-    const deliver = (event: Event): void => {
-      inbox.push(event)
-      wake?.()
-    }
-    const receive = (): Promise<Event> => {
-      const event = inbox.shift()
-      if (event !== undefined) return Promise.resolve(event)
-      return new Promise((resolve) => {
-        wake = () => {
-          wake = undefined
-          resolve(inbox.shift()!)
-        }
-      })
-    }
+    const mailbox = new Mailbox<Event>()
+    const deliver = mailbox.deliver
     child.on('exit', (code, signal) => {
       liveChildren.delete(child)
       deliver({ type: 'exit', code, signal })
@@ -194,7 +181,7 @@ export function processWard<T = unknown>(command: string, args: readonly string[
     try {
       for (;;) {
         // Without a heartbeat of its own the child is healthy until it exits: a wait for input.
-        const event = heartbeat === 'none' ? await ctx.idle(receive()) : await receive()
+        const event = heartbeat === 'none' ? await ctx.idle(mailbox.receive()) : await mailbox.receive()
         if (event.type === 'message') {
           const message = event.message
           if (message.steward === 'beat') ctx.beat(message.progress)

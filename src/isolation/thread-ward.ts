@@ -7,6 +7,7 @@ import { describe, toMs, type Duration } from '../time/duration.js'
 import type { Output } from '../steward/output.js'
 import type { Ward, WardContext } from '../steward/ward.js'
 import { fromWire, toWire, type FromWorker, type ToWorker } from './protocol.js'
+import { Mailbox } from './mailbox.js'
 import { Incarnation } from '../steward/run.js'
 import { WardRetiredError } from '../steward/errors.js'
 
@@ -111,22 +112,8 @@ export function threadWard<T = unknown>(module: string | URL, options: ThreadWar
     }
     const { worker } = spawned
     const beats = new Int32Array(spawned.beats)
-    const inbox: Event[] = []
-    let wake: (() => void) | undefined
-    spawned.adopt((event) => {
-      inbox.push(event)
-      wake?.()
-    })
-    const receive = (): Promise<Event> => {
-      const message = inbox.shift()
-      if (message !== undefined) return Promise.resolve(message)
-      return new Promise((resolve) => {
-        wake = () => {
-          wake = undefined
-          resolve(inbox.shift()!)
-        }
-      })
-    }
+    const mailbox = new Mailbox<Event>()
+    spawned.adopt(mailbox.deliver)
     const send = (message: ToWorker): void => {
       try {
         worker.postMessage(message)
@@ -159,7 +146,7 @@ export function threadWard<T = unknown>(module: string | URL, options: ThreadWar
       let idle = false
       let started = false
       for (;;) {
-        const message = idle ? await ctx.idle(receive()) : await receive()
+        const message = idle ? await ctx.idle(mailbox.receive()) : await mailbox.receive()
         switch (message.type) {
           case 'ready':
             started = true
