@@ -423,8 +423,7 @@ export class StewardRun<T> implements Run<T>, Watched {
   // Made at the first failure or retirement, and at the end: a healthy idle run holds neither.
   #log: RestartLog | undefined = undefined
   #end: RunEnd | undefined = undefined
-  // Made on demand: an idle run nobody awaits or listens to holds neither.
-  /** Listeners, the start signal and a nested run's path, when it has any. */
+  /** Listeners, the start signal and a nested run's path, made when it has any. */
   #links: RunLinks | undefined = undefined
   /** The output stream's state, made at the first next(). */
   #consumer: Consumer<T> | undefined = undefined
@@ -443,8 +442,8 @@ export class StewardRun<T> implements Run<T>, Watched {
     }
     if (options.onEvent !== undefined) this.on(options.onEvent)
     if (start.onEvent !== undefined) this.on(start.onEvent)
-    if (start.signal !== undefined) this.#linked.signal = start.signal
     if (start.signal !== undefined) {
+      this.#linked.signal = start.signal
       if (start.signal.aborted) {
         queueMicrotask(() => void this.stop(start.signal?.reason))
         return
