@@ -144,12 +144,22 @@ export function processWard<T = unknown>(command: string, args: readonly string[
           if (!probes.signal.aborted) probeTimer = ctx.clock.setTimer(every, probe)
         }
         if ('http' in heartbeat) {
-          fetch(heartbeat.http, { signal: AbortSignal.any([probes.signal, AbortSignal.timeout(Math.max(1, every))]) }).then(
+          // One request at a time, given `every` to answer, cancelled when the ward ends.
+          const request = new AbortController()
+          const cancel = (): void => request.abort()
+          probes.signal.addEventListener('abort', cancel, { once: true })
+          const limit = ctx.clock.setTimer(every, cancel)
+          const settle = (healthy: boolean): void => {
+            limit.cancel()
+            probes.signal.removeEventListener('abort', cancel)
+            done(healthy)
+          }
+          fetch(heartbeat.http, { signal: request.signal }).then(
             (response) => {
               void response.body?.cancel()
-              done(response.ok)
+              settle(response.ok)
             },
-            () => done(false),
+            () => settle(false),
           )
         } else {
           const socket = connect({ port: heartbeat.tcp.port, host: heartbeat.tcp.host ?? '127.0.0.1' })
