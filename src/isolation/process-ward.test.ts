@@ -149,6 +149,23 @@ test('an HTTP-probed child whose probe starts failing is restarted', { timeout: 
   await noChildLeft(seen.pids)
 })
 
+test('a TCP-probed child is healthy while it accepts connections', { timeout: 30_000 }, async () => {
+  const port = await freePort()
+  const seen = pidsOf()
+  const events: string[] = []
+  const run = steward(processWard(node, [child, 'http', String(port)], { heartbeat: { tcp: { port }, every: 50 } }), { timeout: 400 }).start({
+    onEvent: (event) => {
+      events.push(event.type)
+      seen.track()
+    },
+  })
+  await new Promise((resolve) => setTimeout(resolve, 1_200))
+  seen.track()
+  assert.deepEqual(events, ['started'], 'never found hung: its port answers')
+  await run.stop()
+  await noChildLeft(seen.pids)
+})
+
 test('a command that cannot be started is a failure, not a hang', { timeout: 30_000 }, async () => {
   const outcome = await steward(processWard('/nonexistent/steward-test-command'), { restart: 'temporary' }).start().done
   assert.ok(outcome.kind === 'gave-up' && /ENOENT/.test(outcome.error.cause.message), JSON.stringify(outcome))

@@ -163,7 +163,12 @@ export function processWard<T = unknown>(command: string, args: readonly string[
           )
         } else {
           const socket = connect({ port: heartbeat.tcp.port, host: heartbeat.tcp.host ?? '127.0.0.1' })
+          const cancel = (): void => finish(false)
+          const limit = ctx.clock.setTimer(every, cancel)
+          probes.signal.addEventListener('abort', cancel, { once: true })
           const finish = (healthy: boolean): void => {
+            limit.cancel()
+            probes.signal.removeEventListener('abort', cancel)
             socket.removeAllListeners()
             socket.destroy()
             done(healthy)
