@@ -49,7 +49,7 @@ async function freePort(): Promise<number> {
 test('a child that stops beating is killed and restarted; its progress survives', { timeout: 30_000 }, async () => {
   const events: string[] = []
   const seen = pidsOf()
-  const run = steward(processWard(node, [child, 'hang'], { heartbeat: 'ipc' }), { name: 'hang', timeout: 300 }).start({
+  const run = steward(processWard(node, [child, 'hang'], { heartbeat: 'ipc' }), { name: 'hang', timeout: 1_000 }).start({
     onEvent: (event: StewardEvent) => {
       events.push(event.type)
       seen.track()
@@ -77,7 +77,7 @@ test('a child that ignores SIGTERM gets SIGKILL after killAfter; the stop report
 test('a child frozen with SIGSTOP is found hung, killed and replaced', { timeout: 30_000 }, async () => {
   const seen = pidsOf()
   const events: string[] = []
-  const run = steward(processWard(node, [child, 'beats'], { heartbeat: 'ipc', killAfter: 100 }), { timeout: 400, maxRestarts: 3 }).start({
+  const run = steward(processWard(node, [child, 'beats'], { heartbeat: 'ipc', killAfter: 100 }), { timeout: 1_000, maxRestarts: 3 }).start({
     onEvent: (event) => {
       events.push(event.type)
       seen.track()
@@ -118,7 +118,7 @@ test('lines on stdout are a heartbeat, and reach onLine, line events and the raw
       onLine: (stream, line) => lines.push(`${stream}: ${line}`),
       onSpawn: (spawned) => spawned.stdout?.on('data', (chunk: Buffer) => (raw += chunk.toString())),
     }),
-    { timeout: 200 },
+    { timeout: 1_000 },
   ).start({
     onEvent: (event) => {
       if (event.type === 'line') events.push(`${event.stream} ${event.line}`)
@@ -136,7 +136,7 @@ test('an HTTP-probed child whose probe starts failing is restarted', { timeout: 
   const seen = pidsOf()
   const events: string[] = []
   const run = steward(processWard(node, [child, 'http', String(port)], { heartbeat: { http: `http://127.0.0.1:${port}/health`, every: 50 } }), {
-    timeout: 400,
+    timeout: 1_000,
   }).start({
     onEvent: (event) => {
       events.push(event.type)
@@ -153,13 +153,13 @@ test('a TCP-probed child is healthy while it accepts connections', { timeout: 30
   const port = await freePort()
   const seen = pidsOf()
   const events: string[] = []
-  const run = steward(processWard(node, [child, 'http', String(port)], { heartbeat: { tcp: { port }, every: 50 } }), { timeout: 400 }).start({
+  const run = steward(processWard(node, [child, 'http', String(port)], { heartbeat: { tcp: { port }, every: 50 } }), { timeout: 1_000 }).start({
     onEvent: (event) => {
       events.push(event.type)
       seen.track()
     },
   })
-  await new Promise((resolve) => setTimeout(resolve, 1_200))
+  await new Promise((resolve) => setTimeout(resolve, 2_500)) // more than two timeouts
   seen.track()
   assert.deepEqual(events, ['started'], 'never found hung: its port answers')
   await run.stop()

@@ -16,7 +16,7 @@ test('a worker stuck in a CPU loop is terminated and replaced; the new one resum
   const started = performance.now()
   const run = steward(threadWard(fixtures, { export: 'cpuHang', terminateAfter: 100 }), {
     name: 'cpu',
-    timeout: 500,
+    timeout: 1_500,
   }).start({ onEvent: (event: StewardEvent) => events.push(event.type) })
   const values: unknown[] = []
   for await (const value of run) values.push(value)
@@ -37,7 +37,7 @@ test('with warm, the replacement is the spare started beforehand, and the spare 
     [true, 3], // the first and its spare; the spare takes over and a new spare starts, then goes
   ] as const) {
     const before = started.workers
-    const run = steward(threadWard(fixtures, { export: 'cpuHang', terminateAfter: 100, warm }), { timeout: 500 }).start()
+    const run = steward(threadWard(fixtures, { export: 'cpuHang', terminateAfter: 100, warm }), { timeout: 1_500 }).start()
     const values: unknown[] = []
     for await (const value of run) values.push(value)
     assert.deepEqual(values, [0, 1, 2, 3, 4, 5])
@@ -65,8 +65,9 @@ test('a worker out of memory under resourceLimits is a failure', { timeout: 30_0
   await noWorkerLeft()
 })
 
-test('a worker waiting for input is healthy; stopping the run terminates nothing it should not', { timeout: 30_000 }, async () => {
-  const run = steward(threadWard(fixtures, { export: 'waits', stream: false }), { timeout: 100 }).start()
+test('a worker waiting for input longer than the timeout is healthy', { timeout: 30_000 }, async () => {
+  // The wait (1.5 s) outlasts the timeout; the timeout is generous for a worker's start on a busy machine.
+  const run = steward(threadWard(fixtures, { export: 'waits', stream: false }), { timeout: 1_000 }).start()
   const outcome = await run.done
   assert.equal(outcome.kind, 'completed')
   assert.equal(run.status().progress, 'done')
