@@ -137,7 +137,6 @@ class Slot {
   progress: unknown = undefined
   /** The child's last status, kept when it is not running. */
   last: WardStatus | undefined = undefined
-  restarts = 0
   /** When its current run started (a backoff's uptime). */
   startedAt = 0
 
@@ -326,7 +325,7 @@ export class SupervisorTree implements SupervisorRun {
     slot.last = run.status()
     const restart = slot.spec.restart ?? 'permanent'
     if (outcome.kind === 'stopped') {
-      if (outcome.reason instanceof TerminateTree) return void this.#terminate(outcome.reason)
+      if (outcome.reason instanceof TerminateTree) return void this.stop(outcome.reason)
       if (outcome.reason instanceof DoNotRestart) return this.#forget(slot)
     }
     const failed = outcome.kind === 'gave-up'
@@ -337,7 +336,6 @@ export class SupervisorTree implements SupervisorRun {
     this.#intensity = decision.state
     if (!decision.allowed) return void this.#escalate(slot)
     this.#restarts++
-    slot.restarts++
     let delay = 0
     const backoff = this.#options.backoff
     if (backoff !== undefined) {
@@ -403,10 +401,6 @@ export class SupervisorTree implements SupervisorRun {
       return { kind: 'gave-up', error, attempts: 1, restarts: this.#restarts }
     })
     await this.#ending
-  }
-
-  async #terminate(reason: TerminateTree): Promise<void> {
-    await this.stop(reason)
   }
 }
 
