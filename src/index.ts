@@ -3,8 +3,10 @@
 // Supervision
 export { steward } from './steward/steward.js'
 export type { Steward } from './steward/steward.js'
-export type { StewardOptions, RestartType } from './steward/options.js'
-export type { Run, StartOptions, Outcome, StopReport } from './steward/run.js'
+export type { StewardOptions, RestartType, RestartInfo } from './steward/options.js'
+export type { Run, StartOptions, Outcome, StopReport, Lifecycle, EventOf } from './steward/run-api.js'
+export { wardHost } from './steward/host.js'
+export type { WardHost } from './steward/host.js'
 export type { Ward, WardContext } from './steward/ward.js'
 export { Output } from './steward/output.js'
 export type { DeadLetter } from './steward/output.js'
@@ -34,6 +36,7 @@ export type {
   IdleTimeoutEvent,
   FailedEvent,
   RestartingEvent,
+  DecisionEvent,
   UnstoppedEvent,
   DeadLetterEvent,
   LineEvent,
@@ -49,8 +52,8 @@ export type { WardStatus, RunState } from './observe/status.js'
 // Supervision trees
 export { supervisor } from './tree/supervisor.js'
 export type { Supervisor, SupervisorOptions, SupervisorStartOptions, SupervisorRun, ChildSpec, Strategy } from './tree/supervisor.js'
-export { initialIntensity, nextIntensity } from './tree/intensity.js'
-export type { Intensity, IntensityState } from './tree/intensity.js'
+export { initialIntensity, nextIntensity } from './policy/intensity.js'
+export type { Intensity, IntensityState } from './policy/intensity.js'
 
 // Isolation: wards in worker threads and child processes
 export { threadWard } from './isolation/thread-ward.js'

@@ -14,57 +14,66 @@ async function cli(args: string[]): Promise<{ code: number; lines: string[] }> {
   return { code, lines }
 }
 
-test('demo all --virtual --json prints one JSON object per line, with the seed timelines', async () => {
+test('demo all --virtual --json prints the library events of the seed scenarios, one per line, each with its path', async () => {
   const { code, lines } = await cli(['demo', 'all', '--virtual', '--json'])
   assert.equal(code, 0)
-  const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
-  for (const entry of entries) {
-    assert.equal(typeof entry.t, 'number')
-    assert.equal(typeof entry.type, 'string')
-    assert.equal(typeof entry.ward, 'string')
+  const events = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+  for (const event of events) {
+    for (const field of ['type', 'ward', 'path', 'scenario']) assert.equal(typeof event[field], 'string', `${field} in ${JSON.stringify(event)}`)
+    for (const field of ['at', 'attempt']) assert.equal(typeof event[field], 'number', `${field} in ${JSON.stringify(event)}`)
   }
-  const types = new Set(entries.map((entry) => entry.type))
-  for (const type of ['output', 'restart', 'log', 'dead-letter', 'gave-up', 'completed', 'stopped']) assert.ok(types.has(type), type)
-  const s1 = entries.filter((entry) => entry.scenario === 's1')
-  assert.deepEqual(s1, [
-    { t: 0, ward: 'irresponsible', type: 'log', from: 'ward', message: "ward: Hello, I'm irresponsible!", scenario: 's1' },
-    { t: 4000, ward: 'irresponsible', type: 'restart', attempt: 2, reason: 'hung', scenario: 's1' },
-    { t: 4000, ward: 'irresponsible', type: 'log', from: 'ward', message: 'ward: I am halting.', scenario: 's1' },
-    { t: 4000, ward: 'irresponsible', type: 'log', from: 'ward', message: "ward: Hello, I'm irresponsible!", scenario: 's1' },
-    { t: 8000, ward: 'irresponsible', type: 'restart', attempt: 3, reason: 'hung', scenario: 's1' },
-    { t: 8000, ward: 'irresponsible', type: 'log', from: 'ward', message: 'ward: I am halting.', scenario: 's1' },
-    { t: 8000, ward: 'irresponsible', type: 'log', from: 'ward', message: "ward: Hello, I'm irresponsible!", scenario: 's1' },
-    { t: 9000, ward: 'irresponsible', type: 'log', from: 'main', message: 'main: halting steward and ward.', scenario: 's1' },
-    { t: 9000, ward: 'irresponsible', type: 'log', from: 'ward', message: 'ward: I am halting.', scenario: 's1' },
-    { t: 9000, ward: 'irresponsible', type: 'stopped', scenario: 's1' },
-    { t: 9000, ward: 'irresponsible', type: 'log', from: 'main', message: 'Done', scenario: 's1' },
+  const types = new Set(events.map((event) => event.type))
+  for (const type of ['started', 'hung', 'restarting', 'dead-letter', 'gave-up', 'completed', 'stopped']) assert.ok(types.has(type), type)
+  const brief = (scenario: string): string[] =>
+    events
+      .filter((event) => event.scenario === scenario)
+      .map((event) => `${String(event.at)} ${String(event.type)} ${String(event.attempt)}${event.reason === undefined ? '' : ` ${event.reason as string}`}`)
+  assert.deepEqual(brief('s1'), [
+    '0 started 1',
+    '4000 hung 1',
+    '4000 restarting 1 hung',
+    '4000 started 2',
+    '8000 hung 2',
+    '8000 restarting 2 hung',
+    '8000 started 3',
+    '9000 stopped 3',
   ])
-  const s4 = entries
-    .filter((entry) => entry.scenario === 's4')
-    .map((entry) => `${String(entry.t)} ${String(entry.type)} ${JSON.stringify(entry.value) ?? ''}`)
-  assert.deepEqual(s4, [
-    '0 output 1',
-    '0 output 2',
-    '0 log ',
-    '1000 restart ',
-    '1000 dead-letter -1',
-    '1000 output 3',
-    '1000 output 4',
-    '1000 output 5',
-    '1000 completed ',
-  ])
+  assert.deepEqual(brief('s4'), ['0 started 1', '1000 hung 1', '1000 restarting 1 hung', '1000 started 2', '1000 dead-letter 2', '1000 completed 2'])
+  const letter = events.find((event) => event.scenario === 's4' && event.type === 'dead-letter')!
+  assert.deepEqual([letter.path, letter.input, letter.position], ['doWork', -1, 2])
 })
 
-test('demo tree --virtual --json: the tree heals and stops in order; all replays only the seed', async () => {
+test('demo tree --virtual --json: every line is a library event with its path; the tree heals and stops in order', async () => {
   const { code, lines } = await cli(['demo', 'tree', '--virtual', '--json'])
   assert.equal(code, 0)
-  const entries = lines.map((line) => JSON.parse(line) as { t: number; type: string; ward: string; scenario: string })
-  assert.ok(entries.every((entry) => entry.scenario === 'tree' && entry.ward === 'tree'))
+  const events = lines.map((line) => JSON.parse(line) as { scenario: string; type: string; path: string; at: number; attempt: number; reason?: string; child?: string; restarting?: string[] })
+  assert.ok(events.every((event) => event.scenario === 'tree' && typeof event.at === 'number' && typeof event.attempt === 'number'))
+  const brief = events
+    .filter((event) => event.type !== 'started' && event.type !== 'stopped')
+    .map((event) =>
+      event.type === 'decision'
+        ? `${event.at} ${event.path} decision ${event.child} ${event.reason} → ${event.restarting!.join(',')}`
+        : `${event.at} ${event.path} ${event.type}${event.reason === undefined ? '' : ` ${event.reason}`}`,
+    )
+  assert.deepEqual(brief, [
+    '2000 tree/writer failed',
+    '2000 tree decision writer failed → writer',
+    '2000 tree/writer restarting failed',
+    '3500 tree/reader hung',
+    '3500 tree decision reader hung → reader,writer',
+    '3500 tree/reader restarting hung',
+    '3500 tree/writer restarting sibling',
+    '6000 tree/connection failed',
+    '6000 tree decision connection failed → connection,reader,writer',
+    '6000 tree/connection restarting failed',
+    '6000 tree/writer restarting sibling',
+    '6000 tree/reader restarting sibling',
+  ])
+  assert.ok(!events.some((event) => event.type === 'gave-up'), 'no child gave up')
   assert.deepEqual(
-    entries.filter((entry) => entry.type === 'restart').map((entry) => entry.t),
-    [2000, 3500, 6000],
+    events.filter((event) => event.type === 'stopped').map((event) => `${event.at} ${event.path}`),
+    ['8000 tree/writer', '8000 tree/reader', '8000 tree/connection', '8000 tree'],
   )
-  assert.deepEqual(entries.at(-1), { t: 8000, ward: 'tree', type: 'stopped', scenario: 'tree' })
   const all = await cli(['demo', 'all', '--virtual', '--json'])
   assert.deepEqual([...new Set(all.lines.map((line) => (JSON.parse(line) as { scenario: string }).scenario))], ['s1', 's2', 's3', 's4'])
 })
@@ -132,60 +141,69 @@ function spawnCli(args: string[], onLine: (line: string, child: ReturnType<typeo
 test('real time: SIGINT stops the demo gracefully and exits 130; SIGTERM exits 143', async () => {
   for (const [signal, expected] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     let sent = false
-    const { code, lines } = await spawnCli(['demo', 's1', '--json'], (line, child) => {
+    const { code, lines } = await spawnCli(['demo', 's1'], (line, child) => {
       if (!sent && line.includes('Hello')) {
         sent = true
         child.kill(signal)
       }
     })
     assert.equal(code, expected, `${signal}: ${lines.join('\n')}`)
-    const types = lines.map((line) => {
-      const entry = JSON.parse(line) as { type: string; message?: string }
-      return entry.message ?? entry.type
-    })
-    assert.deepEqual(types, ["ward: Hello, I'm irresponsible!", 'ward: I am halting.', 'stopped', 'Done'])
+    assert.deepEqual(
+      lines.slice(1).map((line) => line.replace(/^ *[\d.]+s {2}/, '')),
+      ["ward: Hello, I'm irresponsible!", 'ward: I am halting.', 'steward: stopped', 'Done'],
+    )
   }
 })
 
 test('real time at --speed 20: the poison scenario heals and the process exits on its own', async () => {
-  const { code, lines } = await spawnCli(['demo', 's4', '--json', '--speed', '20'])
+  const { code, lines } = await spawnCli(['demo', 's4', '--speed', '20'])
   assert.equal(code, 0)
-  const entries = lines.map((line) => JSON.parse(line) as { type: string; value?: number; t: number })
   assert.deepEqual(
-    entries.filter((entry) => entry.type === 'output').map((entry) => entry.value),
+    lines.flatMap((line) => /main: Received: (\d+)/.exec(line)?.[1] ?? []).map(Number),
     [1, 2, 3, 4, 5],
   )
-  assert.equal(entries.at(-1)?.type, 'completed')
-  const restart = entries.find((entry) => entry.type === 'restart')!
-  assert.ok(restart.t >= 1000, `restarted early, at ${restart.t}`)
+  assert.match(lines.at(-1)!, /steward: ward completed/)
+  const json = await spawnCli(['demo', 's4', '--json', '--speed', '20'])
+  assert.equal(json.code, 0)
+  const events = json.lines.map((line) => JSON.parse(line) as { type: string; at: number })
+  const restart = events.find((event) => event.type === 'restarting')!
+  assert.ok(restart.at >= 1000, `restarted early, at ${restart.at}`)
+  assert.equal(events.at(-1)?.type, 'completed')
 })
 
 test('demo cpu-hang: the frozen worker is replaced, every value arrives once, and the process exits', async () => {
-  const { code, lines } = await spawnCli(['demo', 'cpu-hang', '--json', '--speed', '2'], () => {}, true)
+  const { code, lines } = await spawnCli(['demo', 'cpu-hang', '--speed', '2'], () => {}, true)
   assert.equal(code, 0, lines.join('\n'))
-  const entries = lines.map((line) => JSON.parse(line) as { type: string; value?: number })
   assert.deepEqual(
-    entries.filter((entry) => entry.type === 'output').map((entry) => entry.value),
+    lines.flatMap((line) => /main: Received: (\d+)/.exec(line)?.[1] ?? []).map(Number),
     [1, 2, 3, 4, 5, 6],
   )
   assert.deepEqual(
-    entries.filter((entry) => entry.type === 'restart' || entry.type === 'completed').map((entry) => entry.type),
-    ['restart', 'completed'],
+    lines.flatMap((line) => /steward: (ward unhealthy; restarting|ward completed)/.exec(line)?.[1] ?? []),
+    ['ward unhealthy; restarting', 'ward completed'],
   )
 })
 
 test('demo process: the silent child is killed, the next resumes at its progress, and the process exits', async () => {
-  const { code, lines } = await spawnCli(['demo', 'process', '--json'], () => {}, true)
+  const { code, lines } = await spawnCli(['demo', 'process'], () => {}, true)
   assert.equal(code, 0, lines.join('\n'))
-  const messages = lines.map((line) => JSON.parse(line) as { type: string; message?: string }).map((entry) => entry.message ?? entry.type)
-  assert.deepEqual(messages, [
-    'steward: child started (attempt 1, resume none)',
-    'steward: child unhealthy (no heartbeat for 1000 ms)',
-    'restart',
-    'steward: child started (attempt 2, resume 3)',
-    'completed',
-    'main: the child finished at progress 6',
-  ])
+  assert.deepEqual(
+    lines.slice(1).map((line) => line.replace(/^ *[\d.]+s {2}/, '')),
+    [
+      'steward: child started (attempt 1, resume none)',
+      'steward: child unhealthy (no heartbeat for 1000 ms)',
+      'steward: ward unhealthy; restarting (attempt 2)',
+      'steward: child started (attempt 2, resume 3)',
+      'steward: ward completed',
+      'main: the child finished at progress 6',
+    ],
+  )
+  const json = await spawnCli(['demo', 'process', '--json'], () => {}, true)
+  assert.equal(json.code, 0, json.lines.join('\n'))
+  assert.deepEqual(
+    json.lines.map((line) => JSON.parse(line) as { type: string; path: string; attempt: number }).filter((event) => event.type !== 'line').map((event) => `${event.path} ${event.type} ${event.attempt}`),
+    ['child started 1', 'child hung 1', 'child restarting 1', 'child started 2', 'child completed 2'],
+  )
 })
 
 test('--virtual is refused for the real-time demos', async () => {
@@ -217,7 +235,7 @@ function pidsRunning(needle: string): number[] {
 test('SIGTERM under the CLI stops a process ward and leaves no child behind', async () => {
   let children: number[] = []
   const { code } = await spawnCli(
-    ['demo', 'process', '--json'],
+    ['demo', 'process'],
     (line, cli) => {
       if (line.includes('child started (attempt 1')) {
         setTimeout(() => {

@@ -1,3 +1,4 @@
+import type { StewardEvent } from '../observe/events.js'
 import { runScenario, type Scenario, type TimelineEntry } from '../scenarios/timeline.js'
 import { seedScenarios } from '../scenarios/seed.js'
 import { tree } from '../scenarios/tree.js'
@@ -34,11 +35,14 @@ export async function runDemos(ids: readonly string[], options: DemoOptions): Pr
       options.write(`${scenario.id}: ${scenario.title} [${mode}]`)
     }
     const clock: Clock = options.virtual ? new ManualClock() : new ScaledClock(options.speed)
+    // People read the timeline; machines read the library's own events, each with its path.
     const sink = (entry: TimelineEntry): void => {
-      const t = options.virtual ? entry.t : Math.round(entry.t)
-      options.write(options.json ? JSON.stringify({ ...entry, t, scenario: scenario.id }) : formatEntry({ ...entry, t }))
+      if (!options.json) options.write(formatEntry({ ...entry, t: options.virtual ? entry.t : Math.round(entry.t) }))
     }
-    const running = runScenario(scenario, clock, sink, options.signal)
+    const events = (event: StewardEvent): void => {
+      if (options.json) options.write(JSON.stringify({ scenario: scenario.id, ...event }))
+    }
+    const running = runScenario(scenario, clock, sink, options.signal, events)
     await (clock instanceof ManualClock ? clock.runUntil(running) : running)
   }
 }
@@ -56,7 +60,6 @@ function describeEntry(entry: TimelineEntry): string {
     case 'output':
       return `main: Received: ${String(entry.value)}`
     case 'restart': {
-      if (entry.ward === 'tree') return `supervisor: restarting after a child ${entry.reason === 'failed' ? 'failed' : 'ended'} (restart ${entry.attempt - 1})`
       const why = entry.reason === 'hung' ? 'ward unhealthy' : entry.reason === 'failed' ? 'ward failed' : 'ward returned'
       return `steward: ${why}; restarting (attempt ${entry.attempt})`
     }

@@ -13,7 +13,7 @@ demo    replays the seed's programs (Concurrency in Go, "healing goroutines")
         supervision tree healing a crash, a hang and a cascade; cpu-hang and
         process heal a worker thread and a child process (real time only).
   --virtual   run on a manual clock: finishes at once, times in virtual ms
-  --json      one JSON object per line: t (ms since start), type, ward, ...
+  --json      the library's events, one JSON object per line: scenario, type, ward, path, at (ms), attempt, ...
   --speed N   run real time N times faster (default 1)
 
 SIGINT and SIGTERM stop the demo gracefully (exit 130 / 143).`

@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import type { Timer } from '../time/clock.js'
 import { describe, toMs, type Duration } from '../time/duration.js'
 import type { Output } from '../steward/output.js'
-import { Incarnation } from '../steward/run.js'
+import { wardHost } from '../steward/host.js'
 import type { Ward, WardContext } from '../steward/ward.js'
 import type { ChildMessage } from './child.js'
 import { Mailbox } from './mailbox.js'
@@ -123,9 +123,9 @@ export function processWard<T = unknown>(command: string, args: readonly string[
           buffer = buffer.slice(newline + 1)
           if (name === 'stdout' && heartbeat === 'stdout') ctx.beat()
           onLine?.(name, line)
-          if (ctx instanceof Incarnation) {
-            const run = ctx.run
-            run.emit({ type: 'line', ward: run.name, path: run.path, at: run.clock.now(), attempt: ctx.attempt, stream: name, line })
+          const host = ctx[wardHost]
+          if (host !== undefined) {
+            host.emit({ type: 'line', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, stream: name, line })
           }
         }
       }
@@ -187,7 +187,8 @@ export function processWard<T = unknown>(command: string, args: readonly string[
       killer = ctx.clock.setTimer(killAfter, () => {
         if (child.exitCode === null && child.signalCode === null) {
           child.kill('SIGKILL')
-          if (ctx instanceof Incarnation) ctx.run.noteKilled(`${ctx.run.path}#${child.pid ?? '?'}`)
+          const host = ctx[wardHost]
+          if (host !== undefined) host.noteKilled(`${host.path}#${child.pid ?? '?'}`)
         }
       })
     }

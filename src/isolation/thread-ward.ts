@@ -8,7 +8,7 @@ import type { Output } from '../steward/output.js'
 import type { Ward, WardContext } from '../steward/ward.js'
 import { fromWire, toWire, type FromWorker, type ToWorker } from './protocol.js'
 import { Mailbox } from './mailbox.js'
-import { Incarnation } from '../steward/run.js'
+import { wardHost } from '../steward/host.js'
 import { WardRetiredError } from '../steward/errors.js'
 
 /** Options of {@link threadWard}. */
@@ -48,7 +48,7 @@ export interface ThreadWardOptions {
 const known = new Set(['export', 'resourceLimits', 'terminateAfter', 'sampleEvery', 'stream', 'warm'])
 
 /** Reasons of retirement after which the steward starts a new incarnation. */
-const restarting = new Set(['hung', 'stalled', 'idle', 'failed', 'returned'])
+const restarting = new Set(['hung', 'stalled', 'idle', 'failed', 'returned', 'sibling'])
 
 /** Workers started by thread wards and not yet exited (for leak checks). @internal */
 export const liveWorkers = new Set<Worker>()
@@ -98,7 +98,7 @@ export function threadWard<T = unknown>(module: string | URL, options: ThreadWar
   if (typeof stream !== 'boolean') throw new TypeError(`threadWard: option 'stream' must be a boolean, got ${describe(stream)}`)
   const supervise = async function* threadWard(ctx: WardContext): AsyncGenerator<T | Output<T>> {
     // With `warm`, the run (when the context is a steward's) keeps a spare for the next incarnation.
-    const owner = warm && ctx instanceof Incarnation ? ctx.run : undefined
+    const owner = warm ? ctx[wardHost] : undefined
     const spawned = (owner === undefined ? undefined : spares.get(owner)) ?? spawn()
     if (owner !== undefined) {
       spares.delete(owner)

@@ -1,7 +1,12 @@
 import type { ErrorInfo } from '../steward/errors.js'
 
-/** Why a steward starts a new incarnation. */
-export type RestartReason = 'hung' | 'stalled' | 'idle' | 'failed' | 'returned'
+/**
+ * Why a steward starts a new incarnation: its own failure (`hung`, `stalled`,
+ * `idle`, `failed`), a normal return under restart type `permanent`
+ * (`returned`), or, in a supervisor, a sibling's failure that the strategy
+ * (`one-for-all`, `rest-for-one`) restarts it for (`sibling`).
+ */
+export type RestartReason = 'hung' | 'stalled' | 'idle' | 'failed' | 'returned' | 'sibling'
 
 /** Fields every {@link StewardEvent} has. */
 export interface EventBase {
@@ -24,7 +29,10 @@ export interface StartedEvent extends EventBase {
 /** A working ward did not beat for `timeout` ms. */
 export interface HungEvent extends EventBase {
   readonly type: 'hung'
+  /** The deadline that passed, in ms: `startTimeout` when `starting`, else `timeout`. */
   readonly timeout: number
+  /** The incarnation never showed it was up (no beat, output or idle wait): its start deadline passed. */
+  readonly starting: boolean
 }
 
 /** A working ward beat, but its progress did not change for `progressTimeout` ms (livelock). */
@@ -54,6 +62,36 @@ export interface RestartingEvent extends EventBase {
   /** Restarts so far, this one included. */
   readonly restarts: number
   /** The backoff before `attempt + 1` starts, in ms (0 without a backoff policy). */
+  readonly delay: number
+}
+
+/**
+ * A supervisor decided on a child's failure: restart (the child, and the
+ * siblings its strategy restarts with it) or escalate (the intensity was
+ * exceeded: it stops its children and gives up). Emitted on the
+ * supervisor's path, before the children's `restarting` events.
+ */
+export interface DecisionEvent extends EventBase {
+  readonly type: 'decision'
+  /** The child whose failure is decided on. */
+  readonly child: string
+  /** How the child failed. */
+  readonly reason: RestartReason
+  readonly strategy: 'one-for-one' | 'one-for-all' | 'rest-for-one'
+  readonly action: 'restart' | 'escalate'
+  /** The children restarted, in start order (the child itself included); empty when escalating. */
+  readonly restarting: readonly string[]
+  /**
+   * The intensity used: restarts within the window, this one included
+   * (`intensity: 'window'`), or the decayed failure count (`'decay'`).
+   */
+  readonly restarts: number
+  /** The intensity allowed: `maxRestarts`, or the decay's `threshold`. */
+  readonly maxRestarts: number
+  /** The window in ms, or the decay's half-life. */
+  readonly within: number
+  readonly intensity: 'window' | 'decay'
+  /** The backoff before the restarted children start again, in ms. */
   readonly delay: number
 }
 
@@ -109,6 +147,7 @@ export type StewardEvent =
   | IdleTimeoutEvent
   | FailedEvent
   | RestartingEvent
+  | DecisionEvent
   | UnstoppedEvent
   | DeadLetterEvent
   | LineEvent

@@ -6,7 +6,7 @@ import { take } from '../streams/or-done.js'
 import { steward } from '../steward/steward.js'
 import type { WardContext } from '../steward/ward.js'
 import type { Output } from '../steward/output.js'
-import type { Run } from '../steward/run.js'
+import type { Run } from '../steward/run-api.js'
 import { aborted, type Scenario, type ScenarioIO } from './timeline.js'
 
 const seedValues = [1, 2, -1, 3, 4, 5]

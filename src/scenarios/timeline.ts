@@ -25,8 +25,10 @@ export interface ScenarioIO {
   readonly write: (entry: WithoutTime<TimelineEntry>) => void
   /** A `log` line from `from`. */
   readonly log: (from: Speaker, message: string) => void
-  /** Turns the steward's events into timeline lines (pass as `onEvent`). */
+  /** Turns the steward's events into timeline lines and records them (pass as `onEvent`). */
   readonly onEvent: (event: StewardEvent) => void
+  /** Records a library event as it is (what `steward demo --json` prints), without a timeline line. */
+  readonly record: (event: StewardEvent) => void
 }
 
 /** One of the seed's programs. */
@@ -40,12 +42,16 @@ export interface Scenario {
   run(io: ScenarioIO): Promise<void>
 }
 
-/** Runs `scenario` on `clock`, calling `sink` with each line as it happens. */
+/**
+ * Runs `scenario` on `clock`, calling `sink` with each timeline line as it
+ * happens and `events` with each library event of its runs.
+ */
 export async function runScenario(
   scenario: Scenario,
   clock: Clock,
   sink: (entry: TimelineEntry) => void,
   signal: AbortSignal = new AbortController().signal,
+  events: (event: StewardEvent) => void = () => {},
 ): Promise<void> {
   const start = clock.now()
   const ward = scenario.ward
@@ -57,7 +63,9 @@ export async function runScenario(
     signal,
     write,
     log: (from, message) => write({ type: 'log', from, message }),
+    record: events,
     onEvent: (event) => {
+      events(event)
       switch (event.type) {
         case 'restarting':
           write({ type: 'restart', attempt: event.attempt + 1, reason: event.reason })

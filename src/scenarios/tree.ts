@@ -11,7 +11,7 @@ export const tree: Scenario = {
   id: 'tree',
   title: 'a rest-for-one tree heals a crash, a hang and a cascade (timeouts 1s, the caller stops at 8s)',
   ward: 'tree',
-  async run({ clock, signal, log, write }) {
+  async run({ clock, signal, log, write, record }) {
     let connections = 0
     let link = 0
     const runs = { reader: 0, writer: 0, connection: 0 }
@@ -57,10 +57,15 @@ export const tree: Scenario = {
       log('main', 'main: stopping the tree.')
       caller.abort()
     })
+    let restarts = 0
     const onEvent = (event: StewardEvent): void => {
+      record(event)
       if (event.type === 'failed') log('steward', `steward: ${event.path} failed: ${event.error.message}`)
       if (event.type === 'hung') log('steward', `steward: ${event.path} unhealthy (no heartbeat)`)
-      if (event.type === 'restarting' && event.path === 'tree') write({ type: 'restart', attempt: event.restarts + 1, reason: event.reason })
+      if (event.type === 'decision' && event.action === 'restart') {
+        restarts++
+        log('steward', `supervisor: restarting ${event.restarting.join(', ')} after ${event.child} ${event.reason} (restart ${restarts})`)
+      }
       if (event.type === 'stopped' && event.path === 'tree') write({ type: 'stopped' })
     }
     const stopAll = (): void => caller.abort()

@@ -7,7 +7,7 @@ import { ManualClock } from '../time/manual-clock.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import type { StewardEvent } from '../observe/events.js'
 import { steward } from './steward.js'
-import type { Outcome, Run } from './run.js'
+import type { Outcome, Run } from './run-api.js'
 import type { StewardOptions } from './options.js'
 import type { Ward, WardContext } from './ward.js'
 

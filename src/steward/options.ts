@@ -1,4 +1,5 @@
-import type { EventListener } from '../observe/events.js'
+import type { EventListener, RestartReason } from '../observe/events.js'
+import type { RestartPolicy } from '../policy/restart-policy.js'
 import type { DeadLetter } from './output.js'
 import { isBackoff, type Backoff } from '../policy/backoff.js'
 import type { Ward } from './ward.js'
@@ -12,6 +13,16 @@ import { describe, toMs, type Duration } from '../time/duration.js'
  */
 export type RestartType = 'transient' | 'permanent' | 'temporary'
 
+/** What `shouldRestart` is told about the failure it decides on. */
+export interface RestartInfo {
+  /** The incarnation that failed (1 for the first). */
+  readonly attempt: number
+  /** Restarts so far, before this one. */
+  readonly restarts: number
+  /** How it failed. */
+  readonly reason: RestartReason
+}
+
 /** Options of {@link steward}. Every field is optional and validated at construction. */
 export interface StewardOptions {
   /**
@@ -24,6 +35,14 @@ export interface StewardOptions {
    * @default '10s'
    */
   readonly timeout?: Duration
+  /**
+   * The deadline for an incarnation's *first* sign of life (a beat, an
+   * output, an idle wait), as Kubernetes' startup probe and systemd's
+   * `TimeoutStartSec`: a slow start (a worker loading its module, a process
+   * booting) is not a hang. After it, `timeout` applies.
+   * @default timeout
+   */
+  readonly startTimeout?: Duration
   /**
    * How often the ward is asked to beat (`ctx.pulseInterval`). Must be below `timeout`.
    * @default timeout / 2
@@ -80,6 +99,14 @@ export interface StewardOptions {
   readonly poisonAfter?: number
   /** Called with each dead-lettered input (also reported as a `dead-letter` event). */
   readonly onDeadLetter?: (letter: DeadLetter) => void
+  /**
+   * Decides whether a failure is worth a restart, as p-retry's `shouldRetry`:
+   * `false` ends the run as `DoNotRestart` does (outcome `stopped`, its
+   * reason a `DoNotRestart` whose `cause` is the failure), so a configuration
+   * error does not burn the restart budget. A throw counts as `true`.
+   * @default every failure restarts
+   */
+  readonly shouldRestart?: (error: Error, info: RestartInfo) => boolean
   /** Receives every event of every run of this steward. */
   readonly onEvent?: EventListener
 }
@@ -90,6 +117,7 @@ export interface ResolvedOptions {
   readonly ward: Ward<unknown>
   readonly name: string
   readonly timeout: number
+  readonly startTimeout: number
   readonly pulseInterval: number
   readonly restart: RestartType
   readonly maxRestarts: number
@@ -100,7 +128,10 @@ export interface ResolvedOptions {
   readonly backoff: Backoff | undefined
   readonly poisonAfter: number
   readonly onDeadLetter: ((letter: DeadLetter) => void) | undefined
+  readonly shouldRestart: ((error: Error, info: RestartInfo) => boolean) | undefined
   readonly onEvent: EventListener | undefined
+  /** maxRestarts/within and backoff, as the one restart policy. */
+  readonly policy: RestartPolicy
 }
 
 const restartTypes: readonly RestartType[] = ['transient', 'permanent', 'temporary']
@@ -118,6 +149,8 @@ const known = new Set([
   'poisonAfter',
   'onDeadLetter',
   'onEvent',
+  'startTimeout',
+  'shouldRestart',
 ])
 
 /** Validates {@link StewardOptions}; every error names the option and the reason. @internal */
@@ -138,6 +171,11 @@ export function resolveOptions(ward: Ward<unknown>, options: StewardOptions | un
     options.pulseInterval === undefined ? timeout / 2 : toMs(options.pulseInterval, `steward: option 'pulseInterval'`, { zero: false })
   if (pulseInterval >= timeout) {
     throw new RangeError(`steward: option 'pulseInterval' (${pulseInterval} ms) must be below 'timeout' (${timeout} ms)`)
+  }
+  const startTimeout = options.startTimeout === undefined ? timeout : toMs(options.startTimeout, `steward: option 'startTimeout'`, { zero: false })
+  const shouldRestart = options.shouldRestart
+  if (shouldRestart !== undefined && typeof shouldRestart !== 'function') {
+    throw new TypeError(`steward: option 'shouldRestart' must be a function, got ${describe(shouldRestart)}`)
   }
   const restart = options.restart ?? 'transient'
   if (!restartTypes.includes(restart)) {
@@ -171,6 +209,7 @@ export function resolveOptions(ward: Ward<unknown>, options: StewardOptions | un
     ward,
     name,
     timeout,
+    startTimeout,
     pulseInterval,
     restart,
     maxRestarts,
@@ -181,6 +220,8 @@ export function resolveOptions(ward: Ward<unknown>, options: StewardOptions | un
     backoff,
     poisonAfter,
     onDeadLetter,
+    shouldRestart,
     onEvent,
+    policy: { intensity: { maxRestarts, within }, backoff },
   }
 }

@@ -4,11 +4,11 @@
  * then resumes exactly after the last output the consumer received. Make one with
  * `ctx.output(value, progress)`; the consumer sees `value` alone.
  */
-export class Output<T> {
+export class Output<T, P = unknown> {
   readonly value: T
-  readonly progress: unknown
+  readonly progress: P
 
-  constructor(value: T, progress: unknown) {
+  constructor(value: T, progress: P) {
     this.value = value
     this.progress = progress
   }

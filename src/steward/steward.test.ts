@@ -6,7 +6,7 @@ import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import type { StewardEvent } from '../observe/events.js'
 import { GaveUpError, NonErrorThrown, WardHungError, WardRetiredError } from './errors.js'
 import { steward } from './steward.js'
-import type { Outcome } from './run.js'
+import type { Outcome } from './run-api.js'
 import type { WardContext } from './ward.js'
 
 /** Resolves when `signal` aborts, leaving no listener behind. */

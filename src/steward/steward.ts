@@ -1,6 +1,7 @@
 import { describe } from '../time/duration.js'
 import { resolveOptions, type StewardOptions } from './options.js'
-import { StewardRun, type Run, type StartOptions } from './run.js'
+import { StewardRun } from './run.js'
+import type { Run, StartOptions } from './run-api.js'
 import type { Ward, WardContext } from './ward.js'
 
 /**

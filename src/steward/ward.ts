@@ -1,5 +1,6 @@
 import type { Clock } from '../time/clock.js'
 import type { Output } from './output.js'
+import { wardHost, type WardHost } from './host.js'
 
 /**
  * What a ward is handed each time its steward starts it (each incarnation
@@ -7,7 +8,7 @@ import type { Output } from './output.js'
  *
  * Call its methods on the context (`ctx.beat()`); they are not bound.
  */
-export interface WardContext {
+export interface WardContext<P = unknown> {
   /** The ward's name (the steward's `name` option). */
   readonly name: string
   /**
@@ -23,7 +24,7 @@ export interface WardContext {
    * structured-cloneable value; the next incarnation gets the last one as
    * {@link resume}. A beat from a retired incarnation is ignored.
    */
-  beat(progress?: unknown): void
+  beat(progress?: P): void
   /**
    * Marks the ward as waiting for its next input until `input` settles, and
    * returns `input`'s result. While it waits, the ward is healthy without
@@ -38,7 +39,7 @@ export interface WardContext {
    * resumes right after the last output the consumer received — nothing is
    * delivered twice, nothing is skipped. The consumer sees `value` alone.
    */
-  output<T>(value: T, progress: unknown): Output<T>
+  output<T>(value: T, progress: P): Output<T, P>
   /**
    * True when this incarnation starts at a progress where `poisonAfter`
    * incarnations in a row failed (and nothing was committed since): the input
@@ -50,7 +51,7 @@ export interface WardContext {
    * progress after it: the steward emits a `dead-letter` event and calls the
    * `onDeadLetter` option with the input, its position and its failures.
    */
-  deadLetter(input: unknown, next: unknown): void
+  deadLetter(input: unknown, next: P): void
   /** How often to beat, in ms (the steward's `pulseInterval`, `timeout / 2` by default). */
   readonly pulseInterval: number
   /** The heartbeat timeout, in ms. */
@@ -58,7 +59,7 @@ export interface WardContext {
   /** This incarnation's number: 1 for the first, 2 after the first restart … */
   readonly attempt: number
   /** The last progress any earlier incarnation reported with `beat(progress)`, or `undefined`. */
-  readonly resume: unknown
+  readonly resume: P | undefined
   /**
    * How many incarnations in a row failed at the progress in {@link resume}
    * (0 when the last one did not fail there). A ward can use it to skip an
@@ -67,6 +68,13 @@ export interface WardContext {
   readonly failuresHere: number
   /** The run's clock: sleep on it so tests on a manual clock stay virtual. */
   readonly clock: Clock
+  /**
+   * The run this context belongs to, for steward's own integrations (nested
+   * stewards, supervisors, thread and process wards): its path, its events.
+   * A wrapper of a context that forwards this key keeps paths, status and
+   * events intact.
+   */
+  readonly [wardHost]?: WardHost
 }
 
 /**
@@ -94,4 +102,4 @@ export interface WardContext {
  * - A ward never outlives its steward: the run settles only after the last
  *   incarnation settled or was abandoned.
  */
-export type Ward<T = unknown> = (ctx: WardContext) => PromiseLike<unknown> | AsyncIterable<T | Output<T>>
+export type Ward<T = unknown, P = unknown> = (ctx: WardContext<P>) => PromiseLike<unknown> | AsyncIterable<T | Output<T, P>>

@@ -18,6 +18,7 @@ function watched(timeout: number, hangs: number[], clock: Clock): Watched {
     lastBeat: 0,
     progressAt: 0,
     timeout,
+    tickTimeout: timeout,
     progressTimeout: Infinity,
     idleTimeout: Infinity,
     state: OFF,

@@ -20,8 +20,10 @@ export interface Watched {
   lastBeat: number
   /** The time stamp of the last change of progress (or of the start of work). */
   progressAt: number
-  /** Heartbeat timeout in ms, > 0. */
+  /** Heartbeat timeout in ms, > 0, now (it may change while filed: a start deadline, then the steady one). */
   readonly timeout: number
+  /** The shortest heartbeat timeout the run can have, fixed for its life: the coarse mode's tick is a fraction of it. */
+  readonly tickTimeout: number
   /** A WORKING ward whose progress has not changed for this long is stalled. `Infinity`: never. */
   readonly progressTimeout: number
   /** An IDLE ward that has waited this long has timed out. `Infinity`: never (and it is not filed). */
@@ -162,7 +164,7 @@ export class Watchdog {
   watch(w: Watched): void {
     if (w.heapIndex !== -1) return
     if (!this.#exact && this.#heap.length === 0) this.#recordTick()
-    if (!this.#exact) this.#countTimeout(w.timeout, 1)
+    if (!this.#exact) this.#countTimeout(w.tickTimeout, 1)
     const key = this.#deadline(w, w.state, w.lastBeat, w.progressAt, false)
     this.#push(w, key, w.lastBeat, w.progressAt, this.#metaOf(w.state))
     this.#arm()
@@ -200,7 +202,7 @@ export class Watchdog {
   unwatch(w: Watched): void {
     const index = w.heapIndex
     if (index === -1) return
-    if (!this.#exact) this.#countTimeout(w.timeout, -1)
+    if (!this.#exact) this.#countTimeout(w.tickTimeout, -1)
     const heap = this.#heap
     const last = heap.pop()!
     w.heapIndex = -1

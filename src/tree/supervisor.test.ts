@@ -5,7 +5,7 @@ import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import { exponential } from '../policy/backoff.js'
 import { steward } from '../steward/steward.js'
 import type { WardContext } from '../steward/ward.js'
-import { initialIntensity, nextIntensity } from './intensity.js'
+import { initialIntensity, nextIntensity } from '../policy/intensity.js'
 import { supervisor, type ChildSpec, type Strategy } from './supervisor.js'
 
 function aborted(signal: AbortSignal): Promise<void> {
@@ -195,7 +195,7 @@ test('children can be added and removed while it runs; the status tree is plain 
   assert.equal(status.kind, 'supervisor')
   assert.deepEqual(
     status.children.map((c) => `${c.path} ${c.state}`),
-    ['a idle', 'b idle'],
+    ['root/a idle', 'root/b idle'],
   )
   await clock.runUntil(run.remove('a'))
   await assert.rejects(run.remove('zzz'), /has no child 'zzz'/)

@@ -1,15 +1,18 @@
-import { Emitter, type EventListener, type StewardEvent, type Subscription } from '../observe/events.js'
+import type { EventListener, RestartReason } from '../observe/events.js'
 import type { WardStatus } from '../observe/status.js'
 import { isBackoff, type Backoff } from '../policy/backoff.js'
+import type { Intensity } from '../policy/intensity.js'
+import { initialRestartState, nextRestartStep, type RestartPolicy, type RestartPolicyState } from '../policy/restart-policy.js'
 import { systemClock, type Clock, type Timer } from '../time/clock.js'
 import { describe, toMs, type Duration } from '../time/duration.js'
 import { errorInfo, GaveUpError } from '../steward/errors.js'
-import type { RestartType, StewardOptions } from '../steward/options.js'
-import { Incarnation, type Outcome, type Run, type StopReport } from '../steward/run.js'
-import { DoNotRestart, TerminateTree } from '../steward/sentinels.js'
-import { steward } from '../steward/steward.js'
+import { wardHost } from '../steward/host.js'
+import { ENDING, RUNNING, RunLifecycle, type ChildDecider } from '../steward/lifecycle.js'
+import { resolveOptions, type ResolvedOptions, type RestartType, type StewardOptions } from '../steward/options.js'
+import type { Lifecycle, Outcome, StopReport } from '../steward/run-api.js'
+import { StewardRun } from '../steward/run.js'
+import { TerminateTree } from '../steward/sentinels.js'
 import type { Ward, WardContext } from '../steward/ward.js'
-import { initialIntensity, nextIntensity, type Intensity, type IntensityState } from './intensity.js'
 
 /**
  * What a supervisor does when a child must be restarted (OTP's strategies):
@@ -19,12 +22,20 @@ import { initialIntensity, nextIntensity, type Intensity, type IntensityState } 
  */
 export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one'
 
-/** A child of a supervisor: a named ward with its own steward options. */
-export interface ChildSpec<T = unknown>
-  extends Pick<StewardOptions, 'timeout' | 'pulseInterval' | 'progressTimeout' | 'idleTimeout' | 'stopTimeout' | 'poisonAfter' | 'onDeadLetter'> {
+/**
+ * A child of a supervisor: a named ward with the steward options that apply
+ * to one child. Its restarts are decided by the supervisor (restart type,
+ * intensity, backoff, strategy), so `maxRestarts`, `within`, `backoff` and
+ * `onEvent` belong on the supervisor and are refused here.
+ */
+export interface ChildSpec<T = unknown, P = unknown>
+  extends Pick<
+    StewardOptions,
+    'timeout' | 'startTimeout' | 'pulseInterval' | 'progressTimeout' | 'idleTimeout' | 'stopTimeout' | 'poisonAfter' | 'onDeadLetter' | 'shouldRestart'
+  > {
   /** Unique among the supervisor's children. */
   readonly name: string
-  readonly ward: Ward<T>
+  readonly ward: Ward<T, P>
   /**
    * OTP's restart types, decided by the supervisor: `permanent` is always
    * restarted, `transient` only after a failure, `temporary` never.
@@ -54,6 +65,14 @@ export interface SupervisorOptions {
   readonly decay?: { readonly threshold: number; readonly halfLife: Duration }
   /** The wait before each restart (a policy from `exponential()` …). @default none */
   readonly backoff?: Backoff
+  /**
+   * How children start, at first and after a strategy restart: `'started'`
+   * starts each right after the previous one; `'ready'` waits for the
+   * previous one to be up (its first beat, output or idle wait) — OTP's
+   * synchronous `init`, systemd's `After=` with `READY=1`.
+   * @default 'started'
+   */
+  readonly startOrder?: 'started' | 'ready'
   /** Receives every event of the supervisor and its children. */
   readonly onEvent?: EventListener
 }
@@ -67,18 +86,13 @@ export interface SupervisorStartOptions {
 }
 
 /** A started supervisor: its children run until it is stopped or escalates. */
-export interface SupervisorRun {
-  readonly name: string
-  /** Settles when the supervisor has stopped every child: `stopped`, `completed` (no child left) or `gave-up` (escalated). */
-  readonly done: Promise<Outcome>
+export interface SupervisorRun extends Lifecycle {
   /** Stops the children in reverse start order, each within its stop deadline; one teardown however often it is called. */
   stop(reason?: unknown): Promise<StopReport>
   /** Adds a child at the end and starts it. */
   add(child: ChildSpec): void
   /** Stops a child and forgets it. Resolves with the child's stop report. */
   remove(name: string): Promise<StopReport>
-  on(listener: EventListener): Subscription
-  status(): WardStatus
 }
 
 /** A supervisor: a ward (so it nests in stewards and supervisors) with `start()`. */
@@ -87,11 +101,12 @@ export interface Supervisor {
   start(options?: SupervisorStartOptions): SupervisorRun
 }
 
+/** Supervisor options after validation. @internal */
 interface Resolved {
   readonly name: string
   readonly strategy: Strategy
-  readonly intensity: Intensity
-  readonly backoff: Backoff | undefined
+  readonly policy: RestartPolicy
+  readonly startOrder: 'started' | 'ready'
   readonly onEvent: EventListener | undefined
 }
 
@@ -123,316 +138,350 @@ function resolve(options: SupervisorOptions | undefined): Resolved {
   if (options.backoff !== undefined && !isBackoff(options.backoff)) {
     throw new TypeError(`supervisor: option 'backoff' must be a backoff policy, got ${describe(options.backoff)}`)
   }
+  const startOrder = options.startOrder ?? 'started'
+  if (startOrder !== 'started' && startOrder !== 'ready') {
+    throw new RangeError(`supervisor: option 'startOrder' must be 'started' or 'ready', got ${describe(startOrder)}`)
+  }
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
     throw new TypeError(`supervisor: option 'onEvent' must be a function, got ${describe(options.onEvent)}`)
   }
-  return { name, strategy, intensity, backoff: options.backoff, onEvent: options.onEvent }
+  return { name, strategy, policy: { intensity, backoff: options.backoff }, startOrder, onEvent: options.onEvent }
 }
 
-/** A child as the supervisor keeps it. */
-class Slot {
-  readonly spec: ChildSpec
-  readonly ward: ReturnType<typeof steward<unknown>>
-  run: Run<unknown> | undefined = undefined
-  progress: unknown = undefined
-  /** The child's last status, kept when it is not running. */
-  last: WardStatus | undefined = undefined
-  /** When its current run started (a backoff's uptime). */
-  startedAt = 0
+/** A validated child: its spec and the options of its steward run. @internal */
+interface ResolvedChild {
+  readonly name: string
+  readonly options: ResolvedOptions
+}
 
-  constructor(spec: ChildSpec) {
+function resolveChild(child: ChildSpec, supervisorName: string): ResolvedChild {
+  if (typeof child !== 'object' || child === null) throw new TypeError(`supervisor '${supervisorName}': a child must be an object, got ${describe(child)}`)
+  if (typeof child.name !== 'string' || child.name === '') {
+    throw new TypeError(`supervisor '${supervisorName}': a child's 'name' must be a non-empty string, got ${describe(child.name)}`)
+  }
+  if (typeof child.ward !== 'function') throw new TypeError(`supervisor '${supervisorName}': child '${child.name}': 'ward' must be a function, got ${describe(child.ward)}`)
+  const { name, ward, restart, ...rest } = child
+  for (const key of ['maxRestarts', 'within', 'backoff', 'onEvent']) {
+    if (key in rest) {
+      throw new TypeError(
+        `supervisor '${supervisorName}': child '${name}': option '${key}' does not apply to a child: its supervisor decides restarts and reports events (give it to supervisor())`,
+      )
+    }
+  }
+  // The child's steward never restarts on its own: every restart is the supervisor's decision.
+  const options = resolveOptions(ward as Ward<unknown>, { ...rest, name, restart: restart ?? 'permanent', maxRestarts: Infinity }, name)
+  return { name, options }
+}
+
+/** A child as the supervisor keeps it: one steward run for its whole life, restarted by the supervisor. */
+class Child implements ChildDecider {
+  readonly tree: SupervisorTree
+  readonly spec: ResolvedChild
+  run: StewardRun<unknown> | undefined = undefined
+  /** Retired by a restart in progress and waiting to be started again. */
+  held = false
+  /** Part of a strategy restart that has not started it again yet. */
+  pending = false
+  #whenReady: (() => void) | undefined = undefined
+
+  constructor(tree: SupervisorTree, spec: ResolvedChild) {
+    this.tree = tree
     this.spec = spec
-    const { name, ward, restart: _restart, ...options } = spec
-    // The child's steward gives up at its first failure: restarting is the supervisor's call.
-    this.ward = steward(ward, { ...options, name, restart: 'temporary' })
+  }
+
+  get name(): string {
+    return this.spec.name
+  }
+
+  childFailed(reason: string, error: Error): void {
+    this.tree.childFailed(this, reason as RestartReason, error)
+  }
+
+  childReady(): void {
+    const wake = this.#whenReady
+    this.#whenReady = undefined
+    wake?.()
+  }
+
+  /** Resolves when the child is up, or its run ended, or the supervisor started stopping. */
+  ready(): Promise<void> {
+    const run = this.run
+    if (run === undefined || run.isUp || run.outcome !== undefined) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const previous = this.#whenReady
+      const wake = (): void => {
+        this.tree.offStopping(wake)
+        if (this.#whenReady === wake) this.#whenReady = undefined
+        previous?.()
+        resolve()
+      }
+      this.#whenReady = wake
+      this.tree.onStopping(wake)
+    })
   }
 }
 
-const RUNNING = 0
-const ENDING = 1
-const SETTLED = 2
-
 /** The running supervisor (top level, or the work of a supervisor used as a ward). @internal */
-export class SupervisorTree implements SupervisorRun {
+export class SupervisorTree extends RunLifecycle implements SupervisorRun {
   readonly #options: Resolved
-  readonly #clock: Clock
-  readonly #path: string
-  readonly #slots: Slot[] = []
-  readonly #emitter = new Emitter()
-  #phase = RUNNING
-  #intensity: IntensityState
-  #backoffState: unknown
+  readonly clock: Clock
+  readonly #children: Child[] = []
+  readonly #attempt: number
+  #policy: RestartPolicyState
   #restarts = 0
   #lastFailure: Error | undefined
-  #outcome: Outcome | undefined
-  #resolveDone!: (outcome: Outcome) => void
-  readonly done: Promise<Outcome>
-  #ending: Promise<StopReport> | undefined
-  #signal: AbortSignal | undefined
+  /** Child processes its children's runs had to SIGKILL while it stopped. */
+  readonly #killed: string[] = []
   /** Restarts in progress (a strategy's stop-then-start), so a stop waits for them. */
   #busy: Promise<void> = Promise.resolve()
   #backoffTimer: Timer | undefined
-  #backoffWake: (() => void) | undefined
+  /** Called when the supervisor starts stopping: a backoff wait, a wait for a child to be ready. */
+  #onStopping = new Set<() => void>()
 
-  constructor(options: Resolved, children: readonly ChildSpec[], clock: Clock, path: string, signal: AbortSignal | undefined, onEvent?: EventListener) {
+  constructor(options: Resolved, children: readonly ResolvedChild[], clock: Clock, path: string, signal: AbortSignal | undefined, attempt: number, onEvent?: EventListener) {
+    super()
     this.#options = options
-    this.#clock = clock
-    this.#path = path
-    this.#intensity = initialIntensity(options.intensity)
-    this.#backoffState = options.backoff?.initial
-    this.done = new Promise((resolve) => (this.#resolveDone = resolve))
-    if (options.onEvent !== undefined) this.#emitter.on(options.onEvent)
-    if (onEvent !== undefined) this.#emitter.on(onEvent)
-    for (const child of children) this.#slots.push(new Slot(validChild(child, this.#slots)))
-    this.#signal = signal
-    if (signal?.aborted === true) {
-      queueMicrotask(() => void this.stop(signal.reason))
-      return
-    }
-    signal?.addEventListener('abort', this, { once: true })
-    queueMicrotask(() => {
-      if (this.#phase !== RUNNING) return
-      for (const slot of this.#slots) this.#start(slot)
-      if (this.#slots.length === 0) this.#settle({ kind: 'completed', value: undefined, attempts: 0, restarts: 0 })
-    })
+    this.clock = clock
+    this.#attempt = attempt
+    this.#policy = initialRestartState(options.policy)
+    if (path !== options.name) this.linked.path = path
+    if (options.onEvent !== undefined) this.on(options.onEvent)
+    if (onEvent !== undefined) this.on(onEvent)
+    for (const spec of children) this.#children.push(new Child(this, spec))
+    if (this.linkSignal(signal)) queueMicrotask(() => void this.#startAll())
   }
 
   get name(): string {
     return this.#options.name
   }
 
-  /** The outcome, once settled (a parent steward reads it). */
-  get outcome(): Outcome | undefined {
-    return this.#outcome
+  /** Runs `callback` when the supervisor starts stopping (at once if it has). */
+  onStopping(callback: () => void): void {
+    if (this.phase !== RUNNING) callback()
+    else this.#onStopping.add(callback)
   }
 
-  handleEvent(): void {
-    void this.stop(this.#signal?.reason)
+  offStopping(callback: () => void): void {
+    this.#onStopping.delete(callback)
   }
 
-  on(listener: EventListener): Subscription {
-    return this.#emitter.on(listener)
+  protected killedList(): readonly string[] {
+    return this.#killed
   }
 
-  emit(event: StewardEvent): void {
-    this.#emitter.emit(event)
-  }
-
-  add(child: ChildSpec): void {
-    if (this.#phase !== RUNNING) throw new Error(`supervisor '${this.#path}' is not running`)
-    const slot = new Slot(validChild(child, this.#slots))
-    this.#slots.push(slot)
-    this.#start(slot)
+  add(spec: ChildSpec): void {
+    if (this.phase !== RUNNING) throw new Error(`supervisor '${this.path}' is not running`)
+    const resolved = resolveChild(spec, this.name)
+    if (this.#children.some((child) => child.name === resolved.name)) {
+      throw new RangeError(`supervisor '${this.path}': two children are named '${resolved.name}'`)
+    }
+    const child = new Child(this, resolved)
+    this.#children.push(child)
+    this.#start(child)
   }
 
   async remove(name: string): Promise<StopReport> {
-    const index = this.#slots.findIndex((slot) => slot.spec.name === name)
-    if (index === -1) throw new RangeError(`supervisor '${this.#path}' has no child '${name}'`)
-    const [slot] = this.#slots.splice(index, 1)
-    const report = await this.#stopSlot(slot!)
-    if (this.#slots.length === 0 && this.#phase === RUNNING) this.#settle({ kind: 'completed', value: undefined, attempts: 0, restarts: this.#restarts })
+    const index = this.#children.findIndex((child) => child.name === name)
+    if (index === -1) throw new RangeError(`supervisor '${this.path}' has no child '${name}'`)
+    const [child] = this.#children.splice(index, 1)
+    const report = (await child!.run?.stop()) ?? { unstopped: [], killed: [] }
+    if (this.#children.length === 0 && this.phase === RUNNING) this.#settle(this.#completed())
     return report
   }
 
   status(): WardStatus {
-    const state = this.#outcome?.kind ?? (this.#phase === ENDING ? 'stopping' : 'working')
+    const state = this.end?.outcome?.kind ?? (this.phase === ENDING ? 'stopping' : 'working')
     return {
       name: this.#options.name,
-      path: this.#path,
+      path: this.path,
       kind: 'supervisor',
       state,
-      attempt: 1,
+      attempt: this.#attempt,
       restarts: this.#restarts,
       lastBeatAgo: null,
       progress: undefined,
       failuresHere: 0,
       lastFailure: this.#lastFailure === undefined ? null : errorInfo(this.#lastFailure),
-      children: this.#slots.map((slot) => slot.run?.status() ?? slot.last).filter((status): status is WardStatus => status !== undefined),
+      children: this.#children.flatMap((child) => (child.run === undefined ? [] : [child.run.status()])),
     }
   }
 
-  stop(reason?: unknown): Promise<StopReport> {
-    if (this.#ending === undefined) {
-      if (this.#outcome !== undefined) return Promise.resolve({ unstopped: [], killed: [] })
-      this.#ending = this.#shutDown((unstopped) => {
-        this.emit({ type: 'stopped', ward: this.#options.name, path: this.#path, at: this.#clock.now(), attempt: 1, unstopped })
-        return { kind: 'stopped', reason, unstopped, attempts: 1, restarts: this.#restarts }
-      })
-    }
-    return this.#ending
+  protected beginStop(reason: unknown): void {
+    this.ended.ending = this.#shutDown((unstopped) => {
+      if (this.listened) this.emit({ type: 'stopped', ...this.base(this.#attempt), unstopped })
+      return { kind: 'stopped', reason, unstopped, attempts: this.#attempt, restarts: this.#restarts }
+    })
+  }
+
+  #completed(): Outcome {
+    return { kind: 'completed', value: undefined, attempts: this.#attempt, restarts: this.#restarts }
   }
 
   /** Stops every child in reverse start order, then settles with `outcome`. */
-  async #shutDown(outcome: (unstopped: readonly string[]) => Outcome): Promise<StopReport> {
-    this.#phase = ENDING
+  async #shutDown(outcome: (unstopped: readonly string[]) => Outcome): Promise<void> {
+    this.phase = ENDING
     this.#backoffTimer?.cancel()
     this.#backoffTimer = undefined
-    this.#backoffWake?.()
+    const stopping = [...this.#onStopping]
+    this.#onStopping.clear()
+    for (const callback of stopping) callback()
     await this.#busy
     const unstopped: string[] = []
-    const killed: string[] = []
-    for (const slot of [...this.#slots].reverse()) {
-      const report = await this.#stopSlot(slot)
+    for (const child of [...this.#children].reverse()) {
+      const report = await child.run?.stop()
+      if (report === undefined) continue
       unstopped.push(...report.unstopped)
-      killed.push(...report.killed)
+      this.#killed.push(...report.killed)
     }
     this.#settle(outcome(unstopped))
-    return { unstopped, killed }
   }
 
   #settle(outcome: Outcome): void {
-    if (this.#outcome !== undefined) return
-    this.#phase = SETTLED
-    this.#outcome = outcome
-    this.#signal?.removeEventListener('abort', this)
-    if (outcome.kind === 'completed') {
-      this.emit({ type: 'completed', ward: this.#options.name, path: this.#path, at: this.#clock.now(), attempt: 1 })
-    }
-    this.#emitter.clear()
-    this.#resolveDone(outcome)
+    this.settleWith(outcome)
   }
 
-  #start(slot: Slot): void {
-    const run = slot.ward.start({
-      clock: this.#clock,
-      resume: slot.progress,
-      onEvent: (event) => this.emit({ ...event, path: `${this.#path}/${event.path}` }),
+  /** Starts every child in order (each after the previous one is up, with `startOrder: 'ready'`). */
+  async #startAll(): Promise<void> {
+    if (this.phase !== RUNNING) return
+    if (this.#children.length === 0) return this.#settle(this.#completed())
+    for (const child of [...this.#children]) {
+      if (this.phase !== RUNNING) return
+      this.#start(child)
+      if (this.#options.startOrder === 'ready') await child.ready()
+    }
+  }
+
+  #start(child: Child): void {
+    const run = new StewardRun<unknown>(child.spec.options, { clock: this.clock }, undefined, child, `${this.path}/${child.name}`)
+    child.run = run
+    run.on((event) => this.emit(event))
+    void run.done.then((outcome) => {
+      child.childReady()
+      this.#ended(child, run, outcome)
     })
-    slot.run = run
-    slot.startedAt = this.#clock.now()
-    void run.done.then((outcome) => this.#ended(slot, run, outcome))
   }
 
-  /** Stops the child's current run (if any) and keeps its last status. */
-  async #stopSlot(slot: Slot): Promise<StopReport> {
-    const run = slot.run
-    if (run === undefined) return { unstopped: [], killed: [] }
-    slot.run = undefined
-    const report = await run.stop()
-    slot.progress = run.status().progress
-    slot.last = run.status()
-    return {
-      unstopped: report.unstopped.map((path) => `${this.#path}/${path}`),
-      killed: report.killed.map((path) => `${this.#path}/${path}`),
-    }
+  /** A child's run ended on its own: it completed, asked not to be restarted, or was temporary and failed. */
+  #ended(child: Child, run: StewardRun<unknown>, outcome: Outcome): void {
+    if (child.run !== run || this.phase !== RUNNING) return
+    if (outcome.kind === 'stopped' && outcome.reason instanceof TerminateTree) return void this.stop(outcome.reason)
+    if (outcome.kind === 'gave-up') this.#lastFailure = outcome.error.cause
+    const index = this.#children.indexOf(child)
+    if (index !== -1) this.#children.splice(index, 1)
+    if (this.#children.length === 0) this.#settle(this.#completed())
   }
 
-  /** A child's run ended on its own (not stopped by this supervisor). */
-  #ended(slot: Slot, run: Run<unknown>, outcome: Outcome): void {
-    if (slot.run !== run || this.#phase !== RUNNING) return
-    slot.run = undefined
-    slot.progress = run.status().progress
-    slot.last = run.status()
-    const restart = slot.spec.restart ?? 'permanent'
-    if (outcome.kind === 'stopped') {
-      if (outcome.reason instanceof TerminateTree) return void this.stop(outcome.reason)
-      if (outcome.reason instanceof DoNotRestart) return this.#forget(slot)
+  /** From a child's run: its incarnation failed and its restart type asks for a restart. */
+  childFailed(child: Child, reason: RestartReason, error: Error): void {
+    const run = child.run
+    if (run === undefined || this.phase !== RUNNING || !this.#children.includes(child)) return
+    this.#lastFailure = error
+    if (child.pending && !child.held) {
+      // A child that a restart in progress was about to stop failed on its way: the same restart.
+      child.held = true
+      void run.retireFor(reason, 0)
+      return
     }
-    const failed = outcome.kind === 'gave-up'
-    if (failed) this.#lastFailure = outcome.error.cause
-    if (restart === 'temporary' || (restart === 'transient' && !failed)) return this.#forget(slot)
-    const now = this.#clock.now()
-    const decision = nextIntensity(this.#options.intensity, this.#intensity, now)
-    this.#intensity = decision.state
-    if (!decision.allowed) return void this.#escalate(slot)
-    this.#restarts++
-    let delay = 0
-    const backoff = this.#options.backoff
-    if (backoff !== undefined) {
-      const step = backoff.next(this.#backoffState, { restart: this.#restarts, uptime: now - slot.startedAt })
-      this.#backoffState = step.state
-      delay = step.delay
-    }
-    this.emit({
-      type: 'restarting',
-      ward: this.#options.name,
-      path: this.#path,
-      at: now,
-      attempt: 1,
-      reason: failed ? 'failed' : 'returned',
-      restarts: this.#restarts,
-      delay,
-    })
-    this.#busy = this.#busy.then(() => this.#restartFrom(slot, delay))
-  }
-
-  /** Applies the strategy: stops the affected siblings (reverse order), waits, starts them in order. */
-  async #restartFrom(slot: Slot, delay: number): Promise<void> {
-    const index = this.#slots.indexOf(slot)
-    if (index === -1 || this.#phase !== RUNNING) return
+    const now = this.clock.now()
+    const verdict = nextRestartStep(this.#options.policy, this.#policy, now, run.uptime)
+    this.#policy = verdict.state
     const strategy = this.#options.strategy
+    const index = this.#children.indexOf(child)
     const affected =
-      strategy === 'one-for-one' ? [slot] : strategy === 'one-for-all' ? [...this.#slots] : this.#slots.slice(index)
-    for (const other of [...affected].reverse()) if (other !== slot) await this.#stopSlot(other)
-    if (delay > 0) {
+      !verdict.allowed ? [] : strategy === 'one-for-one' ? [child] : strategy === 'one-for-all' ? [...this.#children] : this.#children.slice(index)
+    if (this.listened) {
+      const intensity = this.#options.policy.intensity
+      const window = 'maxRestarts' in intensity
+      this.emit({
+        type: 'decision',
+        ...this.base(this.#attempt),
+        child: child.name,
+        reason,
+        strategy,
+        action: verdict.allowed ? 'restart' : 'escalate',
+        restarting: affected.map((c) => c.name),
+        restarts: window ? verdict.counted : Math.round(verdict.counted * 1000) / 1000,
+        maxRestarts: window ? intensity.maxRestarts : intensity.threshold,
+        within: window ? intensity.within : intensity.halfLife,
+        intensity: window ? 'window' : 'decay',
+        delay: verdict.delay,
+      })
+    }
+    if (!verdict.allowed) return this.#escalate(error)
+    this.#restarts++
+    for (const other of affected) other.pending = true
+    child.held = true
+    const retiring = run.retireFor(reason, verdict.delay)
+    this.#busy = this.#busy.then(() => this.#restartFrom(child, retiring, affected, verdict.delay))
+  }
+
+  /** Carries out a strategy restart: stops the affected siblings (reverse order), waits, starts them in order. */
+  async #restartFrom(child: Child, retiring: Promise<void>, affected: readonly Child[], delay: number): Promise<void> {
+    for (const other of [...affected].reverse()) {
+      if (other === child || other.held || other.run === undefined || !this.#children.includes(other)) continue
+      other.held = true
+      await other.run.retireFor('sibling', delay)
+    }
+    await retiring
+    if (delay > 0 && this.phase === RUNNING) {
       await new Promise<void>((resolve) => {
         // A stop during the wait cancels the timer and wakes this at once.
-        this.#backoffWake = resolve
-        this.#backoffTimer = this.#clock.setTimer(delay, () => {
+        this.#onStopping.add(resolve)
+        this.#backoffTimer = this.clock.setTimer(delay, () => {
           this.#backoffTimer = undefined
+          this.#onStopping.delete(resolve)
           resolve()
         })
       })
-      this.#backoffWake = undefined
     }
-    if (this.#phase !== RUNNING) return
-    for (const child of affected) if (this.#slots.includes(child) && child.run === undefined) this.#start(child)
+    for (const other of affected) {
+      if (this.phase !== RUNNING) return
+      other.pending = false
+      if (!other.held || !this.#children.includes(other)) continue
+      other.held = false
+      other.run?.relaunch()
+      if (this.#options.startOrder === 'ready') await other.ready()
+    }
   }
 
-  #forget(slot: Slot): void {
-    const index = this.#slots.indexOf(slot)
-    if (index !== -1) this.#slots.splice(index, 1)
-    if (this.#slots.length === 0) this.#settle({ kind: 'completed', value: undefined, attempts: 1, restarts: this.#restarts })
-  }
-
-  async #escalate(slot: Slot): Promise<void> {
-    const cause = this.#lastFailure ?? new Error(`child '${slot.spec.name}' ended and the restart intensity was reached`)
+  #escalate(cause: Error): void {
     const error = new GaveUpError(this.#options.name, this.#restarts, 'limit', cause)
-    this.#ending = this.#shutDown(() => {
-      this.emit({
-        type: 'gave-up',
-        ward: this.#options.name,
-        path: this.#path,
-        at: this.#clock.now(),
-        attempt: 1,
-        restarts: this.#restarts,
-        error: errorInfo(cause),
-      })
-      return { kind: 'gave-up', error, attempts: 1, restarts: this.#restarts }
+    this.ended.ending = this.#shutDown(() => {
+      if (this.listened) {
+        this.emit({ type: 'gave-up', ...this.base(this.#attempt), restarts: this.#restarts, error: errorInfo(cause) })
+      }
+      return { kind: 'gave-up', error, attempts: this.#attempt, restarts: this.#restarts }
     })
-    await this.#ending
   }
-}
-
-function validChild(child: ChildSpec, siblings: readonly Slot[]): ChildSpec {
-  if (typeof child !== 'object' || child === null) throw new TypeError(`supervisor: a child must be an object, got ${describe(child)}`)
-  if (typeof child.name !== 'string' || child.name === '') throw new TypeError(`supervisor: a child's 'name' must be a non-empty string, got ${describe(child.name)}`)
-  if (siblings.some((slot) => slot.spec.name === child.name)) throw new RangeError(`supervisor: two children are named '${child.name}'`)
-  if (typeof child.ward !== 'function') throw new TypeError(`supervisor: child '${child.name}': 'ward' must be a function, got ${describe(child.ward)}`)
-  return child
 }
 
 /**
  * A supervisor of several named children, with OTP's strategies, restart
  * types and intensity (or suture's decaying count), escalating to its own
- * parent when the intensity is exceeded. Children start in order and stop in
- * reverse order, each within its stop deadline. It is a ward: nest it in a
- * steward or in another supervisor, or `start()` it.
+ * parent when the intensity is exceeded. Each child is one steward run for
+ * its whole life whose restarts the supervisor decides, so its attempt,
+ * resume point, failures at its progress, poison handling and deadlines
+ * hold across restarts. Children start in order and stop in reverse order,
+ * each within its stop deadline. It is a ward: nest it in a steward or in
+ * another supervisor, or `start()` it. Options and children are validated
+ * here, before anything starts.
  */
 export function supervisor(options: SupervisorOptions, children: readonly ChildSpec[]): Supervisor {
   const resolved = resolve(options)
   const list: unknown = children
-  if (!Array.isArray(list)) throw new TypeError(`supervisor: children must be an array, got ${describe(children)}`)
+  if (!Array.isArray(list)) throw new TypeError(`supervisor '${resolved.name}': children must be an array, got ${describe(children)}`)
   const names = new Set<string>()
-  for (const child of children) {
-    validChild(child, [])
-    if (names.has(child.name)) throw new RangeError(`supervisor: two children are named '${child.name}'`)
-    names.add(child.name)
-  }
+  const specs = children.map((child) => {
+    const spec = resolveChild(child, resolved.name)
+    if (names.has(spec.name)) throw new RangeError(`supervisor '${resolved.name}': two children are named '${spec.name}'`)
+    names.add(spec.name)
+    return spec
+  })
   const asWard = async (ctx: WardContext): Promise<void> => {
-    const path = ctx instanceof Incarnation ? `${ctx.run.path}/${resolved.name}` : resolved.name
-    const tree = new SupervisorTree(resolved, children, ctx.clock, path, ctx.signal, ctx instanceof Incarnation ? (event) => ctx.run.emit(event) : undefined)
-    if (ctx instanceof Incarnation) ctx.child = tree
+    const host = ctx[wardHost]
+    const path = host === undefined ? resolved.name : `${host.path}/${resolved.name}`
+    const tree = new SupervisorTree(resolved, specs, ctx.clock, path, ctx.signal, ctx.attempt, host === undefined ? undefined : (event) => host.emit(event))
+    host?.adopt(tree)
     // It beats while it supervises; its children have heartbeats of their own.
     let pulse: Timer | undefined
     const beat = (): void => {
@@ -446,6 +495,6 @@ export function supervisor(options: SupervisorOptions, children: readonly ChildS
   }
   return Object.assign(asWard, {
     start: (start: SupervisorStartOptions = {}): SupervisorRun =>
-      new SupervisorTree(resolved, children, start.clock ?? systemClock, resolved.name, start.signal, start.onEvent),
+      new SupervisorTree(resolved, specs, start.clock ?? systemClock, resolved.name, start.signal, 1, start.onEvent),
   })
 }

@@ -1,0 +1,35 @@
+import type { StewardEvent } from '../observe/events.js'
+import type { WardStatus } from '../observe/status.js'
+import type { Outcome } from './run-api.js'
+
+/**
+ * The key under which a {@link WardContext} exposes its run to steward's own
+ * integrations. A wrapper of a context should forward it
+ * (`{ ...mine, [wardHost]: ctx[wardHost] }`) so that stewards, supervisors,
+ * thread and process wards started with the wrapper keep their paths, their
+ * events and their place in the status tree.
+ */
+export const wardHost: unique symbol = Symbol.for('steward.wardHost') as never
+
+/** A run started with a context as its parent (a nested steward or supervisor). @internal */
+export interface NestedRun {
+  status(): WardStatus
+  readonly outcome: Outcome | undefined
+}
+
+/**
+ * What a context's run offers the code that runs under it: where it is in
+ * the tree and where its events go. Implemented by every steward run.
+ */
+export interface WardHost {
+  /** The run's path: names from the top level down, joined by `/`. */
+  readonly path: string
+  /** Settles when the run has ended (resources kept for the run can be released then). */
+  readonly done: Promise<unknown>
+  /** Reports an event through the run (a `line` event of a process ward, say). */
+  emit(event: StewardEvent): void
+  /** Records a child process that needed SIGKILL, for `stop()`'s `killed`. */
+  noteKilled(what: string): void
+  /** Records a run nested in the current incarnation, for status and tree termination. @internal */
+  adopt(child: NestedRun): void
+}

@@ -1,0 +1,279 @@
+import type { Clock } from '../time/clock.js'
+import { wardHost, type NestedRun, type WardHost } from './host.js'
+import { Output } from './output.js'
+import { sameProgress } from './progress.js'
+import type { StewardRun } from './run.js'
+import { IDLE, WORKING } from './watchdog.js'
+import type { WardContext } from './ward.js'
+
+// The incarnation's internals live under module symbols, so the context a ward is handed has
+// no reachable member beyond the WardContext interface.
+/** @internal */ export const RUN = Symbol('run')
+/** @internal */ export const ITERATOR = Symbol('iterator')
+/** @internal */ export const CONTROLLER = Symbol('controller')
+/** @internal */ export const ON_VALUE = Symbol('onValue')
+/** @internal */ export const ON_ERROR = Symbol('onError')
+const BITS = Symbol('bits')
+const RARE = Symbol('rare')
+const WAKE = Symbol('wake')
+
+// Incarnation kinds (the low two bits).
+/** @internal */ export const UNKNOWN = 0
+/** @internal */ export const PROMISE = 1
+/** @internal */ export const STREAM = 2
+
+// Flag bits, above the two bits of the kind.
+const PULLING = 4
+const RETIRED = 8
+const SETTLED_BIT = 16
+// Why an incarnation was retired, as a code in bits 5-7; WHY_OTHER keeps it aside.
+const WHY_SHIFT = 5
+const WHY_MASK = 15 << WHY_SHIFT
+const WHY_OTHER = 15
+/** It has shown it is up: a first beat, output, idle wait or dead letter. */
+const READY = 1 << 9
+
+const whys: readonly string[] = ['', 'completed', 'hung', 'stalled', 'idle', 'failed', 'returned', 'sibling', 'the steward gave up', 'stopped']
+
+/** Why an incarnation was retired: a word, or the caller's own reason. @internal */
+export type RetireWhy = string | { readonly reason: unknown }
+
+/** The part of an incarnation few need. @internal */
+class RareState {
+  why: RetireWhy = ''
+  onSettled: (() => void) | undefined = undefined
+  child: NestedRun | undefined = undefined
+}
+
+/**
+ * One incarnation of a ward, and the context it is handed. Its string-keyed
+ * members are exactly {@link WardContext}'s; the run reaches the rest through
+ * the module's symbols and functions. @internal
+ */
+export class Incarnation implements WardContext {
+  readonly attempt: number
+  readonly resume: unknown
+  readonly failuresHere: number
+  readonly [RUN]: StewardRun<unknown>;
+  [ITERATOR]: AsyncIterator<unknown> | undefined = undefined;
+  [CONTROLLER]: AbortController | undefined = undefined;
+  // What the ward's promise (or a stream's next()) settles into, bound on first use
+  // (a bound function needs no closure context: idle wards are many).
+  [ON_VALUE]: ((value: unknown) => void) | undefined = undefined;
+  [ON_ERROR]: ((error: unknown) => void) | undefined = undefined;
+  [WAKE]: (() => void) | undefined = undefined;
+  /** What few incarnations need (retirement, nesting), made on demand. */
+  [RARE]: RareState | undefined = undefined;
+  // kind (2 bits), pulling, retired, settled, why, ready: one field, as a million of these may be alive.
+  [BITS] = UNKNOWN
+
+  constructor(run: StewardRun<unknown>, attempt: number, resume: unknown, failuresHere: number) {
+    this[RUN] = run
+    this.attempt = attempt
+    this.resume = resume
+    this.failuresHere = failuresHere
+  }
+
+  get name(): string {
+    return runOf(this, 'name').options.name
+  }
+
+  get timeout(): number {
+    return runOf(this, 'timeout').options.timeout
+  }
+
+  get pulseInterval(): number {
+    return runOf(this, 'pulseInterval').options.pulseInterval
+  }
+
+  get clock(): Clock {
+    return runOf(this, 'clock').clock
+  }
+
+  get [wardHost](): WardHost {
+    return this[RUN]
+  }
+
+  get signal(): AbortSignal {
+    const inc = checked(this, 'signal')
+    if (inc[CONTROLLER] === undefined) {
+      inc[CONTROLLER] = new AbortController()
+      if (isRetired(inc)) inc[CONTROLLER].abort(abortReason(inc))
+    }
+    return inc[CONTROLLER].signal
+  }
+
+  beat(progress?: unknown): void {
+    // A detached call (`const { beat } = ctx`) has no `this`: say so, instead of a property error.
+    const run = this === undefined ? runOf(this, 'beat') : this[RUN]
+    if (run.current !== this) return
+    run.lastBeat = run.cell.now
+    if (progress !== undefined) {
+      // Identity, not deep equality: beats stay O(1). A new object counts as new progress.
+      if (progress !== run.progress && run.options.progressTimeout !== Infinity) run.progressAt = run.cell.now
+      run.progress = progress
+    }
+    if ((this[BITS] & READY) === 0) run.ready(this)
+    if (run.upstream !== undefined) run.upstream.beat(progress)
+  }
+
+  output<T>(value: T, progress: unknown): Output<T> {
+    checked(this, 'output')
+    if (progress === undefined) throw new TypeError('ctx.output(value, progress): progress must not be undefined (it is what the next incarnation resumes from)')
+    return new Output(value, progress)
+  }
+
+  get poisoned(): boolean {
+    const run = runOf(this, 'poisoned')
+    return run.current === this && this.failuresHere >= run.options.poisonAfter && sameProgress(run.progress, this.resume)
+  }
+
+  deadLetter(input: unknown, next: unknown): void {
+    const run = runOf(this, 'deadLetter')
+    if (next === undefined) throw new TypeError('ctx.deadLetter(input, next): next (the progress after the input) must not be undefined')
+    if (run.current !== this) return
+    if ((this[BITS] & READY) === 0) run.ready(this)
+    run.deadLetter(this, input, next)
+  }
+
+  idle<V>(input: PromiseLike<V> | V): Promise<V> {
+    const run = runOf(this, 'idle')
+    const waiting = Promise.resolve(input)
+    if (run.current !== this || run.state !== WORKING) return waiting
+    if ((this[BITS] & READY) === 0) run.ready(this)
+    if (run.current !== this) return waiting
+    run.rest(IDLE)
+    this[WAKE] ??= wake.bind(this)
+    // Registered before the ward awaits `waiting`, so the deadline is running again when it resumes.
+    void waiting.then(this[WAKE], this[WAKE])
+    // A parent steward of ours follows our state directly; any other context is told of the wait.
+    if (run.upstream !== undefined && run.parent === undefined) run.upstream.idle(waiting).catch(noop)
+    return waiting
+  }
+}
+
+/** The run of `inc`, or a TypeError that says how to call a context method. */
+function runOf(inc: Incarnation | undefined, member: string): StewardRun<unknown> {
+  return checked(inc, member)[RUN]
+}
+
+function checked(inc: Incarnation | undefined, member: string): Incarnation {
+  if (inc === undefined || inc === null || inc[RUN] === undefined) {
+    throw new TypeError(`ctx.${member} was called detached from its context: call it as ctx.${member}${member === 'beat' || member === 'idle' || member === 'output' || member === 'deadLetter' ? '()' : ''}, on the context the ward was handed`)
+  }
+  return inc
+}
+
+function noop(): void {}
+
+/** An idle wait of `this` incarnation ended: its deadline runs again. */
+function wake(this: Incarnation): void {
+  const run = this[RUN]
+  if (run.current === this && run.state === IDLE) run.work()
+}
+
+/** UNKNOWN until the ward returned; then PROMISE or STREAM. @internal */
+export function kindOf(inc: Incarnation): number {
+  return inc[BITS] & 3
+}
+
+/** @internal */
+export function setKind(inc: Incarnation, kind: number): void {
+  inc[BITS] = (inc[BITS] & ~3) | kind
+}
+
+/** A stream incarnation's next() is pending. @internal */
+export function isPulling(inc: Incarnation): boolean {
+  return (inc[BITS] & PULLING) !== 0
+}
+
+/** @internal */
+export function setPulling(inc: Incarnation, on: boolean): void {
+  inc[BITS] = on ? inc[BITS] | PULLING : inc[BITS] & ~PULLING
+}
+
+/** Its steward is done with it: replaced, or the run ended. @internal */
+export function isRetired(inc: Incarnation): boolean {
+  return (inc[BITS] & RETIRED) !== 0
+}
+
+/** It has shown it is up. @internal */
+export function isReady(inc: Incarnation): boolean {
+  return (inc[BITS] & READY) !== 0
+}
+
+/** @internal */
+export function markReady(inc: Incarnation): void {
+  inc[BITS] |= READY
+}
+
+/** Its promise or iterator has settled. @internal */
+export function isSettled(inc: Incarnation): boolean {
+  return (inc[BITS] & SETTLED_BIT) !== 0
+}
+
+/** Retires `inc` for `why` (no abort yet: the run does that). @internal */
+export function markRetired(inc: Incarnation, why: RetireWhy): void {
+  // The steward's own words fit in three bits: a restart allocates nothing for them.
+  let code = typeof why === 'string' ? whys.indexOf(why) : -1
+  if (code === -1) {
+    ;(inc[RARE] ??= new RareState()).why = why
+    code = WHY_OTHER
+  }
+  inc[BITS] = (inc[BITS] & ~WHY_MASK) | (code << WHY_SHIFT) | RETIRED
+}
+
+/** Why it was retired: a word for a `WardRetiredError` made on demand, or the caller's own reason. @internal */
+export function retireWhy(inc: Incarnation): RetireWhy {
+  const code = (inc[BITS] & WHY_MASK) >> WHY_SHIFT
+  return code === WHY_OTHER ? (inc[RARE]?.why ?? '') : whys[code]!
+}
+
+/** The abort reason of a retired incarnation (made only when a signal needs it: errors are costly). @internal */
+export function abortReason(inc: Incarnation): unknown {
+  const why = retireWhy(inc)
+  return typeof why === 'string' ? inc[RUN].retiredError(why) : why.reason
+}
+
+/** Called once when it settles (a retirement waiting for it). @internal */
+export function onSettled(inc: Incarnation, callback: (() => void) | undefined): void {
+  if (callback !== undefined || inc[RARE] !== undefined) (inc[RARE] ??= new RareState()).onSettled = callback
+}
+
+/** A run started with this context as its parent (a nested steward or supervisor). @internal */
+export function childOf(inc: Incarnation | undefined): NestedRun | undefined {
+  return inc?.[RARE]?.child
+}
+
+/** @internal */
+export function setChild(inc: Incarnation, child: NestedRun): void {
+  ;(inc[RARE] ??= new RareState()).child = child
+}
+
+/** Marks the incarnation settled; `false` if it already was (its end is handled once). @internal */
+export function claim(inc: Incarnation): boolean {
+  if (isSettled(inc)) return false
+  markSettled(inc)
+  return true
+}
+
+/** @internal */
+export function markSettled(inc: Incarnation): void {
+  if (isSettled(inc)) return
+  inc[BITS] |= SETTLED_BIT
+  const rare = inc[RARE]
+  const callback = rare?.onSettled
+  if (rare !== undefined) rare.onSettled = undefined
+  callback?.()
+}
+
+/** The ward's promise fulfilled, or a stream's next() answered (bound to the incarnation). @internal */
+export function valued(this: Incarnation, value: unknown): void {
+  this[RUN].onValue(this, value)
+}
+
+/** The ward's promise rejected, or a stream's next() threw (bound to the incarnation). @internal */
+export function errored(this: Incarnation, error: unknown): void {
+  setPulling(this, false)
+  if (claim(this) && !isRetired(this)) this[RUN].onError(this, error)
+}

@@ -1,0 +1,233 @@
+import { Emitter, type EventListener, type StewardEvent, type StewardEventType, type Subscription } from '../observe/events.js'
+import type { WardStatus } from '../observe/status.js'
+import type { Clock } from '../time/clock.js'
+import { describe } from '../time/duration.js'
+import type { EventOf, Lifecycle, Outcome, StopReport } from './run-api.js'
+
+// Phases (the low two bits of a run's flags); subclasses put their own flags above them.
+/** Running: incarnations start and restart. @internal */
+export const RUNNING = 0
+/** Ending: a stop or a give-up is tearing down. @internal */
+export const ENDING = 1
+/** Settled: the outcome is known and `done` resolved. @internal */
+export const SETTLED = 2
+/** The mask of the phase bits. @internal */
+export const PHASE = 3
+
+/** The restart decisions of a run that is a supervisor's child (see `tree/supervisor.ts`). @internal */
+export interface ChildDecider {
+  /**
+   * The child's incarnation failed (or returned under `permanent`) and its
+   * restart type asks for a restart: the supervisor decides, and restarts
+   * or stops the child.
+   */
+  childFailed(reason: string, error: Error): void
+  /** The child's current incarnation showed it is up (first beat, output or idle wait). */
+  childReady(): void
+}
+
+/** What connects a run to the outside, made when anything does. @internal */
+export class RunLinks {
+  emitter: Emitter | undefined = undefined
+  signal: AbortSignal | undefined = undefined
+  path: string | undefined = undefined
+  /** A supervisor's child: who decides its restarts. */
+  decider: ChildDecider | undefined = undefined
+  /** Pending `once()` calls, rejected when the run settles first. */
+  waiters: Set<(outcome: Outcome) => void> | undefined = undefined
+}
+
+/** How a run ends, made when it starts ending (or when `done` is first read). @internal */
+export class RunEnd {
+  /** `run.done`, made when first asked for. */
+  done: Promise<Outcome> | undefined = undefined
+  resolveDone: ((outcome: Outcome) => void) | undefined = undefined
+  outcome: Outcome | undefined = undefined
+  /** The give-up error reached the consumer of a steward's output. */
+  errorDelivered = false
+  /** The teardown in progress: resolves once the run has settled. */
+  ending: Promise<void> | undefined = undefined
+  stopReport: Promise<StopReport> | undefined = undefined
+}
+
+/**
+ * What every run has, steward or supervisor, written once: phases, the
+ * start signal, events and their common fields, `done`, one teardown
+ * however often `stop()` is called, and `await using`. Side objects
+ * (`RunLinks`, `RunEnd`) are made on demand: an idle run holds neither.
+ * @internal
+ */
+export abstract class RunLifecycle implements Lifecycle {
+  /** The phase (two bits) and the subclass's flags. */
+  protected flags = RUNNING
+  protected links: RunLinks | undefined = undefined
+  protected end: RunEnd | undefined = undefined
+
+  abstract readonly name: string
+  abstract readonly clock: Clock
+  abstract status(): WardStatus
+  /** Starts the teardown for `stop(reason)`: must set `end.ending`. */
+  protected abstract beginStop(reason: unknown): void
+  /** Child processes that needed SIGKILL during this run, for the stop report. */
+  protected abstract killedList(): readonly string[]
+
+  /** Names from the top-level run down to this one, joined by `/`. */
+  get path(): string {
+    return this.links?.path ?? this.name
+  }
+
+  protected get linked(): RunLinks {
+    return (this.links ??= new RunLinks())
+  }
+
+  protected get ended(): RunEnd {
+    return (this.end ??= new RunEnd())
+  }
+
+  protected get phase(): number {
+    return this.flags & PHASE
+  }
+
+  protected set phase(phase: number) {
+    this.flags = (this.flags & ~PHASE) | phase
+  }
+
+  /** The outcome, once settled. */
+  get outcome(): Outcome | undefined {
+    return this.end?.outcome
+  }
+
+  get done(): Promise<Outcome> {
+    const end = this.ended
+    if (end.done === undefined) {
+      const outcome = end.outcome
+      end.done =
+        outcome !== undefined
+          ? Promise.resolve(outcome)
+          : new Promise<Outcome>((resolve) => {
+              end.resolveDone = resolve
+            })
+    }
+    return end.done
+  }
+
+  /** Whether anyone listens: events are built only then. */
+  protected get listened(): boolean {
+    const emitter = this.links?.emitter
+    return emitter !== undefined && emitter.active
+  }
+
+  on(listener: EventListener): Subscription
+  on<K extends StewardEventType>(type: K, listener: (event: EventOf<K>) => void): Subscription
+  on(typeOrListener: EventListener | StewardEventType, listener?: (event: never) => void): Subscription {
+    const emitter = (this.linked.emitter ??= new Emitter())
+    if (typeof typeOrListener === 'function') return emitter.on(typeOrListener)
+    if (typeof typeOrListener !== 'string') throw new TypeError(`on: the first argument must be an event type or a listener, got ${describe(typeOrListener)}`)
+    if (typeof listener !== 'function') throw new TypeError(`on('${typeOrListener}', listener): listener must be a function, got ${describe(listener)}`)
+    const type = typeOrListener
+    const typed = listener as (event: StewardEvent) => void
+    return emitter.on((event) => {
+      if (event.type === type) typed(event)
+    })
+  }
+
+  once<K extends StewardEventType>(type: K, options?: { readonly signal?: AbortSignal }): Promise<EventOf<K>> {
+    if (typeof type !== 'string') return Promise.reject(new TypeError(`once: type must be an event type, got ${describe(type)}`))
+    const signal = options?.signal
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(new TypeError(`once: option 'signal' must be an AbortSignal, got ${describe(signal)}`))
+    }
+    const settled = this.end?.outcome
+    if (settled !== undefined) return Promise.reject(endedError(this.path, type, settled))
+    if (signal?.aborted === true) return Promise.reject(signal.reason)
+    return new Promise<EventOf<K>>((resolve, reject) => {
+      const waiters = (this.linked.waiters ??= new Set())
+      const release = (): void => {
+        subscription.dispose()
+        waiters.delete(onEnd)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      const onEnd = (outcome: Outcome): void => {
+        release()
+        reject(endedError(this.path, type, outcome))
+      }
+      const onAbort = (): void => {
+        release()
+        reject(signal!.reason)
+      }
+      const subscription = this.on(type, (event) => {
+        release()
+        resolve(event)
+      })
+      waiters.add(onEnd)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  emit(event: StewardEvent): void {
+    this.links?.emitter?.emit(event)
+  }
+
+  /** The fields every event of this run has. */
+  protected base(attempt: number): { ward: string; path: string; at: number; attempt: number } {
+    return { ward: this.name, path: this.path, at: this.clock.now(), attempt }
+  }
+
+  /** Links the start signal (the run is its listener); `false` if it has aborted already (a stop is queued). */
+  protected linkSignal(signal: AbortSignal | undefined): boolean {
+    if (signal === undefined) return true
+    this.linked.signal = signal
+    if (signal.aborted) {
+      queueMicrotask(() => void this.stop(signal.reason))
+      return false
+    }
+    signal.addEventListener('abort', this, { once: true })
+    return true
+  }
+
+  /** The start signal aborted. */
+  handleEvent(): void {
+    void this.stop(this.links?.signal?.reason)
+  }
+
+  stop(reason?: unknown): Promise<StopReport> {
+    const end = this.ended
+    if (end.ending === undefined) {
+      if (end.outcome !== undefined) return (end.stopReport ??= Promise.resolve({ unstopped: [], killed: [] }))
+      this.beginStop(reason)
+    }
+    end.stopReport ??= end.ending!.then(() => ({
+      unstopped: end.outcome?.kind === 'stopped' ? end.outcome.unstopped : [],
+      killed: [...this.killedList()],
+    }))
+    return end.stopReport
+  }
+
+  /** `await using run = …`: stops the run and waits for its teardown. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+
+  /**
+   * Records the outcome and releases what links the run to the outside:
+   * the start signal, listeners, pending `once()` calls; then resolves `done`.
+   * `false` if the run had settled already.
+   */
+  protected settleWith(outcome: Outcome, beforeRelease?: () => void): boolean {
+    if (this.end?.outcome !== undefined) return false
+    this.phase = SETTLED
+    this.ended.outcome = outcome
+    const links = this.links
+    links?.signal?.removeEventListener('abort', this)
+    if (outcome.kind === 'completed' && this.listened) this.emit({ type: 'completed', ...this.base(outcome.attempts) })
+    beforeRelease?.()
+    links?.emitter?.clear()
+    if (links?.waiters !== undefined) for (const waiter of [...links.waiters]) waiter(outcome)
+    this.end?.resolveDone?.(outcome)
+    return true
+  }
+}
+
+function endedError(path: string, type: string, outcome: Outcome): Error {
+  return new Error(`run '${path}' ended (${outcome.kind}) before a '${type}' event`, { cause: outcome })
+}

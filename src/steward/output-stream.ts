@@ -1,0 +1,187 @@
+import {
+  claim,
+  errored,
+  Incarnation,
+  isPulling,
+  isReady,
+  isRetired,
+  ITERATOR,
+  kindOf,
+  markSettled,
+  ON_ERROR,
+  ON_VALUE,
+  setPulling,
+  STREAM,
+  valued,
+} from './incarnation.js'
+import { RunLifecycle } from './lifecycle.js'
+import { Output } from './output.js'
+import type { Outcome } from './run-api.js'
+import { WAITING } from './watchdog.js'
+
+/** Its output stream was taken (a flag above the phase bits). */
+const ITERATED = 4
+/** User code runs synchronously from a pump or a launch (the run's LAUNCHING flag). */
+const LAUNCHING = 8
+
+/** The output stream's side of a run: the consumer's pending next(), if any. @internal */
+class Consumer<T> {
+  resolve: ((result: IteratorResult<T>) => void) | undefined = undefined
+  reject: ((error: unknown) => void) | undefined = undefined
+  readonly executor = (resolve: (result: IteratorResult<T>) => void, reject: (error: unknown) => void): void => {
+    this.resolve = resolve
+    this.reject = reject
+  }
+}
+
+/**
+ * The consumer protocol of a run: one `AsyncIterator` across incarnations.
+ * A consumer's `next()` becomes a pull; the current stream incarnation's
+ * iterator is pumped only while a pull is pending (backpressure), a value
+ * from a retired incarnation is dropped, and an output's progress is
+ * committed in the step that hands its value over. @internal
+ */
+export abstract class OutputStream<T> extends RunLifecycle implements AsyncIterableIterator<T> {
+  /** Made at the first next(). */
+  #consumer: Consumer<T> | undefined = undefined
+
+  abstract current: Incarnation | undefined
+  abstract readonly parent: Incarnation | undefined
+  abstract work(): void
+  abstract rest(state: typeof WAITING): void
+  abstract ready(inc: Incarnation): void
+  protected abstract commit(progress: unknown): void
+  protected abstract onFailure(inc: Incarnation, error: unknown): void
+  protected abstract onReturn(inc: Incarnation, value: unknown): void
+
+  /** A consumer's next() is waiting for a value. */
+  protected get consumerWaits(): boolean {
+    return this.#consumer?.resolve !== undefined
+  }
+
+  [Symbol.asyncIterator](): this {
+    if ((this.flags & ITERATED) !== 0) throw new TypeError(`the output of run '${this.path}' can be iterated once`)
+    this.flags |= ITERATED
+    return this
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const consumer = (this.#consumer ??= new Consumer())
+    if (consumer.resolve !== undefined) {
+      return Promise.reject(new TypeError(`run '${this.path}': next() called while another next() is pending`))
+    }
+    if (this.end?.outcome !== undefined) return this.#finalResult()
+    const pulled = new Promise<IteratorResult<T>>(consumer.executor)
+    const inc = this.current
+    if (inc !== undefined && kindOf(inc) === STREAM && !isPulling(inc) && !isRetired(inc)) this.pump(inc)
+    return pulled
+  }
+
+  async return(value?: unknown): Promise<IteratorResult<T>> {
+    await this.stop()
+    return { done: true, value: value as T }
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<T>> {
+    await this.stop(error)
+    return { done: true, value: undefined }
+  }
+
+  /** Settles the consumer's pending `next()`, if any. */
+  #answer(result: IteratorResult<T> | undefined, error?: unknown): void {
+    const consumer = this.#consumer
+    if (consumer === undefined) return
+    const resolve = consumer.resolve
+    const reject = consumer.reject
+    if (resolve === undefined || reject === undefined) return
+    consumer.resolve = undefined
+    consumer.reject = undefined
+    if (result === undefined) reject(error)
+    else resolve(result)
+  }
+
+  #finalResult(): Promise<IteratorResult<T>> {
+    const end = this.ended
+    const outcome = end.outcome!
+    if (outcome.kind === 'gave-up' && !end.errorDelivered) {
+      end.errorDelivered = true
+      return Promise.reject(outcome.error)
+    }
+    return Promise.resolve({ done: true, value: undefined })
+  }
+
+  /** The run settled: a waiting consumer gets the end (or the give-up error, once). */
+  protected endStream(outcome: Outcome): void {
+    if (this.#consumer?.resolve === undefined) return
+    if (outcome.kind === 'gave-up') {
+      this.ended.errorDelivered = true
+      this.#answer(undefined, outcome.error)
+    } else {
+      this.#answer({ done: true, value: undefined })
+    }
+  }
+
+  /** Asks a stream incarnation for its next value. */
+  protected pump(inc: Incarnation): void {
+    setPulling(inc, true)
+    this.work()
+    let step: Promise<IteratorResult<unknown>>
+    const outer = this.flags & LAUNCHING
+    this.flags |= LAUNCHING
+    try {
+      step = inc[ITERATOR]!.next()
+    } catch (error) {
+      setPulling(inc, false)
+      if (claim(inc) && !isRetired(inc)) this.onFailure(inc, error)
+      return
+    } finally {
+      this.flags = (this.flags & ~LAUNCHING) | outer
+    }
+    step.then((inc[ON_VALUE] ??= valued.bind(inc)), (inc[ON_ERROR] ??= errored.bind(inc)))
+  }
+
+  /** A stream incarnation's next() answered. */
+  protected onStep(inc: Incarnation, result: IteratorResult<unknown>): void {
+    setPulling(inc, false)
+    if (result.done === true) {
+      if (claim(inc) && !isRetired(inc)) this.onReturn(inc, result.value)
+      return
+    }
+    if (isRetired(inc)) return
+    if (!isReady(inc)) this.ready(inc)
+    if (this.current !== inc) return
+    this.rest(WAITING)
+    const value = result.value
+    if (value instanceof Output) {
+      // Delivered now: commit its progress. A parent steward gets the Output itself, to commit
+      // when it delivers the value in turn.
+      this.commit(value.progress)
+      if (this.parent === undefined) {
+        this.#answer({ done: false, value: (value as Output<T>).value })
+        return
+      }
+    }
+    this.#answer(result as IteratorResult<T>)
+  }
+
+  /** Asks a stream incarnation's iterator to finish (runs the generator's `finally`). */
+  protected close(inc: Incarnation): void {
+    if (kindOf(inc) !== STREAM || inc[ITERATOR] === undefined) return
+    const iterator = inc[ITERATOR]
+    if (typeof iterator.return !== 'function') {
+      if (!isPulling(inc)) markSettled(inc)
+      return
+    }
+    let closing: Promise<unknown>
+    try {
+      closing = iterator.return()
+    } catch {
+      markSettled(inc)
+      return
+    }
+    Promise.resolve(closing).then(
+      () => markSettled(inc),
+      () => markSettled(inc),
+    )
+  }
+}
