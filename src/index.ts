@@ -3,7 +3,7 @@
 // Supervision
 export { steward } from './steward/steward.js'
 export type { Steward } from './steward/steward.js'
-export type { StewardOptions, RestartType } from './steward/options.js'
+export type { StewardOptions, RestartType, RestartInfo, StartOrder } from './steward/options.js'
 export type { Run, StartOptions, Outcome, StopReport } from './steward/run.js'
 export type { Ward, WardContext } from './steward/ward.js'
 export { Output } from './steward/output.js'
@@ -22,6 +22,11 @@ export {
   errorInfo,
 } from './steward/errors.js'
 export type { ErrorInfo, GiveUpReason } from './steward/errors.js'
+// A bad option of steward(), supervisor() (or a child's) or start(), thrown when it is given:
+// OptionTypeError (a TypeError: wrong type, unknown key, not applicable) or OptionRangeError
+// (a RangeError: out of range), both with code 'ERR_STEWARD_OPTION', option, child and where.
+export { OptionTypeError, OptionRangeError } from './steward/errors.js'
+export type { OptionError, OptionErrorDetails, OptionSite } from './steward/errors.js'
 
 // Events and status
 export type {
