@@ -201,8 +201,8 @@ export function refuseUnknownKeys(
     const reason = refused?.get(key)
     if (reason !== undefined) throw typeError(scope, option, `option '${option}' does not apply to a child: ${reason}`)
     const suggestion = suggestKey(key, known)
-    const hint = suggestion === undefined ? '' : `; did you mean '${path}${suggestion}'?`
-    throw typeError(scope, option, `unknown option '${option}'${hint}; known options: ${known.map((k) => path + k).join(', ')}`)
+    const hint = suggestion === undefined ? ';' : `; did you mean '${path}${suggestion}'?`
+    throw typeError(scope, option, `unknown option '${option}'${hint} known options: ${known.map((k) => path + k).join(', ')}`)
   }
 }
 
