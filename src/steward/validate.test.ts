@@ -47,6 +47,7 @@ test('suggestKey: the same key but for case, or the closest within 2 edits (1 fo
   const known = ['name', 'timeout', 'maxRestarts', 'within', 'strategy']
   assert.equal(suggestKey('maxrestarts', known), 'maxRestarts')
   assert.equal(suggestKey('MAXRESTARTS', known), 'maxRestarts')
+  assert.equal(suggestKey('ondeadlettr', ['onDeadLetter']), 'onDeadLetter') // case ignored, then one edit
   assert.equal(suggestKey('timout', known), 'timeout')
   assert.equal(suggestKey('tiemout', known), 'timeout') // a swap is one edit
   assert.equal(suggestKey('timeoutt', known), 'timeout')

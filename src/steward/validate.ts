@@ -135,9 +135,9 @@ const startOrders: readonly StartOrder[] = ['started', 'ready']
 // Unknown keys
 
 /**
- * The known key `key` was probably meant to be: the same but for case
- * (`maxrestarts`), or the closest within an edit distance of 2 (1 for a key of
- * up to 4 characters), a swap of two neighbours counting as one edit. The
+ * The known key `key` was probably meant to be: the closest, case ignored
+ * (`maxrestarts` → `maxRestarts`), within an edit distance of 2 (1 for a key
+ * of up to 4 characters), a swap of two neighbours counting as one edit. The
  * first in `known` wins a tie; `undefined` when none is close. @internal
  */
 export function suggestKey(key: string, known: readonly string[]): string | undefined {
@@ -147,7 +147,7 @@ export function suggestKey(key: string, known: readonly string[]): string | unde
   let bestDistance = limit + 1
   for (const candidate of known) {
     const lower = candidate.toLowerCase()
-    if (lower === typed) return candidate
+    // Lengths this far apart cannot be closer than the best so far.
     if (Math.abs(lower.length - typed.length) >= bestDistance) continue
     const distance = editDistance(typed, lower)
     if (distance < bestDistance) {
