@@ -3,7 +3,7 @@
 // Supervision
 export { steward } from './steward/steward.js'
 export type { Steward } from './steward/steward.js'
-export type { StewardOptions, RestartType, RestartInfo } from './steward/options.js'
+export type { StewardOptions, RestartType, RestartInfo, StartOrder } from './steward/options.js'
 export type { Run, StartOptions, Outcome, StopReport, Lifecycle, EventOf } from './steward/run-api.js'
 export { wardHost } from './steward/host.js'
 export type { WardHost } from './steward/host.js'
@@ -24,6 +24,11 @@ export {
   errorInfo,
 } from './steward/errors.js'
 export type { ErrorInfo, GiveUpReason } from './steward/errors.js'
+// A bad option of steward(), supervisor() (or a child's) or start(), thrown when it is given:
+// OptionTypeError (a TypeError: wrong type, unknown key, not applicable) or OptionRangeError
+// (a RangeError: out of range), both with code 'ERR_STEWARD_OPTION', option, child and where.
+export { OptionTypeError, OptionRangeError } from './steward/errors.js'
+export type { OptionError, OptionErrorDetails, OptionSite } from './steward/errors.js'
 
 // Events and status
 export type {

@@ -132,6 +132,67 @@ export class WardRetiredError extends Error {
   }
 }
 
+/**
+ * Where a bad option was given: to `steward()`, to `supervisor()` (its own
+ * options or one of its children) or to a `start()`.
+ */
+export type OptionSite = 'steward' | 'supervisor' | 'start'
+
+/** What an {@link OptionTypeError} or an {@link OptionRangeError} says about the option. */
+export interface OptionErrorDetails {
+  /** The option's key, dotted for a nested one (`'decay.halfLife'`); `'options'` or `'child'` when the whole object is wrong. */
+  readonly option: string
+  /** The child's name when the option belongs to a supervisor's child. */
+  readonly child: string | undefined
+  /** Which call was given the option. */
+  readonly where: OptionSite
+}
+
+/**
+ * A bad option of the wrong type, or an unknown one (the message suggests
+ * the known key it is closest to), or one that does not apply where it was
+ * given (a child's `maxRestarts`). Thrown when the options are given, never
+ * later. `code` is `'ERR_STEWARD_OPTION'`, as for {@link OptionRangeError}.
+ */
+export class OptionTypeError extends TypeError implements OptionErrorDetails {
+  override readonly name = 'OptionTypeError'
+  readonly code = 'ERR_STEWARD_OPTION'
+  readonly option: string
+  readonly child: string | undefined
+  readonly where: OptionSite
+
+  constructor(message: string, details: OptionErrorDetails) {
+    super(message)
+    this.option = details.option
+    this.child = details.child
+    this.where = details.where
+  }
+}
+
+/**
+ * An option of the right type with a value out of range (a negative
+ * duration, `pulseInterval` not below `timeout`, a restart type that does
+ * not exist). Thrown when the options are given, never later.
+ * `code` is `'ERR_STEWARD_OPTION'`, as for {@link OptionTypeError}.
+ */
+export class OptionRangeError extends RangeError implements OptionErrorDetails {
+  override readonly name = 'OptionRangeError'
+  readonly code = 'ERR_STEWARD_OPTION'
+  readonly option: string
+  readonly child: string | undefined
+  readonly where: OptionSite
+
+  constructor(message: string, details: OptionErrorDetails) {
+    super(message)
+    this.option = details.option
+    this.child = details.child
+    this.where = details.where
+  }
+}
+
+/** Either error a bad option throws: test `instanceof` each, or `code === 'ERR_STEWARD_OPTION'`. */
+export type OptionError = OptionTypeError | OptionRangeError
+
 /** The thrown value as an `Error` (wrapping non-errors in {@link NonErrorThrown}). */
 export function asError(value: unknown): Error {
   return value instanceof Error ? value : new NonErrorThrown(value)

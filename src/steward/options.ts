@@ -1,9 +1,9 @@
 import type { EventListener, RestartReason } from '../observe/events.js'
 import type { RestartPolicy } from '../policy/restart-policy.js'
 import type { DeadLetter } from './output.js'
-import { isBackoff, type Backoff } from '../policy/backoff.js'
+import type { Backoff } from '../policy/backoff.js'
 import type { Ward } from './ward.js'
-import { describe, toMs, type Duration } from '../time/duration.js'
+import type { Duration } from '../time/duration.js'
 
 /**
  * When a ward is started again (OTP's restart types):
@@ -13,15 +13,23 @@ import { describe, toMs, type Duration } from '../time/duration.js'
  */
 export type RestartType = 'transient' | 'permanent' | 'temporary'
 
-/** What `shouldRestart` is told about the failure it decides on. */
+/** What {@link StewardOptions.shouldRestart} is told about the incarnation that ended. */
 export interface RestartInfo {
-  /** The incarnation that failed (1 for the first). */
+  /** The incarnation that ended, counting from 1. */
   readonly attempt: number
-  /** Restarts so far, before this one. */
+  /** Restarts the run made before this one. */
   readonly restarts: number
-  /** How it failed. */
+  /** How it ended: `'hung'`, `'stalled'`, `'idle'`, `'failed'`, or `'returned'` (a `permanent` ward's normal return). */
   readonly reason: RestartReason
 }
+
+/**
+ * How a supervisor starts its children, in order:
+ * - `started`: each child right after the previous one was started;
+ * - `ready`: each child after the previous one's first beat (a connection
+ *   before the reader that uses it).
+ */
+export type StartOrder = 'started' | 'ready'
 
 /** Options of {@link steward}. Every field is optional and validated at construction. */
 export interface StewardOptions {
@@ -36,10 +44,12 @@ export interface StewardOptions {
    */
   readonly timeout?: Duration
   /**
-   * The deadline for an incarnation's *first* sign of life (a beat, an
-   * output, an idle wait), as Kubernetes' startup probe and systemd's
-   * `TimeoutStartSec`: a slow start (a worker loading its module, a process
-   * booting) is not a hang. After it, `timeout` applies.
+   * The deadline for an incarnation's first sign of life (a beat, an output
+   * delivered, an idle wait or a dead letter): an incarnation that shows none
+   * this long after it started is hung and replaced; after it, `timeout`
+   * applies. For a ward slow to start (a worker loading its module, a
+   * process booting, a connection), like Kubernetes' startup probe or
+   * systemd's `TimeoutStartSec`. Finite and greater than zero.
    * @default timeout
    */
   readonly startTimeout?: Duration
@@ -100,11 +110,10 @@ export interface StewardOptions {
   /** Called with each dead-lettered input (also reported as a `dead-letter` event). */
   readonly onDeadLetter?: (letter: DeadLetter) => void
   /**
-   * Decides whether a failure is worth a restart, as p-retry's `shouldRetry`:
-   * `false` ends the run as `DoNotRestart` does (outcome `stopped`, its
-   * reason a `DoNotRestart` whose `cause` is the failure), so a configuration
-   * error does not burn the restart budget. A throw counts as `true`.
-   * @default every failure restarts
+   * Asked before each restart, with the failure and {@link RestartInfo}.
+   * Returning `false` ends the run as a `DoNotRestart` does, so a failure no
+   * restart heals (a configuration error) does not burn the restart budget.
+   * @default none: every failure is restarted within the restart limit
    */
   readonly shouldRestart?: (error: Error, info: RestartInfo) => boolean
   /** Receives every event of every run of this steward. */
@@ -117,6 +126,7 @@ export interface ResolvedOptions {
   readonly ward: Ward<unknown>
   readonly name: string
   readonly timeout: number
+  /** The first beat's deadline, in ms: `timeout` unless `startTimeout` was given. */
   readonly startTimeout: number
   readonly pulseInterval: number
   readonly restart: RestartType
@@ -128,100 +138,16 @@ export interface ResolvedOptions {
   readonly backoff: Backoff | undefined
   readonly poisonAfter: number
   readonly onDeadLetter: ((letter: DeadLetter) => void) | undefined
+  /** Asked before each restart; `undefined`: every failure is restarted within the limit. */
   readonly shouldRestart: ((error: Error, info: RestartInfo) => boolean) | undefined
   readonly onEvent: EventListener | undefined
-  /** maxRestarts/within and backoff, as the one restart policy. */
+  /** `maxRestarts`/`within` and `backoff` as the one restart policy (see `policy/restart-policy.ts`). */
   readonly policy: RestartPolicy
 }
 
-const restartTypes: readonly RestartType[] = ['transient', 'permanent', 'temporary']
-const known = new Set([
-  'name',
-  'timeout',
-  'pulseInterval',
-  'restart',
-  'maxRestarts',
-  'within',
-  'stopTimeout',
-  'progressTimeout',
-  'idleTimeout',
-  'backoff',
-  'poisonAfter',
-  'onDeadLetter',
-  'onEvent',
-  'startTimeout',
-  'shouldRestart',
-])
-
-/** Validates {@link StewardOptions}; every error names the option and the reason. @internal */
-export function resolveOptions(ward: Ward<unknown>, options: StewardOptions | undefined, fallbackName: string): ResolvedOptions {
-  if (options === undefined) options = {}
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`steward: options must be an object, got ${describe(options)}`)
-  }
-  for (const key of Object.keys(options)) {
-    if (!known.has(key)) throw new TypeError(`steward: unknown option '${key}'; known options: ${[...known].join(', ')}`)
-  }
-  const name = options.name ?? fallbackName
-  if (typeof name !== 'string' || name.length === 0) {
-    throw new TypeError(`steward: option 'name' must be a non-empty string, got ${describe(name)}`)
-  }
-  const timeout = toMs(options.timeout ?? 10_000, `steward: option 'timeout'`, { zero: false })
-  const pulseInterval =
-    options.pulseInterval === undefined ? timeout / 2 : toMs(options.pulseInterval, `steward: option 'pulseInterval'`, { zero: false })
-  if (pulseInterval >= timeout) {
-    throw new RangeError(`steward: option 'pulseInterval' (${pulseInterval} ms) must be below 'timeout' (${timeout} ms)`)
-  }
-  const startTimeout = options.startTimeout === undefined ? timeout : toMs(options.startTimeout, `steward: option 'startTimeout'`, { zero: false })
-  const shouldRestart = options.shouldRestart
-  if (shouldRestart !== undefined && typeof shouldRestart !== 'function') {
-    throw new TypeError(`steward: option 'shouldRestart' must be a function, got ${describe(shouldRestart)}`)
-  }
-  const restart = options.restart ?? 'transient'
-  if (!restartTypes.includes(restart)) {
-    throw new RangeError(`steward: option 'restart' must be one of ${restartTypes.map((t) => `'${t}'`).join(', ')}, got ${describe(restart)}`)
-  }
-  const maxRestarts = options.maxRestarts ?? 5
-  if (typeof maxRestarts !== 'number' || !(maxRestarts === Infinity || (Number.isInteger(maxRestarts) && maxRestarts >= 0))) {
-    throw new RangeError(`steward: option 'maxRestarts' must be a non-negative integer or Infinity, got ${describe(maxRestarts)}`)
-  }
-  const within = toMs(options.within ?? 60_000, `steward: option 'within'`, { infinite: true, zero: false })
-  const stopTimeout = toMs(options.stopTimeout ?? 5_000, `steward: option 'stopTimeout'`)
-  const progressTimeout = toMs(options.progressTimeout ?? Infinity, `steward: option 'progressTimeout'`, { infinite: true, zero: false })
-  const idleTimeout = toMs(options.idleTimeout ?? Infinity, `steward: option 'idleTimeout'`, { infinite: true, zero: false })
-  const backoff = options.backoff
-  if (backoff !== undefined && !isBackoff(backoff)) {
-    throw new TypeError(`steward: option 'backoff' must be a backoff policy (exponential(), fixed() …), got ${describe(backoff)}`)
-  }
-  const poisonAfter = options.poisonAfter ?? Infinity
-  if (typeof poisonAfter !== 'number' || !(poisonAfter === Infinity || (Number.isInteger(poisonAfter) && poisonAfter >= 1))) {
-    throw new RangeError(`steward: option 'poisonAfter' must be a positive integer or Infinity, got ${describe(poisonAfter)}`)
-  }
-  const onDeadLetter = options.onDeadLetter
-  if (onDeadLetter !== undefined && typeof onDeadLetter !== 'function') {
-    throw new TypeError(`steward: option 'onDeadLetter' must be a function, got ${describe(onDeadLetter)}`)
-  }
-  const onEvent = options.onEvent
-  if (onEvent !== undefined && typeof onEvent !== 'function') {
-    throw new TypeError(`steward: option 'onEvent' must be a function, got ${describe(onEvent)}`)
-  }
-  return {
-    ward,
-    name,
-    timeout,
-    startTimeout,
-    pulseInterval,
-    restart,
-    maxRestarts,
-    within,
-    stopTimeout,
-    progressTimeout,
-    idleTimeout,
-    backoff,
-    poisonAfter,
-    onDeadLetter,
-    shouldRestart,
-    onEvent,
-    policy: { intensity: { maxRestarts, within }, backoff },
-  }
-}
+/**
+ * Validates {@link StewardOptions}; every error names the option and the
+ * reason. The one implementation is `resolveStewardOptions` in `validate.ts`,
+ * which also checks supervisors' options and children. @internal
+ */
+export { resolveStewardOptions as resolveOptions } from './validate.js'

@@ -2,6 +2,7 @@ import { describe } from '../time/duration.js'
 import { resolveOptions, type StewardOptions } from './options.js'
 import { StewardRun } from './run.js'
 import type { Run, StartOptions } from './run-api.js'
+import { refuseUnknownKeys, startOptionKeys, startScope } from './validate.js'
 import type { Ward, WardContext } from './ward.js'
 
 /**
@@ -22,8 +23,6 @@ export interface Steward<T> {
   /** The steward's name (the `name` option). */
   readonly stewardName: string
 }
-
-const startKeys = new Set(['signal', 'clock', 'resume', 'onEvent'])
 
 /**
  * Supervises `ward`: starts it, watches its heartbeat, and starts a fresh
@@ -50,9 +49,7 @@ export function steward<T>(ward: Ward<T>, options?: StewardOptions): Steward<T> 
     if (typeof startOptions !== 'object' || startOptions === null) {
       throw new TypeError(`start: options must be an object, got ${describe(startOptions)}`)
     }
-    for (const key of Object.keys(startOptions)) {
-      if (!startKeys.has(key)) throw new TypeError(`start: unknown option '${key}'; known options: ${[...startKeys].join(', ')}`)
-    }
+    refuseUnknownKeys(startOptions, startOptionKeys, startScope)
     const { signal, clock, onEvent } = startOptions
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new TypeError(`start: option 'signal' must be an AbortSignal, got ${describe(signal)}`)

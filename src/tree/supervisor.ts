@@ -1,14 +1,14 @@
 import type { EventListener, RestartReason } from '../observe/events.js'
 import type { WardStatus } from '../observe/status.js'
-import { isBackoff, type Backoff } from '../policy/backoff.js'
-import type { Intensity } from '../policy/intensity.js'
+import type { Backoff } from '../policy/backoff.js'
 import { initialRestartState, nextRestartStep, type RestartPolicy, type RestartPolicyState } from '../policy/restart-policy.js'
 import { systemClock, type Clock, type Timer } from '../time/clock.js'
-import { describe, toMs, type Duration } from '../time/duration.js'
+import { describe, type Duration } from '../time/duration.js'
 import { errorInfo, GaveUpError } from '../steward/errors.js'
 import { wardHost } from '../steward/host.js'
 import { ENDING, RUNNING, RunLifecycle, type ChildDecider } from '../steward/lifecycle.js'
-import { resolveOptions, type ResolvedOptions, type RestartType, type StewardOptions } from '../steward/options.js'
+import type { RestartType, StartOrder, StewardOptions } from '../steward/options.js'
+import { resolveChildSpec, resolveSupervisorOptions, type ResolvedChild, type ResolvedSupervisorOptions } from '../steward/validate.js'
 import type { Lifecycle, Outcome, StopReport } from '../steward/run-api.js'
 import { StewardRun } from '../steward/run.js'
 import { TerminateTree } from '../steward/sentinels.js'
@@ -72,7 +72,7 @@ export interface SupervisorOptions {
    * synchronous `init`, systemd's `After=` with `READY=1`.
    * @default 'started'
    */
-  readonly startOrder?: 'started' | 'ready'
+  readonly startOrder?: StartOrder
   /** Receives every event of the supervisor and its children. */
   readonly onEvent?: EventListener
 }
@@ -101,76 +101,14 @@ export interface Supervisor {
   start(options?: SupervisorStartOptions): SupervisorRun
 }
 
-/** Supervisor options after validation. @internal */
-interface Resolved {
-  readonly name: string
-  readonly strategy: Strategy
+/** Supervisor options after validation, with the restart policy. @internal */
+interface Resolved extends ResolvedSupervisorOptions {
   readonly policy: RestartPolicy
-  readonly startOrder: 'started' | 'ready'
-  readonly onEvent: EventListener | undefined
 }
-
-const strategies: readonly Strategy[] = ['one-for-one', 'one-for-all', 'rest-for-one']
 
 function resolve(options: SupervisorOptions | undefined): Resolved {
-  options ??= {}
-  const name = options.name ?? 'supervisor'
-  if (typeof name !== 'string' || name === '') throw new TypeError(`supervisor: option 'name' must be a non-empty string, got ${describe(name)}`)
-  const strategy = options.strategy ?? 'one-for-one'
-  if (!strategies.includes(strategy)) {
-    throw new RangeError(`supervisor: option 'strategy' must be one of ${strategies.map((s) => `'${s}'`).join(', ')}, got ${describe(strategy)}`)
-  }
-  let intensity: Intensity
-  if (options.decay !== undefined) {
-    if (options.maxRestarts !== undefined || options.within !== undefined) {
-      throw new TypeError(`supervisor: option 'decay' replaces 'maxRestarts' and 'within'; give one or the other`)
-    }
-    const { threshold, halfLife } = options.decay
-    if (typeof threshold !== 'number' || !(threshold > 0)) throw new RangeError(`supervisor: option 'decay.threshold' must be a positive number, got ${describe(threshold)}`)
-    intensity = { threshold, halfLife: toMs(halfLife, `supervisor: option 'decay.halfLife'`, { zero: false }) }
-  } else {
-    const maxRestarts = options.maxRestarts ?? 3
-    if (typeof maxRestarts !== 'number' || !(maxRestarts === Infinity || (Number.isInteger(maxRestarts) && maxRestarts >= 0))) {
-      throw new RangeError(`supervisor: option 'maxRestarts' must be a non-negative integer or Infinity, got ${describe(maxRestarts)}`)
-    }
-    intensity = { maxRestarts, within: toMs(options.within ?? 5_000, `supervisor: option 'within'`, { infinite: true, zero: false }) }
-  }
-  if (options.backoff !== undefined && !isBackoff(options.backoff)) {
-    throw new TypeError(`supervisor: option 'backoff' must be a backoff policy, got ${describe(options.backoff)}`)
-  }
-  const startOrder = options.startOrder ?? 'started'
-  if (startOrder !== 'started' && startOrder !== 'ready') {
-    throw new RangeError(`supervisor: option 'startOrder' must be 'started' or 'ready', got ${describe(startOrder)}`)
-  }
-  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
-    throw new TypeError(`supervisor: option 'onEvent' must be a function, got ${describe(options.onEvent)}`)
-  }
-  return { name, strategy, policy: { intensity, backoff: options.backoff }, startOrder, onEvent: options.onEvent }
-}
-
-/** A validated child: its spec and the options of its steward run. @internal */
-interface ResolvedChild {
-  readonly name: string
-  readonly options: ResolvedOptions
-}
-
-function resolveChild(child: ChildSpec, supervisorName: string): ResolvedChild {
-  if (typeof child !== 'object' || child === null) throw new TypeError(`supervisor '${supervisorName}': a child must be an object, got ${describe(child)}`)
-  if (typeof child.name !== 'string' || child.name === '') {
-    throw new TypeError(`supervisor '${supervisorName}': a child's 'name' must be a non-empty string, got ${describe(child.name)}`)
-  }
-  if (typeof child.ward !== 'function') throw new TypeError(`supervisor '${supervisorName}': child '${child.name}': 'ward' must be a function, got ${describe(child.ward)}`)
-  const { name, ward, restart, ...rest } = child
-  for (const key of ['maxRestarts', 'within', 'backoff', 'onEvent']) {
-    if (key in rest) {
-      throw new TypeError(
-        `supervisor '${supervisorName}': child '${name}': option '${key}' does not apply to a child: its supervisor decides restarts and reports events (give it to supervisor())`,
-      )
-    }
-  }
-  // The child's steward never restarts on its own: every restart is the supervisor's decision.
-  const options = resolveOptions(ward as Ward<unknown>, { ...rest, name, restart: restart ?? 'permanent', maxRestarts: Infinity }, name)
-  return { name, options }
+  const resolved = resolveSupervisorOptions(options)
+  return { ...resolved, policy: { intensity: resolved.intensity, backoff: resolved.backoff } }
 }
 
 /** A child as the supervisor keeps it: one steward run for its whole life, restarted by the supervisor. */
@@ -271,10 +209,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
 
   add(spec: ChildSpec): void {
     if (this.phase !== RUNNING) throw new Error(`supervisor '${this.path}' is not running`)
-    const resolved = resolveChild(spec, this.name)
-    if (this.#children.some((child) => child.name === resolved.name)) {
-      throw new RangeError(`supervisor '${this.path}': two children are named '${resolved.name}'`)
-    }
+    const resolved = resolveChildSpec(spec, new Set(this.#children.map((child) => child.name)), this.name)
     const child = new Child(this, resolved)
     this.#children.push(child)
     this.#start(child)
@@ -472,8 +407,7 @@ export function supervisor(options: SupervisorOptions, children: readonly ChildS
   if (!Array.isArray(list)) throw new TypeError(`supervisor '${resolved.name}': children must be an array, got ${describe(children)}`)
   const names = new Set<string>()
   const specs = children.map((child) => {
-    const spec = resolveChild(child, resolved.name)
-    if (names.has(spec.name)) throw new RangeError(`supervisor '${resolved.name}': two children are named '${spec.name}'`)
+    const spec = resolveChildSpec(child, names, resolved.name)
     names.add(spec.name)
     return spec
   })
