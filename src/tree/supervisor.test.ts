@@ -225,15 +225,16 @@ test('a supervisor nests in a steward, which restarts it when it escalates', asy
 })
 
 test("suture's decaying failure count", () => {
-  const intensity = { threshold: 2.5, halfLife: 1_000 }
+  const intensity = { threshold: 2, halfLife: 1_000 }
   let state = initialIntensity(intensity)
-  const allowed = [0, 0, 0, 5_000].map((now) => {
+  const steps = [0, 0, 0, 5_000, 6_000].map((now) => {
     const decision = nextIntensity(intensity, state, now)
     state = decision.state
-    return decision.allowed
+    return `${decision.counted} ${decision.allowed}`
   })
-  // Counts 1, 2, 3 (over 2.5: escalate), then after five half-lives 3/32 + 1.
-  assert.deepEqual(allowed, [true, true, false, true])
+  // Counts 1, 2 (equal to the threshold: allowed), 3 (over it: escalate), then after five
+  // half-lives 3/32 + 1, and one half-life later half of that + 1.
+  assert.deepEqual(steps, ['1 true', '2 true', '3 false', `${3 / 32 + 1} true`, `${(3 / 32 + 1) / 2 + 1} true`])
 })
 
 test('bad supervisor options and children are refused, naming the problem', () => {

@@ -1,0 +1,319 @@
+// One engine: a supervisor's child is one steward run for its whole life, and every steward
+// guarantee (attempt, resume, failures at a progress, poison, deadlines) holds inside a tree.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { StewardEvent } from '../observe/events.js'
+import { checkLeaks, noLeaks } from '../testing/leaks.js'
+import { ManualClock } from '../time/manual-clock.js'
+import type { WardContext } from '../steward/ward.js'
+import { supervisor, type ChildSpec, type Strategy } from './supervisor.js'
+
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+}
+
+interface Seen {
+  readonly attempt: number
+  readonly failuresHere: number
+  readonly poisoned: boolean
+  readonly resume: unknown
+}
+
+/** What each incarnation of a child saw when it started, recorded outside the ward. */
+function recorder(): { seen: Map<string, Seen[]>; note(name: string, ctx: WardContext): void } {
+  const seen = new Map<string, Seen[]>()
+  return {
+    seen,
+    note(name, ctx) {
+      const list = seen.get(name) ?? []
+      list.push({ attempt: ctx.attempt, failuresHere: ctx.failuresHere, poisoned: ctx.poisoned, resume: ctx.resume })
+      seen.set(name, list)
+    },
+  }
+}
+
+/** Works through three inputs, beating its position; the second input ('bad') always throws. Poisoned: dead-letters it. */
+function poisonChild(clock: ManualClock, note: (ctx: WardContext) => void): ChildSpec['ward'] {
+  const inputs = ['ok', 'bad', 'ok2']
+  return async (ctx: WardContext) => {
+    note(ctx)
+    for (let i = (ctx.resume as number | undefined) ?? 0; i < inputs.length; i++) {
+      if (ctx.poisoned) {
+        ctx.deadLetter(inputs[i], i + 1)
+        continue
+      }
+      await clock.sleep(10, ctx.signal)
+      if (inputs[i] === 'bad') throw new Error('bad input')
+      ctx.beat(i + 1)
+    }
+    await ctx.idle(aborted(ctx.signal))
+  }
+}
+
+/** Beats its own progress 'p' once, then waits until stopped. */
+function quietChild(note: (ctx: WardContext) => void): ChildSpec['ward'] {
+  return async (ctx: WardContext) => {
+    note(ctx)
+    ctx.beat(`p${ctx.attempt}`)
+    await ctx.idle(aborted(ctx.signal))
+  }
+}
+
+for (const strategy of ['one-for-one', 'one-for-all', 'rest-for-one'] as const satisfies readonly Strategy[]) {
+  test(`${strategy}: a child failing at the same progress sees attempt 1, 2, 3 and failuresHere 0, 1, 2, then dead-letters the poison; siblings keep their own history`, async () => {
+    const clock = new ManualClock()
+    const { seen, note } = recorder()
+    const letters: unknown[] = []
+    const events: StewardEvent[] = []
+    const run = supervisor({ name: 'tree', strategy, maxRestarts: 5, within: '1m' }, [
+      { name: 'first', ward: quietChild((ctx) => note('first', ctx)) },
+      { name: 'flaky', ward: poisonChild(clock, (ctx) => note('flaky', ctx)), poisonAfter: 2, onDeadLetter: (letter) => letters.push([letter.input, letter.position, letter.failures]) },
+      { name: 'last', ward: quietChild((ctx) => note('last', ctx)) },
+    ]).start({ clock, onEvent: (event) => events.push(event) })
+    await clock.advance(1_000)
+    assert.deepEqual(seen.get('flaky'), [
+      { attempt: 1, failuresHere: 0, poisoned: false, resume: undefined },
+      { attempt: 2, failuresHere: 1, poisoned: false, resume: 1 },
+      { attempt: 3, failuresHere: 2, poisoned: true, resume: 1 },
+    ])
+    assert.deepEqual(letters, [['bad', 1, 2]])
+    const flaky = run.status().children.find((child) => child.name === 'flaky')!
+    assert.deepEqual([flaky.attempt, flaky.restarts, flaky.progress, flaky.state], [3, 2, 3, 'idle'])
+    // Siblings restarted by the strategy: a new attempt each time, resumed from their own
+    // progress, and never a failure of their own.
+    const restartedWithIt = (name: string): boolean => strategy === 'one-for-all' || (strategy === 'rest-for-one' && name === 'last')
+    for (const name of ['first', 'last']) {
+      const expected = restartedWithIt(name)
+        ? [
+            { attempt: 1, failuresHere: 0, poisoned: false, resume: undefined },
+            { attempt: 2, failuresHere: 0, poisoned: false, resume: 'p1' },
+            { attempt: 3, failuresHere: 0, poisoned: false, resume: 'p2' },
+          ]
+        : [{ attempt: 1, failuresHere: 0, poisoned: false, resume: undefined }]
+      assert.deepEqual(seen.get(name), expected, name)
+    }
+    assert.ok(!events.some((event) => event.type === 'gave-up'), 'nothing gave up')
+    assert.deepEqual(
+      events.filter((event) => event.type === 'decision').map((event) => (event.type === 'decision' ? `${event.child} ${event.restarting.join(',')}` : '')),
+      Array(2).fill(strategy === 'one-for-one' ? 'flaky flaky' : strategy === 'one-for-all' ? 'flaky first,flaky,last' : 'flaky flaky,last'),
+    )
+    await clock.runUntil(run.stop())
+  })
+}
+
+/** The events after `from` (ms), as `path type detail`. */
+function brief(events: readonly StewardEvent[], from: number): string[] {
+  return events
+    .filter((event) => event.at >= from && event.at < 3_000)
+    .map((event) => {
+      switch (event.type) {
+        case 'decision':
+          return `${event.path} decision ${event.child} ${event.reason} ${event.action} [${event.restarting.join(',')}] ${event.restarts}/${event.maxRestarts} in ${event.within}`
+        case 'restarting':
+          return `${event.path} restarting ${event.attempt} ${event.reason} #${event.restarts}`
+        case 'started':
+        case 'hung':
+        case 'failed':
+        case 'stopped':
+          return `${event.path} ${event.type} ${event.attempt}`
+        default:
+          return `${event.path} ${event.type}`
+      }
+    })
+}
+
+function threeChildren(clock: ManualClock, failing: 'crash' | 'hang'): ChildSpec[] {
+  const steady = async (ctx: WardContext): Promise<void> => {
+    await ctx.idle(aborted(ctx.signal))
+  }
+  let runs = 0
+  const b = async (ctx: WardContext): Promise<void> => {
+    if (++runs === 1) {
+      ctx.beat()
+      await clock.sleep(100, ctx.signal)
+      if (failing === 'crash') throw new Error('b crashed')
+      await aborted(ctx.signal) // stops beating: hung at 100 + timeout
+      return
+    }
+    await ctx.idle(aborted(ctx.signal))
+  }
+  return [
+    { name: 'a', ward: steady },
+    { name: 'b', ward: b, timeout: 1_000 },
+    { name: 'c', ward: steady },
+  ]
+}
+
+test('the event sequence of one child restart, exactly: on the child, the decision on the supervisor, no gave-up', async () => {
+  for (const [strategy, failing, at, expected] of [
+    ['one-for-one', 'crash', 100, ['tree/b failed 1', 'tree decision b failed restart [b] 1/3 in 5000', 'tree/b restarting 1 failed #1', 'tree/b started 2']],
+    ['one-for-one', 'hang', 1_000, ['tree/b hung 1', 'tree decision b hung restart [b] 1/3 in 5000', 'tree/b restarting 1 hung #1', 'tree/b started 2']],
+    [
+      'one-for-all',
+      'crash',
+      100,
+      [
+        'tree/b failed 1',
+        'tree decision b failed restart [a,b,c] 1/3 in 5000',
+        'tree/b restarting 1 failed #1',
+        'tree/c restarting 1 sibling #1',
+        'tree/a restarting 1 sibling #1',
+        'tree/a started 2',
+        'tree/b started 2',
+        'tree/c started 2',
+      ],
+    ],
+  ] as const) {
+    const clock = new ManualClock()
+    const events: StewardEvent[] = []
+    const { leaks } = await checkLeaks(async () => {
+      const run = supervisor({ name: 'tree', strategy }, threeChildren(clock, failing)).start({ clock, onEvent: (event) => events.push(event) })
+      await clock.advance(3_000)
+      await clock.runUntil(run.stop())
+    })
+    assert.deepEqual(brief(events, at), expected, `${strategy} ${failing}`)
+    const attempts = strategy === 'one-for-all' ? [2, 2, 2] : [1, 2, 1]
+    assert.deepEqual(
+      events.filter((event) => event.type === 'stopped').map((event) => `${event.path} ${event.attempt}`),
+      [`tree/c ${attempts[2]}`, `tree/b ${attempts[1]}`, `tree/a ${attempts[0]}`, 'tree 1'],
+    )
+    assert.equal(events.filter((event) => event.type === 'gave-up').length, 0)
+    assert.deepEqual(leaks, noLeaks)
+    assert.equal(clock.pendingTimers, 0)
+  }
+})
+
+test('a supervised child resumes from its last progress after every restart', async () => {
+  const clock = new ManualClock()
+  const resumed: unknown[] = []
+  const run = supervisor({ maxRestarts: Infinity }, [
+    {
+      name: 'counter',
+      ward: async (ctx: WardContext) => {
+        resumed.push(ctx.resume)
+        let n = (ctx.resume as number | undefined) ?? 0
+        for (let i = 0; i < 3; i++) {
+          await clock.sleep(10, ctx.signal)
+          ctx.beat(++n)
+        }
+        throw new Error('tired')
+      },
+    },
+  ]).start({ clock })
+  await clock.advance(95)
+  await clock.runUntil(run.stop())
+  assert.deepEqual(resumed, [undefined, 3, 6, 9])
+})
+
+test("startOrder 'ready': each child starts after the previous one is up, at first and after a restart", async () => {
+  for (const startOrder of ['started', 'ready'] as const) {
+    const clock = new ManualClock()
+    const starts: string[] = []
+    let crashed = false
+    // Up after `boot` ms (its first beat); `a` crashes once at 1 s.
+    const child = (name: string, boot: number): ChildSpec => ({
+      name,
+      ward: async (ctx: WardContext) => {
+        starts.push(`${clock.now()} ${name}`)
+        await clock.sleep(boot, ctx.signal)
+        ctx.beat()
+        if (name === 'a' && !crashed) {
+          await clock.sleep(1_000 - boot, ctx.signal)
+          crashed = true
+          throw new Error('a crashed')
+        }
+        await ctx.idle(aborted(ctx.signal))
+      },
+    })
+    const run = supervisor({ strategy: 'one-for-all', startOrder }, [child('a', 300), child('b', 200), child('c', 100)]).start({ clock })
+    await clock.advance(3_000)
+    await clock.runUntil(run.stop())
+    assert.deepEqual(
+      starts,
+      startOrder === 'ready'
+        ? ['0 a', '300 b', '500 c', '1000 a', '1300 b', '1500 c']
+        : ['0 a', '0 b', '0 c', '1000 a', '1000 b', '1000 c'],
+      startOrder,
+    )
+  }
+})
+
+test("startOrder 'ready' waits for the start deadline: a child that never comes up is hung at startTimeout, restarted, and the next waits", async () => {
+  const clock = new ManualClock()
+  const starts: string[] = []
+  const events: string[] = []
+  let silent = true
+  const run = supervisor({ startOrder: 'ready' }, [
+    {
+      name: 'slow',
+      startTimeout: 2_000,
+      timeout: 500,
+      ward: async (ctx: WardContext) => {
+        starts.push(`${clock.now()} slow`)
+        if (silent) {
+          silent = false
+          return aborted(ctx.signal) // never shows life: hung at its start deadline
+        }
+        ctx.beat()
+        await ctx.idle(aborted(ctx.signal))
+      },
+    },
+    {
+      name: 'next',
+      ward: async (ctx: WardContext) => {
+        starts.push(`${clock.now()} next`)
+        await ctx.idle(aborted(ctx.signal))
+      },
+    },
+  ]).start({ clock, onEvent: (event) => events.push(`${event.at} ${event.path} ${event.type}`) })
+  await clock.advance(5_000)
+  await clock.runUntil(run.stop())
+  assert.deepEqual(starts, ['0 slow', '2000 slow', '2000 next'])
+  assert.ok(events.includes('2000 supervisor/slow hung'))
+})
+
+test('shouldRestart on a child: false ends that child (forgotten, no decision, no budget spent); true restarts it', async () => {
+  const clock = new ManualClock()
+  const events: StewardEvent[] = []
+  let calls = 0
+  const run = supervisor({ maxRestarts: 1 }, [
+    {
+      name: 'configured',
+      shouldRestart: (error) => !error.message.includes('config'),
+      ward: async () => {
+        calls++
+        await clock.sleep(10)
+        throw new Error(calls === 1 ? 'network blip' : 'bad config')
+      },
+    },
+    { name: 'other', ward: async (ctx: WardContext) => ctx.idle(aborted(ctx.signal)) },
+  ]).start({ clock, onEvent: (event) => events.push(event) })
+  await clock.advance(1_000)
+  assert.equal(calls, 2)
+  assert.deepEqual(
+    events.filter((event) => event.type === 'decision').map((event) => event.type === 'decision' && event.reason),
+    ['failed'],
+  )
+  assert.deepEqual(run.status().children.map((child) => child.name), ['other'])
+  assert.equal(run.status().state, 'working')
+  await clock.runUntil(run.stop())
+})
+
+test('status() lists every child with its own attempt and restarts while a restart is in progress', async () => {
+  const clock = new ManualClock()
+  const snapshots: string[] = []
+  let tree: ReturnType<ReturnType<typeof supervisor>['start']> | undefined
+  tree = supervisor({ name: 'tree', strategy: 'one-for-all' }, threeChildren(clock, 'crash')).start({
+    clock,
+    onEvent: (event) => {
+      if (event.type === 'restarting' || event.type === 'decision') {
+        snapshots.push(tree!.status().children.map((child) => `${child.name}:${child.attempt}/${child.restarts}`).join(' '))
+      }
+    },
+  })
+  await clock.advance(1_000)
+  await clock.runUntil(tree.stop())
+  tree = undefined
+  assert.deepEqual(snapshots, ['a:1/0 b:1/0 c:1/0', 'a:1/0 b:1/1 c:1/0', 'a:1/0 b:1/1 c:1/1', 'a:1/1 b:1/1 c:1/1'])
+})
