@@ -261,8 +261,9 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   /** The current incarnation showed it is up (first beat, output, idle wait, dead letter). */
   ready(inc: Incarnation): void {
     if (this.current !== inc || isReady(inc)) return
-    // Its deadline moves from `startTimeout` to `timeout`: an earlier one must be filed anew.
-    const refile = this.options.startTimeout > this.options.timeout && this.heapIndex !== -1
+    // Its deadline moves from `startTimeout` to `timeout`, perhaps with the same beat stamp (a
+    // beat in the instant or tick it started), so the watchdog must see it filed anew.
+    const refile = this.options.startTimeout !== this.options.timeout && this.heapIndex !== -1
     if (refile) this.watchdog.unwatch(this)
     markReady(inc)
     if (refile && (this.state === WORKING || (this.state === IDLE && this.options.idleTimeout !== Infinity))) this.watchdog.watch(this)

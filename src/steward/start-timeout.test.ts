@@ -1,0 +1,144 @@
+// startTimeout: the deadline for an incarnation's first sign of life, then `timeout`.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { ManualClock } from '../time/manual-clock.js'
+import { checkLeaks, noLeaks } from '../testing/leaks.js'
+import { steward } from './steward.js'
+import type { WardContext } from './ward.js'
+
+/** The times of `hung` events (with `starting`) until `until` ms. */
+async function hangs(ward: (ctx: WardContext) => Promise<unknown>, options: Parameters<typeof steward>[1], until: number): Promise<string[]> {
+  const clock = new ManualClock()
+  const seen: string[] = []
+  const { leaks } = await checkLeaks(async () => {
+    const run = steward(ward, { maxRestarts: Infinity, ...options }).start({
+      clock,
+      onEvent: (event) => {
+        if (event.type === 'hung') seen.push(`${event.at} ${event.starting ? 'start' : 'beat'} ${event.timeout}`)
+      },
+    })
+    await clock.advance(until)
+    await clock.runUntil(run.stop())
+    assert.equal(clock.now(), until, 'the stop took no time')
+  })
+  assert.deepEqual(leaks, noLeaks)
+  return seen
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+}
+
+test('a ward that first beats at 1.5 s with timeout 1 s and startTimeout 2 s is healthy', async () => {
+  const clock = new ManualClock()
+  let hung = 0
+  const run = steward(
+    async (ctx: WardContext) => {
+      await clock.sleep(1_500, ctx.signal)
+      for (;;) {
+        ctx.beat()
+        await clock.sleep(500, ctx.signal)
+      }
+    },
+    { timeout: '1s', startTimeout: '2s' },
+  ).start({ clock, onEvent: (event) => void (event.type === 'hung' && hung++) })
+  await clock.advance(10_000)
+  assert.equal(hung, 0)
+  assert.equal(run.status().attempt, 1)
+  await clock.runUntil(run.stop())
+  // Without the start deadline, the same ward is hung at 1 s.
+  assert.deepEqual(
+    await hangs(
+      async (ctx) => {
+        await ctx.clock.sleep(1_500, ctx.signal)
+      },
+      { timeout: '1s' },
+      1_200,
+    ),
+    ['1000 start 1000'],
+  )
+})
+
+test('a ward that never shows life is hung at startTimeout, each incarnation again', async () => {
+  assert.deepEqual(await hangs((ctx) => aborted(ctx.signal), { timeout: '1s', startTimeout: '2s' }, 5_000), ['2000 start 2000', '4000 start 2000'])
+  // A start deadline shorter than the steady one.
+  assert.deepEqual(await hangs((ctx) => aborted(ctx.signal), { timeout: '1s', startTimeout: '300ms' }, 1_000), ['300 start 300', '600 start 300', '900 start 300'])
+  // The same after a crash of an incarnation that was up (its steady deadline was filed).
+  assert.deepEqual(
+    await hangs(
+      async (ctx) => {
+        if (ctx.attempt > 1) return aborted(ctx.signal)
+        ctx.beat()
+        await ctx.clock.sleep(50, ctx.signal)
+        throw new Error('crash')
+      },
+      { timeout: '1s', startTimeout: '300ms' },
+      1_000,
+    ),
+    ['350 start 300', '650 start 300', '950 start 300'],
+  )
+})
+
+test('after the first beat, timeout applies at once, even when the start deadline was longer', async () => {
+  const seen = await hangs(
+    async (ctx) => {
+      await ctx.clock.sleep(100, ctx.signal)
+      ctx.beat() // up at 100, then silent: hung at 100 + 1000, not at the start deadline
+      await aborted(ctx.signal)
+    },
+    { timeout: '1s', startTimeout: '5s' },
+    1_500,
+  )
+  assert.deepEqual(seen, ['1100 beat 1000'])
+})
+
+test('a beat in the instant the incarnation started moves it to the steady timeout', async () => {
+  const seen = await hangs(
+    async (ctx) => {
+      ctx.beat() // at once: up, its deadline is now `timeout` (1 s) from this beat
+      await ctx.clock.sleep(900, ctx.signal)
+      ctx.beat()
+      await aborted(ctx.signal)
+    },
+    { timeout: '1s', startTimeout: '300ms' },
+    2_500,
+  )
+  assert.deepEqual(seen, ['1900 beat 1000'])
+})
+
+test('an idle wait or a delivered output counts as up', async () => {
+  const clock = new ManualClock()
+  // Idle at once, then busy without beating: the steady timeout applies from the end of the wait.
+  const seen = await hangs(
+    async (ctx) => {
+      await ctx.idle(ctx.clock.sleep(200, ctx.signal))
+      await aborted(ctx.signal)
+    },
+    { timeout: '1s', startTimeout: '10s' },
+    1_500,
+  )
+  assert.deepEqual(seen, ['1200 beat 1000'])
+  const outputs: number[] = []
+  const streamHangs: number[] = []
+  const run = steward(
+    async function* (ctx: WardContext) {
+      yield 1
+      await aborted(ctx.signal)
+    },
+    { timeout: '1s', startTimeout: '10s', maxRestarts: 0 },
+  ).start({ clock, onEvent: (event) => void (event.type === 'hung' && streamHangs.push(event.at)) })
+  const start = clock.now()
+  const consume = (async () => {
+    for await (const value of run) outputs.push(value)
+  })().catch((error: unknown) => error)
+  await clock.advance(2_000)
+  assert.match(String(await clock.runUntil(consume)), /GaveUpError/)
+  assert.deepEqual(outputs, [1])
+  assert.deepEqual(streamHangs, [start + 1_000])
+})
+
+test('startTimeout is validated and defaults to timeout', async () => {
+  assert.throws(() => steward(async () => {}, { startTimeout: 0 }), /option 'startTimeout'/)
+  assert.deepEqual(await hangs((ctx) => aborted(ctx.signal), { timeout: '700ms' }, 1_000), ['700 start 700'])
+})
