@@ -46,6 +46,8 @@ test('once(type) resolves with the next event of that type and leaves no listene
     await clock.advance(10)
     assert.equal((await failed).error.message, 'crash 1')
     assert.equal((await restarting).reason, 'failed')
+    // Nothing else listens: once() took its listeners with it (events are not even built now).
+    assert.equal((run as unknown as { links: { emitter: { active: boolean } } }).links.emitter.active, false)
     const never = assert.rejects(run.once('idle-timeout'), (error: Error) => {
       assert.match(error.message, /ended \(gave-up\) before a 'idle-timeout' event/)
       assert.equal((error.cause as { kind: string }).kind, 'gave-up')
