@@ -21,11 +21,11 @@ interface Seen {
 }
 
 /** What each incarnation of a child saw when it started, recorded outside the ward. */
-function recorder(): { seen: Map<string, Seen[]>; note(name: string, ctx: WardContext): void } {
+function recorder(): { seen: Map<string, Seen[]>; note: (name: string, ctx: WardContext) => void } {
   const seen = new Map<string, Seen[]>()
   return {
     seen,
-    note(name, ctx) {
+    note: (name, ctx) => {
       const list = seen.get(name) ?? []
       list.push({ attempt: ctx.attempt, failuresHere: ctx.failuresHere, poisoned: ctx.poisoned, resume: ctx.resume })
       seen.set(name, list)
