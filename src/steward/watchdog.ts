@@ -1,4 +1,5 @@
 import { exactTime, type Clock, type TimeCell, type Timer } from '../time/clock.js'
+import { TICK_RING, TickLog } from './tick-log.js'
 
 /** The ward is running and must beat before its deadline. @internal */
 export const WORKING = 0
@@ -44,68 +45,6 @@ export const TICKS_PER_TIMEOUT = 100
 /** The meta bit of a heap entry whose deadline is the true one for its stamps. */
 const FINAL = 1
 
-/** Tick times kept per level of the coarse mode's tick log. */
-const RING = 4096
-/** Each level of the tick log keeps every STRIDE-th tick of the level below. */
-const STRIDE = 16
-const LEVELS = 4
-
-/**
- * The times of past ticks, to find the first tick after a beat's stamp. Level 0 keeps the last
- * `ring` ticks; level L keeps every 16^L-th tick, so a stamp up to `ring * 16^3` ticks old is
- * still dated by a kept tick at most 16^L ticks after its true successor: never early, and late
- * by a small fraction of any timeout whose stamps reach that far back. @internal
- */
-class TickLog {
-  readonly #levels: Float64Array[]
-  readonly #counts: number[]
-  readonly #ring: number
-  #recorded = 0
-
-  constructor(ring: number) {
-    this.#ring = ring
-    this.#levels = Array.from({ length: ring === 0 ? 0 : LEVELS }, () => new Float64Array(ring))
-    this.#counts = this.#levels.map(() => 0)
-  }
-
-  record(time: number): void {
-    const ring = this.#ring
-    let stride = 1
-    for (let level = 0; level < this.#levels.length; level++, stride *= STRIDE) {
-      if (this.#recorded % stride !== 0) break
-      this.#levels[level]![this.#counts[level]! % ring] = time
-      this.#counts[level]!++
-    }
-    this.#recorded++
-  }
-
-  /** The first kept tick after `stamp`, which must be older than the latest tick. */
-  after(stamp: number): number {
-    const ring = this.#ring
-    // The oldest tick of a finer level that is already known to come after the stamp.
-    let fallback = Infinity
-    for (let level = 0; level < this.#levels.length; level++) {
-      const ticks = this.#levels[level]!
-      const count = this.#counts[level]!
-      if (count === 0) break
-      let lo = Math.max(0, count - ring)
-      let hi = count - 1
-      if (ticks[hi % ring]! <= stamp) break // this level's ticks are all older: the finer one decides
-      if (ticks[lo % ring]! > stamp) {
-        fallback = ticks[lo % ring]! // the stamp is older than this level reaches: look further back
-        continue
-      }
-      while (hi - lo > 1) {
-        const mid = (lo + hi) >>> 1
-        if (ticks[mid % ring]! > stamp) hi = mid
-        else lo = mid
-      }
-      return ticks[hi % ring]!
-    }
-    return fallback
-  }
-}
-
 /**
  * One watchdog per clock checks the deadlines of every watched run with a
  * single timer. A beat is a field write; the watchdog files each run under
@@ -146,7 +85,7 @@ export class Watchdog {
   #tickMs = Infinity
 
   /** `ring` (tick times kept per level in coarse mode) is for tests. */
-  constructor(clock: Clock, ring = RING) {
+  constructor(clock: Clock, ring = TICK_RING) {
     this.clock = clock
     const cell = (clock as Partial<Record<typeof exactTime, TimeCell>>)[exactTime]
     this.#exact = cell !== undefined
