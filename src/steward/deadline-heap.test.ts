@@ -92,6 +92,21 @@ test('refileTop moves the top entry to its new key; restampTop keeps its place',
   assert.deepEqual(drain(heap, filed), [5, 30, 35, 40, 50])
 })
 
+test('equal keys do not move past each other (ties are common: same timeout, same tick)', () => {
+  const heap = new DeadlineHeap<Entry>()
+  const filed = new Map<Entry, Filed>()
+  const first = entry(0)
+  const second = entry(1)
+  push(heap, filed, first, 5)
+  push(heap, filed, second, 5) // sifting up stops at a parent with the same key
+  assert.equal(heap.top, first)
+  assert.equal(second.heapIndex, 1)
+  heap.refileTop(1, 0, 0, 0)
+  heap.refileTop(5, 0, 0, 0) // sifting down stops at a child with the same key
+  assert.equal(heap.top, first)
+  assert.equal(second.heapIndex, 1)
+})
+
 test('removing an entry from the middle keeps heap order (the last entry moves up or down)', () => {
   // Filed in heap order: 0 has children 10 and 1; 10 has 11 and 12; 1 has 2 and 3.
   const up = new DeadlineHeap<Entry>()
