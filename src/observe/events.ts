@@ -1,4 +1,4 @@
-import type { ErrorInfo } from '../steward/errors.js'
+import type { ErrorInfo } from './error-info.js'
 
 /**
  * Why a steward starts a new incarnation: its own failure (`hung`, `stalled`,

@@ -1,9 +1,8 @@
-/** The JSON form of an error, as events and status snapshots carry it. */
-export interface ErrorInfo {
-  readonly name: string
-  readonly message: string
-  readonly code?: string
-}
+import type { ErrorInfo } from '../observe/error-info.js'
+
+// ErrorInfo lives with the events and status that carry it; it is re-exported here for the
+// modules that read it beside errorInfo().
+export type { ErrorInfo } from '../observe/error-info.js'
 
 /** Converts any thrown value to an {@link ErrorInfo}. */
 export function errorInfo(error: unknown): ErrorInfo {

@@ -1,4 +1,6 @@
 import { exactTime, type Clock, type TimeCell, type Timer } from '../time/clock.js'
+import { DeadlineHeap } from './deadline-heap.js'
+import { TICK_RING, TickLog } from './tick-log.js'
 
 /** The ward is running and must beat before its deadline. @internal */
 export const WORKING = 0
@@ -44,68 +46,6 @@ export const TICKS_PER_TIMEOUT = 100
 /** The meta bit of a heap entry whose deadline is the true one for its stamps. */
 const FINAL = 1
 
-/** Tick times kept per level of the coarse mode's tick log. */
-const RING = 4096
-/** Each level of the tick log keeps every STRIDE-th tick of the level below. */
-const STRIDE = 16
-const LEVELS = 4
-
-/**
- * The times of past ticks, to find the first tick after a beat's stamp. Level 0 keeps the last
- * `ring` ticks; level L keeps every 16^L-th tick, so a stamp up to `ring * 16^3` ticks old is
- * still dated by a kept tick at most 16^L ticks after its true successor: never early, and late
- * by a small fraction of any timeout whose stamps reach that far back. @internal
- */
-class TickLog {
-  readonly #levels: Float64Array[]
-  readonly #counts: number[]
-  readonly #ring: number
-  #recorded = 0
-
-  constructor(ring: number) {
-    this.#ring = ring
-    this.#levels = Array.from({ length: ring === 0 ? 0 : LEVELS }, () => new Float64Array(ring))
-    this.#counts = this.#levels.map(() => 0)
-  }
-
-  record(time: number): void {
-    const ring = this.#ring
-    let stride = 1
-    for (let level = 0; level < this.#levels.length; level++, stride *= STRIDE) {
-      if (this.#recorded % stride !== 0) break
-      this.#levels[level]![this.#counts[level]! % ring] = time
-      this.#counts[level]!++
-    }
-    this.#recorded++
-  }
-
-  /** The first kept tick after `stamp`, which must be older than the latest tick. */
-  after(stamp: number): number {
-    const ring = this.#ring
-    // The oldest tick of a finer level that is already known to come after the stamp.
-    let fallback = Infinity
-    for (let level = 0; level < this.#levels.length; level++) {
-      const ticks = this.#levels[level]!
-      const count = this.#counts[level]!
-      if (count === 0) break
-      let lo = Math.max(0, count - ring)
-      let hi = count - 1
-      if (ticks[hi % ring]! <= stamp) break // this level's ticks are all older: the finer one decides
-      if (ticks[lo % ring]! > stamp) {
-        fallback = ticks[lo % ring]! // the stamp is older than this level reaches: look further back
-        continue
-      }
-      while (hi - lo > 1) {
-        const mid = (lo + hi) >>> 1
-        if (ticks[mid % ring]! > stamp) hi = mid
-        else lo = mid
-      }
-      return ticks[hi % ring]!
-    }
-    return fallback
-  }
-}
-
 /**
  * One watchdog per clock checks the deadlines of every watched run with a
  * single timer. A beat is a field write; the watchdog files each run under
@@ -128,15 +68,12 @@ export class Watchdog {
   readonly cell: TimeCell
   readonly clock: Clock
   readonly #exact: boolean
-  readonly #heap: Watched[] = []
-  // Beside each heap entry, in typed arrays (no boxed number per run): the deadline it is filed
-  // under, the beat and progress stamps and the state it was computed from, and whether it is the
-  // true deadline for them (FINAL) or only a lower bound (coarse mode, until the tick after a
+  // The filed runs, keyed by the deadline each is filed under. Beside each, in the heap's typed
+  // arrays (no boxed number per run): the beat and progress stamps that deadline was computed
+  // from, and a meta byte holding the state it was computed for (`meta >> 1`) and whether it is
+  // the true deadline for them (FINAL) or only a lower bound (coarse mode, until the tick after a
   // stamp is known). A deadline whose inputs are unchanged and final has passed for real.
-  #keys = new Float64Array(64)
-  #stamps = new Float64Array(64)
-  #progressStamps = new Float64Array(64)
-  #meta = new Uint8Array(64)
+  readonly #heap = new DeadlineHeap<Watched>()
   #cause: HangCause = 'heartbeat'
   #timer: Timer | undefined
   #timerAt = Infinity
@@ -146,7 +83,7 @@ export class Watchdog {
   #tickMs = Infinity
 
   /** `ring` (tick times kept per level in coarse mode) is for tests. */
-  constructor(clock: Clock, ring = RING) {
+  constructor(clock: Clock, ring = TICK_RING) {
     this.clock = clock
     const cell = (clock as Partial<Record<typeof exactTime, TimeCell>>)[exactTime]
     this.#exact = cell !== undefined
@@ -156,17 +93,16 @@ export class Watchdog {
 
   /** How many runs are filed (working, or not yet found idle). */
   get size(): number {
-    return this.#heap.length
+    return this.#heap.size
   }
 
-  /** Files `w` (now WORKING, with `lastBeat` set) unless it is filed already. */
   /** Files `w` (WORKING, or IDLE with an idle timeout; its stamps set) unless it is filed already. */
   watch(w: Watched): void {
     if (w.heapIndex !== -1) return
-    if (!this.#exact && this.#heap.length === 0) this.#recordTick()
+    if (!this.#exact && this.#heap.size === 0) this.#recordTick()
     if (!this.#exact) this.#countTimeout(w.tickTimeout, 1)
     const key = this.#deadline(w, w.state, w.lastBeat, w.progressAt, false)
-    this.#push(w, key, w.lastBeat, w.progressAt, this.#metaOf(w.state))
+    this.#heap.push(w, key, w.lastBeat, w.progressAt, this.#metaOf(w.state))
     this.#arm()
   }
 
@@ -200,18 +136,11 @@ export class Watchdog {
 
   /** Removes `w` from the schedule at once (its run settled). */
   unwatch(w: Watched): void {
-    const index = w.heapIndex
-    if (index === -1) return
+    if (w.heapIndex === -1) return
     if (!this.#exact) this.#countTimeout(w.tickTimeout, -1)
     const heap = this.#heap
-    const last = heap.pop()!
-    w.heapIndex = -1
-    if (index < heap.length) {
-      this.#copy(heap.length, index, last)
-      this.#down(index)
-      this.#up(last.heapIndex)
-    }
-    if (heap.length === 0) this.#disarm()
+    heap.remove(w)
+    if (heap.size === 0) this.#disarm()
   }
 
   #countTimeout(timeout: number, delta: number): void {
@@ -237,8 +166,8 @@ export class Watchdog {
 
   #arm(): void {
     const heap = this.#heap
-    if (heap.length === 0) return this.#disarm()
-    const at = this.#exact ? this.#keys[0]! : Math.min(this.#keys[0]!, this.cell.now + this.#tickMs)
+    if (heap.size === 0) return this.#disarm()
+    const at = this.#exact ? heap.topKey : Math.min(heap.topKey, this.cell.now + this.#tickMs)
     if (this.#timer !== undefined && this.#timerAt <= at) return
     this.#timer?.cancel()
     this.#timerAt = at
@@ -262,8 +191,8 @@ export class Watchdog {
       now = this.cell.now
     }
     const heap = this.#heap
-    while (heap.length > 0 && this.#keys[0]! <= now) {
-      const w = heap[0]!
+    while (heap.size > 0 && heap.topKey <= now) {
+      const w = heap.top
       const state = w.state
       if (state !== WORKING && (state !== IDLE || w.idleTimeout === Infinity)) {
         this.unwatch(w)
@@ -271,23 +200,21 @@ export class Watchdog {
       }
       const beat = w.lastBeat
       const progress = w.progressAt
-      const meta = this.#meta[0]!
-      if (beat !== this.#stamps[0] || progress !== this.#progressStamps[0] || state !== meta >> 1) {
+      const meta = heap.topMeta
+      if (beat !== heap.topStamp || progress !== heap.topProgressStamp || state !== meta >> 1) {
         // It beat, progressed or changed state since it was filed: file it anew (lower bound).
         const key = this.#deadline(w, state, beat, progress, false)
         if (key > now) {
-          this.#refileTop(key, beat, progress, this.#metaOf(state))
+          heap.refileTop(key, beat, progress, this.#metaOf(state))
           continue
         }
-        this.#stamps[0] = beat
-        this.#progressStamps[0] = progress
-        this.#meta[0] = this.#metaOf(state)
+        heap.restampTop(beat, progress, this.#metaOf(state))
       }
-      if ((this.#meta[0]! & FINAL) === 0) {
+      if ((heap.topMeta & FINAL) === 0) {
         // Coarse: each stamped event happened before the tick after its stamp; date it there.
         const deadline = this.#deadline(w, state, beat, progress, true)
         if (deadline > now) {
-          this.#refileTop(deadline, beat, progress, (state << 1) | FINAL)
+          heap.refileTop(deadline, beat, progress, (state << 1) | FINAL)
           continue
         }
       } else {
@@ -297,101 +224,6 @@ export class Watchdog {
       w.onHang(now, this.#cause)
     }
     this.#arm()
-  }
-
-  #push(w: Watched, key: number, stamp: number, progressStamp: number, meta: number): void {
-    const heap = this.#heap
-    const index = heap.length
-    if (index === this.#keys.length) this.#grow()
-    heap.push(w)
-    this.#keys[index] = key
-    this.#stamps[index] = stamp
-    this.#progressStamps[index] = progressStamp
-    this.#meta[index] = meta
-    w.heapIndex = index
-    this.#up(index)
-  }
-
-  #refileTop(key: number, stamp: number, progressStamp: number, meta: number): void {
-    this.#keys[0] = key
-    this.#stamps[0] = stamp
-    this.#progressStamps[0] = progressStamp
-    this.#meta[0] = meta
-    this.#down(0)
-  }
-
-  #grow(): void {
-    const size = this.#keys.length * 2
-    const keys = new Float64Array(size)
-    keys.set(this.#keys)
-    this.#keys = keys
-    const stamps = new Float64Array(size)
-    stamps.set(this.#stamps)
-    this.#stamps = stamps
-    const progressStamps = new Float64Array(size)
-    progressStamps.set(this.#progressStamps)
-    this.#progressStamps = progressStamps
-    const meta = new Uint8Array(size)
-    meta.set(this.#meta)
-    this.#meta = meta
-  }
-
-  /** Moves the entry at `from` (which is `w`) to `to`. */
-  #copy(from: number, to: number, w: Watched): void {
-    this.#heap[to] = w
-    this.#keys[to] = this.#keys[from]!
-    this.#stamps[to] = this.#stamps[from]!
-    this.#progressStamps[to] = this.#progressStamps[from]!
-    this.#meta[to] = this.#meta[from]!
-    w.heapIndex = to
-  }
-
-  /** Puts an entry taken out at some index back at `index`. */
-  #place(index: number, w: Watched, key: number, stamp: number, progressStamp: number, meta: number): void {
-    this.#heap[index] = w
-    this.#keys[index] = key
-    this.#stamps[index] = stamp
-    this.#progressStamps[index] = progressStamp
-    this.#meta[index] = meta
-    w.heapIndex = index
-  }
-
-  #up(index: number): void {
-    const heap = this.#heap
-    const keys = this.#keys
-    const w = heap[index]!
-    const key = keys[index]!
-    const stamp = this.#stamps[index]!
-    const progressStamp = this.#progressStamps[index]!
-    const meta = this.#meta[index]!
-    while (index > 0) {
-      const parentIndex = (index - 1) >> 1
-      if (keys[parentIndex]! <= key) break
-      this.#copy(parentIndex, index, heap[parentIndex]!)
-      index = parentIndex
-    }
-    this.#place(index, w, key, stamp, progressStamp, meta)
-  }
-
-  #down(index: number): void {
-    const heap = this.#heap
-    const keys = this.#keys
-    const length = heap.length
-    const w = heap[index]!
-    const key = keys[index]!
-    const stamp = this.#stamps[index]!
-    const progressStamp = this.#progressStamps[index]!
-    const meta = this.#meta[index]!
-    for (;;) {
-      const left = 2 * index + 1
-      if (left >= length) break
-      const right = left + 1
-      const child = right < length && keys[right]! < keys[left]! ? right : left
-      if (keys[child]! >= key) break
-      this.#copy(child, index, heap[child]!)
-      index = child
-    }
-    this.#place(index, w, key, stamp, progressStamp, meta)
   }
 }
 
