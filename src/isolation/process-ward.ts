@@ -59,7 +59,7 @@ export const liveChildren = new Set<ChildProcess>()
  * resume point and attempt from `STEWARD_RESUME` (JSON) and `STEWARD_ATTEMPT`;
  * with `'ipc'`, its progress survives restarts like any ward's.
  */
-export function processWard<T = unknown>(command: string, args: readonly string[] = [], options: ProcessWardOptions = {}): Ward<T> {
+export function processWard<T = unknown, P = unknown>(command: string, args: readonly string[] = [], options: ProcessWardOptions = {}): Ward<T, P> {
   if (typeof command !== 'string' || command === '') throw new TypeError(`processWard: command must be a non-empty string, got ${describe(command)}`)
   if (!Array.isArray(args) || args.some((arg) => typeof arg !== 'string')) throw new TypeError('processWard: args must be an array of strings')
   if (typeof options !== 'object' || options === null) throw new TypeError(`processWard: options must be an object, got ${describe(options)}`)
@@ -229,7 +229,8 @@ export function processWard<T = unknown>(command: string, args: readonly string[
       child.stderr?.removeAllListeners()
     }
   }
-  if (stream) return supervise
+  // The run keeps progress untyped: `T` and `P` are what the caller declares the ward yields and commits.
+  if (stream) return supervise as Ward<T, P>
   return async function processWard(ctx: WardContext): Promise<void> {
     for await (const _ of supervise(ctx)) {
       // no outputs
