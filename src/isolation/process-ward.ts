@@ -57,7 +57,9 @@ export const liveChildren = new Set<ChildProcess>()
  * then SIGKILL after `killAfter` (the stop report's `killed` names it).
  * Never run through a shell unless `shell` says so. The child learns its
  * resume point and attempt from `STEWARD_RESUME` (JSON) and `STEWARD_ATTEMPT`;
- * with `'ipc'`, its progress survives restarts like any ward's.
+ * with `'ipc'`, its progress survives restarts like any ward's. `T` and `P`
+ * are the types of its outputs and progress, as the caller declares them
+ * (they cross a process boundary unchecked).
  */
 export function processWard<T = unknown, P = unknown>(command: string, args: readonly string[] = [], options: ProcessWardOptions = {}): Ward<T, P> {
   if (typeof command !== 'string' || command === '') throw new TypeError(`processWard: command must be a non-empty string, got ${describe(command)}`)

@@ -72,7 +72,9 @@ const runner = existsSync(fileURLToPath(besideThis)) ? besideThis : new URL('../
  * per pull, so a slow consumer pauses the worker. A worker that throws,
  * exits or runs out of memory is a failure like a throw.
  *
- * `module` is a `file:` URL or an absolute path.
+ * `module` is a `file:` URL or an absolute path. `T` and `P` are the types of
+ * the worker ward's outputs and progress, as the caller declares them (they
+ * cross a thread boundary unchecked).
  */
 export function threadWard<T = unknown, P = unknown>(module: string | URL, options: ThreadWardOptions = {}): Ward<T, P> {
   const href = moduleHref(module)

@@ -411,7 +411,15 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
  * hold across restarts. Children start in order and stop in reverse order,
  * each within its stop deadline. It is a ward: nest it in a steward or in
  * another supervisor, or `start()` it. Options and children are validated
- * here, before anything starts.
+ * here, before anything starts. Children may have different output and
+ * progress types (a `walk()`, a steward, a ward of your own, in one list);
+ * each child's progress is its own.
+ *
+ * @example
+ * const tree = supervisor({ strategy: 'one-for-one' }, [
+ *   { name: 'pages', ward: walk(urls, (url, ctx) => fetchPage(url, ctx.signal)) },
+ *   { name: 'heartbeat', ward: async (ctx) => { for (;;) { ctx.beat(); await ctx.clock.sleep(1_000, ctx.signal) } } },
+ * ])
  */
 export function supervisor(options: SupervisorOptions, children: readonly ChildSpec[]): Supervisor {
   const resolved = resolve(options)
