@@ -6,8 +6,8 @@ import { steward, type WardContext } from 'steward'
 const jobs = ['fetch', 'parse', 'index', 'store', 'notify']
 let failuresLeft = 2
 
-async function* worker(ctx: WardContext): AsyncGenerator<string> {
-  const start = (ctx.resume as number | undefined) ?? 0
+async function* worker(ctx: WardContext<number>): AsyncGenerator<string> {
+  const start = ctx.resume ?? 0
   for (let i = start; i < jobs.length; i++) {
     ctx.beat() // alive: beat at least every `timeout`
     await ctx.clock.sleep(20, ctx.signal) // the work; it honours the signal

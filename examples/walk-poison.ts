@@ -29,6 +29,6 @@ for await (const result of first) {
   console.log(result)
   if (++taken === 2) break
 }
-const checkpoint = first.status().progress
+const checkpoint = first.progress
 console.log(`checkpoint: ${String(checkpoint)}`)
 for await (const result of shipping.start({ resume: checkpoint })) console.log(result)

@@ -57,9 +57,11 @@ export const liveChildren = new Set<ChildProcess>()
  * then SIGKILL after `killAfter` (the stop report's `killed` names it).
  * Never run through a shell unless `shell` says so. The child learns its
  * resume point and attempt from `STEWARD_RESUME` (JSON) and `STEWARD_ATTEMPT`;
- * with `'ipc'`, its progress survives restarts like any ward's.
+ * with `'ipc'`, its progress survives restarts like any ward's. `T` and `P`
+ * are the types of its outputs and progress, as the caller declares them
+ * (they cross a process boundary unchecked).
  */
-export function processWard<T = unknown>(command: string, args: readonly string[] = [], options: ProcessWardOptions = {}): Ward<T> {
+export function processWard<T = unknown, P = unknown>(command: string, args: readonly string[] = [], options: ProcessWardOptions = {}): Ward<T, P> {
   if (typeof command !== 'string' || command === '') throw new TypeError(`processWard: command must be a non-empty string, got ${describe(command)}`)
   if (!Array.isArray(args) || args.some((arg) => typeof arg !== 'string')) throw new TypeError('processWard: args must be an array of strings')
   if (typeof options !== 'object' || options === null) throw new TypeError(`processWard: options must be an object, got ${describe(options)}`)
@@ -229,7 +231,8 @@ export function processWard<T = unknown>(command: string, args: readonly string[
       child.stderr?.removeAllListeners()
     }
   }
-  if (stream) return supervise
+  // The run keeps progress untyped: `T` and `P` are what the caller declares the ward yields and commits.
+  if (stream) return supervise as Ward<T, P>
   return async function processWard(ctx: WardContext): Promise<void> {
     for await (const _ of supervise(ctx)) {
       // no outputs

@@ -72,9 +72,11 @@ const runner = existsSync(fileURLToPath(besideThis)) ? besideThis : new URL('../
  * per pull, so a slow consumer pauses the worker. A worker that throws,
  * exits or runs out of memory is a failure like a throw.
  *
- * `module` is a `file:` URL or an absolute path.
+ * `module` is a `file:` URL or an absolute path. `T` and `P` are the types of
+ * the worker ward's outputs and progress, as the caller declares them (they
+ * cross a thread boundary unchecked).
  */
-export function threadWard<T = unknown>(module: string | URL, options: ThreadWardOptions = {}): Ward<T> {
+export function threadWard<T = unknown, P = unknown>(module: string | URL, options: ThreadWardOptions = {}): Ward<T, P> {
   const href = moduleHref(module)
   if (typeof options !== 'object' || options === null) throw new TypeError(`threadWard: options must be an object, got ${describe(options)}`)
   for (const key of Object.keys(options)) {
@@ -209,7 +211,8 @@ export function threadWard<T = unknown>(module: string | URL, options: ThreadWar
     }
   }
 
-  if (stream) return supervise
+  // The run keeps progress untyped: `T` and `P` are what the caller declares the ward yields and commits.
+  if (stream) return supervise as Ward<T, P>
   // A promise ward: the same supervision, drained at once (the worker yields nothing).
   return async function threadWard(ctx: WardContext): Promise<void> {
     for await (const _ of supervise(ctx)) {

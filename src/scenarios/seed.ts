@@ -49,8 +49,8 @@ export const s1: Scenario = {
  * consumer gets the value; a poisoned start (the steward's `poisonAfter`) dead-letters the value.
  */
 function doWork(log: (message: string) => void, options: { resume: boolean }) {
-  return async function* doWork(ctx: WardContext): AsyncGenerator<number | Output<number>> {
-    let index = options.resume ? ((ctx.resume as number | undefined) ?? 0) : 0
+  return async function* doWork(ctx: WardContext<number>): AsyncGenerator<number | Output<number, number>> {
+    let index = options.resume ? (ctx.resume ?? 0) : 0
     for (; index < seedValues.length; index++) {
       const value = seedValues[index]!
       if (ctx.poisoned) {

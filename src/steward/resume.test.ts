@@ -22,14 +22,14 @@ function aborted(signal: AbortSignal): Promise<void> {
 test('an output commits its progress when the consumer gets it: resuming from a checkpoint repeats nothing', async () => {
   const items = ['a', 'b', 'c', 'd', 'e']
   // The same ward twice: once committing with outputs, once with a beat after the yield.
-  const tagged = async function* (ctx: WardContext): AsyncGenerator<unknown> {
-    for (let i = (ctx.resume as number | undefined) ?? 0; i < items.length; i++) {
+  const tagged = async function* (ctx: WardContext<number>): AsyncGenerator<unknown> {
+    for (let i = ctx.resume ?? 0; i < items.length; i++) {
       ctx.beat()
       yield ctx.output(items[i], i + 1)
     }
   }
-  const beatAfterYield = async function* (ctx: WardContext): AsyncGenerator<unknown> {
-    for (let i = (ctx.resume as number | undefined) ?? 0; i < items.length; i++) {
+  const beatAfterYield = async function* (ctx: WardContext<number>): AsyncGenerator<unknown> {
+    for (let i = ctx.resume ?? 0; i < items.length; i++) {
       ctx.beat()
       yield items[i]
       ctx.beat(i + 1)
@@ -43,7 +43,8 @@ test('an output commits its progress when the consumer gets it: resuming from a 
       received.push(value)
       if (received.length === 3) break // the consumer stops after three
     }
-    const checkpoint = first.status().progress
+    const checkpoint = first.progress
+    assert.equal(checkpoint, first.status().progress)
     const second = steward(ward).start({ clock, resume: checkpoint })
     received.push(...(await drain(second)))
     return received

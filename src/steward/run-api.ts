@@ -50,7 +50,7 @@ export interface StartOptions<P = unknown> {
    */
   readonly clock?: Clock
   /** Progress to hand the first incarnation as `ctx.resume` (from a checkpoint, say). */
-  readonly resume?: P
+  readonly resume?: P | undefined
   /** Receives every event of this run, from the first (`started`) on. */
   readonly onEvent?: EventListener
 }

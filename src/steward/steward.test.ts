@@ -448,9 +448,9 @@ test('stewards nest: the inner one heals its ward, the outer one restarts the in
   const clock = new ManualClock()
   const events: string[] = []
   let calls = 0
-  const flaky = async function* (ctx: WardContext): AsyncGenerator<string> {
+  const flaky = async function* (ctx: WardContext<number>): AsyncGenerator<string> {
     calls++
-    const start = (ctx.resume as number | undefined) ?? 0
+    const start = ctx.resume ?? 0
     for (let i = start; i < 6; i++) {
       ctx.beat()
       await clock.sleep(100, ctx.signal)

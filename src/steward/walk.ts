@@ -22,13 +22,13 @@ export type WalkSource<I> = readonly I[] | ((from: number) => Iterable<I> | Asyn
  */
 export function walk<I, O>(
   source: WalkSource<I>,
-  work: (input: I, ctx: WardContext, position: number) => O | PromiseLike<O>,
-): Ward<Exclude<O, undefined>> {
+  work: (input: I, ctx: WardContext<number>, position: number) => O | PromiseLike<O>,
+): Ward<Exclude<O, undefined>, number> {
   if (!Array.isArray(source) && typeof source !== 'function') {
     throw new TypeError('walk: source must be an array or a function from a position to the inputs from there')
   }
   if (typeof work !== 'function') throw new TypeError('walk: work must be a function')
-  return async function* walk(ctx: WardContext): AsyncGenerator<Output<Exclude<O, undefined>>> {
+  return async function* walk(ctx: WardContext<number>): AsyncGenerator<Output<Exclude<O, undefined>, number>> {
     let position = typeof ctx.resume === 'number' ? ctx.resume : 0
     const inputs: Iterable<I> | AsyncIterable<I> = Array.isArray(source)
       ? (source as readonly I[]).slice(position)

@@ -23,10 +23,22 @@ import type { Ward, WardContext } from '../steward/ward.js'
 export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one'
 
 /**
+ * A child's ward: a {@link Ward}, declared as a method so that its context
+ * is compared both ways. A child's progress is its own (the supervisor never
+ * hands a child another's), so a list of children holds wards of different
+ * progress types: `ChildSpec` (progress `unknown`) takes a `Ward<T, number>`
+ * as it is, while a ward written in the list without annotating `ctx` still
+ * gets a `WardContext<unknown>`, not `any`.
+ */
+type ChildWard<T, P> = { ward(ctx: WardContext<P>): ReturnType<Ward<T, P>> }['ward']
+
+/**
  * A child of a supervisor: a named ward with the steward options that apply
  * to one child. Its restarts are decided by the supervisor (restart type,
  * intensity, backoff, strategy), so `maxRestarts`, `within`, `backoff` and
- * `onEvent` belong on the supervisor and are refused here.
+ * `onEvent` belong on the supervisor and are refused here. `T` and `P` are
+ * the ward's output and progress types; the default, `ChildSpec`, takes a
+ * ward of any progress type (see {@link supervisor}).
  */
 export interface ChildSpec<T = unknown, P = unknown>
   extends Pick<
@@ -35,7 +47,7 @@ export interface ChildSpec<T = unknown, P = unknown>
   > {
   /** Unique among the supervisor's children. */
   readonly name: string
-  readonly ward: Ward<T, P>
+  readonly ward: ChildWard<T, P>
   /**
    * OTP's restart types, decided by the supervisor: `permanent` is always
    * restarted, `transient` only after a failure, `temporary` never.
@@ -399,7 +411,15 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
  * hold across restarts. Children start in order and stop in reverse order,
  * each within its stop deadline. It is a ward: nest it in a steward or in
  * another supervisor, or `start()` it. Options and children are validated
- * here, before anything starts.
+ * here, before anything starts. Children may have different output and
+ * progress types (a `walk()`, a steward, a ward of your own, in one list);
+ * each child's progress is its own.
+ *
+ * @example
+ * const tree = supervisor({ strategy: 'one-for-one' }, [
+ *   { name: 'pages', ward: walk(urls, (url, ctx) => fetchPage(url, ctx.signal)) },
+ *   { name: 'heartbeat', ward: async (ctx) => { for (;;) { ctx.beat(); await ctx.clock.sleep(1_000, ctx.signal) } } },
+ * ])
  */
 export function supervisor(options: SupervisorOptions, children: readonly ChildSpec[]): Supervisor {
   const resolved = resolve(options)

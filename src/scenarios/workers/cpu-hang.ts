@@ -2,8 +2,8 @@
 // time, freezes its thread in a CPU loop after 3 — the fault no in-process supervisor can heal.
 import type { WardContext } from '../../steward/ward.js'
 
-export default async function* cpuHang(ctx: WardContext): AsyncGenerator<unknown> {
-  for (let i = (ctx.resume as number | undefined) ?? 0; i < 6; i++) {
+export default async function* cpuHang(ctx: WardContext<number>): AsyncGenerator<unknown> {
+  for (let i = ctx.resume ?? 0; i < 6; i++) {
     ctx.beat()
     await new Promise((resolve) => setTimeout(resolve, 200))
     if (i === 3 && ctx.attempt === 1) {
