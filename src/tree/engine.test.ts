@@ -34,11 +34,11 @@ function recorder(): { seen: Map<string, Seen[]>; note: (name: string, ctx: Ward
 }
 
 /** Works through three inputs, beating its position; the second input ('bad') always throws. Poisoned: dead-letters it. */
-function poisonChild(clock: ManualClock, note: (ctx: WardContext) => void): ChildSpec['ward'] {
+function poisonChild(clock: ManualClock, note: (ctx: WardContext<number>) => void): ChildSpec<unknown, number>['ward'] {
   const inputs = ['ok', 'bad', 'ok2']
-  return async (ctx: WardContext) => {
+  return async (ctx: WardContext<number>) => {
     note(ctx)
-    for (let i = (ctx.resume as number | undefined) ?? 0; i < inputs.length; i++) {
+    for (let i = ctx.resume ?? 0; i < inputs.length; i++) {
       if (ctx.poisoned) {
         ctx.deadLetter(inputs[i], i + 1)
         continue
@@ -190,9 +190,9 @@ test('a supervised child resumes from its last progress after every restart', as
   const run = supervisor({ maxRestarts: Infinity }, [
     {
       name: 'counter',
-      ward: async (ctx: WardContext) => {
+      ward: async (ctx: WardContext<number>) => {
         resumed.push(ctx.resume)
-        let n = (ctx.resume as number | undefined) ?? 0
+        let n = ctx.resume ?? 0
         for (let i = 0; i < 3; i++) {
           await clock.sleep(10, ctx.signal)
           ctx.beat(++n)
