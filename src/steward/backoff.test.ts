@@ -34,15 +34,17 @@ test('a stop during a backoff wait ends the run at once and leaves no timer', as
   }
   const { result, leaks } = await checkLeaks(async () => {
     const run = steward(ward, { maxRestarts: 10, backoff: exponential({ initial: '1m' }) }).start({ clock })
-    await clock.advance(150)
-    const stopping = run.stop()
-    await clock.advance(0)
-    const stoppedAt = clock.now()
-    await stopping
-    return { outcome: await run.done, stoppedAt }
+    await clock.advance(150) // the first incarnation failed at 0; the next one is due at 60,000
+    const stopAt = clock.now()
+    // runUntil advances the clock from timer to timer until the stop settles: a stop that waited
+    // for the backoff (or for anything on the clock) would move it.
+    const report = await clock.runUntil(run.stop())
+    return { report, outcome: await run.done, stopAt, stoppedAt: clock.now() }
   })
-  assert.equal(result.outcome.kind, 'stopped')
-  assert.equal(result.stoppedAt, 150)
+  assert.equal(result.stopAt, 150)
+  assert.equal(result.stoppedAt, result.stopAt, 'the stop settled without the clock moving')
+  assert.deepEqual(result.report, { unstopped: [], killed: [] })
+  assert.deepEqual(result.outcome, { kind: 'stopped', reason: undefined, unstopped: [], attempts: 1, restarts: 1 })
   assert.equal(calls, 1, 'no incarnation started after the stop')
   assert.equal(clock.pendingTimers, 0)
   assert.deepEqual(leaks, noLeaks)

@@ -1,6 +1,7 @@
 // Property: whatever crashes, silent hangs, livelocks, poison inputs and consumer pauses happen,
 // a resumable ward under a steward delivers exactly the inputs minus the poison ones, in order,
-// each once, and dead-letters exactly the poison ones.
+// each once, and dead-letters exactly the poison ones, each after exactly poisonAfter failures
+// (the incarnations, their resume points and failure counts follow a model of the contract).
 //
 // On failure fast-check prints the seed and the path of the shrunk counterexample; rerun it with
 //   STEWARD_PROPERTY_SEED=<seed> STEWARD_PROPERTY_PATH=<path> npm run test:only -- properties
@@ -47,7 +48,32 @@ function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
 }
 
-async function play(scenario: Scenario): Promise<{ received: number[]; deadLettered: unknown[]; outcome: string }> {
+/** One incarnation as it started: where it resumed, the failures there before it, whether it was told the input is poison. */
+interface Incarnation {
+  readonly resume: number
+  readonly failuresHere: number
+  readonly poisoned: boolean
+}
+
+interface Played {
+  readonly received: number[]
+  readonly deadLettered: Array<{ input: unknown; position: unknown; failures: number }>
+  /** Calls of `work` per input. */
+  readonly tries: Map<number, number>
+  readonly incarnations: Incarnation[]
+  readonly outcome: string
+}
+
+/**
+ * Bounds on one scenario, so a run that loops (a broken steward) fails fast instead of hanging:
+ * incarnations (one per failure: at most 6 inputs × 2 faults + 3 poison inputs × POISON_AFTER,
+ * plus the first) and virtual time (12 pauses of 2.5 s and those failures at about 1.3 s each;
+ * the scenarios seen end by 25 s).
+ */
+const MAX_INCARNATIONS = 50
+const UNTIL = 200_000
+
+async function play(scenario: Scenario): Promise<Played> {
   const clock = new ManualClock()
   const tries = new Map<number, number>()
   const misbehave = async (how: Fault, ctx: WardContext): Promise<never> => {
@@ -72,15 +98,24 @@ async function play(scenario: Scenario): Promise<{ received: number[]; deadLette
     await clock.sleep(10, ctx.signal)
     return input
   }
-  const deadLettered: unknown[] = []
-  const run = steward(walk(scenario.inputs, work), {
+  // Each incarnation as it starts, recorded here and compared after the run.
+  const incarnations: Incarnation[] = []
+  const walker = walk(scenario.inputs, work)
+  const looping = new AbortController()
+  const ward = (ctx: WardContext<number>): ReturnType<typeof walker> => {
+    incarnations.push({ resume: ctx.resume ?? 0, failuresHere: ctx.failuresHere, poisoned: ctx.poisoned })
+    if (incarnations.length > MAX_INCARNATIONS) looping.abort(`more than ${MAX_INCARNATIONS} incarnations`)
+    return walker(ctx)
+  }
+  const deadLettered: Played['deadLettered'] = []
+  const run = steward(ward, {
     timeout: 200,
     progressTimeout: 1_000,
     poisonAfter: POISON_AFTER,
     maxRestarts: Infinity,
     stopTimeout: 100,
-    onDeadLetter: (letter) => deadLettered.push(letter.input),
-  }).start({ clock })
+    onDeadLetter: ({ input, position, failures }) => deadLettered.push({ input, position, failures }),
+  }).start({ clock, signal: looping.signal })
   const received: number[] = []
   const consume = async (): Promise<void> => {
     for await (const value of run) {
@@ -89,26 +124,86 @@ async function play(scenario: Scenario): Promise<{ received: number[]; deadLette
       if (pause > 0) await clock.sleep(pause)
     }
   }
-  await clock.runUntil(consume())
+  try {
+    await clock.runUntil(consume(), { until: UNTIL })
+  } finally {
+    await clock.runUntil(run.stop()) // a run that did not end (a broken steward) must not keep the test alive
+  }
   const outcome = await run.done
-  return { received, deadLettered, outcome: outcome.kind }
+  return { received, deadLettered, tries, incarnations, outcome: outcome.kind }
 }
 
-test('exactly the inputs minus the poison ones, in order, once each; exactly the poison ones dead-lettered', async () => {
+/**
+ * What the contract says must happen, step by step: each incarnation resumes after the last
+ * input delivered or dead-lettered; failures are counted per position (in a row, reset when
+ * the position moves); an incarnation that starts where `POISON_AFTER` incarnations in a row
+ * failed is told the input is poison and dead-letters it without working on it. So a poison
+ * input is worked on exactly `POISON_AFTER` times; any other exactly once more than its faults.
+ */
+function expected(scenario: Scenario): Omit<Played, 'received' | 'outcome'> {
+  const { inputs, poison, faults } = scenario
+  const tries = new Map<number, number>()
+  const incarnations: Incarnation[] = []
+  const deadLettered: Played['deadLettered'] = []
+  let resume = 0
+  let failuresHere = 0
+  for (;;) {
+    const poisoned = failuresHere >= POISON_AFTER
+    incarnations.push({ resume, failuresHere, poisoned })
+    let failedAt: number | undefined
+    for (let position = resume; position < inputs.length; position++) {
+      const input = inputs[position]!
+      if (position === resume && poisoned) {
+        // Nothing committed before the first input: the steward's progress there is `undefined`.
+        deadLettered.push({ input, position: position === 0 ? undefined : position, failures: failuresHere })
+        continue
+      }
+      const attempt = (tries.get(input) ?? 0) + 1
+      tries.set(input, attempt)
+      if (poison.has(input) || faults.get(input)?.[attempt - 1] !== undefined) {
+        failedAt = position
+        break
+      }
+    }
+    if (failedAt === undefined) return { deadLettered, tries, incarnations }
+    failuresHere = failedAt === resume ? failuresHere + 1 : 1
+    resume = failedAt
+  }
+}
+
+test('exactly the inputs minus the poison ones, in order, once each; exactly the poison ones dead-lettered, each after poisonAfter failures', async () => {
   const seed = process.env.STEWARD_PROPERTY_SEED
   const path = process.env.STEWARD_PROPERTY_PATH
   await fc.assert(
     fc.asyncProperty(scenarios, async (scenario) => {
-      const { received, deadLettered, outcome } = await play(scenario)
-      assert.equal(outcome, 'completed')
+      const played = await play(scenario)
+      const model = expected(scenario)
+      assert.equal(played.outcome, 'completed')
       assert.deepEqual(
-        received,
+        played.received,
         scenario.inputs.filter((input) => !scenario.poison.has(input)),
       )
       assert.deepEqual(
-        deadLettered,
+        played.deadLettered.map(({ input }) => input),
         scenario.inputs.filter((input) => scenario.poison.has(input)),
       )
+      // The exact counts: a poison input is worked on by poisonAfter incarnations, each failing;
+      // those failures start one incarnation there each (failuresHere 1, 2, ...); the one that
+      // starts after the poisonAfter-th is poisoned and dead-letters it, reporting poisonAfter failures.
+      for (const input of scenario.poison.keys()) {
+        assert.equal(played.tries.get(input), POISON_AFTER, `tries of poison input ${input}`)
+        const at = scenario.inputs.indexOf(input)
+        assert.deepEqual(
+          played.incarnations
+            .filter(({ resume, failuresHere }) => resume === at && failuresHere > 0)
+            .map(({ failuresHere, poisoned }) => [failuresHere, poisoned]),
+          Array.from({ length: POISON_AFTER }, (_, i) => [i + 1, i + 1 === POISON_AFTER]),
+          `incarnations that resumed at poison input ${input} (position ${at}) after failing there`,
+        )
+      }
+      assert.deepEqual(played.tries, model.tries)
+      assert.deepEqual(played.deadLettered, model.deadLettered)
+      assert.deepEqual(played.incarnations, model.incarnations)
     }),
     {
       numRuns: 1_000,

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ManualClock } from '../time/manual-clock.js'
 import type { StewardEvent } from '../observe/events.js'
-import { WardIdleTimeoutError, WardStalledError } from './errors.js'
+import { GaveUpError, WardIdleTimeoutError, WardStalledError } from './errors.js'
 import { steward } from './steward.js'
 import { walk } from './walk.js'
 import type { DeadLetter } from './output.js'
@@ -210,23 +210,140 @@ test('the new options are validated and named', () => {
   assert.doesNotThrow(() => steward(ward, { progressTimeout: '2m', idleTimeout: Infinity, poisonAfter: Infinity }))
 })
 
-test('ctx.output and ctx.deadLetter refuse an undefined progress; a retired incarnation cannot dead-letter', async () => {
+/** What calling `call` did: `'returned'`, or the error's name and message. */
+function attempt(call: () => unknown): string {
+  try {
+    call()
+    return 'returned'
+  } catch (error) {
+    return error instanceof Error ? `${error.name}: ${error.message}` : `threw ${String(error)}`
+  }
+}
+
+test('ctx.output and ctx.deadLetter refuse an undefined progress; a retired incarnation is never poisoned and cannot dead-letter', async () => {
   const clock = new ManualClock()
+  // What each incarnation saw, recorded here and asserted after the run: an assertion inside
+  // the ward would only be a failure (and a restart) of the ward.
+  const refusals: string[][] = []
+  const poisoned: Array<[attempt: number, own: boolean, old: boolean | undefined]> = []
   let old: WardContext | undefined
   const ward = async (ctx: WardContext): Promise<void> => {
-    assert.throws(() => ctx.output(1, undefined), /progress must not be undefined/)
-    assert.throws(() => ctx.deadLetter(1, undefined), /next .* must not be undefined/)
-    if (ctx.attempt === 1) {
+    refusals.push([attempt(() => ctx.output(1, undefined)), attempt(() => ctx.deadLetter(1, undefined))])
+    poisoned.push([ctx.attempt, ctx.poisoned, old?.poisoned])
+    if (ctx.attempt === 1) throw new Error('first') // one failure at the start: later incarnations are poisoned
+    if (ctx.attempt === 2) {
       old = ctx
-      await aborted(ctx.signal)
+      await aborted(ctx.signal) // no beat: hung, and retired
       return
     }
-    old!.deadLetter('late', 99) // ignored
-    assert.equal(old!.poisoned, false)
+    old!.deadLetter('late', 99) // from a retired incarnation: ignored
   }
   const letters: unknown[] = []
-  const run = steward(ward, { timeout: 100, onDeadLetter: (letter) => letters.push(letter) }).start({ clock })
-  await clock.runUntil(run.done)
+  const events: string[] = []
+  const run = steward(ward, { timeout: 100, poisonAfter: 1, onDeadLetter: (letter) => letters.push(letter) }).start({
+    clock,
+    onEvent: (event) => events.push(`${event.at} ${event.type} ${event.attempt}`),
+  })
+  const outcome = await clock.runUntil(run.done)
+  const refused = [
+    'TypeError: ctx.output(value, progress): progress must not be undefined (it is what the next incarnation resumes from)',
+    'TypeError: ctx.deadLetter(input, next): next (the progress after the input) must not be undefined',
+  ]
+  assert.deepEqual(refusals, [refused, refused, refused])
+  assert.deepEqual(poisoned, [
+    [1, false, undefined],
+    [2, true, undefined], // one failure here, poisonAfter 1
+    [3, true, false], // the second is retired: no longer poisoned, though it was
+  ])
   assert.deepEqual(letters, [])
-  assert.equal(run.status().progress, undefined)
+  assert.deepEqual(events, [
+    '0 started 1',
+    '0 failed 1',
+    '0 restarting 1',
+    '0 started 2',
+    '100 hung 2',
+    '100 restarting 2',
+    '100 started 3',
+    '100 completed 3',
+  ])
+  assert.equal(outcome.kind, 'completed')
+  assert.equal(run.status().progress, undefined, 'the retired dead letter committed nothing')
+})
+
+test('ctx.output(value) or ctx.deadLetter(input) without a progress throws a TypeError: the incarnation fails with it', async () => {
+  // The calls as JavaScript makes them, without the second argument.
+  type Untyped = { output(value: unknown): unknown; deadLetter(input: unknown): void }
+  const cases: Record<string, (ctx: WardContext) => AsyncGenerator<unknown>> = {
+    'ctx.output(value)': async function* (ctx) {
+      ctx.beat()
+      yield (ctx as unknown as Untyped).output('x')
+    },
+    'ctx.deadLetter(input)': async function* (ctx) {
+      ctx.beat()
+      ;(ctx as unknown as Untyped).deadLetter('x')
+      yield ctx.output('y', 1)
+    },
+  }
+  const messages: Record<string, string> = {
+    'ctx.output(value)': 'ctx.output(value, progress): progress must not be undefined (it is what the next incarnation resumes from)',
+    'ctx.deadLetter(input)': 'ctx.deadLetter(input, next): next (the progress after the input) must not be undefined',
+  }
+  for (const [call, ward] of Object.entries(cases)) {
+    const clock = new ManualClock()
+    const failures: string[] = []
+    const letters: unknown[] = []
+    const run = steward(ward, { restart: 'temporary', onDeadLetter: (letter) => letters.push(letter) }).start({
+      clock,
+      onEvent: (event) => {
+        if (event.type === 'failed') failures.push(`${event.error.name}: ${event.error.message}`)
+      },
+    })
+    const received: unknown[] = []
+    const consumed = clock.runUntil(
+      (async () => {
+        for await (const value of run) received.push(value)
+      })(),
+    )
+    await assert.rejects(consumed, GaveUpError, call)
+    const outcome = await run.done
+    assert.deepEqual(received, [], call)
+    assert.deepEqual(failures, [`TypeError: ${messages[call]}`], call)
+    assert.ok(outcome.kind === 'gave-up', call)
+    assert.ok(outcome.error.cause instanceof TypeError, call)
+    assert.equal(outcome.error.cause.message, messages[call], call)
+    assert.deepEqual(letters, [], call)
+    assert.equal(run.status().progress, undefined, call)
+  }
+})
+
+test("an output commits only when delivered: a retired incarnation's late output is neither delivered nor committed", async () => {
+  const clock = new ManualClock()
+  const items = ['a', 'b', 'c']
+  const resumes: unknown[] = []
+  const reasons: string[] = []
+  const ward = async function* (ctx: WardContext): AsyncGenerator<unknown> {
+    resumes.push(ctx.resume)
+    if (ctx.attempt === 1) {
+      ctx.beat()
+      yield ctx.output('a', 1)
+      await aborted(ctx.signal) // hangs silently (no beat) while its consumer waits
+      reasons.push(String(ctx.signal.reason))
+      yield ctx.output('late', 99) // after its abort: dropped, its progress not committed
+      return
+    }
+    for (let i = (ctx.resume as number | undefined) ?? 0; i < items.length; i++) {
+      ctx.beat()
+      yield ctx.output(items[i], i + 1)
+    }
+  }
+  const events: string[] = []
+  const run = steward(ward, { timeout: 100 }).start({
+    clock,
+    onEvent: (event) => events.push(`${event.at} ${event.type} ${event.attempt}`),
+  })
+  assert.deepEqual(await clock.runUntil(drain(run)), ['a', 'b', 'c'])
+  assert.deepEqual(resumes, [undefined, 1], 'the second incarnation resumes after the last output delivered')
+  assert.deepEqual(reasons, ["WardRetiredError: ward 'ward' was retired: hung"])
+  assert.deepEqual(events, ['0 started 1', '100 hung 1', '100 restarting 1', '100 started 2', '100 completed 2'])
+  assert.equal(run.status().progress, 3)
 })

@@ -6,7 +6,7 @@ import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import type { StewardEvent } from '../observe/events.js'
 import { GaveUpError, NonErrorThrown, WardHungError, WardRetiredError } from './errors.js'
 import { steward } from './steward.js'
-import type { Outcome } from './run-api.js'
+import type { Outcome, Run } from './run-api.js'
 import type { WardContext } from './ward.js'
 
 /** Resolves when `signal` aborts, leaving no listener behind. */
@@ -200,9 +200,9 @@ test('waiting for input is healthy without beating and costs no timer; the deadl
   const events = recorder()
   let deliver!: (value: string) => void
   const input = new Promise<string>((resolve) => (deliver = resolve))
+  const received: string[] = []
   const ward = async (ctx: WardContext): Promise<void> => {
-    const message = await ctx.idle(input)
-    assert.equal(message, 'job')
+    received.push(await ctx.idle(input))
     await aborted(ctx.signal) // works on it, hangs
   }
   const run = steward(ward, { timeout: 1_000, restart: 'temporary' }).start({ clock, onEvent: events.onEvent })
@@ -217,6 +217,7 @@ test('waiting for input is healthy without beating and costs no timer; the deadl
   const outcome = await clock.runUntil(run.done)
   assert.equal(outcome.kind, 'gave-up')
   assert.deepEqual(events.lines, ['0 started 1', '1002010 hung 1', '1002010 gave-up 1 0'])
+  assert.deepEqual(received, ['job'], 'ctx.idle resolves with the input')
 })
 
 test('after maxRestarts failures the consumer loop ends with a GaveUpError carrying the last failure, and done settles', async () => {
@@ -395,24 +396,71 @@ test('stop() resolves after teardown, once; a ward that ignores its abort is rep
   assert.deepEqual(await run2.stop(), { unstopped: ['deaf'], killed: [] })
 })
 
-test("the caller's signal stops the run with its reason, and its listener is removed", async () => {
+test("the caller's signal stops the run with its reason, the ward's signal carries it, and its listener is removed", async () => {
   const clock = new ManualClock()
   const caller = new AbortController()
+  // What the ward's signal said, recorded here and asserted after the run: an assertion inside
+  // the ward would only be a failure of a ward that is being stopped anyway.
+  const reasons: unknown[] = []
   const ward = async (ctx: WardContext): Promise<void> => {
     await ctx.idle(aborted(ctx.signal))
-    assert.equal(ctx.signal.reason, 'shutdown')
+    reasons.push(ctx.signal.reason)
   }
   const run = steward(ward).start({ clock, signal: caller.signal })
   await clock.advance(1)
   assert.equal(getEventListeners(caller.signal, 'abort').length, 1)
   caller.abort('shutdown')
   const outcome = await clock.runUntil(run.done)
-  assert.equal(outcome.kind, 'stopped')
-  assert.ok(outcome.kind === 'stopped' && outcome.reason === 'shutdown')
+  assert.deepEqual(reasons, ['shutdown'])
+  assert.deepEqual(outcome, { kind: 'stopped', reason: 'shutdown', unstopped: [], attempts: 1, restarts: 0 })
   assert.equal(getEventListeners(caller.signal, 'abort').length, 0)
 
   const early = steward(ward).start({ clock, signal: AbortSignal.abort('before') })
-  assert.equal((await clock.runUntil(early.done)).kind, 'stopped')
+  assert.deepEqual(await clock.runUntil(early.done), { kind: 'stopped', reason: 'before', unstopped: [], attempts: 0, restarts: 0 })
+  assert.deepEqual(reasons, ['shutdown'], 'a run whose signal had aborted starts no incarnation')
+})
+
+test("the ward's signal says why it was aborted: stop()'s reason as given, or a WardRetiredError naming the cause", async () => {
+  const maintenance = new Error('maintenance')
+  let caller = new AbortController()
+  const stops: Array<[string, (run: Run<unknown>) => Promise<unknown>]> = [
+    ['stop(reason)', (run) => run.stop('maintenance')],
+    ['stop(error)', (run) => run.stop(maintenance)],
+    ['stop()', (run) => run.stop()],
+    [
+      'the start signal',
+      (run) => {
+        caller.abort('signalled')
+        return run.done
+      },
+    ],
+  ]
+  const describe = (reason: unknown): unknown =>
+    reason === maintenance ? 'the Error given' : reason instanceof WardRetiredError ? `WardRetiredError ${reason.why}` : reason
+  // Per way of stopping: the reasons the two incarnations saw, then the outcome's reason.
+  const seen: Array<[string, unknown[]]> = []
+  for (const [how, stop] of stops) {
+    const clock = new ManualClock()
+    caller = new AbortController()
+    // Each incarnation records its signal's reason once aborted; asserted after the run.
+    const reasons: unknown[] = []
+    const ward = async (ctx: WardContext): Promise<void> => {
+      if (ctx.attempt === 1) await aborted(ctx.signal) // no beat: hangs at 100
+      else await ctx.idle(aborted(ctx.signal)) // healthy until stopped
+      reasons.push(ctx.signal.reason)
+    }
+    const run = steward(ward, { timeout: 100 }).start({ clock, signal: caller.signal })
+    await clock.advance(150) // the first incarnation hung at 100 and was replaced
+    await clock.runUntil(stop(run))
+    const outcome = await run.done
+    seen.push([how, [...reasons, outcome.kind === 'stopped' ? outcome.reason : outcome.kind].map(describe)])
+  }
+  assert.deepEqual(seen, [
+    ['stop(reason)', ['WardRetiredError hung', 'maintenance', 'maintenance']],
+    ['stop(error)', ['WardRetiredError hung', 'the Error given', 'the Error given']],
+    ['stop()', ['WardRetiredError hung', 'WardRetiredError stopped', undefined]],
+    ['the start signal', ['WardRetiredError hung', 'signalled', 'signalled']],
+  ])
 })
 
 test('leaving the stream early stops the run and closes the ward', async () => {
