@@ -19,7 +19,7 @@ export interface DeadLetter {
   /** The ward's name and path. */
   readonly ward: string
   readonly path: string
-  /** The progress at which incarnations kept failing: the dead-lettered input's position. */
+  /** The progress at which incarnations kept failing: the dead-lettered input's position (`undefined` when nothing was committed before it, e.g. the first input). */
   readonly position: unknown
   /** The input itself, as the ward passed it to `ctx.deadLetter`. */
   readonly input: unknown

@@ -701,3 +701,20 @@ test('a crash loop neither overflows the stack nor starves other work', { timeou
   assert.equal(stopped.kind, 'stopped')
   assert.ok(stopped.restarts > 0)
 })
+
+test("a permanent ward's normal return resets the failures counted at its progress", async () => {
+  const clock = new ManualClock()
+  const seen: number[] = []
+  const run = steward(
+    async (ctx: WardContext) => {
+      seen.push(ctx.failuresHere)
+      await clock.sleep(10, ctx.signal)
+      if (ctx.attempt <= 2) throw new Error('fail')
+    },
+    { restart: 'permanent', maxRestarts: Infinity },
+  ).start({ clock })
+  await clock.advance(35)
+  assert.deepEqual(seen, [0, 1, 2, 0])
+  assert.equal(run.status().failuresHere, 0)
+  await clock.runUntil(run.stop())
+})
