@@ -12,6 +12,7 @@ import { ManualClock } from '../time/manual-clock.js'
 import { steward } from './steward.js'
 import { walk } from './walk.js'
 import type { WardContext } from './ward.js'
+import { supervisor, type ChildSpec, type Strategy } from '../tree/supervisor.js'
 
 type Fault = 'crash' | 'hang' | 'livelock'
 
@@ -207,6 +208,114 @@ test('exactly the inputs minus the poison ones, in order, once each; exactly the
     }),
     {
       numRuns: 1_000,
+      ...(seed === undefined ? {} : { seed: Number(seed) }),
+      ...(path === undefined ? {} : { path }),
+      verbose: 1,
+    },
+  )
+})
+
+interface ChildPlayed {
+  readonly received: number[]
+  readonly deadLettered: Array<{ input: unknown; failures: number }>
+  /** Per incarnation: where it resumed, failuresHere, poisoned. */
+  readonly incarnations: Incarnation[]
+}
+
+/**
+ * Two children of one supervisor, each a resumable promise ward that commits each result with a
+ * beat as it records it; the strategy restarts siblings too (one-for-all, rest-for-one), which
+ * interrupts their work without being a failure of theirs.
+ */
+async function playTree(strategy: Strategy, scenarios: readonly [Scenario, Scenario]): Promise<{ children: ChildPlayed[]; outcome: string; decisions: number }> {
+  const clock = new ManualClock()
+  const children: ChildPlayed[] = scenarios.map(() => ({ received: [], deadLettered: [], incarnations: [] }))
+  const done = scenarios.map(() => false)
+  let wake: (() => void) | undefined
+  const allDone = new Promise<void>((resolve) => (wake = resolve))
+  const specs = scenarios.map((scenario, index) => {
+    const played = children[index]!
+    const tries = new Map<number, number>()
+    return {
+      name: `c${index}`,
+      poisonAfter: POISON_AFTER,
+      timeout: 200,
+      progressTimeout: 1_000,
+      stopTimeout: 100,
+      onDeadLetter: ({ input, failures }: { input: unknown; failures: number }) => void played.deadLettered.push({ input, failures }),
+      ward: async (ctx: WardContext<number>): Promise<void> => {
+        played.incarnations.push({ resume: ctx.resume ?? 0, failuresHere: ctx.failuresHere, poisoned: ctx.poisoned })
+        for (let position = ctx.resume ?? 0; position < scenario.inputs.length; position++) {
+          const input = scenario.inputs[position]!
+          if (ctx.poisoned) {
+            ctx.deadLetter(input, position + 1)
+            continue
+          }
+          ctx.beat()
+          const attempt = (tries.get(input) ?? 0) + 1
+          tries.set(input, attempt)
+          const how = scenario.poison.get(input) ?? scenario.faults.get(input)?.[attempt - 1]
+          if (how === 'crash') throw new Error('crash')
+          if (how === 'hang') await aborted(ctx.signal)
+          while (how === 'livelock' && !ctx.signal.aborted) {
+            ctx.beat()
+            await clock.sleep(50, ctx.signal).catch(() => {})
+          }
+          if (how === undefined) await clock.sleep(10, ctx.signal).catch(() => {})
+          if (ctx.signal.aborted) return
+          played.received.push(input)
+          ctx.beat(position + 1) // committed with the result, in the same step
+        }
+        done[index] = true
+        if (done.every(Boolean)) wake?.()
+        await ctx.idle(aborted(ctx.signal))
+      },
+    } satisfies ChildSpec<unknown, number>
+  })
+  let decisions = 0
+  const run = supervisor({ strategy, maxRestarts: Infinity }, specs).start({
+    clock,
+    onEvent: (event) => void (event.type === 'decision' && decisions++),
+  })
+  try {
+    await clock.runUntil(allDone, { until: UNTIL })
+  } finally {
+    await clock.runUntil(run.stop())
+  }
+  return { children, outcome: (await run.done).kind, decisions }
+}
+
+test('in a supervisor of two children, under every strategy: each child delivers its inputs minus the poison ones once each, and dead-letters each poison one after exactly poisonAfter failures of its own', async () => {
+  const seed = process.env.STEWARD_PROPERTY_SEED
+  const path = process.env.STEWARD_PROPERTY_PATH
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom<Strategy>('one-for-one', 'one-for-all', 'rest-for-one'), scenarios, scenarios, async (strategy, first, second) => {
+      const played = await playTree(strategy, [first, second])
+      assert.equal(played.outcome, 'stopped')
+      for (const [index, scenario] of [first, second].entries()) {
+        const child = played.children[index]!
+        assert.deepEqual(child.received, scenario.inputs.filter((input) => !scenario.poison.has(input)), `c${index} received`)
+        assert.deepEqual(
+          child.deadLettered,
+          scenario.inputs.filter((input) => scenario.poison.has(input)).map((input) => ({ input, failures: POISON_AFTER })),
+          `c${index} dead letters`,
+        )
+        // At a poison input, the child's own failures count 1, 2, … poisonAfter (a sibling's
+        // restart adds incarnations but no failure), and only the last count is poisoned.
+        for (const input of scenario.poison.keys()) {
+          const at = scenario.inputs.indexOf(input)
+          const counts = child.incarnations.filter(({ resume, failuresHere }) => resume === at && failuresHere > 0)
+          assert.deepEqual(
+            [...new Set(counts.map(({ failuresHere }) => failuresHere))],
+            Array.from({ length: POISON_AFTER }, (_, i) => i + 1),
+            `c${index}: failures counted at poison input ${input}`,
+          )
+          for (const { failuresHere, poisoned } of counts) assert.equal(poisoned, failuresHere >= POISON_AFTER, `c${index}: poisoned at ${failuresHere}`)
+        }
+      }
+    }),
+    {
+      numRuns: 200,
       ...(seed === undefined ? {} : { seed: Number(seed) }),
       ...(path === undefined ? {} : { path }),
       verbose: 1,

@@ -163,6 +163,15 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     return this.watchdog.cell
   }
 
+  /**
+   * Failures in a row at the current progress: none once the progress has moved since the last
+   * failure (a restart for a sibling's sake, or a dead letter, comes after progress that did).
+   */
+  get #failuresHere(): number {
+    const log = this.#log
+    return log === undefined || log.failuresHere === 0 || !sameProgress(this.progress, log.progressAtFailure) ? 0 : log.failuresHere
+  }
+
   get #logged(): RestartLog {
     return (this.#log ??= new RestartLog())
   }
@@ -211,7 +220,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       restarts: this.#log?.restarts ?? 0,
       lastBeatAgo: this.phase === RUNNING && this.state === WORKING ? Math.max(0, this.clock.now() - this.lastBeat) : null,
       progress: this.progress,
-      failuresHere: this.#log?.failuresHere ?? 0,
+      failuresHere: this.#failuresHere,
       lastFailure: this.#log?.lastFailure === undefined ? null : errorInfo(this.#log.lastFailure),
       children: child === undefined ? [] : [child.status()],
     }
@@ -308,7 +317,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   }
 
   #launchNow(): void {
-    const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.#log?.failuresHere ?? 0)
+    const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.#failuresHere)
     if (this.options.backoff !== undefined || this.links?.decider !== undefined) this.#logged.startedAt = this.clock.now()
     // A start deadline shorter than the steady one must not wait behind the old filing.
     if (this.options.startTimeout < this.options.timeout && this.heapIndex !== -1) this.watchdog.unwatch(this)

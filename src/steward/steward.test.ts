@@ -718,3 +718,24 @@ test("a permanent ward's normal return resets the failures counted at its progre
   assert.equal(run.status().failuresHere, 0)
   await clock.runUntil(run.stop())
 })
+
+test('failuresHere in status and in the next context counts only failures at the current progress', async () => {
+  const clock = new ManualClock()
+  const seen: number[] = []
+  const run = steward(
+    async (ctx: WardContext<number>) => {
+      seen.push(ctx.failuresHere)
+      await clock.sleep(10, ctx.signal)
+      if (ctx.attempt <= 2) throw new Error('fails at 0')
+      ctx.beat(1) // progress moves on
+      await ctx.idle(clock.sleep(100, ctx.signal))
+    },
+    { maxRestarts: Infinity },
+  ).start({ clock })
+  await clock.advance(25)
+  assert.deepEqual([run.status().failuresHere, run.status().progress], [2, undefined])
+  await clock.advance(10)
+  assert.deepEqual([run.status().failuresHere, run.status().progress], [0, 1])
+  await clock.runUntil(run.stop())
+  assert.deepEqual(seen, [0, 1, 2])
+})
