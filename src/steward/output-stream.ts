@@ -147,9 +147,9 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
       if (claim(inc) && !isRetired(inc)) this.onReturn(inc, result.value)
       return
     }
-    if (isRetired(inc)) return
-    if (!isReady(inc)) this.ready(inc)
+    // A retired incarnation is no longer current: what it yields after its abort is dropped.
     if (this.current !== inc) return
+    if (!isReady(inc)) this.ready(inc)
     this.rest(WAITING)
     const value = result.value
     if (value instanceof Output) {
