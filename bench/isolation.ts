@@ -12,7 +12,8 @@ async function threadReplace(warm: boolean): Promise<number> {
   const ward = threadWard(new URL('./fixtures/freeze.mjs', import.meta.url), { terminateAfter: 0, warm })
   for (let r = 0; r < repetitions; r++) {
     let hungAt = 0
-    const run = steward(ward, { timeout: 200, maxRestarts: 1 }).start({
+    // The worker's boot counts against the start deadline, not the 200 ms heartbeat timeout.
+    const run = steward(ward, { timeout: 200, startTimeout: '10s', maxRestarts: 1 }).start({
       onEvent: (event: StewardEvent) => {
         if (event.type === 'hung') hungAt = event.at
       },
@@ -34,6 +35,7 @@ async function processKill(): Promise<number> {
     let replacedAt = 0
     const run = steward(processWard(process.execPath, [child], { heartbeat: 'ipc', killAfter: 5_000 }), {
       timeout: 300,
+      startTimeout: '10s',
       maxRestarts: 1,
     }).start({
       onEvent: (event: StewardEvent) => {
