@@ -247,4 +247,32 @@ test('bad supervisor options and children are refused, naming the problem', () =
     () => supervisor({}, [{ name: 'x', ward: async () => {} }, { name: 'x', ward: async () => {} }]),
     /two children are named 'x'/,
   )
+  // Eagerly, by supervisor() itself, each error naming the supervisor, the child and the option.
+  let started = 0
+  const ward = async (): Promise<void> => void started++
+  const refused = (options: object, children: readonly object[], expected: { name: string; option: string; child?: string; message: RegExp }): void =>
+    assert.throws(() => supervisor({ name: 'tree', ...options }, children as never), (error: Error & { code?: string; option?: string; child?: string }) => {
+      assert.equal(error.name, expected.name)
+      assert.equal(error.code, 'ERR_STEWARD_OPTION')
+      assert.equal(error.option, expected.option)
+      assert.equal(error.child, expected.child)
+      assert.match(error.message, expected.message)
+      return true
+    })
+  refused({ stratgy: 'one-for-all' }, [], { name: 'OptionTypeError', option: 'stratgy', message: /unknown option 'stratgy'; did you mean 'strategy'\?/ })
+  refused({}, [{ name: 'reader', ward, timout: '1s' }], {
+    name: 'OptionTypeError',
+    option: 'timout',
+    child: 'reader',
+    message: /^supervisor 'tree': child 'reader': unknown option 'timout'; did you mean 'timeout'\?/,
+  })
+  refused({}, [{ name: 'reader', ward, maxRestarts: 3 }], {
+    name: 'OptionTypeError',
+    option: 'maxRestarts',
+    child: 'reader',
+    message: /^supervisor 'tree': child 'reader': option 'maxRestarts' does not apply to a child/,
+  })
+  refused({}, [{ name: 'reader', ward, timeout: -1 }], { name: 'OptionRangeError', option: 'timeout', child: 'reader', message: /child 'reader': option 'timeout'/ })
+  refused({}, [{ name: 'reader', ward, poisonAfter: '2' }], { name: 'OptionTypeError', option: 'poisonAfter', child: 'reader', message: /child 'reader': option 'poisonAfter'/ })
+  assert.equal(started, 0, 'nothing started')
 })
