@@ -6,9 +6,9 @@ import type { StewardRun } from './run.js'
 import { IDLE, WORKING } from './watchdog.js'
 import type { WardContext } from './ward.js'
 
-// The incarnation's internals live under module symbols, so the context a ward is handed has
-// no reachable member beyond the WardContext interface.
-/** @internal */ export const RUN = Symbol('run')
+// The incarnation's internals are a private field (its run: read on every beat, where a private
+// field is faster than a symbol-keyed one) and module symbols, so the context a ward is handed
+// has no reachable member beyond the WardContext interface.
 /** @internal */ export const ITERATOR = Symbol('iterator')
 /** @internal */ export const CONTROLLER = Symbol('controller')
 /** @internal */ export const ON_VALUE = Symbol('onValue')
@@ -38,6 +38,10 @@ const whys: readonly string[] = ['', 'completed', 'hung', 'stalled', 'idle', 'fa
 /** Why an incarnation was retired: a word, or the caller's own reason. @internal */
 export type RetireWhy = string | { readonly reason: unknown }
 
+/** The run an incarnation belongs to (set by the class's static block). @internal */
+export let runOf: (inc: Incarnation) => StewardRun<unknown>
+let hasRun: (inc: unknown) => boolean
+
 /** The part of an incarnation few need. @internal */
 class RareState {
   why: RetireWhy = ''
@@ -54,7 +58,7 @@ export class Incarnation implements WardContext {
   readonly attempt: number
   readonly resume: unknown
   readonly failuresHere: number
-  readonly [RUN]: StewardRun<unknown>;
+  readonly #run: StewardRun<unknown>;
   [ITERATOR]: AsyncIterator<unknown> | undefined = undefined;
   [CONTROLLER]: AbortController | undefined = undefined;
   // What the ward's promise (or a stream's next()) settles into, bound on first use
@@ -68,30 +72,35 @@ export class Incarnation implements WardContext {
   [BITS] = UNKNOWN
 
   constructor(run: StewardRun<unknown>, attempt: number, resume: unknown, failuresHere: number) {
-    this[RUN] = run
+    this.#run = run
     this.attempt = attempt
     this.resume = resume
     this.failuresHere = failuresHere
   }
 
   get name(): string {
-    return runOf(this, 'name').options.name
+    return checkedRun(this, 'name').options.name
   }
 
   get timeout(): number {
-    return runOf(this, 'timeout').options.timeout
+    return checkedRun(this, 'timeout').options.timeout
   }
 
   get pulseInterval(): number {
-    return runOf(this, 'pulseInterval').options.pulseInterval
+    return checkedRun(this, 'pulseInterval').options.pulseInterval
   }
 
   get clock(): Clock {
-    return runOf(this, 'clock').clock
+    return checkedRun(this, 'clock').clock
   }
 
   get [wardHost](): WardHost {
-    return this[RUN]
+    return this.#run
+  }
+
+  static {
+    runOf = (inc) => inc.#run
+    hasRun = (inc) => typeof inc === 'object' && inc !== null && #run in inc
   }
 
   get signal(): AbortSignal {
@@ -105,7 +114,7 @@ export class Incarnation implements WardContext {
 
   beat(progress?: unknown): void {
     // A detached call (`const { beat } = ctx`) has no `this`: say so, instead of a property error.
-    const run = this === undefined ? runOf(this, 'beat') : this[RUN]
+    const run = this === undefined ? checkedRun(this, 'beat') : this.#run
     if (run.current !== this) return
     run.lastBeat = run.cell.now
     if (progress !== undefined) {
@@ -113,8 +122,8 @@ export class Incarnation implements WardContext {
       if (progress !== run.progress && run.options.progressTimeout !== Infinity) run.progressAt = run.cell.now
       run.progress = progress
     }
-    if ((this[BITS] & READY) === 0) run.ready(this)
-    if (run.upstream !== undefined) run.upstream.beat(progress)
+    // One test for the rare cases: the first beat of an incarnation, a run nested in another.
+    if (run.beatsAside) run.afterBeat(this, progress)
   }
 
   output<T>(value: T, progress: unknown): Output<T> {
@@ -124,12 +133,12 @@ export class Incarnation implements WardContext {
   }
 
   get poisoned(): boolean {
-    const run = runOf(this, 'poisoned')
+    const run = checkedRun(this, 'poisoned')
     return run.current === this && this.failuresHere >= run.options.poisonAfter && sameProgress(run.progress, this.resume)
   }
 
   deadLetter(input: unknown, next: unknown): void {
-    const run = runOf(this, 'deadLetter')
+    const run = checkedRun(this, 'deadLetter')
     if (next === undefined) throw new TypeError('ctx.deadLetter(input, next): next (the progress after the input) must not be undefined')
     if (run.current !== this) return
     if ((this[BITS] & READY) === 0) run.ready(this)
@@ -137,7 +146,7 @@ export class Incarnation implements WardContext {
   }
 
   idle<V>(input: PromiseLike<V> | V): Promise<V> {
-    const run = runOf(this, 'idle')
+    const run = checkedRun(this, 'idle')
     const waiting = Promise.resolve(input)
     if (run.current !== this || run.state !== WORKING) return waiting
     if ((this[BITS] & READY) === 0) run.ready(this)
@@ -153,22 +162,22 @@ export class Incarnation implements WardContext {
 }
 
 /** The run of `inc`, or a TypeError that says how to call a context method. */
-function runOf(inc: Incarnation | undefined, member: string): StewardRun<unknown> {
-  return checked(inc, member)[RUN]
+function checkedRun(inc: Incarnation | undefined, member: string): StewardRun<unknown> {
+  return runOf(checked(inc, member))
 }
 
 function checked(inc: Incarnation | undefined, member: string): Incarnation {
-  if (inc === undefined || inc === null || inc[RUN] === undefined) {
+  if (!hasRun(inc)) {
     throw new TypeError(`ctx.${member} was called detached from its context: call it as ctx.${member}${member === 'beat' || member === 'idle' || member === 'output' || member === 'deadLetter' ? '()' : ''}, on the context the ward was handed`)
   }
-  return inc
+  return inc as Incarnation
 }
 
 function noop(): void {}
 
 /** An idle wait of `this` incarnation ended: its deadline runs again. */
 function wake(this: Incarnation): void {
-  const run = this[RUN]
+  const run = runOf(this)
   if (run.current === this && run.state === IDLE) run.work()
 }
 
@@ -232,7 +241,7 @@ export function retireWhy(inc: Incarnation): RetireWhy {
 /** The abort reason of a retired incarnation (made only when a signal needs it: errors are costly). @internal */
 export function abortReason(inc: Incarnation): unknown {
   const why = retireWhy(inc)
-  return typeof why === 'string' ? inc[RUN].retiredError(why) : why.reason
+  return typeof why === 'string' ? runOf(inc).retiredError(why) : why.reason
 }
 
 /** Called once when it settles (a retirement waiting for it). @internal */
@@ -269,11 +278,11 @@ export function markSettled(inc: Incarnation): void {
 
 /** The ward's promise fulfilled, or a stream's next() answered (bound to the incarnation). @internal */
 export function valued(this: Incarnation, value: unknown): void {
-  this[RUN].onValue(this, value)
+  runOf(this).onValue(this, value)
 }
 
 /** The ward's promise rejected, or a stream's next() threw (bound to the incarnation). @internal */
 export function errored(this: Incarnation, error: unknown): void {
   setPulling(this, false)
-  if (claim(this) && !isRetired(this)) this[RUN].onError(this, error)
+  if (claim(this) && !isRetired(this)) runOf(this).onError(this, error)
 }

@@ -3,6 +3,7 @@ import type { WardStatus } from '../observe/status.js'
 import type { Clock } from '../time/clock.js'
 import { describe } from '../time/duration.js'
 import type { EventOf, Lifecycle, Outcome, StopReport } from './run-api.js'
+import type { WardContext } from './ward.js'
 
 // Phases (the low two bits of a run's flags); subclasses put their own flags above them.
 /** Running: incarnations start and restart. @internal */
@@ -31,6 +32,8 @@ export class RunLinks {
   emitter: Emitter | undefined = undefined
   signal: AbortSignal | undefined = undefined
   path: string | undefined = undefined
+  /** A nested steward's run: the parent incarnation's context (or a wrapper of it). */
+  upstream: WardContext | undefined = undefined
   /** A supervisor's child: who decides its restarts. */
   decider: ChildDecider | undefined = undefined
   /** Pending `once()` calls, rejected when the run settles first. */

@@ -30,7 +30,7 @@ import {
   markRetired,
   onSettled,
   PROMISE,
-  RUN,
+  runOf,
   setChild,
   setKind,
   STREAM,
@@ -91,8 +91,6 @@ class RestartLog {
 export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, WardHost, NestedRun {
   readonly options: ResolvedOptions
   readonly watchdog: Watchdog
-  /** The parent incarnation's context when this steward is itself a ward. */
-  readonly upstream: WardContext | undefined
 
   // Watched (the watchdog reads these).
   lastBeat = 0
@@ -102,6 +100,8 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   current: Incarnation | undefined = undefined
   progress: unknown
+  /** A beat must also call `afterBeat`: the current incarnation is not up yet, or the run is nested. */
+  beatsAside = false
 
   #attempts = 0
   // Made at the first failure or retirement: a healthy idle run holds none.
@@ -110,7 +110,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   constructor(options: ResolvedOptions, start: StartOptions, upstream: WardContext | undefined, decider?: ChildDecider, path?: string) {
     super()
     this.options = options
-    this.upstream = upstream
+    if (upstream !== undefined) this.linked.upstream = upstream
     this.watchdog = watchdogFor(start.clock ?? systemClock)
     this.progress = start.resume
     const host = upstream?.[wardHost]
@@ -133,6 +133,11 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   get clock(): Clock {
     return this.watchdog.clock
+  }
+
+  /** The parent incarnation's context when this steward is itself a ward (kept in the links: few runs nest). */
+  get upstream(): WardContext | undefined {
+    return this.links?.upstream
   }
 
   /** `upstream` when it is an incarnation of another steward's run, whose state then follows ours. */
@@ -246,7 +251,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     // Only a run with a progress timeout writes the time here (a double would cost a box).
     if (this.options.progressTimeout !== Infinity) this.progressAt = now
     if (this.heapIndex === -1) this.watchdog.watch(this)
-    if (this.parent !== undefined) this.parent[RUN].follow(this.parent, WORKING)
+    if (this.parent !== undefined) runOf(this.parent).follow(this.parent, WORKING)
   }
 
   /** The ward waits, healthy without beating: for input (IDLE) or for its consumer (WAITING). */
@@ -257,7 +262,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       this.lastBeat = this.cell.now
       if (this.heapIndex === -1) this.watchdog.watch(this)
     }
-    if (this.parent !== undefined) this.parent[RUN].follow(this.parent, state)
+    if (this.parent !== undefined) runOf(this.parent).follow(this.parent, state)
   }
 
   /** A nested steward (the ward of `inc`) changed state: this run's state follows it. */
@@ -265,6 +270,12 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (this.current !== inc || this.state === state) return
     if (state === WORKING) this.work()
     else this.rest(state as typeof IDLE | typeof WAITING)
+  }
+
+  /** The rest of a beat, when `beatsAside`: readiness, and the beat passed up to a parent. */
+  afterBeat(inc: Incarnation, progress: unknown): void {
+    if (!isReady(inc)) this.ready(inc)
+    if (this.upstream !== undefined) this.upstream.beat(progress)
   }
 
   /** The current incarnation showed it is up (first beat, output, idle wait, dead letter). */
@@ -275,6 +286,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     const refile = this.options.startTimeout !== this.options.timeout && this.heapIndex !== -1
     if (refile) this.watchdog.unwatch(this)
     markReady(inc)
+    this.beatsAside = this.upstream !== undefined
     if (refile && (this.state === WORKING || (this.state === IDLE && this.options.idleTimeout !== Infinity))) this.watchdog.watch(this)
     this.links?.decider?.childReady()
   }
@@ -322,6 +334,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     // A start deadline shorter than the steady one must not wait behind the old filing.
     if (this.options.startTimeout < this.options.timeout && this.heapIndex !== -1) this.watchdog.unwatch(this)
     this.current = inc
+    this.beatsAside = true
     this.work()
     if (this.listened) this.emit({ type: 'started', ...this.base(inc.attempt), resume: inc.resume })
     let result: unknown
@@ -595,7 +608,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       this.state = OFF
       this.watchdog.unwatch(this)
       if (this.upstream instanceof Incarnation && outcome.kind === 'stopped' && outcome.unstopped.length > 0) {
-        this.upstream[RUN].noteUnstopped(outcome.unstopped)
+        runOf(this.upstream).noteUnstopped(outcome.unstopped)
       }
       this.endStream(outcome)
     })
