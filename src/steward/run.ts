@@ -450,10 +450,11 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   #restart(inc: Incarnation, error: Error, reason: RestartReason): void {
     const decider = this.links?.decider
     if (decider !== undefined) return decider.childFailed(reason, error)
-    const log = this.#logged
     const policy = this.options.policy
-    const timed = this.options.maxRestarts !== Infinity || policy.backoff !== undefined
-    const now = timed ? this.clock.now() : 0
+    // Without a limit or a backoff there is nothing to decide: a crash loop allocates nothing here.
+    if (this.options.maxRestarts === Infinity && policy.backoff === undefined) return this.#replace(inc, reason, 0)
+    const log = this.#logged
+    const now = this.clock.now()
     const verdict = nextRestartStep(policy, log.policy ?? initialRestartState(policy), now, now - log.startedAt)
     log.policy = verdict.state
     if (!verdict.allowed) return this.#giveUp(inc, error, 'limit')
