@@ -82,6 +82,12 @@ export interface DecisionEvent extends EventBase {
   /** The children restarted, in start order (the child itself included); empty when escalating. */
   readonly restarting: readonly string[]
   /**
+   * The failure joined a restart already in progress (one cause, one restart: under
+   * one-for-all or rest-for-one, a child failing while the restart stops its siblings): it is
+   * not counted again, and `restarting` lists what the restart now covers from this child on.
+   */
+  readonly merged: boolean
+  /**
    * The intensity used: restarts within the window, this one included
    * (`intensity: 'window'`), or the decayed failure count (`'decay'`).
    */

@@ -123,6 +123,17 @@ function resolve(options: SupervisorOptions | undefined): Resolved {
   return { ...resolved, policy: { intensity: resolved.intensity, backoff: resolved.backoff } }
 }
 
+/** A restart being carried out: the children it restarts, the retirements it waits for, its backoff. */
+class Restart {
+  readonly children = new Set<Child>()
+  readonly retiring: Promise<void>[] = []
+  readonly delay: number
+
+  constructor(delay: number) {
+    this.delay = delay
+  }
+}
+
 /** A child as the supervisor keeps it: one steward run for its whole life, restarted by the supervisor. */
 class Child implements ChildDecider {
   readonly tree: SupervisorTree
@@ -179,6 +190,10 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
   readonly #attempt: number
   #policy: RestartPolicyState
   #restarts = 0
+  /** The intensity's measure at the last counted decision. */
+  #counted = 0
+  /** The restart that is still gathering its children (not starting them again yet), if any. */
+  #gathering: Restart | undefined = undefined
   #lastFailure: Error | undefined
   /** Child processes its children's runs had to SIGKILL while it stopped. */
   readonly #killed: string[] = []
@@ -323,19 +338,30 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     const run = child.run
     if (run === undefined || this.phase !== RUNNING || !this.#children.includes(child)) return
     this.#lastFailure = error
-    if (child.pending && !child.held) {
-      // A child that a restart in progress was about to stop failed on its way: the same restart.
-      child.held = true
-      void run.retireFor(reason, 0)
+    const gathering = this.#gathering
+    if (gathering?.children.has(child) === true) {
+      // A child this restart stops (or is about to start again) failed on its way: one cause, one restart.
+      if (!child.held) {
+        child.held = true
+        gathering.retiring.push(run.retireFor(reason, gathering.delay))
+      }
       return
     }
-    const now = this.clock.now()
-    const verdict = nextRestartStep(this.#options.policy, this.#policy, now, run.uptime)
-    this.#policy = verdict.state
+    // Under one-for-all and rest-for-one, a failure while a restart gathers its children joins
+    // it (its dependents failing because it failed are the same cause), counted once.
     const strategy = this.#options.strategy
+    const merged = gathering !== undefined && strategy !== 'one-for-one'
+    let allowed = true
+    let delay = gathering?.delay ?? 0
+    if (!merged) {
+      const verdict = nextRestartStep(this.#options.policy, this.#policy, this.clock.now(), run.uptime)
+      this.#policy = verdict.state
+      this.#counted = verdict.counted
+      allowed = verdict.allowed
+      if (gathering === undefined) delay = verdict.delay
+    }
     const index = this.#children.indexOf(child)
-    const affected =
-      !verdict.allowed ? [] : strategy === 'one-for-one' ? [child] : strategy === 'one-for-all' ? [...this.#children] : this.#children.slice(index)
+    const affected = !allowed ? [] : strategy === 'one-for-one' ? [child] : strategy === 'one-for-all' ? [...this.#children] : this.#children.slice(index)
     if (this.listened) {
       const intensity = this.#options.policy.intensity
       const window = 'maxRestarts' in intensity
@@ -345,46 +371,70 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
         child: child.name,
         reason,
         strategy,
-        action: verdict.allowed ? 'restart' : 'escalate',
+        action: allowed ? 'restart' : 'escalate',
         restarting: affected.map((c) => c.name),
-        restarts: window ? verdict.counted : Math.round(verdict.counted * 1000) / 1000,
+        merged,
+        restarts: window ? this.#counted : Math.round(this.#counted * 1000) / 1000,
         maxRestarts: window ? intensity.maxRestarts : intensity.threshold,
         within: window ? intensity.within : intensity.halfLife,
         intensity: window ? 'window' : 'decay',
-        delay: verdict.delay,
+        delay,
       })
     }
-    if (!verdict.allowed) return this.#escalate(error)
-    this.#restarts++
-    for (const other of affected) other.pending = true
+    if (!allowed) return this.#escalate(error)
+    if (!merged) this.#restarts++
+    const restart = gathering ?? new Restart(delay)
+    for (const other of affected) {
+      restart.children.add(other)
+      other.pending = true
+    }
     child.held = true
-    const retiring = run.retireFor(reason, verdict.delay)
-    this.#busy = this.#busy.then(() => this.#restartFrom(child, retiring, affected, verdict.delay))
+    restart.retiring.push(run.retireFor(reason, restart.delay))
+    if (gathering === undefined) {
+      this.#gathering = restart
+      this.#busy = this.#busy.then(() => this.#carryOut(restart))
+    }
   }
 
-  /** Carries out a strategy restart: stops the affected siblings (reverse order), waits, starts them in order. */
-  async #restartFrom(child: Child, retiring: Promise<void>, affected: readonly Child[], delay: number): Promise<void> {
-    for (const other of [...affected].reverse()) {
-      if (other === child || other.held || other.run === undefined || !this.#children.includes(other)) continue
-      other.held = true
-      await other.run.retireFor('sibling', delay)
+  /** The children in start order. */
+  #inOrder(children: ReadonlySet<Child>): Child[] {
+    return this.#children.filter((child) => children.has(child))
+  }
+
+  /**
+   * Carries out a restart: stops its children not stopped yet in reverse start order, each after
+   * the previous one settled (children may join while it does), waits for every retirement and the
+   * backoff, then starts them again in start order (each after the previous one is up, with
+   * `startOrder: 'ready'`).
+   */
+  async #carryOut(restart: Restart): Promise<void> {
+    for (;;) {
+      const next = this.#inOrder(restart.children)
+        .reverse()
+        .find((other) => !other.held && other.run !== undefined)
+      if (next === undefined || this.phase !== RUNNING) break
+      next.held = true
+      const retiring = next.run!.retireFor('sibling', restart.delay)
+      restart.retiring.push(retiring)
+      await retiring
     }
-    await retiring
-    if (delay > 0 && this.phase === RUNNING) {
+    while (restart.retiring.length > 0) await restart.retiring.shift()
+    if (restart.delay > 0 && this.phase === RUNNING) {
       await new Promise<void>((resolve) => {
         // A stop during the wait cancels the timer and wakes this at once.
         this.#onStopping.add(resolve)
-        this.#backoffTimer = this.clock.setTimer(delay, () => {
+        this.#backoffTimer = this.clock.setTimer(restart.delay, () => {
           this.#backoffTimer = undefined
           this.#onStopping.delete(resolve)
           resolve()
         })
       })
     }
-    for (const other of affected) {
-      if (this.phase !== RUNNING) return
+    // From here on, a failure is a new cause.
+    if (this.#gathering === restart) this.#gathering = undefined
+    for (const other of this.#inOrder(restart.children)) {
       other.pending = false
-      if (!other.held || !this.#children.includes(other)) continue
+      if (this.phase !== RUNNING || !other.held) continue
       other.held = false
       other.run?.relaunch()
       if (this.#options.startOrder === 'ready') await other.ready()
