@@ -6,8 +6,9 @@ import type { ErrorInfo } from './error-info.js'
  * - `working`: the ward runs and must beat;
  * - `idle`: the ward waits for input (`ctx.idle`), healthy without beating;
  * - `waiting`: the ward is suspended at a `yield` its consumer has not asked for;
- * - `restarting`: an incarnation is being retired and the next not started yet;
- * - `stopping`: `stop()` is tearing down;
+ * - `stopping`: an incarnation is being retired (for a restart, or `stop()` tears down);
+ * - `backoff`: the next incarnation waits for its backoff;
+ * - `restarting`: the last incarnation is retired and the next not started yet;
  * - `completed`, `stopped`, `gave-up`: settled.
  */
 export type RunState =
@@ -15,8 +16,9 @@ export type RunState =
   | 'working'
   | 'idle'
   | 'waiting'
-  | 'restarting'
   | 'stopping'
+  | 'backoff'
+  | 'restarting'
   | 'completed'
   | 'stopped'
   | 'gave-up'
@@ -37,6 +39,13 @@ export interface WardStatus {
   /** Incarnations in a row that failed at the current progress. */
   readonly failuresHere: number
   readonly lastFailure: ErrorInfo | null
-  /** Stewards nested inside this ward (a steward used as the ward of another). */
+  /**
+   * Incarnations (this run's or nested ones) abandoned after their stop deadline during
+   * restarts; those abandoned by a `stop()` are in that stop's report instead.
+   */
+  readonly abandoned: number
+  /** The last of them: its path, attempt and clock time. */
+  readonly lastAbandoned: { readonly path: string; readonly attempt: number; readonly at: number } | null
+  /** Stewards nested inside this ward (a steward used as the ward of another); a supervisor's children. */
   readonly children: readonly WardStatus[]
 }

@@ -53,6 +53,8 @@ export const LAUNCHING = 8
 const NESTED = 16
 /** A supervisor holds the next launch (a strategy restart in progress). */
 const HELD = 32
+/** A supervisor waits for its backoff before it starts this run's next incarnation. */
+const BACKOFF = 64
 
 /** Restarts in a row without a macrotask turn before one is forced, so a crash loop cannot starve I/O. */
 const RESTARTS_PER_TURN = 1_000
@@ -70,8 +72,11 @@ class RestartLog {
   retiredErrors: Map<string, WardRetiredError> | undefined = undefined
   /** A restart's retirement in progress. */
   retiring: Promise<boolean> | undefined = undefined
-  /** Paths of incarnations (ours and nested) abandoned after their stop deadline. */
+  /** Paths of incarnations (ours and nested) abandoned after their stop deadline during the stop in progress. */
   unstopped: string[] | undefined = undefined
+  /** Incarnations abandoned earlier (during restarts): how many, and the last one. */
+  abandoned = 0
+  lastAbandoned: { readonly path: string; readonly attempt: number; readonly at: number } | undefined = undefined
   /** Child processes that needed SIGKILL (process wards, ours and nested). */
   killed: string[] | undefined = undefined
   /** The last retired incarnation, for status. */
@@ -227,6 +232,8 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       progress: this.progress,
       failuresHere: this.#failuresHere,
       lastFailure: this.#log?.lastFailure === undefined ? null : errorInfo(this.#log.lastFailure),
+      abandoned: this.#log?.abandoned ?? 0,
+      lastAbandoned: this.#log?.lastAbandoned ?? null,
       children: child === undefined ? [] : [child.status()],
     }
   }
@@ -235,7 +242,13 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     const outcome = this.end?.outcome
     if (outcome !== undefined) return outcome.kind
     if (this.phase === ENDING) return 'stopping'
-    if (this.current === undefined) return this.#attempts > 0 ? 'restarting' : 'starting'
+    if (this.current === undefined) {
+      const log = this.#log
+      if (this.#attempts === 0) return 'starting'
+      if (log?.retiring !== undefined) return 'stopping'
+      if (log?.backoffTimer !== undefined || (this.flags & BACKOFF) !== 0) return 'backoff'
+      return 'restarting'
+    }
     if (this.state === IDLE) return 'idle'
     if (this.state === WAITING) return 'waiting'
     return 'working'
@@ -509,9 +522,14 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     })
   }
 
+  /** For a supervisor: it waits for its backoff before `relaunch()` (shown in status). */
+  set backingOff(on: boolean) {
+    this.flags = on ? this.flags | BACKOFF : this.flags & ~BACKOFF
+  }
+
   /** For a supervisor: starts the next incarnation after `retireFor`. */
   relaunch(): void {
-    this.flags &= ~HELD
+    this.flags &= ~(HELD | BACKOFF)
     if (this.current === undefined && this.#log?.retiring === undefined) this.#launchSoon()
   }
 
@@ -587,7 +605,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     return new Promise<boolean>((resolve) => {
       const timer: Timer = this.clock.setTimer(this.options.stopTimeout, () => {
         onSettled(inc, undefined)
-        ;(this.#logged.unstopped ??= []).push(this.path)
+        this.#abandoned([this.path], inc.attempt)
         if (this.listened) {
           this.emit({ type: 'unstopped', ...this.base(inc.attempt), stopTimeout: this.options.stopTimeout })
         }
@@ -615,9 +633,23 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     })
   }
 
-  /** A nested run's stop abandoned these wards: they belong in this run's report too. */
+  /** A nested run's stop abandoned these wards: they belong in this run's report (or status) too. */
   noteUnstopped(paths: readonly string[]): void {
-    ;(this.#logged.unstopped ??= []).push(...paths)
+    this.#abandoned(paths, this.current?.attempt ?? this.#attempts)
+  }
+
+  /**
+   * Wards abandoned after their stop deadline: in the report of the stop in progress, or, when a
+   * restart abandoned them, in status (`abandoned`, `lastAbandoned`): a later stop is not theirs.
+   */
+  #abandoned(paths: readonly string[], attempt: number): void {
+    const log = this.#logged
+    if (this.phase !== RUNNING) {
+      ;(log.unstopped ??= []).push(...paths)
+      return
+    }
+    log.abandoned += paths.length
+    log.lastAbandoned = { path: paths.at(-1)!, attempt, at: this.clock.now() }
   }
 
   // ---- the output stream's hooks -----------------------------------------------------

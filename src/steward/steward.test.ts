@@ -661,6 +661,8 @@ test('events and status are plain data', async () => {
     progress: { offset: 3 },
     failuresHere: 2,
     lastFailure: { name: 'Error', message: 'disk full', code: 'ENOSPC' },
+    abandoned: 0,
+    lastAbandoned: null,
     children: [],
   })
 })

@@ -6,6 +6,8 @@ import type { StewardEvent } from '../observe/events.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import { ManualClock } from '../time/manual-clock.js'
 import type { WardContext } from '../steward/ward.js'
+import { exponential } from '../policy/backoff.js'
+import { steward } from '../steward/steward.js'
 import { supervisor, type ChildSpec, type Strategy } from './supervisor.js'
 
 function aborted(signal: AbortSignal): Promise<void> {
@@ -316,4 +318,93 @@ test('status() lists every child with its own attempt and restarts while a resta
   await clock.runUntil(tree.stop())
   tree = undefined
   assert.deepEqual(snapshots, ['a:1/0 b:1/0 c:1/0', 'a:1/0 b:1/1 c:1/0', 'a:1/0 b:1/1 c:1/1', 'a:1/1 b:1/1 c:1/1'])
+})
+
+test('status() at every event of a one-for-all restart with a child slow to stop: every child present, each state true to the moment', async () => {
+  const clock = new ManualClock()
+  const seen: string[] = []
+  const holder: { tree?: ReturnType<ReturnType<typeof supervisor>['start']> } = {}
+  let crashed = false
+  const legal = new Set(['starting', 'working', 'idle', 'waiting', 'stopping', 'backoff', 'restarting', 'stopped'])
+  // Checked after the run: an assertion inside a listener would only be a process warning.
+  const wrong: string[] = []
+  const run = supervisor({ name: 'tree', strategy: 'one-for-all', backoff: exponential({ initial: '100ms' }) }, [
+    {
+      name: 'slow',
+      stopTimeout: '1s',
+      ward: async (ctx: WardContext) => {
+        await ctx.idle(aborted(ctx.signal))
+        await clock.sleep(300) // finishes its work before it leaves
+      },
+    },
+    {
+      name: 'crashy',
+      ward: async (ctx: WardContext) => {
+        if (!crashed) {
+          await clock.sleep(50, ctx.signal)
+          crashed = true
+          throw new Error('crash')
+        }
+        await ctx.idle(aborted(ctx.signal))
+      },
+    },
+  ]).start({
+    clock,
+    onEvent: (event) => {
+      const children = holder.tree!.status().children
+      if (children.map((child) => child.name).join() !== 'slow,crashy') wrong.push(`children at ${event.type}: ${children.map((c) => c.name).join()}`)
+      for (const child of children) if (!legal.has(child.state)) wrong.push(`${child.name} ${child.state} at ${event.type}`)
+      seen.push(`${event.at} ${event.path} ${event.type}: ${children.map((child) => `${child.name}=${child.state}`).join(' ')}`)
+    },
+  })
+  holder.tree = run
+  // Between events too: sampled while the slow child stops, during the backoff, after it.
+  const states = (): string => run.status().children.map((child) => `${child.name}=${child.state}`).join(' ')
+  const sampled: string[] = []
+  for (const until of [40, 100, 400, 460]) {
+    await clock.advanceTo(until)
+    sampled.push(`${until} ${states()}`)
+  }
+  await clock.runUntil(run.stop())
+  assert.deepEqual(sampled, [
+    '40 slow=idle crashy=working',
+    '100 slow=stopping crashy=restarting', // the slow child finishes its work until 350
+    '400 slow=backoff crashy=backoff', // the supervisor's backoff (100 ms) from 350
+    '460 slow=idle crashy=idle',
+  ])
+  assert.deepEqual(wrong, [])
+  assert.ok(seen.length > 8, 'sampled at every event')
+  assert.deepEqual(
+    seen.filter((line) => line.includes('restarting:') || line.includes(' started:')).slice(-4),
+    [
+      '50 tree/crashy restarting: slow=idle crashy=working',
+      '50 tree/slow restarting: slow=idle crashy=restarting',
+      '450 tree/slow started: slow=working crashy=backoff',
+      '450 tree/crashy started: slow=idle crashy=working',
+    ],
+  )
+})
+
+test('stop() reports what this stop abandoned; an incarnation abandoned by an earlier restart is in status and events', async () => {
+  const clock = new ManualClock()
+  const unstopped: string[] = []
+  // A ward deaf to its abort: the first incarnation hangs (no beat) and never settles.
+  let deafRelease!: () => void
+  const deaf = steward(
+    async (ctx: WardContext) => {
+      if (ctx.attempt === 1) return new Promise<void>((resolve) => (deafRelease = resolve))
+      await ctx.idle(aborted(ctx.signal))
+    },
+    { name: 'consumer', stopTimeout: '1s', timeout: '200ms', maxRestarts: 3 },
+  ).start({ clock, onEvent: (event) => void (event.type === 'unstopped' && unstopped.push(`${event.at} ${event.path} ${event.attempt}`)) })
+  await clock.advance(8_000)
+  assert.deepEqual(unstopped, ['1200 consumer 1'])
+  const status = deaf.status()
+  assert.deepEqual([status.state, status.attempt, status.abandoned, status.lastAbandoned], ['idle', 2, 1, { path: 'consumer', attempt: 1, at: 1_200 }])
+  const before = clock.now()
+  assert.deepEqual(await clock.runUntil(deaf.stop()), { unstopped: [], killed: [] })
+  assert.equal(clock.now(), before)
+  const outcome = await deaf.done
+  assert.deepEqual(outcome.kind === 'stopped' ? outcome.unstopped : undefined, [])
+  deafRelease()
 })

@@ -264,6 +264,8 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       progress: undefined,
       failuresHere: 0,
       lastFailure: this.#lastFailure === undefined ? null : errorInfo(this.#lastFailure),
+      abandoned: 0,
+      lastAbandoned: null,
       children: this.#children.flatMap((child) => (child.run === undefined ? [] : [child.run.status()])),
     }
   }
@@ -420,6 +422,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     }
     while (restart.retiring.length > 0) await restart.retiring.shift()
     if (restart.delay > 0 && this.phase === RUNNING) {
+      for (const other of restart.children) if (other.run !== undefined) other.run.backingOff = true
       await new Promise<void>((resolve) => {
         // A stop during the wait cancels the timer and wakes this at once.
         this.#onStopping.add(resolve)
