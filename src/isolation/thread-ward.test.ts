@@ -79,3 +79,19 @@ test('bad thread ward arguments are refused', () => {
   assert.throws(() => threadWard(fixtures, { terminateAfter: -1 }), /option 'terminateAfter': must not be negative/)
   assert.throws(() => threadWard(fixtures, { wat: 1 } as never), /unknown option 'wat'/)
 })
+
+test('a hung worker is terminated at once, whatever terminateAfter says: its replacement does not wait for it', { timeout: 30_000 }, async () => {
+  const events: string[] = []
+  // With a 10-minute terminateAfter, waiting for it would time this test out.
+  const run = steward(threadWard(fixtures, { export: 'cpuHang', terminateAfter: '10m', warm: true }), { timeout: 1_500, startTimeout: '10s' }).start({
+    onEvent: (event: StewardEvent) => events.push(event.type),
+  })
+  const values: unknown[] = []
+  for await (const value of run) values.push(value)
+  assert.deepEqual(values, [0, 1, 2, 3, 4, 5])
+  assert.deepEqual(
+    events.filter((type) => type !== 'started'),
+    ['hung', 'restarting', 'completed'],
+  )
+  await noWorkerLeft()
+})

@@ -19,7 +19,8 @@ export interface ThreadWardOptions {
   readonly resourceLimits?: ResourceLimits
   /**
    * After the ward's signal aborts, how long the worker may take to finish
-   * before it is terminated — a worker stuck in a CPU loop never finishes.
+   * before it is terminated. A worker retired because it stopped beating (a
+   * hang: stuck in a CPU loop, it could not answer) is terminated at once.
    * @default '1s'
    */
   readonly terminateAfter?: Duration
@@ -138,7 +139,10 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
     }
     let killer: Timer | undefined
     const onAbort = (): void => {
-      send({ type: 'abort', reason: toWire(ctx.signal.reason) })
+      const reason: unknown = ctx.signal.reason
+      // A worker that stopped beating cannot answer an abort (it is stuck in a loop): at once.
+      if (reason instanceof WardRetiredError && reason.why === 'hung') return void worker.terminate()
+      send({ type: 'abort', reason: toWire(reason) })
       killer = ctx.clock.setTimer(terminateAfter, () => void worker.terminate())
     }
     ctx.signal.addEventListener('abort', onAbort, { once: true })

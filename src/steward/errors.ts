@@ -120,7 +120,7 @@ export class WardRetiredError extends Error {
   override readonly name = 'WardRetiredError'
   readonly code = 'ERR_WARD_RETIRED'
   /**
-   * Why: `'hung'`, `'stalled'`, `'idle'`, `'failed'` or `'returned'` when a new
+   * Why: `'hung'`, `'stalled'`, `'idle'`, `'failed'`, `'returned'` or `'sibling'` when a new
    * incarnation follows; `'completed'`, `'stopped'` or `'the steward gave up'` when the run ends.
    */
   readonly why: string
