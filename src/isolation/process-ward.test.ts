@@ -1,4 +1,7 @@
-import { afterEach, test } from 'node:test'
+import { afterEach, describe, test } from 'node:test'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import { createServer } from 'node:net'
@@ -204,4 +207,72 @@ test('process and thread wards nest in a supervisor and are gone when it stops',
   await noChildLeft(seen.pids)
   for (let i = 0; i < 200 && liveWorkers.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
   assert.equal(liveWorkers.size, 0)
+})
+
+describe('a stream: true process ward stops its child gracefully on every path', () => {
+  const flushes = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [])
+  const withDir = async (body: (file: string) => Promise<void>): Promise<void> => {
+    const dir = mkdtempSync(join(tmpdir(), 'steward-stream-'))
+    try {
+      await body(join(dir, 'flush.log'))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+
+  test('stopped while its output waits on the consumer: SIGTERM, the handler runs, nothing killed', { timeout: 30_000 }, () =>
+    withDir(async (file) => {
+      const run = steward(processWard<number>(node, [child, 'stream-flush', file], { heartbeat: 'ipc', stream: true, killAfter: '10s' }), { timeout: 2_000, startTimeout: '10s' }).start()
+      const first = await run.next()
+      assert.equal(first.value, 0)
+      const report = await run.stop() // the generator is suspended at its yield: nobody pulls
+      assert.deepEqual(report, { unstopped: [], killed: [] })
+      assert.deepEqual(flushes(file), ['flushed 1'])
+      await noChildLeft([])
+    }))
+
+  test('the consumer leaves the loop: the same graceful stop', { timeout: 30_000 }, () =>
+    withDir(async (file) => {
+      const run = steward(processWard<number>(node, [child, 'stream-flush', file], { heartbeat: 'ipc', stream: true, killAfter: '10s' }), { timeout: 2_000, startTimeout: '10s' }).start()
+      const values: number[] = []
+      for await (const value of run) {
+        values.push(value)
+        if (values.length === 3) break
+      }
+      assert.deepEqual(values, [0, 1, 2])
+      assert.equal((await run.done).kind, 'stopped')
+      assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
+      assert.deepEqual(flushes(file), ['flushed 1'])
+      await noChildLeft([])
+    }))
+
+  test('a restart (the child stopped beating): the old child is asked, flushes, and the next resumes after the last output', { timeout: 30_000 }, () =>
+    withDir(async (file) => {
+      const events: string[] = []
+      const run = steward(processWard<number>(node, [child, 'stream-flush', file, 'hang'], { heartbeat: 'ipc', stream: true, killAfter: '10s' }), {
+        timeout: 500,
+        startTimeout: '10s',
+      }).start({ onEvent: (event) => void (event.type !== 'line' && events.push(event.type)) })
+      const values: number[] = []
+      for await (const value of run) {
+        values.push(value)
+        if (values.length === 6) break
+      }
+      assert.deepEqual(values, [0, 1, 2, 3, 4, 5])
+      assert.deepEqual(flushes(file), ['flushed 1', 'flushed 2'])
+      assert.deepEqual(events.slice(0, 4), ['started', 'hung', 'restarting', 'started'])
+      assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
+      await noChildLeft([])
+    }))
+
+  test('a child that ignores SIGTERM is SIGKILLed after killAfter and listed in killed', { timeout: 30_000 }, () =>
+    withDir(async (file) => {
+      const run = steward(processWard<number>(node, [child, 'stream-deaf', file], { heartbeat: 'ipc', stream: true, killAfter: 200 }), { timeout: 2_000, startTimeout: '10s' }).start()
+      await run.next()
+      const pid = Number(readFileSync(`${file}.1.pid`, 'utf8'))
+      const report = await run.stop()
+      assert.deepEqual(report, { unstopped: [], killed: [`processWard#${pid}`] })
+      assert.deepEqual(flushes(file), [])
+      await noChildLeft([pid])
+    }))
 })

@@ -184,16 +184,22 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
 
     // Retiring: ask, then insist.
     let killer: Timer | undefined
-    const onAbort = (): void => {
-      child.kill(killSignal)
-      killer = ctx.clock.setTimer(killAfter, () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGKILL')
-          const host = ctx[wardHost]
-          if (host !== undefined) host.noteKilled(`${host.path}#${child.pid ?? '?'}`)
-        }
-      })
+    let asked = false
+    const alive = (): boolean => child.pid !== undefined && child.exitCode === null && child.signalCode === null
+    const insist = (): void => {
+      killer = undefined
+      if (!alive()) return
+      child.kill('SIGKILL')
+      const host = ctx[wardHost]
+      if (host !== undefined) host.noteKilled(`${host.path}#${child.pid ?? '?'}`)
     }
+    const ask = (): void => {
+      if (asked) return
+      asked = true
+      child.kill(killSignal)
+      killer = ctx.clock.setTimer(killAfter, insist)
+    }
+    const onAbort = ask
     ctx.signal.addEventListener('abort', onAbort, { once: true })
     let exited = false
     try {
@@ -220,12 +226,14 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       ctx.signal.removeEventListener('abort', onAbort)
       probes.abort()
       probeTimer?.cancel()
-      killer?.cancel()
-      if (!exited && child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      if (!exited && alive()) {
+        // Leaving on any path (stopped while the output waited on its consumer, the consumer left,
+        // a restart, the steward gave up): the same graceful stop, killSignal then SIGKILL.
         const gone = new Promise((resolve) => child.once('exit', resolve))
-        child.kill('SIGKILL')
+        ask()
         await gone
       }
+      killer?.cancel()
       child.removeAllListeners()
       child.stdout?.removeAllListeners()
       child.stderr?.removeAllListeners()
