@@ -39,6 +39,7 @@ import {
 } from './incarnation.js'
 import { ENDING, RUNNING, type ChildDecider } from './lifecycle.js'
 import type { ResolvedOptions } from './options.js'
+import { Output } from './output.js'
 import { OutputStream } from './output-stream.js'
 import { sameProgress } from './progress.js'
 import type { Outcome, Run, StartOptions } from './run-api.js'
@@ -445,6 +446,11 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   /** The incarnation returned normally (it had not been retired). */
   protected onReturn(inc: Incarnation, value: unknown): void {
     if (this.phase !== RUNNING) return
+    if (value instanceof Output) {
+      // A ward that returns `ctx.output(value, progress)`: the progress commits, the value is the result.
+      this.commit(value.progress)
+      value = value.value
+    }
     if (value instanceof DoNotRestart || value instanceof TerminateTree) return void this.stop(value)
     // A nested steward that ended because its tree is terminating: so does this one.
     const childEnd = childOf(inc)?.outcome

@@ -741,3 +741,14 @@ test('failuresHere in status and in the next context counts only failures at the
   await clock.runUntil(run.stop())
   assert.deepEqual(seen, [0, 1, 2])
 })
+
+test('a promise ward that returns ctx.output(value, progress) commits the progress and completes with the value', async () => {
+  const clock = new ManualClock()
+  const run = steward(async (ctx: WardContext<number>) => {
+    await clock.sleep(10, ctx.signal)
+    return ctx.output('all done', 7)
+  }).start({ clock })
+  const outcome = await clock.runUntil(run.done)
+  assert.deepEqual(outcome, { kind: 'completed', value: 'all done', attempts: 1, restarts: 0 })
+  assert.equal(run.progress, 7)
+})

@@ -95,7 +95,13 @@ export interface WardContext<P = unknown> {
  *   restarts the ward (within its restart limit). Non-`Error` throws are
  *   wrapped in `NonErrorThrown`.
  * - **Returning normally** means the work is done: the run completes,
- *   unless the restart type is `permanent`.
+ *   unless the restart type is `permanent`. A ward that returns (or a
+ *   generator that returns) `ctx.output(value, progress)` commits `progress`
+ *   and completes with `value`.
+ * - **A stream ward runs as its output is pulled**: its body runs up to each
+ *   `yield` only when the run's consumer asks for a value, so a stream ward
+ *   whose run is never iterated waits at its start (healthy, as waiting on
+ *   its consumer). Iterate the run, or write a promise ward.
  * - **Stopping**: when `ctx.signal` aborts, the ward should settle soon;
  *   one that does not settle within `stopTimeout` is reported and abandoned.
  *   Outputs yielded after the abort are never delivered.
