@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs the servers the tests run for real, from Debian's packages: redis-server (the
+# supervision tree test that freezes Redis). Needs root or sudo; does nothing when all are there.
+set -euo pipefail
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+[ ${#missing[@]} -eq 0 ] && exit 0
+run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+echo "test-deps: installing ${missing[*]}" >&2
+run apt-get update -qq
+run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
