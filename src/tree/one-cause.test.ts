@@ -129,3 +129,44 @@ test("rest-for-one: a dependent's failure first, then the connection's in the sa
   assert.equal(run.status().restarts, 1)
   await clock.runUntil(run.stop())
 })
+
+test("startOrder 'ready': the connection fails while a restart is starting its dependents again: the newer restart takes them over, each starts once after it", async () => {
+  const clock = new ManualClock()
+  const log: string[] = []
+  let link!: Link
+  let readerRuns = 0
+  const connection = async (ctx: WardContext): Promise<void> => {
+    log.push(`${clock.now()} conn`)
+    link = new Link()
+    void link.closed.catch(() => {})
+    ctx.beat()
+    await ctx.idle(Promise.race([link.closed, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }))]))
+  }
+  const reader = async (ctx: WardContext): Promise<void> => {
+    log.push(`${clock.now()} reader`)
+    if (++readerRuns === 1) {
+      await clock.sleep(100, ctx.signal)
+      throw new Error('reader crashed')
+    }
+    await clock.sleep(50, ctx.signal) // slow to be up: the writer waits for it
+    ctx.beat()
+    await ctx.idle(new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true })))
+  }
+  const writer = async (ctx: WardContext): Promise<void> => {
+    log.push(`${clock.now()} writer`)
+    ctx.beat()
+    await ctx.idle(new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true })))
+  }
+  const run = supervisor({ strategy: 'rest-for-one', startOrder: 'ready', maxRestarts: 5, within: '1m' }, [
+    { name: 'connection', ward: connection },
+    { name: 'reader', ward: reader },
+    { name: 'writer', ward: writer },
+  ]).start({ clock })
+  await clock.advance(120) // the reader crashed at 100 and was started again; it is up at 150
+  link.drop(clock, 0, false) // at 120, before the writer was started again
+  await clock.advance(500)
+  await clock.runUntil(run.stop())
+  // The writer waits for the reader to be up (it never was before 150); the connection's restart
+  // at 120 takes the reader and the writer over from the reader's restart: each starts once more.
+  assert.deepEqual(log, ['0 conn', '0 reader', '100 reader', '120 conn', '120 reader', '170 writer'])
+})

@@ -143,6 +143,8 @@ class Child implements ChildDecider {
   held = false
   /** Part of a strategy restart that has not started it again yet. */
   pending = false
+  /** The restart that will start it again (a newer one takes a child over from an older one). */
+  owner: Restart | undefined = undefined
   #whenReady: (() => void) | undefined = undefined
 
   constructor(tree: SupervisorTree, spec: ResolvedChild) {
@@ -164,7 +166,7 @@ class Child implements ChildDecider {
     wake?.()
   }
 
-  /** Resolves when the child is up, or its run ended, or the supervisor started stopping. */
+  /** Resolves when the child is up, or it failed, or a newer restart took it over, or its run ended, or the supervisor started stopping. */
   ready(): Promise<void> {
     const run = this.run
     if (run === undefined || run.isUp || run.outcome !== undefined) return Promise.resolve()
@@ -310,6 +312,9 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     if (this.#children.length === 0) return this.#settle(this.#completed())
     for (const child of [...this.#children]) {
       if (this.phase !== RUNNING) return
+      // A restart decided meanwhile covers this child and the ones after it: it starts them, in order.
+      if (child.owner !== undefined) return
+      if (child.run !== undefined) continue
       this.#start(child)
       if (this.#options.startOrder === 'ready') await child.ready()
     }
@@ -387,8 +392,11 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     if (!merged) this.#restarts++
     const restart = gathering ?? new Restart(delay)
     for (const other of affected) {
+      // Taken over from an older restart still starting its children: that one stops waiting for it.
+      if (other.owner !== undefined && other.owner !== restart) other.childReady()
       restart.children.add(other)
       other.pending = true
+      other.owner = restart
     }
     child.held = true
     restart.retiring.push(run.retireFor(reason, restart.delay))
@@ -413,7 +421,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     for (;;) {
       const next = this.#inOrder(restart.children)
         .reverse()
-        .find((other) => !other.held && other.run !== undefined)
+        .find((other) => !other.held && other.run !== undefined && other.owner === restart)
       if (next === undefined || this.phase !== RUNNING) break
       next.held = true
       const retiring = next.run!.retireFor('sibling', restart.delay)
@@ -436,11 +444,22 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     // From here on, a failure is a new cause.
     if (this.#gathering === restart) this.#gathering = undefined
     for (const other of this.#inOrder(restart.children)) {
+      // A newer restart took this child over (a failure upstream of it): that one starts it.
+      if (other.owner !== restart) continue
       other.pending = false
-      if (this.phase !== RUNNING || !other.held) continue
-      other.held = false
-      other.run?.relaunch()
+      if (this.phase !== RUNNING || !this.#children.includes(other)) {
+        other.owner = undefined
+        continue
+      }
+      if (other.run === undefined) {
+        this.#start(other) // never started: a restart during the first start covers it
+      } else if (other.held) {
+        other.held = false
+        other.run.relaunch()
+      }
+      // Owned until it is up, so that a newer restart taking it over can end this wait.
       if (this.#options.startOrder === 'ready') await other.ready()
+      if (other.owner === restart) other.owner = undefined
     }
   }
 
