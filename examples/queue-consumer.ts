@@ -1,10 +1,11 @@
 // A queue consumer that waits for input without beating (healthy, no timer),
-// hangs once on a bad message and is healed, and is stopped by its caller.
+// hangs once on a bad message and is healed, and is stopped by its caller at
+// once: its wait for the next message is cancelled by the incarnation's signal.
 // Run: npx tsx examples/queue-consumer.ts
 import { steward, type WardContext } from 'steward'
 
-/** A tiny in-memory queue: `next()` resolves with the next message. */
-function queue<T>(): { push(value: T): void; next(): Promise<T> } {
+/** A tiny in-memory queue: `next(signal)` resolves with the next message, or rejects when `signal` aborts. */
+function queue<T>(): { push(value: T): void; next(signal: AbortSignal): Promise<T> } {
   const items: T[] = []
   const waiters: Array<(value: T) => void> = []
   return {
@@ -13,7 +14,21 @@ function queue<T>(): { push(value: T): void; next(): Promise<T> } {
       if (waiter === undefined) items.push(value)
       else waiter(value)
     },
-    next: () => (items.length > 0 ? Promise.resolve(items.shift()!) : new Promise((resolve) => waiters.push(resolve))),
+    next: (signal) => {
+      if (items.length > 0) return Promise.resolve(items.shift()!)
+      return new Promise((resolve, reject) => {
+        const waiter = (value: T): void => {
+          signal.removeEventListener('abort', cancel)
+          resolve(value)
+        }
+        const cancel = (): void => {
+          waiters.splice(waiters.indexOf(waiter), 1)
+          reject(signal.reason)
+        }
+        signal.addEventListener('abort', cancel, { once: true })
+        waiters.push(waiter)
+      })
+    },
   }
 }
 
@@ -21,7 +36,8 @@ const messages = queue<string>()
 
 async function consumer(ctx: WardContext): Promise<void> {
   for (;;) {
-    const message = await ctx.idle(messages.next()) // waiting for input: healthy
+    // Waiting for input: healthy; a stop or a restart cancels the wait, so the ward leaves at once.
+    const message = await ctx.idle((signal) => messages.next(signal))
     ctx.beat()
     if (message === 'poison' && ctx.attempt === 1) {
       console.log(`attempt ${ctx.attempt}: stuck on '${message}'`)
@@ -45,3 +61,4 @@ setTimeout(() => caller.abort(), 600)
 
 const outcome = await run.done
 console.log(`outcome: ${outcome.kind}`)
+console.log(`unstopped: ${outcome.kind === 'stopped' ? outcome.unstopped.length : '-'}`)

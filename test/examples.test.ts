@@ -25,14 +25,19 @@ test('examples/quick-start.ts resumes after the results already received', async
   ])
 })
 
-test('examples/queue-consumer.ts waits for input, is healed once and stopped by its caller', async () => {
+test('examples/queue-consumer.ts waits for input, is healed once and stopped by its caller at once', async () => {
+  const started = performance.now()
   assert.deepEqual(await example('examples/queue-consumer.ts'), [
     "attempt 1: handled 'hello'",
     "attempt 1: stuck on 'poison'",
     "steward: 'consumer' hung; restarting",
     "attempt 2: handled 'world'",
     'outcome: stopped',
+    'unstopped: 0',
   ])
+  // The caller aborts at 600 ms; a wait nobody cancelled would hold the stop for stopTimeout (5 s).
+  const elapsed = performance.now() - started
+  assert.ok(elapsed < 5_000, `took ${Math.round(elapsed)} ms`)
 })
 
 test('examples/walk-poison.ts delivers every good result once and dead-letters the poison input', async () => {

@@ -77,7 +77,15 @@ async function run(start: Extract<ToWorker, { type: 'start' }>): Promise<void> {
       Atomics.add(beats, 0, 1)
       if (progress !== undefined) post({ type: 'progress', progress })
     },
-    idle<V>(input: PromiseLike<V> | V): Promise<V> {
+    idle<V>(input: PromiseLike<V> | V | ((signal: AbortSignal) => PromiseLike<V> | V)): Promise<V> {
+      if (controller.signal.aborted) return Promise.reject(controller.signal.reason)
+      if (typeof input === 'function') {
+        try {
+          input = (input as (signal: AbortSignal) => PromiseLike<V> | V)(controller.signal)
+        } catch (error) {
+          return Promise.reject(error)
+        }
+      }
       post({ type: 'idle' })
       const waiting = Promise.resolve(input)
       const busy = (): void => post({ type: 'busy' })

@@ -95,3 +95,13 @@ test('a hung worker is terminated at once, whatever terminateAfter says: its rep
   )
   await noWorkerLeft()
 })
+
+test('a worker waiting for input with the signal form leaves when asked: stopped without terminate()', { timeout: 30_000 }, async () => {
+  // With a 10-minute terminateAfter, a worker that did not leave on its own would time this test out.
+  const run = steward(threadWard(fixtures, { export: 'waitsWithSignal', stream: false, terminateAfter: '10m' }), { timeout: 500, startTimeout: '10s' }).start()
+  for (let i = 0; i < 500 && run.status().state !== 'idle'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.equal(run.status().state, 'idle')
+  assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
+  assert.equal((await run.done).kind, 'stopped')
+  await noWorkerLeft()
+})

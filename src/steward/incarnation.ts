@@ -145,8 +145,17 @@ export class Incarnation implements WardContext {
     run.deadLetter(this, input, next)
   }
 
-  idle<V>(input: PromiseLike<V> | V): Promise<V> {
+  idle<V>(input: PromiseLike<V> | V | ((signal: AbortSignal) => PromiseLike<V> | V)): Promise<V> {
     const run = checkedRun(this, 'idle')
+    if (isRetired(this)) return Promise.reject(abortReason(this))
+    // The function form: the wait itself is cancelled when this incarnation is retired.
+    if (typeof input === 'function') {
+      try {
+        input = (input as (signal: AbortSignal) => PromiseLike<V> | V)(this.signal)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
     const waiting = Promise.resolve(input)
     if (run.current !== this || run.state !== WORKING) return waiting
     if ((this[BITS] & READY) === 0) run.ready(this)

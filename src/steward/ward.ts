@@ -30,8 +30,16 @@ export interface WardContext<P = unknown> {
    * returns `input`'s result. While it waits, the ward is healthy without
    * beating and its steward holds no timer for it. The heartbeat deadline
    * starts afresh when `input` settles. Use one wait at a time.
+   *
+   * Give a function to have the wait cancelled when the incarnation is
+   * retired: it is called with this incarnation's signal
+   * (`ctx.idle((signal) => queue.next({ signal }))`), so a ward waiting for
+   * input leaves at once on a stop or a restart instead of after
+   * `stopTimeout`. A plain promise that nothing cancels keeps the ward
+   * waiting until it settles. Called on a retired incarnation, `idle`
+   * rejects at once with the abort reason.
    */
-  idle<V>(input: PromiseLike<V> | V): Promise<V>
+  idle<V>(input: PromiseLike<V> | V | ((signal: AbortSignal) => PromiseLike<V> | V)): Promise<V>
   /**
    * Wraps an output of a stream ward with the progress its delivery commits
    * (`yield ctx.output(result, position + 1)`): the steward records that

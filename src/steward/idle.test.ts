@@ -1,0 +1,103 @@
+// ctx.idle((signal) => promise): a ward waiting for input leaves at once when its incarnation is
+// retired (a stop, a restart of any cause, a supervisor's strategy restart).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { ManualClock } from '../time/manual-clock.js'
+import { checkLeaks, noLeaks } from '../testing/leaks.js'
+import { supervisor } from '../tree/supervisor.js'
+import { steward } from './steward.js'
+import type { WardContext } from './ward.js'
+
+/** An input that never comes unless `signal` aborts (then it rejects with the reason), leaving no listener. */
+function never(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+  })
+}
+
+test('stop while waiting for input (the signal form): stop() settles without the clock moving, the report is empty', async () => {
+  const clock = new ManualClock()
+  const reasons: unknown[] = []
+  const { leaks } = await checkLeaks(async () => {
+    const run = steward(
+      async (ctx: WardContext) => {
+        for (;;) {
+          await ctx.idle((signal) => {
+            signal.addEventListener('abort', () => reasons.push(signal.reason), { once: true })
+            return never(signal)
+          })
+        }
+      },
+      { timeout: '1s' },
+    ).start({ clock })
+    await clock.advance(100)
+    assert.deepEqual(await clock.runUntil(run.stop('shutdown')), { unstopped: [], killed: [] })
+    assert.equal(clock.now(), 100, 'no stopTimeout waited')
+  })
+  assert.deepEqual(reasons, ['shutdown'], 'the signal the wait got aborted with the retirement reason')
+  assert.deepEqual(leaks, noLeaks)
+})
+
+test('idleTimeout while waiting for input: the next incarnation starts at once, not after stopTimeout', async () => {
+  const clock = new ManualClock()
+  const starts: number[] = []
+  const run = steward(
+    async (ctx: WardContext) => {
+      starts.push(clock.now())
+      await ctx.idle((signal) => never(signal))
+    },
+    { timeout: '1s', idleTimeout: '2s', maxRestarts: Infinity },
+  ).start({ clock })
+  await clock.advance(5_000)
+  await clock.runUntil(run.stop())
+  assert.deepEqual(starts, [0, 2_000, 4_000])
+})
+
+test('a supervisor restarting an idle sibling (one-for-all) does not wait for it', async () => {
+  const clock = new ManualClock()
+  const starts: string[] = []
+  let crashed = false
+  const run = supervisor({ strategy: 'one-for-all' }, [
+    {
+      name: 'consumer',
+      ward: async (ctx: WardContext) => {
+        starts.push(`${clock.now()} consumer`)
+        await ctx.idle((signal) => never(signal))
+      },
+    },
+    {
+      name: 'crashy',
+      ward: async (ctx: WardContext) => {
+        starts.push(`${clock.now()} crashy`)
+        if (!crashed) {
+          crashed = true
+          await clock.sleep(100, ctx.signal)
+          throw new Error('crash')
+        }
+        await ctx.idle((signal) => never(signal))
+      },
+    },
+  ]).start({ clock })
+  await clock.advance(1_000)
+  const before = clock.now()
+  assert.deepEqual(await clock.runUntil(run.stop()), { unstopped: [], killed: [] })
+  assert.equal(clock.now(), before)
+  assert.deepEqual(starts, ['0 consumer', '0 crashy', '100 consumer', '100 crashy'])
+})
+
+test('idle on a retired incarnation rejects at once with the abort reason; a throwing waiting function rejects the wait', async () => {
+  const clock = new ManualClock()
+  let old: WardContext | undefined
+  const run = steward(async (ctx: WardContext) => {
+    old ??= ctx
+    await ctx.idle(() => {
+      throw new Error('cannot wait')
+    })
+  }, { maxRestarts: 0 }).start({ clock })
+  const outcome = await clock.runUntil(run.done)
+  assert.equal(outcome.kind, 'gave-up')
+  assert.equal(outcome.kind === 'gave-up' ? outcome.error.cause.message : '', 'cannot wait')
+  const late = old!.idle(Promise.resolve(1))
+  await assert.rejects(late, (error: Error) => error.name === 'WardRetiredError' && /retired: the steward gave up/.test(error.message))
+})
