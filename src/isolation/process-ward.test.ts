@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
-import { createServer } from 'node:net'
+import { freePort } from '../testing/net.js'
 import type { StewardEvent } from '../observe/events.js'
 import { steward } from '../steward/steward.js'
 import { liveChildren, processWard } from './process-ward.js'
@@ -41,13 +41,6 @@ afterEach(() => {
   }
 })
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 test('a child that stops beating is killed and restarted; its progress survives', { timeout: 30_000 }, async () => {
   const events: string[] = []
