@@ -229,7 +229,15 @@ test("startOrder 'ready': each child starts after the previous one is up, at fir
       },
     })
     const run = supervisor({ strategy: 'one-for-all', startOrder }, [child('a', 300), child('b', 200), child('c', 100)]).start({ clock })
-    await clock.advance(3_000)
+    await clock.advance(100)
+    // Every child is in the status at every moment, those not started yet too.
+    assert.deepEqual(
+      run.status().children.map((status) => `${status.path} ${status.state} ${status.attempt}`),
+      startOrder === 'ready'
+        ? ['supervisor/a working 1', 'supervisor/b starting 0', 'supervisor/c starting 0']
+        : ['supervisor/a working 1', 'supervisor/b working 1', 'supervisor/c idle 1'],
+    )
+    await clock.advance(2_900)
     await clock.runUntil(run.stop())
     assert.deepEqual(
       starts,

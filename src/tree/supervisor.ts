@@ -123,6 +123,25 @@ function resolve(options: SupervisorOptions | undefined): Resolved {
   return { ...resolved, policy: { intensity: resolved.intensity, backoff: resolved.backoff } }
 }
 
+/** The status of a child not started yet (it waits for the one before it to be up). */
+function notStarted(path: string, name: string): WardStatus {
+  return {
+    name,
+    path,
+    kind: 'steward',
+    state: 'starting',
+    attempt: 0,
+    restarts: 0,
+    lastBeatAgo: null,
+    progress: undefined,
+    failuresHere: 0,
+    lastFailure: null,
+    abandoned: 0,
+    lastAbandoned: null,
+    children: [],
+  }
+}
+
 /** A restart being carried out: the children it restarts, the retirements it waits for, its backoff. */
 class Restart {
   readonly children = new Set<Child>()
@@ -141,8 +160,6 @@ class Child implements ChildDecider {
   run: StewardRun<unknown> | undefined = undefined
   /** Retired by a restart in progress and waiting to be started again. */
   held = false
-  /** Part of a strategy restart that has not started it again yet. */
-  pending = false
   /** The restart that will start it again (a newer one takes a child over from an older one). */
   owner: Restart | undefined = undefined
   #whenReady: (() => void) | undefined = undefined
@@ -166,7 +183,7 @@ class Child implements ChildDecider {
     wake?.()
   }
 
-  /** Resolves when the child is up, or it failed, or a newer restart took it over, or its run ended, or the supervisor started stopping. */
+  /** Resolves when the child is up, or a newer restart took it over, or its run ended, or the supervisor started stopping. */
   ready(): Promise<void> {
     const run = this.run
     if (run === undefined || run.isUp || run.outcome !== undefined) return Promise.resolve()
@@ -268,7 +285,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       lastFailure: this.#lastFailure === undefined ? null : errorInfo(this.#lastFailure),
       abandoned: 0,
       lastAbandoned: null,
-      children: this.#children.flatMap((child) => (child.run === undefined ? [] : [child.run.status()])),
+      children: this.#children.map((child) => child.run?.status() ?? notStarted(`${this.path}/${child.name}`, child.name)),
     }
   }
 
@@ -395,7 +412,6 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       // Taken over from an older restart still starting its children: that one stops waiting for it.
       if (other.owner !== undefined && other.owner !== restart) other.childReady()
       restart.children.add(other)
-      other.pending = true
       other.owner = restart
     }
     child.held = true
@@ -446,7 +462,6 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     for (const other of this.#inOrder(restart.children)) {
       // A newer restart took this child over (a failure upstream of it): that one starts it.
       if (other.owner !== restart) continue
-      other.pending = false
       if (this.phase !== RUNNING || !this.#children.includes(other)) {
         other.owner = undefined
         continue
