@@ -40,6 +40,8 @@ export type RetireWhy = string | { readonly reason: unknown }
 
 /** The run an incarnation belongs to (set by the class's static block). @internal */
 export let runOf: (inc: Incarnation) => StewardRun<unknown>
+/** Whether `value` is an incarnation itself (not an object that inherits from one). @internal */
+export let isIncarnation: (value: unknown) => value is Incarnation
 let hasRun: (inc: unknown) => boolean
 
 /** The part of an incarnation few need. @internal */
@@ -95,12 +97,13 @@ export class Incarnation implements WardContext {
   }
 
   get [wardHost](): WardHost {
-    return this.#run
+    return checkedRun(this, 'wardHost')
   }
 
   static {
     runOf = (inc) => inc.#run
     hasRun = (inc) => typeof inc === 'object' && inc !== null && #run in inc
+    isIncarnation = (value): value is Incarnation => hasRun(value)
   }
 
   get signal(): AbortSignal {
@@ -113,8 +116,13 @@ export class Incarnation implements WardContext {
   }
 
   beat(progress?: unknown): void {
-    // A detached call (`const { beat } = ctx`) has no `this`: say so, instead of a property error.
-    const run = this === undefined ? checkedRun(this, 'beat') : this.#run
+    let run: StewardRun<unknown>
+    try {
+      run = this.#run
+    } catch {
+      // Not called on the context itself: on a wrapper of it (`Object.create(ctx)`), or detached.
+      return checked(this, 'beat').beat(progress)
+    }
     if (run.current !== this) return
     run.lastBeat = run.cell.now
     if (progress !== undefined) {
@@ -133,41 +141,25 @@ export class Incarnation implements WardContext {
   }
 
   get poisoned(): boolean {
-    const run = checkedRun(this, 'poisoned')
-    return run.current === this && this.failuresHere >= run.options.poisonAfter && sameProgress(run.progress, this.resume)
+    const inc = checked(this, 'poisoned')
+    const run = inc.#run
+    return run.current === inc && inc.failuresHere >= run.options.poisonAfter && sameProgress(run.progress, inc.resume)
   }
 
   deadLetter(input: unknown, next: unknown): void {
-    const run = checkedRun(this, 'deadLetter')
+    const inc = checked(this, 'deadLetter')
+    const run = inc.#run
     if (next === undefined) throw new TypeError('ctx.deadLetter(input, next): next (the progress after the input) must not be undefined')
-    if (run.current !== this) return
-    if ((this[BITS] & READY) === 0) run.ready(this)
-    run.deadLetter(this, input, next)
+    if (run.current !== inc) return
+    if ((inc[BITS] & READY) === 0) run.ready(inc)
+    run.deadLetter(inc, input, next)
   }
 
   idle<V>(input: PromiseLike<V> | V | ((signal: AbortSignal) => PromiseLike<V> | V)): Promise<V> {
-    const run = checkedRun(this, 'idle')
-    if (isRetired(this)) return Promise.reject(abortReason(this))
-    // The function form: the wait itself is cancelled when this incarnation is retired.
-    if (typeof input === 'function') {
-      try {
-        input = (input as (signal: AbortSignal) => PromiseLike<V> | V)(this.signal)
-      } catch (error) {
-        return Promise.reject(error)
-      }
-    }
-    const waiting = Promise.resolve(input)
-    if (run.current !== this || run.state !== WORKING) return waiting
-    if ((this[BITS] & READY) === 0) run.ready(this)
-    if (run.current !== this) return waiting
-    run.rest(IDLE)
-    this[WAKE] ??= wake.bind(this)
-    // Registered before the ward awaits `waiting`, so the deadline is running again when it resumes.
-    void waiting.then(this[WAKE], this[WAKE])
-    // A parent steward of ours follows our state directly; any other context is told of the wait.
-    if (run.upstream !== undefined && run.parent === undefined) run.upstream.idle(waiting).catch(noop)
-    return waiting
+    return idleOn(checked(this, 'idle'), input)
   }
+
+
 }
 
 /** The run of `inc`, or a TypeError that says how to call a context method. */
@@ -175,11 +167,39 @@ function checkedRun(inc: Incarnation | undefined, member: string): StewardRun<un
   return runOf(checked(inc, member))
 }
 
-function checked(inc: Incarnation | undefined, member: string): Incarnation {
+/** The incarnation `value` is, or wraps (`Object.create(ctx)`), or a TypeError that says how to call `member`. */
+function checked(value: Incarnation | undefined, member: string): Incarnation {
+  let inc: unknown = value
+  while (typeof inc === 'object' && inc !== null && !hasRun(inc)) inc = Object.getPrototypeOf(inc)
   if (!hasRun(inc)) {
     throw new TypeError(`ctx.${member} was called detached from its context: call it as ctx.${member}${member === 'beat' || member === 'idle' || member === 'output' || member === 'deadLetter' ? '()' : ''}, on the context the ward was handed`)
   }
   return inc as Incarnation
+}
+
+/** `ctx.idle` on the incarnation itself (a module function: a private method would cost every incarnation a brand). */
+function idleOn<V>(inc: Incarnation, input: PromiseLike<V> | V | ((signal: AbortSignal) => PromiseLike<V> | V)): Promise<V> {
+  const run = runOf(inc)
+  if (isRetired(inc)) return Promise.reject(abortReason(inc))
+  // The function form: the wait itself is cancelled when this incarnation is retired.
+  if (typeof input === 'function') {
+    try {
+      input = (input as (signal: AbortSignal) => PromiseLike<V> | V)(inc.signal)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+  const waiting = Promise.resolve(input)
+  if (run.current !== inc || run.state !== WORKING) return waiting
+  if ((inc[BITS] & READY) === 0) run.ready(inc)
+  if (run.current !== inc) return waiting
+  run.rest(IDLE)
+  inc[WAKE] ??= wake.bind(inc)
+  // Registered before the ward awaits `waiting`, so the deadline is running again when it resumes.
+  void waiting.then(inc[WAKE], inc[WAKE])
+  // A parent steward of ours follows our state directly; any other context is told of the wait.
+  if (run.upstream !== undefined && run.parent === undefined) run.upstream.idle(waiting).catch(noop)
+  return waiting
 }
 
 function noop(): void {}

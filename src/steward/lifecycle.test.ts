@@ -8,6 +8,7 @@ import { supervisor } from '../tree/supervisor.js'
 import { DoNotRestart } from './sentinels.js'
 import { steward } from './steward.js'
 import type { WardContext } from './ward.js'
+import { wardHost } from './host.js'
 
 function aborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve()
@@ -145,4 +146,35 @@ test('the context a ward is handed has no internals, and a detached method says 
   assert.equal(seen?.markSettled, undefined)
   assert.ok(seen?.detached instanceof TypeError)
   assert.match(seen.detached.message, /ctx\.beat was called detached from its context: call it as ctx\.beat\(\)/)
+})
+
+test('a wrapper of the context (Object.create(ctx), or one that forwards wardHost) keeps beats, paths and events', async () => {
+  const clock = new ManualClock()
+  const events: string[] = []
+  const inner = steward(
+    async (ctx: WardContext) => {
+      ctx.beat()
+      await ctx.idle((signal) => new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })))
+    },
+    { name: 'inner', timeout: '1s' },
+  )
+  const outer = steward(
+    async (ctx: WardContext) => {
+      // A wrapper made by prototype: its inherited methods act on the context it wraps.
+      const wrapped = Object.create(ctx) as WardContext
+      wrapped.beat()
+      // A wrapper made by hand: only what it forwards, wardHost included.
+      const forwarded = { ...{ clock: ctx.clock, signal: ctx.signal, resume: ctx.resume }, beat: (p?: unknown) => ctx.beat(p), idle: ctx.idle.bind(ctx), [wardHost]: ctx[wardHost] } as unknown as WardContext
+      await Promise.all([inner(wrapped).done, steward(inner, { name: 'second', timeout: '1s' })(forwarded).done])
+    },
+    { name: 'outer', timeout: '1s' },
+  ).start({ clock, onEvent: (event) => events.push(`${event.path} ${event.type}`) })
+  await clock.advance(5_000)
+  // Beats and waits through the wrappers keep the outer ward healthy: still its first incarnation,
+  // idle because the nested runs wait for input and say so through the wrappers.
+  assert.deepEqual([outer.status().state, outer.status().attempt], ['idle', 1])
+  await clock.runUntil(outer.stop())
+  assert.ok(events.includes('outer/inner started'), events.join('\n'))
+  assert.ok(events.includes('outer/second started'), events.join('\n'))
+  assert.ok(!events.some((line) => line.endsWith(' hung')), events.join('\n'))
 })

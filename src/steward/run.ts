@@ -30,6 +30,7 @@ import {
   markRetired,
   onSettled,
   PROMISE,
+  isIncarnation,
   runOf,
   setChild,
   setKind,
@@ -125,7 +126,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       host.adopt(this)
       this.on((event) => host.emit(event))
     }
-    if (upstream instanceof Incarnation) this.flags |= NESTED
+    if (isIncarnation(upstream)) this.flags |= NESTED
     if (path !== undefined) this.linked.path = path
     if (decider !== undefined) this.linked.decider = decider
     if (options.onEvent !== undefined) this.on(options.onEvent)
@@ -632,8 +633,9 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       }
       this.state = OFF
       this.watchdog.unwatch(this)
-      if (this.upstream instanceof Incarnation && outcome.kind === 'stopped' && outcome.unstopped.length > 0) {
-        runOf(this.upstream).noteUnstopped(outcome.unstopped)
+      const upstream = this.upstream
+      if (isIncarnation(upstream) && outcome.kind === 'stopped' && outcome.unstopped.length > 0) {
+        runOf(upstream).noteUnstopped(outcome.unstopped)
       }
       this.endStream(outcome)
     })
