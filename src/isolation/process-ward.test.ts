@@ -4,12 +4,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
+import { connect } from 'node:net'
 import { freePort } from '../testing/net.js'
 import type { StewardEvent } from '../observe/events.js'
 import { steward } from '../steward/steward.js'
 import { liveChildren, processWard } from './process-ward.js'
 import { liveWorkers, threadWard } from './thread-ward.js'
 import { supervisor } from '../tree/supervisor.js'
+import { checkLeaks, noLeaks } from '../testing/leaks.js'
 
 const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
 const node = process.execPath
@@ -108,22 +110,26 @@ test('lines on stdout are a heartbeat, and reach onLine, line events and the raw
   const lines: string[] = []
   const events: string[] = []
   let raw = ''
+  // 30 lines 100 ms apart: it runs about 3 s, seven times its 400 ms timeout and past its 2 s
+  // start deadline, alive on its lines alone.
   const outcome = await steward(
-    processWard(node, [child, 'stdout'], {
+    processWard(node, [child, 'stdout', '30', '100'], {
       heartbeat: 'stdout',
       onLine: (stream, line) => lines.push(`${stream}: ${line}`),
       onSpawn: (spawned) => spawned.stdout?.on('data', (chunk: Buffer) => (raw += chunk.toString())),
     }),
-    { timeout: 1_000 },
+    { timeout: 400, startTimeout: '2s', restart: 'temporary' },
   ).start({
     onEvent: (event) => {
       if (event.type === 'line') events.push(`${event.stream} ${event.line}`)
+      else if (event.type !== 'started') events.push(event.type)
     },
   }).done
   assert.equal(outcome.kind, 'completed')
-  assert.equal(lines.length, 10)
+  assert.equal(lines.length, 30)
   assert.equal(lines[0], 'stdout: line 1')
-  assert.equal(events[9], 'stdout line 10')
+  assert.equal(events.at(-2), 'stdout line 30')
+  assert.deepEqual(events.filter((event) => !event.startsWith('stdout')), ['completed'])
   assert.ok(raw.startsWith('line 1\nline 2\n'))
 })
 
@@ -159,6 +165,49 @@ test('a TCP-probed child is healthy while it accepts connections', { timeout: 30
   seen.track()
   assert.deepEqual(events, ['started'], 'never found hung: its port answers')
   await run.stop()
+  await noChildLeft(seen.pids)
+})
+
+test("heartbeat 'none': a child that works without a word for three timeouts is waiting, not hung, and leaves nothing behind", { timeout: 30_000 }, async () => {
+  const events: string[] = []
+  const { leaks } = await checkLeaks(async () => {
+    const outcome = await steward(processWard(node, [child, 'quiet', '1500'], { heartbeat: 'none' }), { timeout: 500, restart: 'temporary' }).start({
+      onEvent: (event) => events.push(event.type),
+    }).done
+    assert.equal(outcome.kind, 'completed')
+  })
+  assert.deepEqual(events, ['started', 'completed'])
+  assert.deepEqual(leaks, noLeaks, 'the abort listener and the killAfter timer are gone')
+  await noChildLeft([])
+})
+
+/** Whether a TCP connection to the port on 127.0.0.1 opens. */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => {
+      socket.destroy()
+      resolve(false)
+    })
+  })
+}
+
+test('a child that stops when asked leaves no killAfter timer behind', { timeout: 30_000 }, async () => {
+  const port = await freePort()
+  const seen = pidsOf()
+  const { leaks } = await checkLeaks(async () => {
+    const run = steward(processWard(node, [child, 'http', String(port)], { heartbeat: { tcp: { port }, every: 50 }, killAfter: '10s' }), { timeout: 2_000 }).start({
+      onEvent: () => seen.track(),
+    })
+    // Up: its port answers (it installs its SIGTERM handler before it listens).
+    for (let i = 0; i < 500 && !(await answers(port)); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.deepEqual(await run.stop(), { unstopped: [], killed: [] }) // it exits on SIGTERM
+  })
+  assert.deepEqual(leaks, noLeaks)
   await noChildLeft(seen.pids)
 })
 

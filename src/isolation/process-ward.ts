@@ -194,7 +194,7 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       if (host !== undefined) host.noteKilled(`${host.path}#${child.pid ?? '?'}`)
     }
     const ask = (): void => {
-      if (asked) return
+      if (asked || !alive()) return
       asked = true
       child.kill(killSignal)
       killer = ctx.clock.setTimer(killAfter, insist)
