@@ -1,10 +1,16 @@
-import { test } from 'node:test'
+import { afterEach, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { StewardEvent } from '../observe/events.js'
 import { steward } from '../steward/steward.js'
+import { fixed } from '../policy/backoff.js'
 import { liveWorkers, started, threadWard } from './thread-ward.js'
 
 const fixtures = new URL('../../test/fixtures/thread-wards.mjs', import.meta.url)
+
+// A failed test must not leave a worker behind to keep the test process alive.
+afterEach(async () => {
+  await Promise.all([...liveWorkers].map((worker) => worker.terminate()))
+})
 
 async function noWorkerLeft(): Promise<void> {
   for (let i = 0; i < 200 && liveWorkers.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
@@ -103,5 +109,32 @@ test('a worker waiting for input with the signal form leaves when asked: stopped
   assert.equal(run.status().state, 'idle')
   assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
   assert.equal((await run.done).kind, 'stopped')
+  await noWorkerLeft()
+})
+
+test('a worker busy for eight timeouts stays healthy on its beats alone (they cross from the worker)', { timeout: 30_000 }, async () => {
+  const events: string[] = []
+  // Busy 4 s: past its 2.5 s start deadline too, so only relayed beats keep it alive.
+  const run = steward(threadWard(fixtures, { export: 'slowBeats' }), { timeout: 500, startTimeout: 2_500, restart: 'temporary' }).start({
+    onEvent: (event: StewardEvent) => events.push(event.type),
+  })
+  const values: unknown[] = []
+  for await (const value of run) values.push(value)
+  assert.deepEqual(values, [1])
+  assert.deepEqual(events, ['started', 'completed'])
+  await noWorkerLeft()
+})
+
+test('a warm spare is released when the run is stopped during the backoff after a hang', { timeout: 30_000 }, async () => {
+  const run = steward(threadWard(fixtures, { export: 'cpuHang', warm: true }), { timeout: 1_000, startTimeout: '10s', backoff: fixed('1m') }).start()
+  const waiting = (async () => {
+    for await (const _ of run) {
+      // drain
+    }
+  })()
+  for (let i = 0; i < 1_000 && run.status().state !== 'backoff'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.equal(run.status().state, 'backoff')
+  assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
+  await waiting
   await noWorkerLeft()
 })
