@@ -1,26 +1,25 @@
 // Runs every *.test.ts under src/ (and test/) with Node's test runner, TypeScript loaded by tsx.
 // Thread wards run their worker side from dist/ (a worker does not get tsx's loader on Node 20),
-// so a build older than the sources is rebuilt first: the tests never run stale code.
+// so a build made from other sources than the ones here is rebuilt first: the tests never run
+// stale code. The sources are compared by content (a restored file may keep an old mtime).
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { builtFromSources } from './source-hash.mjs'
 
 function find(dir, out, accept) {
   if (!existsSync(dir)) return out
   for (const name of readdirSync(dir)) {
     const path = join(dir, name)
     if (statSync(path).isDirectory()) find(path, out, accept)
-    else if (accept(name, path)) out.push(path)
+    else if (accept(name)) out.push(path)
   }
   return out
 }
 
-const sources = find('src', [], (name, path) => name.endsWith('.ts') && !name.endsWith('.test.ts') && !path.startsWith(join('src', 'testing')))
-const newestSource = Math.max(...sources.map((path) => statSync(path).mtimeMs))
-const built = join('dist', 'isolation', 'thread-runner.js')
-if (!existsSync(built) || statSync(built).mtimeMs < newestSource) {
-  console.error('run-tests: dist/ is older than src/; building first')
-  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
+if (!builtFromSources()) {
+  console.error('run-tests: dist/ was not built from these sources; building first')
+  const build = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' })
   if (build.status !== 0) process.exit(build.status ?? 1)
 }
 
