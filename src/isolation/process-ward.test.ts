@@ -63,9 +63,9 @@ test('a child that stops beating is killed and restarted; its progress survives'
 test('a child that ignores SIGTERM gets SIGKILL after killAfter; the stop report says so', { timeout: 30_000 }, async () => {
   const seen = pidsOf()
   const run = steward(processWard(node, [child, 'deaf'], { heartbeat: 'ipc', killAfter: 200 }), { name: 'deaf', timeout: '1m' }).start()
-  for (let i = 0; i < 200 && liveChildren.size === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  // Its first beat comes after it installed its SIGTERM handler.
+  for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
   seen.track()
-  await new Promise((resolve) => setTimeout(resolve, 300)) // let it install its handler
   const report = await run.stop()
   assert.deepEqual(report.unstopped, [])
   assert.deepEqual(report.killed, [`deaf#${seen.pids[0]}`])
@@ -81,11 +81,8 @@ test('a child frozen with SIGSTOP is found hung, killed and replaced', { timeout
       seen.track()
     },
   })
-  for (let i = 0; i < 200 && seen.pids.length === 0; i++) {
-    seen.track()
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  seen.track()
   process.kill(seen.pids[0]!, 'SIGSTOP')
   for (let i = 0; i < 500 && !events.includes('restarting'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
   for (let i = 0; i < 500 && seen.pids.length < 2; i++) {
@@ -137,16 +134,21 @@ test('an HTTP-probed child whose probe starts failing is restarted', { timeout: 
   const port = await freePort()
   const seen = pidsOf()
   const events: string[] = []
-  const run = steward(processWard(node, [child, 'http', String(port)], { heartbeat: { http: `http://127.0.0.1:${port}/health`, every: 50 } }), {
-    timeout: 1_000,
+  const times: number[] = []
+  // Healthy for 2 s, four times its timeout: only answered probes keep it alive that long.
+  const run = steward(processWard(node, [child, 'http', String(port), '2000'], { heartbeat: { http: `http://127.0.0.1:${port}/health`, every: 50 } }), {
+    timeout: 500,
+    startTimeout: '10s',
   }).start({
     onEvent: (event) => {
       events.push(event.type)
+      times.push(event.at)
       seen.track()
     },
   })
   for (let i = 0; i < 1_000 && events.filter((type) => type === 'started').length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
   assert.deepEqual(events.slice(0, 4), ['started', 'hung', 'restarting', 'started'])
+  assert.ok(times[1]! - times[0]! >= 2_000, `hung ${Math.round(times[1]! - times[0]!)} ms after its start, while its probe still answered`)
   await run.stop()
   await noChildLeft(seen.pids)
 })
@@ -161,7 +163,9 @@ test('a TCP-probed child is healthy while it accepts connections', { timeout: 30
       seen.track()
     },
   })
-  await new Promise((resolve) => setTimeout(resolve, 2_500)) // more than two timeouts
+  for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.ok(run.status().up, 'its first probe answered')
+  await new Promise((resolve) => setTimeout(resolve, 2_500)) // then more than two timeouts, on probes alone
   seen.track()
   assert.deepEqual(events, ['started'], 'never found hung: its port answers')
   await run.stop()

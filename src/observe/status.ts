@@ -32,6 +32,11 @@ export interface WardStatus {
   /** The current (or last) incarnation, 1-based; 0 before the first start. */
   readonly attempt: number
   readonly restarts: number
+  /**
+   * The current incarnation has shown it is up (its first beat, output, idle
+   * wait or dead letter); for a supervisor, every child is. A readiness check.
+   */
+  readonly up: boolean
   /** Milliseconds since the last beat (or start of work); `null` when not working. */
   readonly lastBeatAgo: number | null
   /** The last progress reported with `beat(progress)`, or `undefined`. */

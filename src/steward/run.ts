@@ -230,6 +230,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       state: this.#stateName(),
       attempt: this.#attempts,
       restarts: this.#log?.restarts ?? 0,
+      up: this.phase === RUNNING && this.isUp,
       lastBeatAgo: this.phase === RUNNING && this.state === WORKING ? Math.max(0, this.clock.now() - this.lastBeat) : null,
       progress: this.progress,
       failuresHere: this.#failuresHere,

@@ -657,6 +657,7 @@ test('events and status are plain data', async () => {
     state: 'completed',
     attempt: 3,
     restarts: 2,
+    up: false,
     lastBeatAgo: null,
     progress: { offset: 3 },
     failuresHere: 2,

@@ -416,3 +416,25 @@ test('stop() reports what this stop abandoned; an incarnation abandoned by an ea
   assert.deepEqual(outcome.kind === 'stopped' ? outcome.unstopped : undefined, [])
   deafRelease()
 })
+
+test('status().up: a run is up once its incarnation showed life; a supervisor once every child is', async () => {
+  const clock = new ManualClock()
+  const child = (name: string, boot: number): ChildSpec => ({
+    name,
+    ward: async (ctx: WardContext) => {
+      await clock.sleep(boot, ctx.signal)
+      ctx.beat()
+      await ctx.idle(aborted(ctx.signal))
+    },
+  })
+  const run = supervisor({}, [child('fast', 100), child('slow', 300)]).start({ clock })
+  const ups = (): string => `${run.status().up} ${run.status().children.map((status) => status.up).join(' ')}`
+  await clock.advance(50)
+  assert.equal(ups(), 'false false false')
+  await clock.advance(100)
+  assert.equal(ups(), 'false true false')
+  await clock.advance(200)
+  assert.equal(ups(), 'true true true')
+  await clock.runUntil(run.stop())
+  assert.equal(ups(), 'false false false')
+})
