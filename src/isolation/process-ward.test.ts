@@ -1,5 +1,5 @@
 import { afterEach, describe, test } from 'node:test'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
@@ -321,4 +321,107 @@ describe('a stream: true process ward stops its child gracefully on every path',
       assert.deepEqual(flushes(file), [])
       await noChildLeft([pid])
     }))
+})
+
+describe('exec and function probes', () => {
+  test('an exec probe (a command that exits 0) that starts failing: hung within timeout + one probe, restarted; no probe outlives the ward', { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'steward-exec-'))
+    const healthy = join(dir, 'healthy')
+    writeFileSync(healthy, '')
+    const seen = pidsOf()
+    const events: Array<{ type: string; at: number }> = []
+    const { leaks } = await checkLeaks(async () => {
+      const run = steward(processWard(node, [child, 'quiet', '60000'], { heartbeat: { exec: ['test', '-f', healthy], every: 50, timeout: 1_000 } }), {
+        timeout: 500,
+        startTimeout: '10s',
+      }).start({
+        onEvent: (event) => {
+          events.push({ type: event.type, at: event.at })
+          seen.track()
+        },
+      })
+      for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      assert.ok(run.status().up, 'its probe answered')
+      const failingFrom = performance.now()
+      rmSync(healthy)
+      for (let i = 0; i < 1_000 && !events.some((event) => event.type === 'hung'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      writeFileSync(healthy, '')
+      const hung = events.find((event) => event.type === 'hung')!
+      assert.ok(hung.at - failingFrom < 500 + 50 + 1_000, `hung ${Math.round(hung.at - failingFrom)} ms after the probe started failing`)
+      for (let i = 0; i < 1_000 && events.filter((event) => event.type === 'started').length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      assert.deepEqual(events.slice(0, 4).map((event) => event.type), ['started', 'hung', 'restarting', 'started'])
+      await run.stop()
+    })
+    rmSync(dir, { recursive: true, force: true })
+    assert.deepEqual(leaks, noLeaks, 'no probe process, timer or listener left')
+    await noChildLeft(seen.pids)
+  })
+
+  test('a probe function sees a server frozen with SIGSTOP (a TCP probe cannot: the kernel still accepts)', { timeout: 30_000 }, async () => {
+    const port = await freePort()
+    const seen = pidsOf()
+    const events: string[] = []
+    const run = steward(
+      processWard(node, [child, 'http', String(port), '600000'], {
+        heartbeat: {
+          every: 100,
+          // Any protocol: here an HTTP request, cancelled by the probe's signal at its deadline.
+          probe: async (signal) => {
+            const response = await fetch(`http://127.0.0.1:${port}/health`, { signal })
+            await response.body?.cancel()
+            if (!response.ok) throw new Error(`status ${response.status}`)
+          },
+        },
+        killAfter: 100,
+      }),
+      { timeout: 1_000, startTimeout: '10s' },
+    ).start({
+      onEvent: (event) => {
+        events.push(event.type)
+        seen.track()
+      },
+    })
+    for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.ok(run.status().up)
+    seen.track()
+    process.kill(seen.pids[0]!, 'SIGSTOP')
+    for (let i = 0; i < 1_000 && events.filter((type) => type === 'started').length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.deepEqual(events.slice(0, 4), ['started', 'hung', 'restarting', 'started'])
+    await run.stop()
+    await noChildLeft(seen.pids)
+  })
+
+  test('a slow exec probe is killed when the ward ends: it never outlives it', { timeout: 30_000 }, async () => {
+    const marker = `${60 + Math.random()}`
+    const probesRunning = (): number[] =>
+      readdirSync('/proc').filter((entry) => {
+        if (!/^\d+$/.test(entry)) return false
+        try {
+          return readFileSync(`/proc/${entry}/cmdline`, 'utf8') === `sleep\0${marker}\0`
+        } catch {
+          return false
+        }
+      }).map(Number)
+    const seen = pidsOf()
+    const { leaks } = await checkLeaks(async () => {
+      const run = steward(processWard(node, [child, 'quiet', '60000'], { heartbeat: { exec: ['sleep', marker], every: 20, timeout: '1m' } }), {
+        timeout: '1m',
+      }).start({ onEvent: () => seen.track() })
+      for (let i = 0; i < 1_000 && probesRunning().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      const probes = probesRunning()
+      assert.equal(probes.length, 1, 'one probe at a time')
+      await run.stop()
+      for (let i = 0; i < 300 && probesRunning().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      assert.deepEqual(probesRunning(), [])
+    })
+    assert.deepEqual(leaks, noLeaks)
+    await noChildLeft(seen.pids)
+  })
+
+  test('bad exec and probe heartbeats are refused, naming the key', () => {
+    assert.throws(() => processWard(node, [], { heartbeat: { exec: [] as never } }), /'heartbeat.exec' must be \[command, ...args\]/)
+    assert.throws(() => processWard(node, [], { heartbeat: { exec: ['ok', 3] as never } }), /'heartbeat.exec'/)
+    assert.throws(() => processWard(node, [], { heartbeat: { exec: ['ok'], timeout: -1 } }), /'heartbeat.timeout'/)
+    assert.throws(() => processWard(node, [], { heartbeat: { probe: 'ping' as never } }), /'heartbeat.probe' must be a function/)
+  })
 })

@@ -14,7 +14,17 @@ import { Mailbox } from './mailbox.js'
  * - `'stdout'`: every line the child writes on stdout;
  * - `{ http, every? }`: an HTTP GET of `http` every `every` (default: the pulse interval) that answers 2xx;
  * - `{ tcp: { port, host? }, every? }`: a TCP connection that opens;
+ * - `{ exec: [command, ...args], every?, timeout? }`: a command (no shell) that exits 0 within
+ *   `timeout` (default `every`), as Kubernetes' exec probe; killed at its timeout and when the ward
+ *   ends, so it never outlives it;
+ * - `{ probe: (signal) => promise, every? }`: a function whose promise resolves within `every`
+ *   (any protocol: a Redis PING, a SQL `select 1`); `signal` aborts at that deadline and when the
+ *   ward ends;
  * - `'none'`: none — the child is healthy until it exits.
+ *
+ * What each can see: a child frozen by SIGSTOP still has its listening socket, and the kernel
+ * accepts TCP connections into its backlog, so `tcp` cannot see the freeze; `http`, `exec` and
+ * `probe` see it when they ask the child for an answer (an HTTP response, a protocol reply).
  */
 export type ProcessHeartbeat =
   | 'ipc'
@@ -22,6 +32,8 @@ export type ProcessHeartbeat =
   | 'none'
   | { readonly http: string | URL; readonly every?: Duration }
   | { readonly tcp: { readonly port: number; readonly host?: string }; readonly every?: Duration }
+  | { readonly exec: readonly [string, ...string[]]; readonly every?: Duration; readonly timeout?: Duration }
+  | { readonly probe: (signal: AbortSignal) => PromiseLike<unknown>; readonly every?: Duration }
 
 /** Options of {@link processWard}. */
 export interface ProcessWardOptions {
@@ -145,7 +157,52 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
           if (healthy && !probes.signal.aborted) ctx.beat()
           if (!probes.signal.aborted) probeTimer = ctx.clock.setTimer(every, probe)
         }
-        if ('http' in heartbeat) {
+        if ('exec' in heartbeat) {
+          // One command at a time, given its timeout to exit 0, killed at it or when the ward ends.
+          const [file, ...rest] = heartbeat.exec
+          const limitMs = heartbeat.timeout === undefined ? every : toMs(heartbeat.timeout, 'processWard: heartbeat.timeout', { zero: false })
+          const checker = spawn(file, rest, { stdio: 'ignore', env: options.env === undefined ? process.env : { ...options.env }, cwd: options.cwd ?? process.cwd() })
+          const kill = (): void => void checker.kill('SIGKILL')
+          probes.signal.addEventListener('abort', kill, { once: true })
+          const limit = ctx.clock.setTimer(limitMs, kill)
+          let answered = false
+          const finish = (healthy: boolean): void => {
+            if (answered) return
+            answered = true
+            limit.cancel()
+            probes.signal.removeEventListener('abort', kill)
+            done(healthy)
+          }
+          checker.once('error', () => finish(false))
+          checker.once('exit', (code) => finish(code === 0))
+        } else if ('probe' in heartbeat) {
+          // The user's check, given `every` to resolve; its signal aborts then, or when the ward ends.
+          const request = new AbortController()
+          const cancel = (): void => request.abort(new Error(`processWard: probe did not answer within ${every} ms`))
+          probes.signal.addEventListener('abort', cancel, { once: true })
+          const limit = ctx.clock.setTimer(every, cancel)
+          let answered = false
+          const settle = (healthy: boolean): void => {
+            if (answered) return
+            answered = true
+            limit.cancel()
+            probes.signal.removeEventListener('abort', cancel)
+            done(healthy)
+          }
+          request.signal.addEventListener('abort', () => settle(false), { once: true })
+          let answer: PromiseLike<unknown>
+          try {
+            answer = heartbeat.probe(request.signal)
+          } catch {
+            settle(false)
+            return
+          }
+          // A late answer (after the deadline) was already counted as none.
+          Promise.resolve(answer).then(
+            () => settle(true),
+            () => settle(false),
+          )
+        } else if ('http' in heartbeat) {
           // One request at a time, given `every` to answer, cancelled when the ward ends.
           const request = new AbortController()
           const cancel = (): void => request.abort()
@@ -259,6 +316,18 @@ function validHeartbeat(heartbeat: unknown): asserts heartbeat is ProcessHeartbe
       const tcp = (heartbeat).tcp
       if (typeof tcp === 'object' && tcp !== null && Number.isInteger((tcp as { port?: unknown }).port)) return
     }
+    if ('exec' in heartbeat) {
+      const exec: unknown = heartbeat.exec
+      if (Array.isArray(exec) && exec.length > 0 && exec.every((part) => typeof part === 'string') && exec[0] !== '') {
+        if ('timeout' in heartbeat && heartbeat.timeout !== undefined) toMs(heartbeat.timeout as Duration, `processWard: option 'heartbeat.timeout'`, { zero: false })
+        return
+      }
+      throw new TypeError(`processWard: option 'heartbeat.exec' must be [command, ...args], strings, the command not empty, got ${describe(exec)}`)
+    }
+    if ('probe' in heartbeat) {
+      if (typeof heartbeat.probe === 'function') return
+      throw new TypeError(`processWard: option 'heartbeat.probe' must be a function (signal) => promise, got ${describe(heartbeat.probe)}`)
+    }
   }
-  throw new TypeError(`processWard: option 'heartbeat' must be 'ipc', 'stdout', 'none', { http } or { tcp: { port } }, got ${describe(heartbeat)}`)
+  throw new TypeError(`processWard: option 'heartbeat' must be 'ipc', 'stdout', 'none', { http }, { tcp: { port } }, { exec: [command, ...args] } or { probe: (signal) => promise }, got ${describe(heartbeat)}`)
 }
