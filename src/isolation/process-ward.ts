@@ -319,7 +319,7 @@ function validHeartbeat(heartbeat: unknown): asserts heartbeat is ProcessHeartbe
     if ('exec' in heartbeat) {
       const exec: unknown = heartbeat.exec
       if (Array.isArray(exec) && exec.length > 0 && exec.every((part) => typeof part === 'string') && exec[0] !== '') {
-        if ('timeout' in heartbeat && heartbeat.timeout !== undefined) toMs(heartbeat.timeout as Duration, `processWard: option 'heartbeat.timeout'`, { zero: false })
+        if ('timeout' in heartbeat && heartbeat.timeout !== undefined) toMs(heartbeat.timeout, `processWard: option 'heartbeat.timeout'`, { zero: false })
         return
       }
       throw new TypeError(`processWard: option 'heartbeat.exec' must be [command, ...args], strings, the command not empty, got ${describe(exec)}`)
