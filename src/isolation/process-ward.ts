@@ -18,8 +18,8 @@ import { Mailbox } from './mailbox.js'
  *   `timeout` (default `every`), as Kubernetes' exec probe; killed at its timeout and when the ward
  *   ends, so it never outlives it;
  * - `{ probe: (signal) => promise, every? }`: a function whose promise resolves within `every`
- *   (any protocol: a Redis PING, a SQL `select 1`); `signal` aborts at that deadline and when the
- *   ward ends;
+ *   (any protocol: a Redis PING, a SQL `select 1`); `signal` aborts at that deadline, when the
+ *   ward ends, and once the probe has answered;
  * - `'none'`: none — the child is healthy until it exits.
  *
  * What each can see: a child frozen by SIGSTOP still has its listening socket, and the kernel
@@ -147,93 +147,103 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     child.stdout?.on('data', lines('stdout'))
     child.stderr?.on('data', lines('stderr'))
 
-    // Probes, for the http and tcp heartbeats.
+    // Probes, for the http, tcp, exec and probe heartbeats: one at a time, every `every`.
     let probeTimer: Timer | undefined
     const probes = new AbortController()
+    /** An exec probe's process until it exited: the ward waits for it, so none outlives the ward. */
+    let checking: Promise<unknown> | undefined
     if (typeof heartbeat === 'object') {
       const every = heartbeat.every === undefined ? ctx.pulseInterval : toMs(heartbeat.every, 'processWard: heartbeat.every', { zero: false })
-      const probe = (): void => {
-        const done = (healthy: boolean): void => {
-          if (healthy && !probes.signal.aborted) ctx.beat()
-          if (!probes.signal.aborted) probeTimer = ctx.clock.setTimer(every, probe)
+      const done = (healthy: boolean): void => {
+        if (healthy && !probes.signal.aborted) ctx.beat()
+        if (!probes.signal.aborted) probeTimer = ctx.clock.setTimer(every, probe)
+      }
+      /**
+       * One check: `start` begins it with a signal that aborts at the deadline (`limitMs`), when the
+       * ward ends, and once it answered (releasing what it holds); only the first answer counts, a
+       * missed deadline as none.
+       */
+      const check = (limitMs: number, start: (signal: AbortSignal, answer: (healthy: boolean) => void) => void): void => {
+        const request = new AbortController()
+        let answered = false
+        const answer = (healthy: boolean): void => {
+          if (answered) return
+          answered = true
+          limit.cancel()
+          probes.signal.removeEventListener('abort', cancel)
+          if (!request.signal.aborted) request.abort()
+          done(healthy)
         }
+        const cancel = (): void => {
+          request.abort(new Error(`processWard: the probe did not answer within ${limitMs} ms`))
+          answer(false)
+        }
+        probes.signal.addEventListener('abort', cancel, { once: true })
+        const limit = ctx.clock.setTimer(limitMs, cancel)
+        try {
+          start(request.signal, answer)
+        } catch {
+          answer(false)
+        }
+      }
+      const probe = (): void => {
         if ('exec' in heartbeat) {
-          // One command at a time, given its timeout to exit 0, killed at it or when the ward ends.
+          // A command that exits 0 in time; killed at its deadline or when the ward ends.
           const [file, ...rest] = heartbeat.exec
           const limitMs = heartbeat.timeout === undefined ? every : toMs(heartbeat.timeout, 'processWard: heartbeat.timeout', { zero: false })
-          const checker = spawn(file, rest, { stdio: 'ignore', env: options.env === undefined ? process.env : { ...options.env }, cwd: options.cwd ?? process.cwd() })
-          const kill = (): void => void checker.kill('SIGKILL')
-          probes.signal.addEventListener('abort', kill, { once: true })
-          const limit = ctx.clock.setTimer(limitMs, kill)
-          let answered = false
-          const finish = (healthy: boolean): void => {
-            if (answered) return
-            answered = true
-            limit.cancel()
-            probes.signal.removeEventListener('abort', kill)
-            done(healthy)
-          }
-          checker.once('error', () => finish(false))
-          checker.once('exit', (code) => finish(code === 0))
+          check(limitMs, (signal, answer) => {
+            const checker = spawn(file, rest, { stdio: 'ignore', env: options.env === undefined ? process.env : { ...options.env }, cwd: options.cwd ?? process.cwd() })
+            checking = new Promise((resolve) => {
+              checker.once('close', resolve)
+              checker.once('error', resolve) // could not start: no close may follow
+            })
+            signal.addEventListener(
+              'abort',
+              () => {
+                if (checker.exitCode === null && checker.signalCode === null) checker.kill('SIGKILL')
+              },
+              { once: true },
+            )
+            checker.once('error', () => answer(false))
+            checker.once('exit', (code) => answer(code === 0))
+          })
         } else if ('probe' in heartbeat) {
-          // The user's check, given `every` to resolve; its signal aborts then, or when the ward ends.
-          const request = new AbortController()
-          const cancel = (): void => request.abort(new Error(`processWard: probe did not answer within ${every} ms`))
-          probes.signal.addEventListener('abort', cancel, { once: true })
-          const limit = ctx.clock.setTimer(every, cancel)
-          let answered = false
-          const settle = (healthy: boolean): void => {
-            if (answered) return
-            answered = true
-            limit.cancel()
-            probes.signal.removeEventListener('abort', cancel)
-            done(healthy)
-          }
-          request.signal.addEventListener('abort', () => settle(false), { once: true })
-          let answer: PromiseLike<unknown>
-          try {
-            answer = heartbeat.probe(request.signal)
-          } catch {
-            settle(false)
-            return
-          }
-          // A late answer (after the deadline) was already counted as none.
-          Promise.resolve(answer).then(
-            () => settle(true),
-            () => settle(false),
-          )
+          const user = heartbeat.probe
+          check(every, (signal, answer) => {
+            Promise.resolve(user(signal)).then(
+              () => answer(true),
+              () => answer(false),
+            )
+          })
         } else if ('http' in heartbeat) {
-          // One request at a time, given `every` to answer, cancelled when the ward ends.
-          const request = new AbortController()
-          const cancel = (): void => request.abort()
-          probes.signal.addEventListener('abort', cancel, { once: true })
-          const limit = ctx.clock.setTimer(every, cancel)
-          const settle = (healthy: boolean): void => {
-            limit.cancel()
-            probes.signal.removeEventListener('abort', cancel)
-            done(healthy)
-          }
-          fetch(heartbeat.http, { signal: request.signal }).then(
-            (response) => {
-              void response.body?.cancel()
-              settle(response.ok)
-            },
-            () => settle(false),
-          )
+          const url = heartbeat.http
+          check(every, (signal, answer) => {
+            fetch(url, { signal }).then(
+              (response) => {
+                void response.body?.cancel()
+                answer(response.ok)
+              },
+              () => answer(false),
+            )
+          })
         } else {
-          const socket = connect({ port: heartbeat.tcp.port, host: heartbeat.tcp.host ?? '127.0.0.1' })
-          const cancel = (): void => finish(false)
-          const limit = ctx.clock.setTimer(every, cancel)
-          probes.signal.addEventListener('abort', cancel, { once: true })
-          const finish = (healthy: boolean): void => {
-            limit.cancel()
-            probes.signal.removeEventListener('abort', cancel)
-            socket.removeAllListeners()
-            socket.destroy()
-            done(healthy)
-          }
-          socket.once('connect', () => finish(true))
-          socket.once('error', () => finish(false))
+          const { port, host } = heartbeat.tcp
+          check(every, (signal, answer) => {
+            const socket = connect({ port, host: host ?? '127.0.0.1' })
+            const close = (): void => {
+              socket.removeAllListeners()
+              socket.destroy()
+            }
+            signal.addEventListener('abort', close, { once: true })
+            socket.once('connect', () => {
+              close()
+              answer(true)
+            })
+            socket.once('error', () => {
+              close()
+              answer(false)
+            })
+          })
         }
       }
       probeTimer = ctx.clock.setTimer(every, probe)
@@ -282,6 +292,7 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     } finally {
       ctx.signal.removeEventListener('abort', onAbort)
       probes.abort()
+      if (checking !== undefined) await checking
       probeTimer?.cancel()
       if (!exited && alive()) {
         // Leaving on any path (stopped while the output waited on its consumer, the consumer left,
