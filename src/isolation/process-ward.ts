@@ -121,6 +121,11 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       liveChildren.delete(child)
       deliver({ type: 'exit', code, signal })
     })
+    // Its stdio pipes close after its exit: the ward waits for that too, so no pipe outlives it.
+    const closed = new Promise((resolve) => {
+      child.once('close', resolve)
+      child.once('error', resolve) // could not start: no close may follow
+    })
     child.on('error', (error) => {
       // A child that could not be started (ENOENT …) never exits.
       if (child.pid === undefined) liveChildren.delete(child)
@@ -302,6 +307,10 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
         await gone
       }
       killer?.cancel()
+      // A grandchild may still hold the other end of stdout: close ours rather than wait for it.
+      child.stdout?.destroy()
+      child.stderr?.destroy()
+      await closed
       child.removeAllListeners()
       child.stdout?.removeAllListeners()
       child.stderr?.removeAllListeners()
