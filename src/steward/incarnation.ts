@@ -262,7 +262,7 @@ export function markRetired(inc: Incarnation, why: RetireWhy): void {
 }
 
 /** Why it was retired: a word for a `WardRetiredError` made on demand, or the caller's own reason. @internal */
-export function retireWhy(inc: Incarnation): RetireWhy {
+function retireWhy(inc: Incarnation): RetireWhy {
   const code = (inc[BITS] & WHY_MASK) >> WHY_SHIFT
   return code === WHY_OTHER ? (inc[RARE]?.why ?? '') : whys[code]!
 }

@@ -21,8 +21,8 @@ import { WAITING } from './watchdog.js'
 
 /** Its output stream was taken (a flag above the phase bits). */
 const ITERATED = 4
-/** User code runs synchronously from a pump or a launch (the run's LAUNCHING flag). */
-const LAUNCHING = 8
+/** User code runs synchronously from a pump or a launch: a restart must not re-enter (see StewardRun). @internal */
+export const LAUNCHING = 8
 
 /** The output stream's side of a run: the consumer's pending next(), if any. @internal */
 class Consumer<T> {

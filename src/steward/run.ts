@@ -41,16 +41,14 @@ import {
 import { ENDING, RUNNING, type ChildDecider } from './lifecycle.js'
 import type { ResolvedOptions } from './options.js'
 import { Output } from './output.js'
-import { OutputStream } from './output-stream.js'
+import { LAUNCHING, OutputStream } from './output-stream.js'
 import { sameProgress } from './progress.js'
 import type { Outcome, Run, StartOptions } from './run-api.js'
 import { DoNotRestart, TerminateTree } from './sentinels.js'
 import { IDLE, OFF, WAITING, watchdogFor, WORKING, type HangCause, type Watchdog, type Watched } from './watchdog.js'
 import type { WardContext } from './ward.js'
 
-// Run flags, above the phase bits (see lifecycle.ts) and the output stream's ITERATED bit.
-/** User code is running synchronously from #launch or a pump: a restart must not re-enter. @internal */
-export const LAUNCHING = 8
+// Run flags, above the phase bits (lifecycle.ts) and the output stream's ITERATED and LAUNCHING bits (output-stream.ts).
 /** Its upstream is an incarnation of another steward's run. */
 const NESTED = 16
 /** A supervisor holds the next launch (a strategy restart in progress). */
@@ -205,15 +203,6 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   }
 
   // ---- status ---------------------------------------------------------------
-
-  /** Restarts so far, and the current (or last) incarnation's number. */
-  get restarts(): number {
-    return this.#log?.restarts ?? 0
-  }
-
-  get attempts(): number {
-    return this.#attempts
-  }
 
   /** How long the current incarnation has run, in ms (0 when not tracked). */
   get uptime(): number {
@@ -668,10 +657,6 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (progress !== this.progress && this.options.progressTimeout !== Infinity) this.progressAt = this.cell.now
     this.progress = progress
     if (this.upstream !== undefined && this.parent === undefined) this.upstream.beat(progress)
-  }
-
-  protected get phaseRunning(): boolean {
-    return this.phase === RUNNING
   }
 
   /** From `ctx.deadLetter`: report the input at the current progress and move past it. */
