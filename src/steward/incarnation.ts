@@ -15,6 +15,7 @@ import type { WardContext } from './ward.js'
 /** @internal */ export const ON_ERROR = Symbol('onError')
 const BITS = Symbol('bits')
 const RARE = Symbol('rare')
+const CANCEL = Symbol('cancel')
 const WAKE = Symbol('wake')
 
 // Incarnation kinds (the low two bits).
@@ -67,6 +68,8 @@ export class Incarnation implements WardContext {
   // (a bound function needs no closure context: idle wards are many).
   [ON_VALUE]: ((value: unknown) => void) | undefined = undefined;
   [ON_ERROR]: ((error: unknown) => void) | undefined = undefined;
+  // Rejects the idle wait in progress (with the abort reason) when the incarnation is retired.
+  [CANCEL]: ((reason: unknown) => void) | undefined = undefined;
   [WAKE]: (() => void) | undefined = undefined;
   /** What few incarnations need (retirement, nesting), made on demand. */
   [RARE]: RareState | undefined = undefined;
@@ -194,20 +197,34 @@ function idleOn<V>(inc: Incarnation, input: PromiseLike<V> | V | ((signal: Abort
   if ((inc[BITS] & READY) === 0) run.ready(inc)
   if (run.current !== inc) return waiting
   run.rest(IDLE)
+  // The ward awaits a promise of ours, so a retirement can end the wait at once (cancelIdle). The
+  // deadline runs again before the ward resumes: the reactions below come before the ward's await.
+  const wait = new Promise<V>((resolve, reject) => {
+    inc[CANCEL] = reject
+    waiting.then(resolve, reject)
+  })
   inc[WAKE] ??= wake.bind(inc)
-  // Registered before the ward awaits `waiting`, so the deadline is running again when it resumes.
-  void waiting.then(inc[WAKE], inc[WAKE])
+  void wait.then(inc[WAKE], inc[WAKE])
   // A parent steward of ours follows our state directly; any other context is told of the wait.
   if (run.upstream !== undefined && run.parent === undefined) run.upstream.idle(waiting).catch(noop)
-  return waiting
+  return wait
 }
 
 function noop(): void {}
 
-/** An idle wait of `this` incarnation ended: its deadline runs again. */
+/** An idle wait of `this` incarnation ended (or was cancelled): its deadline runs again. */
 function wake(this: Incarnation): void {
+  this[CANCEL] = undefined
   const run = runOf(this)
   if (run.current === this && run.state === IDLE) run.work()
+}
+
+/** Ends the idle wait `inc` is in, if any, with `reason` (it was retired). @internal */
+export function cancelIdle(inc: Incarnation, reason: unknown): void {
+  const cancel = inc[CANCEL]
+  if (cancel === undefined) return
+  inc[CANCEL] = undefined
+  cancel(reason)
 }
 
 /** UNKNOWN until the ward returned; then PROMISE or STREAM. @internal */

@@ -16,6 +16,7 @@ import {
 import { wardHost, type NestedRun, type WardHost } from './host.js'
 import {
   abortReason,
+  cancelIdle,
   childOf,
   claim,
   CONTROLLER,
@@ -596,6 +597,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     }
     const controller = inc[CONTROLLER]
     if (controller !== undefined) controller.abort(abortReason(inc))
+    cancelIdle(inc, abortReason(inc))
     if (isSettled(inc)) return true
     this.close(inc)
     if (isSettled(inc)) return true
