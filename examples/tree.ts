@@ -8,8 +8,8 @@ const clock = new ManualClock() // virtual time, so the example prints the same 
 let generation = 0
 let link = 0 // the live connection's number; 0 while down
 
-const waitForStop = (ctx: WardContext): Promise<void> =>
-  ctx.idle(new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true })))
+// Waits for input that never comes: the wait rejects (with the stop's reason) when the ward is stopped.
+const waitForStop = (ctx: WardContext): Promise<never> => ctx.idle(new Promise<never>(() => {}))
 
 const connection = async (ctx: WardContext): Promise<void> => {
   link = ++generation
@@ -19,8 +19,11 @@ const connection = async (ctx: WardContext): Promise<void> => {
     link = 0
     throw new Error('connection reset by peer')
   }
-  await waitForStop(ctx)
-  console.log(`${clock.now()} ms: connection ${link} closed`)
+  try {
+    await waitForStop(ctx)
+  } finally {
+    console.log(`${clock.now()} ms: connection ${link} closed`)
+  }
 }
 
 const reader = async (ctx: WardContext): Promise<void> => {

@@ -88,9 +88,24 @@ async function run(start: Extract<ToWorker, { type: 'start' }>): Promise<void> {
       }
       post({ type: 'idle' })
       const waiting = Promise.resolve(input)
-      const busy = (): void => post({ type: 'busy' })
-      void waiting.then(busy, busy)
-      return waiting
+      // The wait ends when the steward asks the worker to stop, whether or not the input can be cancelled.
+      const signal = controller.signal
+      return new Promise<V>((resolve, reject) => {
+        const leave = (): void => reject(signal.reason)
+        signal.addEventListener('abort', leave, { once: true })
+        waiting.then(
+          (value) => {
+            signal.removeEventListener('abort', leave)
+            post({ type: 'busy' })
+            resolve(value)
+          },
+          (error: unknown) => {
+            signal.removeEventListener('abort', leave)
+            post({ type: 'busy' })
+            reject(error)
+          },
+        )
+      })
     },
     output<T>(value: T, progress: unknown): Output<T> {
       return new WorkerOutput(value, progress)

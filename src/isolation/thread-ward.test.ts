@@ -102,15 +102,32 @@ test('a hung worker is terminated at once, whatever terminateAfter says: its rep
   await noWorkerLeft()
 })
 
-test('a worker waiting for input with the signal form leaves when asked: stopped without terminate()', { timeout: 30_000 }, async () => {
-  // With a 10-minute terminateAfter, a worker that did not leave on its own would time this test out.
-  const run = steward(threadWard(fixtures, { export: 'waitsWithSignal', stream: false, terminateAfter: '10m' }), { timeout: 500, startTimeout: '10s' }).start()
-  for (let i = 0; i < 500 && run.status().state !== 'idle'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-  assert.equal(run.status().state, 'idle')
-  assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
-  assert.equal((await run.done).kind, 'stopped')
-  await noWorkerLeft()
-})
+for (const [form, exported] of [
+  ['the signal form', 'waitsWithSignal'],
+  ['a plain promise', 'waitsPlain'],
+] as const) {
+  test(`a worker waiting for input with ${form} leaves when asked: stopped without terminate()`, { timeout: 30_000 }, async () => {
+    // With a 10-minute terminateAfter, a worker that did not leave on its own would time this test out.
+    const run = steward(threadWard(fixtures, { export: exported, stream: false, terminateAfter: '10m' }), { timeout: 500, startTimeout: '10s' }).start()
+    for (let i = 0; i < 500 && run.status().state !== 'idle'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.equal(run.status().state, 'idle')
+    const said: unknown[] = []
+    const channel = new BroadcastChannel('steward-test-cleanup')
+    channel.onmessage = (event) => said.push((event as MessageEvent).data)
+    try {
+      assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
+      assert.equal((await run.done).kind, 'stopped')
+      await noWorkerLeft()
+      if (exported === 'waitsPlain') {
+        // The worker's own cleanup ran to its end: it was not terminated while it cleaned up.
+        for (let i = 0; i < 200 && said.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+        assert.deepEqual(said, ['cleaned up'])
+      }
+    } finally {
+      channel.close()
+    }
+  })
+}
 
 test('a worker busy for eight timeouts stays healthy on its beats alone (they cross from the worker)', { timeout: 30_000 }, async () => {
   const events: string[] = []

@@ -152,7 +152,9 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
       let idle = false
       let started = false
       for (;;) {
-        const message = idle ? await ctx.idle(mailbox.receive()) : await mailbox.receive()
+        const next = mailbox.receive()
+        // Retired while idle, the worker is asked to leave: wait for it to (bounded by terminateAfter).
+        const message = idle ? await ctx.idle(next).catch((error: unknown) => (ctx.signal.aborted ? next : Promise.reject(error))) : await next
         switch (message.type) {
           case 'ready':
             started = true

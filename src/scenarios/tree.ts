@@ -16,8 +16,11 @@ export const tree: Scenario = {
     let link = 0
     const runs = { reader: 0, writer: 0, connection: 0 }
     const untilStopped = async (ctx: WardContext, name: string): Promise<void> => {
-      await ctx.idle(aborted(ctx.signal))
-      log('ward', `${name}: stopped`)
+      try {
+        await ctx.idle((signal) => aborted(signal)) // waits for input that never comes, until it is stopped
+      } finally {
+        log('ward', `${name}: stopped`)
+      }
     }
     const connection = async (ctx: WardContext): Promise<void> => {
       runs.connection++

@@ -1,5 +1,5 @@
-// ctx.idle((signal) => promise): a ward waiting for input leaves at once when its incarnation is
-// retired (a stop, a restart of any cause, a supervisor's strategy restart).
+// ctx.idle(promise) and ctx.idle((signal) => promise): a ward waiting for input leaves at once when its
+// incarnation is retired (a stop, a restart of any cause, a supervisor's strategy restart).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ManualClock } from '../time/manual-clock.js'
@@ -100,4 +100,138 @@ test('idle on a retired incarnation rejects at once with the abort reason; a thr
   assert.equal(outcome.kind === 'gave-up' ? outcome.error.cause.message : '', 'cannot wait')
   const late = old!.idle(Promise.resolve(1))
   await assert.rejects(late, (error: Error) => error.name === 'WardRetiredError' && /retired: the steward gave up/.test(error.message))
+})
+
+// The plain form: a promise steward cannot cancel. The wait still ends at the retirement.
+const shapes = {
+  'a promise ward': (inputs: Array<() => void>, reasons: unknown[]) => async (ctx: WardContext) => {
+    for (;;) {
+      try {
+        await ctx.idle(new Promise<void>((resolve) => inputs.push(resolve)))
+      } catch (reason) {
+        reasons.push(reason)
+        throw reason
+      }
+    }
+  },
+  'a stream ward': (inputs: Array<() => void>, reasons: unknown[]) =>
+    async function* (ctx: WardContext) {
+      for (let n = 0; ; n++) {
+        try {
+          await ctx.idle(new Promise<void>((resolve) => inputs.push(resolve)))
+        } catch (reason) {
+          reasons.push(reason)
+          throw reason
+        }
+        yield n
+      }
+    },
+  'a nested steward': (inputs: Array<() => void>, reasons: unknown[]) =>
+    steward(async (ctx: WardContext) => {
+      try {
+        await ctx.idle(new Promise<void>((resolve) => inputs.push(resolve)))
+      } catch (reason) {
+        reasons.push(reason)
+        throw reason
+      }
+    }, { timeout: '1s' }),
+}
+
+for (const [shape, make] of Object.entries(shapes)) {
+  test(`stop while waiting for input (the plain form), ${shape}: the wait rejects with the stop's reason at once, the report is empty`, async () => {
+    const clock = new ManualClock()
+    const inputs: Array<() => void> = []
+    const reasons: unknown[] = []
+    const { leaks } = await checkLeaks(async () => {
+      const run = steward(make(inputs, reasons), { timeout: '1s' }).start({ clock })
+      const drained = (async () => {
+        for await (const _ of run);
+      })()
+      await clock.advance(100)
+      assert.deepEqual(await clock.runUntil(run.stop('shutdown')), { unstopped: [], killed: [] })
+      assert.equal(clock.now(), 100, 'no stopTimeout waited')
+      await drained
+      for (const input of inputs) input() // the input comes after all: nothing is waiting for it any more
+    })
+    assert.deepEqual(reasons, ['shutdown'])
+    assert.equal(inputs.length, 1)
+    assert.deepEqual(leaks, noLeaks)
+  })
+
+  test(`idleTimeout while waiting for input (the plain form), ${shape}: the next incarnation starts at once`, async () => {
+    const clock = new ManualClock()
+    const inputs: Array<() => void> = []
+    const reasons: unknown[] = []
+    const starts: number[] = []
+    const run = steward(make(inputs, reasons), { timeout: '1s', idleTimeout: '2s', maxRestarts: Infinity }).start({
+      clock,
+      onEvent: (event) => {
+        if (event.type === 'started' && event.path.split('/').length === 1) starts.push(event.at)
+      },
+    })
+    const drained = (async () => {
+      for await (const _ of run);
+    })()
+    await clock.advance(5_000)
+    await clock.runUntil(run.stop())
+    await drained
+    assert.deepEqual(starts, [0, 2_000, 4_000])
+    assert.equal(reasons.length, 3, 'each wait ended: two idle timeouts and the stop')
+  })
+}
+
+test('a supervisor restarting an idle sibling (one-for-all) whose input is a plain promise does not wait for it', async () => {
+  const clock = new ManualClock()
+  const starts: string[] = []
+  let crashed = false
+  const run = supervisor({ strategy: 'one-for-all' }, [
+    {
+      name: 'consumer',
+      ward: async (ctx: WardContext) => {
+        starts.push(`${clock.now()} consumer`)
+        await ctx.idle(new Promise(() => {}))
+      },
+    },
+    {
+      name: 'crashy',
+      ward: async (ctx: WardContext) => {
+        starts.push(`${clock.now()} crashy`)
+        if (!crashed) {
+          crashed = true
+          await clock.sleep(100, ctx.signal)
+          throw new Error('crash')
+        }
+        await ctx.idle(new Promise(() => {}))
+      },
+    },
+  ]).start({ clock })
+  await clock.advance(1_000)
+  const before = clock.now()
+  assert.deepEqual(await clock.runUntil(run.stop()), { unstopped: [], killed: [] })
+  assert.equal(clock.now(), before)
+  assert.deepEqual(starts, ['0 consumer', '0 crashy', '100 consumer', '100 crashy'])
+})
+
+test('an input that comes while waiting wakes the ward with its value or error; the deadline runs again first', async () => {
+  const clock = new ManualClock()
+  const got: string[] = []
+  const events: string[] = []
+  let give!: (value: string) => void
+  let fail!: (error: Error) => void
+  const run = steward(async (ctx: WardContext) => {
+    got.push(await ctx.idle(new Promise<string>((resolve) => (give = resolve))))
+    try {
+      await ctx.idle(new Promise<string>((_, reject) => (fail = reject)))
+    } catch (error) {
+      got.push((error as Error).message)
+    }
+    await clock.sleep(5_000, ctx.signal) // works without a beat: hung a second after the input came
+  }, { timeout: '1s', restart: 'temporary' }).start({ clock, onEvent: (event) => events.push(`${event.at} ${event.type}`) })
+  await clock.advance(5_000) // idle: never hung
+  give('message')
+  await clock.advance(1)
+  fail(new Error('broken input'))
+  await clock.runUntil(run.done)
+  assert.deepEqual(got, ['message', 'broken input'])
+  assert.deepEqual(events, ['0 started', '6001 hung', '6001 gave-up'])
 })

@@ -15,8 +15,9 @@ import type { WardContext } from './ward.js'
 /** @internal */ export const ON_ERROR = Symbol('onError')
 const BITS = Symbol('bits')
 const RARE = Symbol('rare')
-const CANCEL = Symbol('cancel')
 const WAKE = Symbol('wake')
+const RESOLVE = Symbol('resolve')
+const WAITING = Symbol('waiting')
 
 // Incarnation kinds (the low two bits).
 /** @internal */ export const UNKNOWN = 0
@@ -68,9 +69,11 @@ export class Incarnation implements WardContext {
   // (a bound function needs no closure context: idle wards are many).
   [ON_VALUE]: ((value: unknown) => void) | undefined = undefined;
   [ON_ERROR]: ((error: unknown) => void) | undefined = undefined;
-  // Rejects the idle wait in progress (with the abort reason) when the incarnation is retired.
-  [CANCEL]: ((reason: unknown) => void) | undefined = undefined;
   [WAKE]: (() => void) | undefined = undefined;
+  // The idle wait in progress: what the ward awaits settles through RESOLVE, into the input
+  // (WAITING) when it comes, or into the abort reason when the incarnation is retired first.
+  [RESOLVE]: ((value: unknown) => void) | undefined = undefined;
+  [WAITING]: Promise<unknown> | undefined = undefined;
   /** What few incarnations need (retirement, nesting), made on demand. */
   [RARE]: RareState | undefined = undefined;
   // kind (2 bits), pulling, retired, settled, why, ready: one field, as a million of these may be alive.
@@ -197,14 +200,14 @@ function idleOn<V>(inc: Incarnation, input: PromiseLike<V> | V | ((signal: Abort
   if ((inc[BITS] & READY) === 0) run.ready(inc)
   if (run.current !== inc) return waiting
   run.rest(IDLE)
-  // The ward awaits a promise of ours, so a retirement can end the wait at once (cancelIdle). The
-  // deadline runs again before the ward resumes: the reactions below come before the ward's await.
-  const wait = new Promise<V>((resolve, reject) => {
-    inc[CANCEL] = reject
-    waiting.then(resolve, reject)
+  // The ward awaits a promise of ours, so a retirement can end the wait at once (cancelIdle): a
+  // promise and its resolve function per wait. The deadline runs again before the ward resumes.
+  const wait = new Promise<V>((resolve) => {
+    inc[RESOLVE] = resolve as (value: unknown) => void
   })
+  inc[WAITING] = waiting
   inc[WAKE] ??= wake.bind(inc)
-  void wait.then(inc[WAKE], inc[WAKE])
+  void waiting.then(inc[WAKE], inc[WAKE])
   // A parent steward of ours follows our state directly; any other context is told of the wait.
   if (run.upstream !== undefined && run.parent === undefined) run.upstream.idle(waiting).catch(noop)
   return wait
@@ -212,19 +215,23 @@ function idleOn<V>(inc: Incarnation, input: PromiseLike<V> | V | ((signal: Abort
 
 function noop(): void {}
 
-/** An idle wait of `this` incarnation ended (or was cancelled): its deadline runs again. */
+/** The input of `this` incarnation's idle wait settled: its deadline runs again, then the ward has the input's outcome. */
 function wake(this: Incarnation): void {
-  this[CANCEL] = undefined
+  const resolve = this[RESOLVE]
+  if (resolve === undefined) return // the wait was cancelled
+  const waiting = this[WAITING]
+  this[RESOLVE] = this[WAITING] = undefined
   const run = runOf(this)
   if (run.current === this && run.state === IDLE) run.work()
+  resolve(waiting)
 }
 
-/** Ends the idle wait `inc` is in, if any, with `reason` (it was retired). @internal */
+/** Ends the idle wait `inc` is in, if any: it rejects with `reason` (it was retired). @internal */
 export function cancelIdle(inc: Incarnation, reason: unknown): void {
-  const cancel = inc[CANCEL]
-  if (cancel === undefined) return
-  inc[CANCEL] = undefined
-  cancel(reason)
+  const resolve = inc[RESOLVE]
+  if (resolve === undefined) return
+  inc[RESOLVE] = inc[WAITING] = undefined
+  resolve(Promise.reject(reason))
 }
 
 /** UNKNOWN until the ward returned; then PROMISE or STREAM. @internal */

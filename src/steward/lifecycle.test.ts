@@ -10,10 +10,6 @@ import { steward } from './steward.js'
 import type { WardContext } from './ward.js'
 import { wardHost } from './host.js'
 
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-}
 
 /** Crashes at 10 ms, every incarnation. */
 function crasher(clock: ManualClock) {
@@ -69,8 +65,11 @@ test('await using stops a run and a supervisor when the scope ends', async () =>
   const clock = new ManualClock()
   const halted: string[] = []
   const ward = (name: string) => async (ctx: WardContext) => {
-    await ctx.idle(aborted(ctx.signal))
-    halted.push(name)
+    try {
+      await ctx.idle(new Promise(() => {}))
+    } finally {
+      halted.push(name)
+    }
   }
   let single: { done: Promise<{ kind: string }> } | undefined
   let tree: { done: Promise<{ kind: string }> } | undefined

@@ -371,8 +371,11 @@ test('stop() resolves after teardown, once; a ward that ignores its abort is rep
   const events = recorder()
   let halted = false
   const polite = async (ctx: WardContext): Promise<void> => {
-    await ctx.idle(aborted(ctx.signal))
-    halted = true
+    try {
+      await ctx.idle(new Promise(() => {}))
+    } finally {
+      halted = true
+    }
   }
   const run = steward(polite).start({ clock, onEvent: events.onEvent })
   await clock.advance(5)
@@ -403,7 +406,7 @@ test("the caller's signal stops the run with its reason, the ward's signal carri
   // the ward would only be a failure of a ward that is being stopped anyway.
   const reasons: unknown[] = []
   const ward = async (ctx: WardContext): Promise<void> => {
-    await ctx.idle(aborted(ctx.signal))
+    await ctx.idle(aborted(ctx.signal)).catch(() => {})
     reasons.push(ctx.signal.reason)
   }
   const run = steward(ward).start({ clock, signal: caller.signal })
@@ -446,7 +449,7 @@ test("the ward's signal says why it was aborted: stop()'s reason as given, or a 
     const reasons: unknown[] = []
     const ward = async (ctx: WardContext): Promise<void> => {
       if (ctx.attempt === 1) await aborted(ctx.signal) // no beat: hangs at 100
-      else await ctx.idle(aborted(ctx.signal)) // healthy until stopped
+      else await ctx.idle(aborted(ctx.signal)).catch(() => {}) // healthy until stopped
       reasons.push(ctx.signal.reason)
     }
     const run = steward(ward, { timeout: 100 }).start({ clock, signal: caller.signal })

@@ -27,8 +27,11 @@ function child(name: string, log: string[], clock: ManualClock, failures = 0, op
         log.push(`crash ${name}`)
         throw new Error(`${name} crashed`)
       }
-      await ctx.idle(aborted(ctx.signal))
-      log.push(`stop ${name}`)
+      try {
+        await ctx.idle(new Promise(() => {})) // input that never comes: the wait ends when it is retired
+      } finally {
+        log.push(`stop ${name}`)
+      }
     },
   }
 }
