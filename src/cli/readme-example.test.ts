@@ -20,6 +20,12 @@ test("the README's example heals a real redis-server frozen with SIGSTOP", { tim
   const ready = /^(\d+):M .*Ready to accept connections$/
   const first = await cli.waitFor('redis ready', isLine(ready))
   const pid = Number(ready.exec(String(first.json!.line))![1])
+  t.after(() => {
+    for (const line of cli.lines) {
+      const match = line.json?.type === 'line' ? ready.exec(String(line.json.line)) : null
+      if (match !== null && alive(Number(match[1]))) process.kill(Number(match[1]), 'SIGKILL')
+    }
+  })
   // Healthy on its probe for longer than the 2 s timeout before the freeze.
   await new Promise((resolve) => setTimeout(resolve, first.at + 3_000 - performance.now()))
   assert.ok(!cli.lines.some(isEvent('hung')), 'no hang while redis answers')

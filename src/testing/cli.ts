@@ -105,6 +105,14 @@ export function startCli(args: readonly string[], options: { cwd?: string; env?:
     events: () => lines.filter((line) => line.stream === 'stdout').map((line) => line.json ?? { unparsed: line.text }),
     kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      // A test that failed midway leaves no child of the CLI behind either.
+      for (const pid of pidsIn(lines)) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // gone
+        }
+      }
     },
   }
 }
@@ -127,7 +135,11 @@ export function alive(pid: number): boolean {
 
 /** The pids children wrote as `pid N` (a `line` event of the JSON output). */
 export function childPids(cli: RunningCli): number[] {
-  return cli.lines.flatMap((line) => {
+  return pidsIn(cli.lines)
+}
+
+function pidsIn(lines: readonly CliLine[]): number[] {
+  return lines.flatMap((line) => {
     const match = line.json?.type === 'line' ? /^pid (\d+)/.exec(String(line.json.line)) : null
     return match === null ? [] : [Number(match[1])]
   })
