@@ -197,6 +197,7 @@ test('bad flags exit 2 before anything starts, the message naming the flag and t
     [['--env', 'NOEQUALS', ...command], /--env: must be K=V/],
     [['--probe', 'http://127.0.0.1:1/', '--every', '2s', '--timeout', '1s', ...command], /--every: \(2000 ms\) must be below --timeout/],
     [['--every', '1s', ...command], /--every: applies to http, tcp and exec probes/],
+    [['--probe', 'tcp:1', '--every', '10s', ...command], /--every: \(10000 ms\) must be below --timeout \(10000 ms\)/],
     [['--probe-timeout', '1s', '--probe', 'stdout', ...command], /--probe-timeout: applies to an exec probe only/],
     [['--progress-timeout', '1s', ...command], /--progress-timeout: needs --probe ipc/],
     [['--idle-timeout', '1s', '--probe', 'stdout', ...command], /--idle-timeout: applies to --probe none/],

@@ -144,8 +144,8 @@ export function parseRun(argv: readonly string[]): RunPlan {
   if (values.cwd === '') throw new UsageError('--cwd', 'must not be empty')
   if (values.name === '') throw new UsageError('--name', 'must not be empty')
   const startTimeout = duration('start-timeout')
-  if (timeout !== undefined && every !== undefined && every >= timeout) {
-    throw new UsageError('--every', `(${every} ms) must be below --timeout (${timeout} ms), or one slow answer is a hang`)
+  if (every !== undefined && every >= (timeout ?? 10_000)) {
+    throw new UsageError('--every', `(${every} ms) must be below --timeout (${timeout ?? 10_000} ms), or one slow answer is a hang`)
   }
   const ward: ProcessWardOptions = {
     heartbeat,
