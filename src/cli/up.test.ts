@@ -1,8 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { liveChildren } from '../isolation/process-ward.js'
 import { alive, assertJsonLines, childPids, cliChild, inProcess, isEvent, isLine, startCli, type CliLine } from '../testing/cli.js'
@@ -205,15 +205,28 @@ export default defineConfig({
   assert.equal(defineConfig(config), config)
 })
 
-test('steward up runs a worker-thread child by module path and stops it on SIGTERM', { timeout: 30_000 }, async (t) => {
+test('steward up: a worker-thread child by a module path and a process child in a cwd, both relative to the config file; SIGTERM stops them', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t)
-  writeFileSync(join(dir, 'steward.config.json'), JSON.stringify({ children: [{ name: 'jobs', module: threadWards, export: 'slowBeats', timeout: '2s' }] }))
-  const cli = startCli(['up', '--json', join(dir, 'steward.config.json')])
+  mkdirSync(join(dir, 'work'))
+  writeFileSync(
+    join(dir, 'steward.config.json'),
+    JSON.stringify({
+      children: [
+        { name: 'jobs', module: relative(dir, threadWards), export: 'slowBeats', timeout: '2s' },
+        { name: 'where', command: 'sh', args: ['-c', 'echo "pid $$" >&2; pwd; exec sleep 1000'], cwd: 'work' },
+      ],
+    }),
+  )
+  // Started from another folder: paths in the file are the file's.
+  const cli = startCli(['up', '--json', join(dir, 'steward.config.json')], { cwd: root })
   t.after(() => cli.kill())
   await cli.waitFor('the worker', isEvent('started', { path: 'steward/jobs' }))
+  const pwd = await cli.waitFor('the working directory', isLine(/^\//, 'steward/where'))
+  assert.equal(pwd.json!.line, realpathSync(join(dir, 'work')))
   cli.process.kill('SIGTERM')
   assert.equal((await cli.exited).code, 143)
   assert.ok(cli.events().some(isEventJson('stopped', 'steward/jobs')))
+  for (const pid of childPids(cli)) assert.equal(alive(pid), false)
 })
 
 function isEventJson(type: string, path: string): (event: Record<string, unknown>) => boolean {
