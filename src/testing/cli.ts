@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { main } from '../cli/main.js'
 
@@ -104,9 +105,11 @@ export function startCli(args: readonly string[], options: { cwd?: string; env?:
     },
     events: () => lines.filter((line) => line.stream === 'stdout').map((line) => line.json ?? { unparsed: line.text }),
     kill() {
+      // A test that failed midway leaves no child of the CLI behind either: those alive below it
+      // now, and those it reported (a child whose parent is gone is no longer below it).
+      const below = child.pid === undefined ? [] : descendants(child.pid)
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      // A test that failed midway leaves no child of the CLI behind either.
-      for (const pid of pidsIn(lines)) {
+      for (const pid of [...below, ...pidsIn(lines)]) {
         try {
           process.kill(pid, 'SIGKILL')
         } catch {
@@ -168,4 +171,28 @@ export async function inProcess(args: string[]): Promise<{ code: number; stderr:
   } finally {
     process.stderr.write = write
   }
+}
+
+/** Every process below `root` now, from /proc (Linux). */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)])
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const found: number[] = []
+  const walk = (pid: number): void => {
+    for (const next of children.get(pid) ?? []) {
+      found.push(next)
+      walk(next)
+    }
+  }
+  walk(root)
+  return found
 }
