@@ -30,6 +30,7 @@ export function parseUp(argv: readonly string[]): UpPlan {
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
+      // Room for `--http ADDR` and `--http-token`: the HTTP status handler is wired by the lead after merging.
       options: { check: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     })
   } catch (error) {
