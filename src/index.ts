@@ -88,3 +88,7 @@ export { or } from './streams/or.js'
 export type { OrSignal } from './streams/or.js'
 export { orDone, take } from './streams/or-done.js'
 export { bridge } from './streams/bridge.js'
+
+// The CLI's config file (`steward up`): typed by defineConfig()
+export { defineConfig } from './cli/define-config.js'
+export type { StewardConfig, ChildConfig, ProcessChildConfig, ThreadChildConfig, ChildConfigOptions, ProbeText } from './cli/define-config.js'

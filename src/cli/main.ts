@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { allDemos, demos, runDemos } from './demo.js'
+import { UsageError } from './flags.js'
+import { Printer, wantsColour } from './output.js'
+import { parseRun, runCommand, runUsage } from './run.js'
+import { loadConfig, parseUp, upCommand, upUsage } from './up.js'
 
 const usage = `steward — heartbeat supervision for long-running Node.js work
 
 Usage:
+  steward run [flags] -- <command> [args…]   supervise one command (steward run --help)
+  steward up [config] [--check] [--json]     supervise a tree from steward.config.js (steward up --help)
   steward demo <${[...demos.keys()].join('|')}|all> [--virtual] [--json] [--speed N]
   steward --help | --version
 
@@ -20,6 +26,7 @@ SIGINT and SIGTERM stop the demo gracefully (exit 130 / 143).`
 
 /** Runs the command line; returns the exit code. */
 export async function main(argv: readonly string[], write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
+  if (argv[0] === 'run' || argv[0] === 'up') return supervise(argv[0], argv.slice(1), write)
   let parsed
   try {
     parsed = parseArgs({
@@ -89,4 +96,43 @@ export async function main(argv: readonly string[], write: (line: string) => voi
     process.off('SIGTERM', onSignal)
   }
   return exitCode
+}
+
+/**
+ * `steward run` and `steward up`: everything is parsed and validated first (a mistake exits 2
+ * with a message naming the flag, or the child and key, before anything starts), then supervised
+ * in the foreground.
+ */
+async function supervise(command: 'run' | 'up', argv: readonly string[], write: (line: string) => void): Promise<number> {
+  try {
+    if (command === 'run') {
+      const plan = parseRun(argv)
+      if (plan.help) {
+        write(runUsage)
+        return 0
+      }
+      return await runCommand(plan, { printer: printer(plan.json, write) })
+    }
+    const plan = parseUp(argv)
+    if (plan.help) {
+      write(upUsage)
+      return 0
+    }
+    const config = await loadConfig(plan, process.cwd())
+    if (plan.check) {
+      const children = config.children.map((child) => `${child.name} (${child.kind})`).join(', ')
+      if (plan.json) write(JSON.stringify({ type: 'check', file: config.file, valid: true, children: config.children }))
+      else write(`${config.file}: valid; children in start order: ${children}`)
+      return 0
+    }
+    return await upCommand(config, { printer: printer(plan.json, write) })
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    process.stderr.write(`steward ${command}: ${error.message}\n`)
+    return 2
+  }
+}
+
+function printer(json: boolean, write: (line: string) => void): Printer {
+  return new Printer({ json, colour: !json && wantsColour(process.stdout, process.env), write })
 }

@@ -1,0 +1,221 @@
+// The CLI as a user runs it (dist/cli/bin.js), beside PM2 (pm2-runtime, its foreground mode) on the
+// same children, each measured in this run:
+// - cli.detect_ms: a real server (redis-server) frozen with SIGSTOP → its process gone, under
+//   `--probe exec:'redis-cli ping'`, timeout 1 s, every 100 ms (with --kill-signal SIGKILL, so the
+//   figure is detection, not a kill-after wait). PM2 cannot detect a freeze at all.
+// - cli.restart_ms: the missed deadline (`hung`) → the new child started, on the CLI's own clock.
+// - crash → restart (a child SIGKILLed → its replacement's pid written), steward and PM2.
+// - cli.rss_mb_1 / _50: the supervisor's own RSS with 1 and 50 idle children, steward up and pm2-runtime.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { median, quick, sleep, type Figures } from './figure.js'
+
+const bin = fileURLToPath(new URL('../dist/cli/bin.js', import.meta.url))
+const pm2Runtime = fileURLToPath(new URL('../node_modules/pm2/bin/pm2-runtime', import.meta.url))
+const pidChild = fileURLToPath(new URL('./fixtures/pid-child.mjs', import.meta.url))
+const repetitions = quick ? 3 : 5
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** Every process below `root`, from /proc (so nothing a run started is left behind). */
+function descendants(root: number): number[] {
+  const parents = new Map<number, number[]>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)])
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = []
+  const walk = (pid: number): void => {
+    for (const child of parents.get(pid) ?? []) {
+      found.push(child)
+      walk(child)
+    }
+  }
+  walk(root)
+  return found
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')
+  } catch {
+    return false
+  }
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024
+}
+
+async function until(what: string, test: () => boolean, within = 20_000, every = 2): Promise<number> {
+  const deadline = performance.now() + within
+  while (!test()) {
+    if (performance.now() > deadline) throw new Error(`no ${what} within ${within} ms`)
+    await sleep(every)
+  }
+  return performance.now()
+}
+
+/** A supervisor process and its JSON lines (for steward), killed with everything below it by `end()`. */
+class Supervised {
+  readonly process: ChildProcess
+  readonly lines: Array<{ at: number; json: Record<string, unknown> | undefined }> = []
+  constructor(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env) {
+    this.process = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'], env })
+    let buffer = ''
+    this.process.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8')
+      let newline
+      while ((newline = buffer.indexOf('\n')) !== -1) {
+        const text = buffer.slice(0, newline)
+        buffer = buffer.slice(newline + 1)
+        let json: Record<string, unknown> | undefined
+        try {
+          json = JSON.parse(text) as Record<string, unknown>
+        } catch {
+          json = undefined
+        }
+        this.lines.push({ at: performance.now(), json })
+      }
+    })
+  }
+  find(test: (json: Record<string, unknown>) => boolean): Record<string, unknown> | undefined {
+    return this.lines.find((line) => line.json !== undefined && test(line.json))?.json
+  }
+  async end(): Promise<void> {
+    const pid = this.process.pid!
+    const below = descendants(pid)
+    const exited = new Promise((resolve) => (this.process.exitCode !== null || this.process.signalCode !== null ? resolve(null) : this.process.once('exit', resolve)))
+    this.process.kill('SIGKILL')
+    for (const child of below) {
+      try {
+        process.kill(child, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+    await exited
+    await until('the children gone', () => below.every((child) => !alive(child)), 10_000, 10)
+  }
+}
+
+/** SIGSTOP a redis under an exec probe → the frozen process gone, and missed deadline → new child started. */
+async function detectAndRestart(): Promise<{ detect: number[]; restart: number[] }> {
+  const detect: number[] = []
+  const restart: number[] = []
+  for (let r = 0; r < repetitions; r++) {
+    const port = await freePort()
+    const cli = new Supervised(process.execPath, [
+      bin, 'run', '--json', '--timeout', '1s', '--every', '100ms', '--kill-signal', 'SIGKILL',
+      '--probe', `exec:redis-cli -p ${port} ping`, '--', 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    ])
+    try {
+      const ready = /^(\d+):M .*Ready to accept connections$/
+      await until('redis ready', () => cli.find((json) => json.type === 'line' && ready.test(String(json.line))) !== undefined)
+      const line = cli.find((json) => json.type === 'line' && ready.test(String(json.line)))!
+      const pid = Number(ready.exec(String(line.line))![1])
+      await sleep(1_500) // a few probes answered: the child is up and beating
+      process.kill(pid, 'SIGSTOP')
+      const frozenAt = performance.now()
+      detect.push((await until('the frozen redis killed', () => !alive(pid), 20_000, 1)) - frozenAt)
+      await until('the second redis', () => cli.find((json) => json.type === 'started' && json.attempt === 2) !== undefined)
+      const hung = cli.find((json) => json.type === 'hung')!
+      const started = cli.find((json) => json.type === 'started' && json.attempt === 2)!
+      restart.push((started.at as number) - (hung.at as number))
+    } finally {
+      await cli.end()
+    }
+  }
+  return { detect, restart }
+}
+
+/** A child SIGKILLed (a crash) → its replacement's pid written, for a supervisor started by `start`. */
+async function crashRestart(start: (pidFile: string, home: string) => Supervised): Promise<number[]> {
+  const samples: number[] = []
+  const dir = mkdtempSync(join(tmpdir(), 'steward-bench-cli-'))
+  const pidFile = join(dir, 'pids')
+  const pids = (): number[] => (existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim().split('\n').filter(Boolean).map(Number) : [])
+  const supervisor = start(pidFile, dir)
+  try {
+    await until('the first child', () => pids().length === 1)
+    for (let r = 0; r < repetitions; r++) {
+      await sleep(1_200) // past PM2's min_uptime (1 s) so no restart counts as unstable
+      const before = pids().length
+      process.kill(pids().at(-1)!, 'SIGKILL')
+      const killedAt = performance.now()
+      samples.push((await until('the replacement', () => pids().length > before, 20_000, 1)) - killedAt)
+    }
+  } finally {
+    await supervisor.end()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return samples
+}
+
+function pm2Env(home: string): NodeJS.ProcessEnv {
+  return { ...process.env, PM2_HOME: join(home, '.pm2') }
+}
+
+/** The supervisor's own RSS (MB) with `count` idle children, after they all started. */
+async function rss(kind: 'steward' | 'pm2', count: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'steward-bench-cli-'))
+  const pidFile = join(dir, 'pids')
+  let supervisor: Supervised
+  if (kind === 'steward') {
+    const children = Array.from({ length: count }, (_, i) => ({ name: `c${i}`, command: process.execPath, args: [pidChild, pidFile] }))
+    writeFileSync(join(dir, 'steward.config.json'), JSON.stringify({ children }))
+    supervisor = new Supervised(process.execPath, [bin, 'up', '--json', join(dir, 'steward.config.json')])
+  } else {
+    const apps = Array.from({ length: count }, (_, i) => ({ name: `c${i}`, script: pidChild, args: [pidFile], autorestart: true }))
+    writeFileSync(join(dir, 'ecosystem.config.json'), JSON.stringify({ apps }))
+    supervisor = new Supervised(process.execPath, [pm2Runtime, 'start', join(dir, 'ecosystem.config.json')], pm2Env(dir))
+  }
+  try {
+    await until(`${count} children`, () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim().split('\n').length >= count, 60_000, 20)
+    await sleep(1_000)
+    return rssMb(supervisor.process.pid!)
+  } finally {
+    await supervisor.end()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export async function measure(): Promise<Figures> {
+  if (spawnSync('redis-server', ['--version']).status !== 0) throw new Error('the cli group needs redis-server and redis-cli (scripts/test-deps.sh installs them)')
+  if (!existsSync(pm2Runtime)) throw new Error('the cli group needs pm2 (npm ci installs it, a devDependency)')
+  process.stderr.write('peer.pm2.detect_ms: none — PM2 cannot detect a frozen process (no liveness check); it restarts only on exit or max_memory_restart\n')
+  const { detect, restart } = await detectAndRestart()
+  const stewardCrash = await crashRestart((pidFile) => new Supervised(process.execPath, [bin, 'run', '--json', '--max-restarts', 'Infinity', '--', process.execPath, pidChild, pidFile]))
+  const pm2Crash = await crashRestart((pidFile, home) => {
+    writeFileSync(join(home, 'ecosystem.config.json'), JSON.stringify({ apps: [{ name: 'child', script: pidChild, args: [pidFile], autorestart: true, max_restarts: 1_000 }] }))
+    return new Supervised(process.execPath, [pm2Runtime, 'start', join(home, 'ecosystem.config.json')], pm2Env(home))
+  })
+  return {
+    'cli.detect_ms': { value: median(detect), unit: 'ms (timeout 1000 + probe every 100)' },
+    'cli.restart_ms': { value: median(restart), unit: 'ms' },
+    'cli.crash_restart_ms': { value: median(stewardCrash), unit: 'ms' },
+    'peer.pm2.crash_restart_ms': { value: median(pm2Crash), unit: 'ms' },
+    'cli.rss_mb_1': { value: await rss('steward', 1), unit: 'MB' },
+    'peer.pm2.rss_mb_1': { value: await rss('pm2', 1), unit: 'MB' },
+    'cli.rss_mb_50': { value: await rss('steward', 50), unit: 'MB' },
+    'peer.pm2.rss_mb_50': { value: await rss('pm2', 50), unit: 'MB' },
+  }
+}

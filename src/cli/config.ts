@@ -1,0 +1,192 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { basename, dirname, isAbsolute, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { processWard, type ProcessHeartbeat, type ProcessWardOptions } from '../isolation/process-ward.js'
+import { threadWard, type ThreadWardOptions } from '../isolation/thread-ward.js'
+import { describe } from '../time/duration.js'
+import { childRefusedKeys, childStewardOptionKeys, refuseUnknownKeys, supervisorOptionKeys, type OptionScope } from '../steward/validate.js'
+import { supervisor, type ChildSpec, type Supervisor, type SupervisorOptions } from '../tree/supervisor.js'
+import type { Ward } from '../steward/ward.js'
+import { parseBackoff, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
+
+/** The files `steward up` looks for in the current folder, in this order. */
+export const configNames = ['steward.config.js', 'steward.config.mjs', 'steward.config.json'] as const
+
+const processKeys = ['command', 'args', 'heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory'] as const
+const threadKeys = ['module', 'export', 'stream', 'terminateAfter', 'sampleEvery', 'warm', 'resourceLimits'] as const
+const sharedKeys = ['name', 'restart', ...childStewardOptionKeys] as const
+const topKeys = [...supervisorOptionKeys.filter((key) => key !== 'onEvent'), 'children'] as const
+
+/** A validated config: the supervisor to start, and what it says, for `--check`. */
+export interface LoadedConfig {
+  readonly file: string
+  readonly tree: Supervisor
+  readonly children: readonly { readonly name: string; readonly kind: 'process' | 'thread'; readonly maxMemory: number | undefined }[]
+}
+
+/** The config file: `given` (relative to `cwd`), or the first of {@link configNames} in `cwd`. */
+export function findConfig(given: string | undefined, cwd: string): string {
+  if (given !== undefined) {
+    const file = resolve(cwd, given)
+    if (!existsSync(file)) throw new UsageError('steward up', `no config file ${JSON.stringify(given)}`)
+    return file
+  }
+  for (const name of configNames) {
+    const file = resolve(cwd, name)
+    if (existsSync(file)) return file
+  }
+  throw new UsageError('steward up', `no ${configNames.join(', ')} in ${cwd}; give the config file: steward up <file>`)
+}
+
+/** Reads a config file: JSON, or a module whose default export is the config (or a promise of it). */
+export async function readConfig(file: string): Promise<unknown> {
+  const name = basename(file)
+  if (file.endsWith('.json')) {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as unknown
+    } catch (error) {
+      throw new UsageError(name, `not valid JSON: ${(error as Error).message}`)
+    }
+  }
+  let module: { default?: unknown }
+  try {
+    module = (await import(pathToFileURL(file).href)) as { default?: unknown }
+  } catch (error) {
+    throw new UsageError(name, `could not be loaded: ${(error as Error).message}`)
+  }
+  if (module.default === undefined) throw new UsageError(name, 'has no default export (export default defineConfig({ children: [...] }))')
+  return module.default
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * Validates a config and builds its supervisor; nothing is started. Every mistake is a
+ * {@link UsageError} naming the file, the child and the key: unknown keys (with the closest known
+ * one), wrong types, a child without `command` or `module`, two children of one name, and
+ * everything `supervisor()`, `processWard()` and `threadWard()` check themselves.
+ */
+export function buildConfig(config: unknown, file: string): LoadedConfig {
+  const name = basename(file)
+  const folder = dirname(file)
+  const fail = (reason: string): never => {
+    throw new UsageError(name, reason)
+  }
+  if (!isObject(config)) fail(`the config must be an object { children: [...] }, got ${describe(config)}`)
+  const top = config as Record<string, unknown>
+  /** Unknown keys, by the library's one check (with its did-you-mean), reworded for a file. */
+  const known = (object: object, keys: readonly string[], prefix: string): void => {
+    const scope: OptionScope = { where: 'supervisor', prefix, child: undefined }
+    try {
+      refuseUnknownKeys(object, keys, scope, prefix === '' ? undefined : childRefusedKeys)
+    } catch (error) {
+      fail((error as Error).message.replace(/^: /, '').replace(/option '/g, "key '").replace('known options', 'known keys'))
+    }
+  }
+  known(top, topKeys, '')
+  const children: unknown = top.children
+  if (!Array.isArray(children) || children.length === 0) fail(`key 'children' must be a non-empty array of children, got ${describe(children)}`)
+  const names = new Set<string>()
+  const specs: ChildSpec[] = []
+  const summary: { name: string; kind: 'process' | 'thread'; maxMemory: number | undefined }[] = []
+  for (const [index, child] of (children as unknown[]).entries()) {
+    if (!isObject(child)) fail(`children[${index}] must be an object, got ${describe(child)}`)
+    const entry = child as Record<string, unknown>
+    const childName = entry.name
+    if (typeof childName !== 'string' || childName === '') fail(`children[${index}]: key 'name' must be a non-empty string, got ${describe(childName)}`)
+    const where = `child '${childName as string}'`
+    const childFail = (key: string, reason: string): never => fail(`${where}: key '${key}' ${reason}`)
+    if (names.has(childName as string)) childFail('name', `is not unique: two children are named '${childName as string}'`)
+    names.add(childName as string)
+    const isProcess = 'command' in entry
+    const isThread = 'module' in entry
+    if (isProcess && isThread) childFail('module', `and 'command' exclude each other: a child is a process (command) or a worker thread (module)`)
+    if (!isProcess && !isThread) childFail('command', `is missing: a process child needs 'command' (a worker thread child 'module')`)
+    known(entry, [...sharedKeys, ...(isProcess ? processKeys : threadKeys)], where)
+    const own = (keys: readonly string[]): Record<string, unknown> => Object.fromEntries(keys.filter((key) => entry[key] !== undefined).map((key) => [key, entry[key]]))
+    let ward: Ward<unknown>
+    let maxMemory: number | undefined
+    if (isProcess) {
+      const options = own(processKeys)
+      const command = options.command
+      if (typeof command !== 'string' || command === '') childFail('command', `must be a non-empty string, got ${describe(command)}`)
+      const args = options.args ?? []
+      if (!Array.isArray(args) || args.some((arg) => typeof arg !== 'string')) childFail('args', `must be an array of strings, got ${describe(args)}`)
+      let heartbeat: unknown = options.heartbeat
+      if (typeof heartbeat === 'string') {
+        const text = heartbeat
+        heartbeat = rethrow(() => parseProbe(text, `${where}: key 'heartbeat'`), name)
+      }
+      const env = options.env ?? {}
+      if (!isObject(env) || Object.values(env).some((value) => typeof value !== 'string')) childFail('env', `must be an object of strings, got ${describe(env)}`)
+      const cwd = options.cwd ?? '.'
+      if (typeof cwd !== 'string' || cwd === '') childFail('cwd', `must be a non-empty string, got ${describe(cwd)}`)
+      if (options.shell !== undefined && typeof options.shell !== 'boolean') childFail('shell', `must be a boolean, got ${describe(options.shell)}`)
+      let killSignal: NodeJS.Signals | undefined
+      if (options.killSignal !== undefined) {
+        if (typeof options.killSignal !== 'string') childFail('killSignal', `must be a signal name like 'SIGTERM', got ${describe(options.killSignal)}`)
+        killSignal = rethrow(() => parseSignal(options.killSignal as string, `${where}: key 'killSignal'`), name)
+      }
+      if (options.maxMemory !== undefined) {
+        const value = options.maxMemory
+        if (typeof value === 'number') {
+          if (!Number.isInteger(value) || value <= 0) childFail('maxMemory', `must be a positive number of bytes or a size like '512M', got ${value}`)
+          maxMemory = value
+        } else if (typeof value === 'string') maxMemory = rethrow(() => parseSize(value, `${where}: key 'maxMemory'`), name)
+        else childFail('maxMemory', `must be a number of bytes or a size like '512M', got ${describe(value)}`)
+      }
+      const wardOptions: ProcessWardOptions = {
+        ...(heartbeat === undefined ? {} : { heartbeat: heartbeat as ProcessHeartbeat }),
+        env: { ...process.env, ...(env as Record<string, string>) },
+        cwd: resolve(folder, cwd as string),
+        ...(options.shell === undefined ? {} : { shell: options.shell as boolean }),
+        ...(killSignal === undefined ? {} : { killSignal }),
+        ...(options.killAfter === undefined ? {} : { killAfter: options.killAfter as NonNullable<ProcessWardOptions['killAfter']> }),
+        // ...(maxMemory === undefined ? {} : { maxMemory }), // merge: maxMemory
+      }
+      ward = fromLibrary(() => processWard(command as string, args as string[], wardOptions), where, name)
+    } else {
+      const { module, ...options } = own(threadKeys)
+      if (typeof module !== 'string' || module === '') childFail('module', `must be a non-empty string (a path relative to ${name}), got ${describe(module)}`)
+      const path = isAbsolute(module as string) ? (module as string) : resolve(folder, module as string)
+      if (!existsSync(path)) childFail('module', `names no file: ${path}`)
+      ward = fromLibrary(() => threadWard(path, options as ThreadWardOptions), where, name)
+    }
+    const stewardOptions = own(sharedKeys)
+    specs.push({ ...stewardOptions, name: childName as string, ward })
+    summary.push({ name: childName as string, kind: isProcess ? 'process' : 'thread', maxMemory })
+  }
+  const { children: _children, backoff, ...rest } = top
+  const options: Record<string, unknown> = { name: 'steward', ...rest }
+  if (typeof backoff === 'string') options.backoff = rethrow(() => parseBackoff(backoff, `key 'backoff'`), name)
+  else if (backoff !== undefined) options.backoff = backoff
+  const tree = fromLibrary(() => supervisor(options as SupervisorOptions, specs), undefined, name)
+  return { file, tree, children: summary }
+}
+
+/** A UsageError from a flag parser, with the file's name in front. */
+function rethrow<T>(parse: () => T, file: string): T {
+  try {
+    return parse()
+  } catch (error) {
+    throw new UsageError(file, (error as Error).message)
+  }
+}
+
+/**
+ * A library constructor's own validation (processWard's, threadWard's, supervisor()'s), as a
+ * UsageError naming the file and, when the library's message does not, the child.
+ */
+function fromLibrary<T>(build: () => T, where: string | undefined, file: string): T {
+  try {
+    return build()
+  } catch (error) {
+    const message = (error as Error).message
+      .replace(/^supervisor '[^']*': /, '')
+      .replace(/^(processWard|threadWard): /, '')
+      .replace(/option '/g, "key '")
+    throw new UsageError(file, where === undefined ? message : `${where}: ${message}`)
+  }
+}

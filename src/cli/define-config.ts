@@ -1,0 +1,91 @@
+import type { ResourceLimits } from 'node:worker_threads'
+import type { ProcessHeartbeat } from '../isolation/process-ward.js'
+import type { Backoff } from '../policy/backoff.js'
+import type { RestartType, StartOrder, StewardOptions } from '../steward/options.js'
+import type { Strategy } from '../tree/supervisor.js'
+import type { Duration } from '../time/duration.js'
+
+/** The steward options every child of a `steward up` config may set (see `ChildSpec`). */
+export interface ChildConfigOptions
+  extends Pick<StewardOptions, 'timeout' | 'startTimeout' | 'pulseInterval' | 'progressTimeout' | 'idleTimeout' | 'stopTimeout' | 'poisonAfter' | 'shouldRestart'> {
+  /** Unique among the children; the ward's name in output. */
+  readonly name: string
+  /** @default 'permanent' */
+  readonly restart?: RestartType
+}
+
+/** `steward run --probe`'s text forms with a value: `'http:URL'` (or the URL), `'tcp:HOST:PORT'`, `'exec:CMD ARGS'`. */
+export type ProbeText = `http:${string}` | `https:${string}` | `tcp:${string}` | `exec:${string}`
+
+/** A child process of a `steward up` config: `processWard(command, args, …)`. */
+export interface ProcessChildConfig extends ChildConfigOptions {
+  /** The program (no shell unless `shell`). */
+  readonly command: string
+  /** @default [] */
+  readonly args?: readonly string[]
+  /**
+   * The library's {@link ProcessHeartbeat}, or `steward run --probe`'s text: `'ipc'`, `'stdout'`,
+   * `'none'`, `'http:URL'`, `'tcp:HOST:PORT'`, `"exec:CMD ARGS"`.
+   * @default 'none'
+   */
+  readonly heartbeat?: ProcessHeartbeat | ProbeText
+  /** Added to steward's own environment. @default {} */
+  readonly env?: Readonly<Record<string, string>>
+  /** Relative to the config file's folder. @default the config file's folder */
+  readonly cwd?: string
+  /** @default false */
+  readonly shell?: boolean
+  /** @default 'SIGTERM' */
+  readonly killSignal?: NodeJS.Signals
+  /** @default '5s' */
+  readonly killAfter?: Duration
+  /** Restart above this RSS: bytes, or `'512M'`, `'1G'`. */
+  readonly maxMemory?: number | string
+}
+
+/** A worker thread of a `steward up` config: `threadWard(module, …)`. */
+export interface ThreadChildConfig extends ChildConfigOptions {
+  /** The ward's module, relative to the config file's folder (or absolute). */
+  readonly module: string
+  /** @default 'default' */
+  readonly export?: string
+  /** @default true */
+  readonly stream?: boolean
+  /** @default '1s' */
+  readonly terminateAfter?: Duration
+  /** @default timeout / 20 */
+  readonly sampleEvery?: Duration
+  /** @default false */
+  readonly warm?: boolean
+  readonly resourceLimits?: ResourceLimits
+}
+
+/** One child: a process (`command`) or a worker thread (`module`). */
+export type ChildConfig = ProcessChildConfig | ThreadChildConfig
+
+/** A `steward up` config: one supervisor and its children, in start order. */
+export interface StewardConfig {
+  /** @default 'steward' */
+  readonly name?: string
+  /** @default 'one-for-one' */
+  readonly strategy?: Strategy
+  /** @default 3 */
+  readonly maxRestarts?: number
+  /** @default '5s' */
+  readonly within?: Duration
+  readonly decay?: { readonly threshold: number; readonly halfLife: Duration }
+  /** A policy (`exponential()` …), or `'MIN..MAX'`: exponential, jittered. @default none */
+  readonly backoff?: Backoff | string
+  /** @default 'started' */
+  readonly startOrder?: StartOrder
+  readonly children: readonly ChildConfig[]
+}
+
+/**
+ * Returns `config` as it is: it exists for the types, so an editor completes and checks a
+ * `steward.config.js` (`export default defineConfig({ children: [...] })`), as Vite's and
+ * ESLint's do. `steward up` validates the file at runtime either way.
+ */
+export function defineConfig<const C extends StewardConfig>(config: C): C {
+  return config
+}

@@ -1,0 +1,127 @@
+import type { StewardEvent } from '../observe/events.js'
+import type { StopReport } from '../steward/run-api.js'
+
+/** How `steward run` and `steward up` print: JSON lines, or lines for a person, in colour or not. */
+export interface OutputOptions {
+  readonly json: boolean
+  readonly colour: boolean
+  /** Writes one line (without its newline). */
+  readonly write: (line: string) => void
+  /** Wall-clock time for a person's lines. @default Date.now */
+  readonly now?: () => number
+}
+
+/**
+ * Colour only on a terminal, and never when `NO_COLOR` is set to anything but the empty string
+ * (no-color.org).
+ */
+export function wantsColour(stream: { readonly isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
+  return stream.isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === '')
+}
+
+const codes = { red: 31, green: 32, yellow: 33, cyan: 36, dim: 2 } as const
+type Colour = keyof typeof codes
+
+const eventColour: Partial<Record<StewardEvent['type'], Colour>> = {
+  started: 'green',
+  completed: 'green',
+  hung: 'red',
+  stalled: 'red',
+  'idle-timeout': 'red',
+  failed: 'red',
+  'gave-up': 'red',
+  unstopped: 'red',
+  restarting: 'yellow',
+  decision: 'yellow',
+  'dead-letter': 'yellow',
+}
+
+/** What happened, in a few words, for a person. */
+export function describeEvent(event: StewardEvent): string {
+  switch (event.type) {
+    case 'started':
+      return event.attempt === 1 ? 'started' : `started (attempt ${event.attempt})`
+    case 'hung':
+      return event.starting ? `hung: no first beat within ${event.timeout} ms` : `hung: no beat for ${event.timeout} ms`
+    case 'stalled':
+      return `stalled: no progress for ${event.progressTimeout} ms (at ${JSON.stringify(event.progress)})`
+    case 'idle-timeout':
+      return `idle for ${event.idleTimeout} ms`
+    case 'failed':
+      return `failed: ${event.error.message}`
+    case 'restarting':
+      return `restarting (${event.reason}), restart ${event.restarts}${event.delay > 0 ? `, in ${Math.round(event.delay)} ms` : ''}`
+    case 'decision':
+      return event.action === 'restart'
+        ? `${event.child} ${event.reason}: restart ${event.restarting.join(', ')} (${event.strategy}; ${event.restarts} of ${event.maxRestarts})`
+        : `${event.child} ${event.reason}: escalate (${event.restarts} restarts, ${event.maxRestarts} allowed)`
+    case 'unstopped':
+      return `did not stop within ${event.stopTimeout} ms: abandoned`
+    case 'dead-letter':
+      return `dead letter at ${JSON.stringify(event.position)} after ${event.failures} failures`
+    case 'line':
+      return event.line
+    case 'completed':
+      return 'completed'
+    case 'stopped':
+      return event.unstopped.length === 0 ? 'stopped' : `stopped; unstopped: ${event.unstopped.join(', ')}`
+    case 'gave-up':
+      return `gave up after ${event.restarts} restarts: ${event.error.message}`
+  }
+}
+
+/** Prints events and the stop report, one line each. */
+export class Printer {
+  readonly #options: OutputOptions
+  constructor(options: OutputOptions) {
+    this.#options = options
+  }
+
+  #paint(colour: Colour | undefined, text: string): string {
+    return colour === undefined || !this.#options.colour ? text : `\u001b[${codes[colour]}m${text}\u001b[0m`
+  }
+
+  #time(): string {
+    return new Date((this.#options.now ?? Date.now)()).toISOString().slice(11, 23)
+  }
+
+  /**
+   * One event: with `json`, the library's event as it is, one object per line (a child's line is
+   * a `line` event); otherwise `time path what` — a child's own lines as `path | line`
+   * (`path ! line` from stderr), as foreman and overmind prefix them.
+   */
+  event(event: StewardEvent): void {
+    const { json, write } = this.#options
+    if (json) {
+      write(JSON.stringify(event))
+      return
+    }
+    if (event.type === 'line') {
+      write(`${this.#paint('cyan', `${event.path} ${event.stream === 'stderr' ? '!' : '|'}`)} ${event.line}`)
+      return
+    }
+    write(`${this.#paint('dim', this.#time())} ${event.path} ${this.#paint(eventColour[event.type], describeEvent(event))}`)
+  }
+
+  /** A note of the CLI's own (`stopping on SIGTERM`): a `steward` event in JSON. */
+  note(message: string, fields: Record<string, unknown> = {}): void {
+    const { json, write } = this.#options
+    if (json) write(JSON.stringify({ type: 'steward', message, ...fields }))
+    else write(`${this.#paint('dim', this.#time())} steward ${message}`)
+  }
+
+  /** The stop report: what did not stop in time and which children needed SIGKILL. */
+  report(report: StopReport, exitCode: number): void {
+    const { json, write } = this.#options
+    if (json) {
+      write(JSON.stringify({ type: 'stop-report', unstopped: report.unstopped, killed: report.killed, exitCode }))
+      return
+    }
+    const parts = [
+      report.unstopped.length === 0 ? 'every ward stopped in time' : `unstopped: ${report.unstopped.join(', ')}`,
+      report.killed.length === 0 ? 'none needed SIGKILL' : this.#paint('red', `killed with SIGKILL: ${report.killed.join(', ')}`),
+      `exit ${exitCode}`,
+    ]
+    write(`${this.#paint('dim', this.#time())} steward stop report: ${parts.join('; ')}`)
+  }
+}

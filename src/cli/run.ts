@@ -1,0 +1,199 @@
+import { basename } from 'node:path'
+import { parseArgs } from 'node:util'
+import { processWard, type ProcessHeartbeat, type ProcessWardOptions } from '../isolation/process-ward.js'
+import type { Backoff } from '../policy/backoff.js'
+import type { RestartType, StewardOptions } from '../steward/options.js'
+import { steward } from '../steward/steward.js'
+import { suggestKey } from '../steward/validate.js'
+import { foreground, type SignalSource } from './foreground.js'
+import { Printer } from './output.js'
+import { parseBackoff, parseCount, parseDuration, parseEnvPair, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
+
+export const runUsage = `Usage: steward run [flags] -- <command> [args…]
+
+Runs one command in the foreground under a steward: restarts it when it exits with an error, when
+its heartbeat stops (--probe) and, with --restart permanent, when it exits at all.
+
+  --timeout D           heartbeat deadline (default 10s)
+  --start-timeout D     deadline of the first beat (default: --timeout)
+  --probe P             ipc | stdout | http:URL | tcp:[HOST:]PORT | exec:'CMD ARGS' | none (default none)
+  --every D             probe interval for http, tcp and exec (default: --timeout / 2)
+  --probe-timeout D     exec probe's own deadline, killed after it (default: --every)
+  --restart R           permanent | transient | temporary (default permanent)
+  --max-restarts N      give up after more than N restarts within --within (default 5; Infinity)
+  --within D            the window of --max-restarts (default 1m; Infinity)
+  --backoff MIN..MAX    exponential backoff, jittered (default none)
+  --kill-signal S       signal that asks the child to stop (default SIGTERM)
+  --kill-after D        SIGKILL after this long (default 5s)
+  --stop-timeout D      how long a stop waits for the ward to settle (default 5s + --kill-after)
+  --max-memory SIZE     restart above this RSS (512M, 1G, bytes)
+  --progress-timeout D  restart when IPC progress does not change for D (default none)
+  --idle-timeout D      restart a --probe none child alive for D (default none)
+  --env K=V             add to the child's environment (repeatable)
+  --cwd DIR             the child's working directory (default: the current one)
+  --name NAME           the ward's name in output (default: the command's base name)
+  --shell               run the command through /bin/sh (arguments are then shell syntax)
+  --json                one JSON object per line: the library's events, child lines as 'line'
+
+Exit: the child's code when it completes, 1 when steward gives up, 2 for bad usage,
+130/143 after SIGINT/SIGTERM (a second SIGINT SIGKILLs the children).`
+
+// Room for `--http ADDR` and `--http-token`: the HTTP status handler is wired by the lead after merging.
+const runFlags = {
+  timeout: { type: 'string' },
+  'start-timeout': { type: 'string' },
+  probe: { type: 'string' },
+  every: { type: 'string' },
+  'probe-timeout': { type: 'string' },
+  restart: { type: 'string' },
+  'max-restarts': { type: 'string' },
+  within: { type: 'string' },
+  backoff: { type: 'string' },
+  'kill-signal': { type: 'string' },
+  'kill-after': { type: 'string' },
+  'stop-timeout': { type: 'string' },
+  'max-memory': { type: 'string' },
+  'progress-timeout': { type: 'string' },
+  'idle-timeout': { type: 'string' },
+  env: { type: 'string', multiple: true },
+  cwd: { type: 'string' },
+  name: { type: 'string' },
+  shell: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+/**
+ * parseArgs's error as a UsageError naming the flag, with the closest known flag for an unknown
+ * one (`--timout` → `--timeout`). @internal
+ */
+export function flagError(error: Error, flags: readonly string[], command: string): UsageError {
+  const flag = /'(-[^' ]+)/.exec(error.message)?.[1]
+  if (flag === undefined) return new UsageError(command, error.message)
+  if (error.message.startsWith('Unknown option')) {
+    const suggestion = suggestKey(flag.replace(/^-+/, ''), flags)
+    return new UsageError(flag, `unknown flag${suggestion === undefined ? '' : `; did you mean --${suggestion}?`} (steward ${command.split(' ')[1]} --help lists them)`)
+  }
+  return new UsageError(flag, error.message.split('. ')[0]!)
+}
+
+/** What `steward run`'s command line asks for, validated; nothing is started by parsing it. */
+export interface RunPlan {
+  readonly help: boolean
+  readonly json: boolean
+  readonly command: string
+  readonly args: readonly string[]
+  readonly ward: ProcessWardOptions
+  readonly steward: StewardOptions
+  /** `--max-memory` in bytes, for processWard's `maxMemory` once it exists. */
+  readonly maxMemory: number | undefined
+}
+
+const restartTypes: readonly RestartType[] = ['permanent', 'transient', 'temporary']
+
+/** Parses and validates `steward run`'s arguments (those after `run`). Throws a {@link UsageError}. */
+export function parseRun(argv: readonly string[]): RunPlan {
+  const split = argv.indexOf('--')
+  if (split === -1 && !argv.includes('--help') && !argv.includes('-h')) {
+    throw new UsageError('steward run', `put the command after '--': steward run [flags] -- <command> [args…]`)
+  }
+  const flagArgs = split === -1 ? argv : argv.slice(0, split)
+  const commandArgs = split === -1 ? [] : argv.slice(split + 1)
+  let values
+  let positionals
+  try {
+    ;({ values, positionals } = parseArgs({ args: [...flagArgs], options: runFlags, allowPositionals: true, strict: true }))
+  } catch (error) {
+    throw flagError(error as Error, Object.keys(runFlags), 'steward run')
+  }
+  const nothing = { help: true, json: false, command: '', args: [], ward: {}, steward: {}, maxMemory: undefined }
+  if (values.help === true) return nothing
+  if (positionals.length > 0) throw new UsageError('steward run', `put the command after '--': steward run [flags] -- ${positionals.join(' ')}`)
+  const [command, ...args] = commandArgs
+  if (command === undefined || command === '') throw new UsageError('steward run', `no command: steward run [flags] -- <command> [args…]`)
+
+  const duration = (flag: keyof typeof runFlags, rules: { zero?: boolean; infinite?: boolean } = { zero: false }): number | undefined => {
+    const value = values[flag]
+    return typeof value === 'string' ? parseDuration(value, `--${flag}`, rules) : undefined
+  }
+  const timeout = duration('timeout')
+  const every = duration('every')
+  const probeTimeout = duration('probe-timeout')
+  const probeText = values.probe ?? 'none'
+  if (probeTimeout !== undefined && !probeText.startsWith('exec:')) throw new UsageError('--probe-timeout', `applies to an exec probe only (--probe exec:'CMD ARGS'), not ${JSON.stringify(probeText)}`)
+  const heartbeat: ProcessHeartbeat = parseProbe(probeText, '--probe', every, probeTimeout)
+  if (every !== undefined && typeof heartbeat === 'string') throw new UsageError('--every', `applies to http, tcp and exec probes, not --probe ${probeText}`)
+  const restart = values.restart ?? 'permanent'
+  if (!restartTypes.includes(restart as RestartType)) throw new UsageError('--restart', `must be one of ${restartTypes.join(', ')}, got ${JSON.stringify(restart)}`)
+  const maxRestarts = values['max-restarts'] === undefined ? undefined : parseCount(values['max-restarts'], '--max-restarts')
+  const within = duration('within', { zero: false, infinite: true })
+  const backoff: Backoff | undefined = values.backoff === undefined ? undefined : parseBackoff(values.backoff, '--backoff')
+  const killSignal = values['kill-signal'] === undefined ? undefined : parseSignal(values['kill-signal'], '--kill-signal')
+  const killAfter = duration('kill-after', {})
+  const stopTimeout = duration('stop-timeout', {})
+  const maxMemory = values['max-memory'] === undefined ? undefined : parseSize(values['max-memory'], '--max-memory')
+  const progressTimeout = duration('progress-timeout')
+  const idleTimeout = duration('idle-timeout')
+  if (progressTimeout !== undefined && heartbeat !== 'ipc') throw new UsageError('--progress-timeout', `needs --probe ipc: progress comes with the child's IPC beats`)
+  if (idleTimeout !== undefined && heartbeat !== 'none') throw new UsageError('--idle-timeout', `applies to --probe none (a child without a heartbeat waits until it exits)`)
+  const env: Record<string, string | undefined> = { ...process.env }
+  for (const pair of values.env ?? []) {
+    const [key, value] = parseEnvPair(pair, '--env')
+    env[key] = value
+  }
+  if (values.cwd === '') throw new UsageError('--cwd', 'must not be empty')
+  if (values.name === '') throw new UsageError('--name', 'must not be empty')
+  const startTimeout = duration('start-timeout')
+  if (every !== undefined && every >= (timeout ?? 10_000)) {
+    throw new UsageError('--every', `(${every} ms) must be below --timeout (${timeout ?? 10_000} ms), or one slow answer is a hang`)
+  }
+  const ward: ProcessWardOptions = {
+    heartbeat,
+    env,
+    ...(values.cwd === undefined ? {} : { cwd: values.cwd }),
+    ...(values.shell === true ? { shell: true } : {}),
+    ...(killSignal === undefined ? {} : { killSignal }),
+    ...(killAfter === undefined ? {} : { killAfter }),
+  }
+  const stewardOptions: StewardOptions = {
+    name: values.name ?? basename(command),
+    restart: restart as RestartType,
+    // The ward ends only after its child exited: a stop waits for SIGKILL after kill-after.
+    stopTimeout: stopTimeout ?? 5_000 + (killAfter ?? 5_000),
+    ...(timeout === undefined ? {} : { timeout }),
+    ...(startTimeout === undefined ? {} : { startTimeout }),
+    ...(maxRestarts === undefined ? {} : { maxRestarts }),
+    ...(within === undefined ? {} : { within }),
+    ...(backoff === undefined ? {} : { backoff }),
+    ...(progressTimeout === undefined ? {} : { progressTimeout }),
+    ...(idleTimeout === undefined ? {} : { idleTimeout }),
+  }
+  return { help: false, json: values.json === true, command, args, ward, steward: stewardOptions, maxMemory }
+}
+
+/** What `steward run` writes to and listens on. */
+export interface Io {
+  readonly printer: Printer
+  readonly signals?: SignalSource
+}
+
+/**
+ * Builds the steward of a plan (the library validates its options again: a mistake there is a
+ * UsageError naming the flag), starts it, and runs it in the foreground. Returns the exit code.
+ */
+export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
+  let lastExit = 0
+  let supervised
+  try {
+    const ward = processWard(plan.command, plan.args, {
+      ...plan.ward,
+      // ...(plan.maxMemory === undefined ? {} : { maxMemory: plan.maxMemory }), // merge: maxMemory
+      onSpawn: (child) => child.once('exit', (code) => (lastExit = code ?? 1)),
+    })
+    supervised = steward(ward, plan.steward)
+  } catch (error) {
+    throw new UsageError('steward run', (error as Error).message)
+  }
+  const run = supervised.start({ onEvent: (event) => io.printer.event(event) })
+  return foreground(run, io.printer, () => lastExit, io.signals)
+}

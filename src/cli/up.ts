@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util'
+import { buildConfig, configNames, findConfig, readConfig, type LoadedConfig } from './config.js'
+import { foreground } from './foreground.js'
+import { flagError, type Io } from './run.js'
+import { UsageError } from './flags.js'
+
+export const upUsage = `Usage: steward up [config] [--check] [--json]
+
+Starts a supervision tree from a config file (default: the first of ${configNames.join(', ')}
+in the current folder) and supervises it in the foreground.
+
+  --check   validate the config and exit (0 when valid, 2 when not); nothing is started
+  --json    one JSON object per line: the library's events, child lines as 'line'
+
+Exit: 1 when the tree gives up, 2 for a bad config, 130/143 after SIGINT/SIGTERM
+(a second SIGINT SIGKILLs the children).`
+
+/** What `steward up`'s command line asks for. */
+export interface UpPlan {
+  readonly help: boolean
+  readonly check: boolean
+  readonly json: boolean
+  readonly file: string | undefined
+}
+
+/** Parses `steward up`'s arguments (those after `up`). Throws a {@link UsageError}. */
+export function parseUp(argv: readonly string[]): UpPlan {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      // Room for `--http ADDR` and `--http-token`: the HTTP status handler is wired by the lead after merging.
+      options: { check: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    })
+  } catch (error) {
+    throw flagError(error as Error, ['check', 'json', 'help'], 'steward up')
+  }
+  const { values, positionals } = parsed
+  if (positionals.length > 1) throw new UsageError('steward up', `one config file at most, got ${positionals.join(' ')}`)
+  return { help: values.help === true, check: values.check === true, json: values.json === true, file: positionals[0] }
+}
+
+/** Finds, reads and validates the config; nothing is started. */
+export async function loadConfig(plan: UpPlan, cwd: string): Promise<LoadedConfig> {
+  const file = findConfig(plan.file, cwd)
+  return buildConfig(await readConfig(file), file)
+}
+
+/** Starts a validated config's tree and supervises it in the foreground; returns the exit code. */
+export async function upCommand(config: LoadedConfig, io: Io): Promise<number> {
+  const run = config.tree.start({ onEvent: (event) => io.printer.event(event) })
+  return foreground(run, io.printer, () => 0, io.signals)
+}
