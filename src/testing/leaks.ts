@@ -83,7 +83,7 @@ export async function checkLeaks<T>(body: () => Promise<T>): Promise<{ result: T
             return Reflect.apply(original, this, [type, listener])
           }] as const,
     ),
-    [EventEmitter as unknown as Record<string, unknown>, 'init', (original) =>
+    [EventEmitter, 'init', (original) =>
       function (this: object, ...args: unknown[]): unknown {
         if (inBody()) newEmitters.add(this)
         return Reflect.apply(original, this, args)
