@@ -77,7 +77,7 @@ export async function checkLeaks<T>(body: () => Promise<T>): Promise<{ result: T
       }],
     ...(['addListener', 'on', 'prependListener'] as const).map(
       (name) =>
-        [EventEmitter.prototype, name, (original: (...args: unknown[]) => unknown) =>
+        [EventEmitter.prototype, name, (original: Method) =>
           function (this: EventEmitter, type: string | symbol, listener: unknown): unknown {
             if (inBody() && !newEmitters.has(this)) emitterAdds.push({ emitter: this, type, listener })
             return Reflect.apply(original, this, [type, listener])
@@ -126,7 +126,7 @@ export async function checkLeaks<T>(body: () => Promise<T>): Promise<{ result: T
   return { result, leaks: { abortListeners, pendingPromises: pendingPromises.size, handles: handles.sort(), listeners } }
 }
 
-type Method = (...args: unknown[]) => unknown
+type Method = (...args: never[]) => unknown
 type Patch = readonly [target: object, name: string, wrap: (original: Method) => Method]
 
 /** Replaces each named method with its wrapper; the function returned puts every original back. */
