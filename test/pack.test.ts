@@ -120,7 +120,7 @@ test('the packed tarball installs into a new project and works from TypeScript (
       }),
     )
     await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project, timeout: 120_000 }).catch((error: { stdout?: string }) => {
-      assert.fail(`tsc failed against the installed package:\n${error.stdout ?? ""}`)
+      assert.fail(`tsc failed against the installed package:\n${error.stdout ?? ''}`)
     })
     const ts = await run(process.execPath, ['out/main.js'], { cwd: project, timeout: 30_000 })
     assert.deepEqual(ts.stdout.trimEnd().split('\n'), [
