@@ -88,6 +88,10 @@ test('the packed tarball installs into a new project and works from TypeScript (
     const peers = Object.keys(manifest.peerDependencies ?? {}).map((name) => `${name}@${lockedVersion(name) ?? manifest.peerDependencies![name]}`)
     await run(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', join(dir, packed.filename), ...peers], { cwd: project, timeout: 180_000 })
 
+    // Source maps carry their sources (src/ is not published), so a stack trace maps to code a user can read.
+    const map = JSON.parse(readFileSync(join(project, 'node_modules', 'steward', 'dist', 'index.js.map'), 'utf8')) as { sources: string[]; sourcesContent?: string[] }
+    assert.equal(map.sourcesContent?.length, map.sources.length, 'dist/index.js.map has its sources inline')
+
     const subpaths = Object.keys(manifest.exports)
       .filter((subpath) => subpath !== './package.json')
       .map((subpath) => (subpath === '.' ? 'steward' : `steward/${subpath.slice(2)}`))
