@@ -33,7 +33,11 @@ export type ProcessHeartbeat =
   | { readonly http: string | URL; readonly every?: Duration }
   | { readonly tcp: { readonly port: number; readonly host?: string }; readonly every?: Duration }
   | { readonly exec: readonly [string, ...string[]]; readonly every?: Duration; readonly timeout?: Duration }
-  | { readonly probe: (signal: AbortSignal) => PromiseLike<unknown>; readonly every?: Duration }
+  | {
+      /** Resolves while the child is healthy; `signal` aborts when the probe's time is up or the ward ends. */
+      readonly probe: (signal: AbortSignal) => PromiseLike<unknown>
+      readonly every?: Duration
+    }
 
 /** Options of {@link processWard}. */
 export interface ProcessWardOptions {

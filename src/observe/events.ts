@@ -169,6 +169,7 @@ export type EventListener = (event: StewardEvent) => void
 
 /** A subscription; `dispose()` (or `using`) removes the listener. Idempotent. */
 export interface Subscription extends Disposable {
+  /** Removes the listener; later calls do nothing. */
   dispose(): void
 }
 

@@ -16,6 +16,7 @@ export interface BackoffStep {
  */
 export interface Backoff<S = unknown> {
   readonly initial: S
+  /** The delay (ms) before the restart `step` describes, and the state after it. */
   next(state: S, step: BackoffStep): { readonly delay: number; readonly state: S }
 }
 

@@ -3,6 +3,7 @@
  * called any number of times, also after the timer fired.
  */
 export interface Timer {
+  /** Stops the timer if it has not fired yet. */
   cancel(): void
 }
 

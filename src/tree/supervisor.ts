@@ -47,6 +47,7 @@ export interface ChildSpec<T = unknown, P = unknown>
   > {
   /** Unique among the supervisor's children. */
   readonly name: string
+  /** The child's ward: run, watched and restarted by the supervisor. */
   readonly ward: ChildWard<T, P>
   /**
    * OTP's restart types, decided by the supervisor: `permanent` is always
@@ -110,6 +111,7 @@ export interface SupervisorRun extends Lifecycle {
 /** A supervisor: a ward (so it nests in stewards and supervisors) with `start()`. */
 export interface Supervisor {
   (ctx: WardContext): Promise<void>
+  /** Starts the supervisor on its own (not as a ward): its children start in order. */
   start(options?: SupervisorStartOptions): SupervisorRun
 }
 
