@@ -5,8 +5,8 @@
 import { DoNotRestart, ManualClock, steward, supervisor, TerminateTree, type WardContext } from 'steward'
 
 const clock = new ManualClock() // virtual time: the example prints the same every time
-const waitForStop = (ctx: WardContext): Promise<void> =>
-  ctx.idle(new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true })))
+// Waits for input that never comes: the wait rejects (with the stop's reason) when the ward is stopped.
+const waitForStop = (ctx: WardContext): Promise<never> => ctx.idle(new Promise<never>(() => {}))
 
 // 1. DoNotRestart on its own: a bad configuration is not fixed by restarting.
 const configured = async (ctx: WardContext): Promise<void> => {
@@ -24,8 +24,11 @@ const poller = async (): Promise<void> => {
 }
 const server = async (ctx: WardContext): Promise<void> => {
   console.log(`${clock.now()} ms: server up`)
-  await waitForStop(ctx)
-  console.log(`${clock.now()} ms: server stopped`)
+  try {
+    await waitForStop(ctx)
+  } finally {
+    console.log(`${clock.now()} ms: server stopped`)
+  }
 }
 const license = async (ctx: WardContext): Promise<void> => {
   await ctx.clock.sleep(1_000, ctx.signal)
