@@ -425,3 +425,88 @@ describe('exec and function probes', () => {
     assert.throws(() => processWard(node, [], { heartbeat: { probe: 'ping' as never } }), /'heartbeat.probe' must be a function/)
   })
 })
+
+describe('process groups: nothing the child started outlives the ward', () => {
+  /** Gone: no such process, or a zombie (dead; where PID 1 does not reap orphans, one stays). */
+  const dead = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+      const state = stat.slice(stat.lastIndexOf(')') + 2)[0]
+      return state === 'Z' || state === 'X'
+    } catch {
+      return true
+    }
+  }
+  const grandchildren = (lines: string[]): number[] => lines.flatMap((line) => (/^grandchild (\d+)$/.exec(line) ? [Number(line.slice(11))] : []))
+  const linuxOnly = { skip: process.platform === 'linux' ? false : 'reads /proc' }
+
+  test('stop(): grandchildren that ignore SIGTERM get SIGKILL with the group after killAfter; none is alive when stop() resolves', { timeout: 30_000, ...linuxOnly }, async () => {
+    const lines: string[] = []
+    const seen = pidsOf()
+    const run = steward(processWard(node, [child, 'tree', '2', 'deaf'], { heartbeat: 'ipc', killAfter: 300, onLine: (_, line) => lines.push(line) }), {
+      name: 'tree',
+      timeout: 2_000,
+      startTimeout: '10s',
+    }).start({ onEvent: () => seen.track() })
+    // Its first beat comes after every grandchild printed its pid.
+    for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    seen.track()
+    const pids = grandchildren(lines)
+    assert.equal(pids.length, 4, `two shells and their sleeps: ${lines.join(', ')}`)
+    assert.ok(pids.every((pid) => !dead(pid)), 'they run')
+    const report = await run.stop()
+    assert.deepEqual(
+      pids.filter((pid) => !dead(pid)),
+      [],
+      'no grandchild is alive once stop() resolved',
+    )
+    assert.deepEqual(report.killed, [`tree#${seen.pids[0]}`], 'SIGKILL was needed, and said so')
+    await noChildLeft(seen.pids)
+  })
+
+  test('stop(): grandchildren that exit on SIGTERM need no SIGKILL, and the report says none', { timeout: 30_000, ...linuxOnly }, async () => {
+    const lines: string[] = []
+    const seen = pidsOf()
+    const run = steward(processWard(node, [child, 'tree', '2', 'polite'], { heartbeat: 'ipc', killAfter: '20s', onLine: (_, line) => lines.push(line) }), {
+      timeout: 2_000,
+      startTimeout: '10s',
+    }).start({ onEvent: () => seen.track() })
+    for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    seen.track()
+    const pids = grandchildren(lines)
+    assert.equal(pids.length, 4)
+    const started = performance.now()
+    const report = await run.stop()
+    assert.ok(performance.now() - started < 10_000, 'well before killAfter')
+    assert.deepEqual(report, { unstopped: [], killed: [] })
+    assert.deepEqual(pids.filter((pid) => !dead(pid)), [])
+    await noChildLeft(seen.pids)
+  })
+
+  test('a crash: the child exits on its own, its group is signalled, and the ward settles only when no member is left', { timeout: 30_000, ...linuxOnly }, async () => {
+    const lines: string[] = []
+    const seen = pidsOf()
+    const events: string[] = []
+    let aliveAtFailure: number[] | undefined
+    const run = steward(processWard(node, [child, 'tree', '2', 'deaf', 'crash'], { heartbeat: 'ipc', killAfter: 300, onLine: (_, line) => lines.push(line) }), {
+      name: 'crash',
+      restart: 'temporary',
+      startTimeout: '10s',
+    }).start({
+      onEvent: (event) => {
+        if (event.type !== 'line') events.push(event.type)
+        seen.track()
+        if (event.type === 'failed') aliveAtFailure = grandchildren(lines).filter((pid) => !dead(pid))
+      },
+    })
+    const outcome = await run.done
+    const pids = grandchildren(lines)
+    assert.equal(pids.length, 4, lines.join(', '))
+    assert.ok(outcome.kind === 'gave-up' && /exited with code 1/.test(outcome.error.cause.message), JSON.stringify(outcome))
+    assert.deepEqual(events, ['started', 'failed', 'gave-up'])
+    assert.deepEqual(aliveAtFailure, [], 'the failure is reported once the group is empty')
+    assert.deepEqual(pids.filter((pid) => !dead(pid)), [])
+    assert.deepEqual((await run.stop()).killed, [`crash#${seen.pids[0]}`])
+    await noChildLeft(seen.pids)
+  })
+})
