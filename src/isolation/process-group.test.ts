@@ -17,7 +17,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 function shell(script: string): { child: ChildProcess; pids: () => number[] } {
   const child = spawn('sh', ['-c', script], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] })
   let out = ''
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()))
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
   return { child, pids: () => out.split('\n').filter(Boolean).map(Number) }
 }
 

@@ -12,6 +12,7 @@ import { liveChildren, processWard } from './process-ward.js'
 import { liveWorkers, threadWard } from './thread-ward.js'
 import { supervisor } from '../tree/supervisor.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
+import { MemoryLimitError } from '../steward/errors.js'
 
 const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
 const node = process.execPath
@@ -508,5 +509,87 @@ describe('process groups: nothing the child started outlives the ward', () => {
     assert.deepEqual(pids.filter((pid) => !dead(pid)), [])
     assert.deepEqual((await run.stop()).killed, [`crash#${seen.pids[0]}`])
     await noChildLeft(seen.pids)
+  })
+})
+
+describe('maxMemory: a process group over its limit is retired, a failure with reason memory', () => {
+  const linuxOnly = { skip: process.platform === 'linux' ? false : 'reads /proc' }
+  const limit = 200_000_000
+
+  test('a child that grows past maxMemory is killed and restarted; failed and restarting say memory', { timeout: 30_000, ...linuxOnly }, async () => {
+    const events: StewardEvent[] = []
+    let failure: unknown
+    const pids: number[] = []
+    const run = steward(processWard(node, [child, 'hog'], { heartbeat: 'ipc', maxMemory: '200MB', memoryEvery: 50, killAfter: 500, onSpawn: (spawned) => pids.push(spawned.pid!) }), {
+      name: 'hog',
+      timeout: 2_000,
+      startTimeout: '10s',
+      shouldRestart: (error) => {
+        failure = error
+        return true
+      },
+    }).start({
+      onEvent: (event) => events.push(event),
+    })
+    const outcome = await run.done
+    assert.equal(outcome.kind, 'completed', JSON.stringify(outcome))
+    assert.deepEqual(
+      events.filter((event) => event.type !== 'line').map((event) => ('reason' in event ? `${event.type} ${event.reason}` : event.type)),
+      ['started', 'failed memory', 'restarting memory', 'started', 'completed'],
+    )
+    const failed = events.find((event) => event.type === 'failed')
+    assert.equal(failed?.type === 'failed' && failed.error.code, 'ERR_WARD_MEMORY')
+    assert.ok(failure instanceof MemoryLimitError, String(failure))
+    assert.equal(failure.limit, limit)
+    assert.equal(failure.pid, pids[0])
+    // Sampled every 50 ms while it grows 20 MB every 50 ms: caught near the line, not at 1 GB.
+    assert.ok(failure.rss !== undefined && failure.rss > limit && failure.rss < limit + 300_000_000, `rss ${failure.rss}`)
+    await noChildLeft(pids)
+  })
+
+  test("the whole group counts: a grandchild that grows restarts its child; a supervisor's decision says memory", { timeout: 30_000, ...linuxOnly }, async () => {
+    const pids: number[] = []
+    const events: StewardEvent[] = []
+    const tree = supervisor({ name: 'tree' }, [
+      { name: 'hog', ward: processWard(node, [child, 'hog', 'grandchild'], { heartbeat: 'ipc', maxMemory: limit, memoryEvery: 50, onSpawn: (spawned) => pids.push(spawned.pid!) }), restart: 'transient', timeout: 2_000, startTimeout: '10s' },
+    ]).start({
+      onEvent: (event) => events.push(event),
+    })
+    for (let i = 0; i < 2_000 && !events.some((event) => event.type === 'completed'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    const decision = events.find((event) => event.type === 'decision')
+    assert.ok(decision?.type === 'decision', events.map((event) => event.type).join(', '))
+    assert.equal(decision.reason, 'memory')
+    assert.equal(decision.child, 'hog')
+    assert.deepEqual(
+      events.filter((event) => event.type === 'restarting' || event.type === 'failed').map((event) => `${event.type} ${'reason' in event ? event.reason : ''}`),
+      ['failed memory', 'restarting memory'],
+    )
+    assert.ok(events.some((event) => event.type === 'completed'), 'the second child completed')
+    await tree.stop()
+    assert.equal(pids.length, 2)
+    await noChildLeft(pids)
+  })
+
+  test('a child under its limit runs on; the sampler leaves nothing behind', { timeout: 30_000, ...linuxOnly }, async () => {
+    const events: string[] = []
+    const { leaks } = await checkLeaks(async () => {
+      const outcome = await steward(processWard(node, [child, 'quiet', '600'], { maxMemory: '1GiB', memoryEvery: 20 }), { restart: 'temporary' }).start({
+        onEvent: (event) => events.push(event.type),
+      }).done
+      assert.equal(outcome.kind, 'completed')
+    })
+    assert.deepEqual(events, ['started', 'completed'])
+    assert.deepEqual(leaks, noLeaks, 'no sampling timer left')
+    await noChildLeft([])
+  })
+
+  test('bad maxMemory and memoryEvery are refused, naming the option and the reason', () => {
+    assert.throws(() => processWard(node, [], { maxMemory: 'lots' as never }), /processWard: option 'maxMemory': "lots" is not a size/)
+    assert.throws(() => processWard(node, [], { maxMemory: '512M' as never }), /option 'maxMemory': "512M" is not a size/)
+    assert.throws(() => processWard(node, [], { maxMemory: 0 }), /option 'maxMemory': must be at least 1 byte/)
+    assert.throws(() => processWard(node, [], { maxMemory: true as never }), /option 'maxMemory': expected a size/)
+    assert.throws(() => processWard(node, [], { memoryEvery: '1s' }), /option 'memoryEvery' needs option 'maxMemory'/)
+    assert.throws(() => processWard(node, [], { maxMemory: '1GB', memoryEvery: 0 }), /option 'memoryEvery': must be greater than zero/)
+    assert.throws(() => processWard(node, [], { maxMemory: '1GB', memoryEvery: 'often' as never }), /option 'memoryEvery': "often" is not a duration/)
   })
 })
