@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
 import { connect } from 'node:net'
 import { freePort } from '../testing/net.js'
 import type { StewardEvent } from '../observe/events.js'
@@ -489,18 +490,27 @@ describe('process groups: nothing the child started outlives the ward', () => {
     const seen = pidsOf()
     const events: string[] = []
     let aliveAtFailure: number[] | undefined
-    const run = steward(processWard(node, [child, 'tree', '2', 'deaf', 'crash'], { heartbeat: 'ipc', killAfter: 300, onLine: (_, line) => lines.push(line) }), {
-      name: 'crash',
-      restart: 'temporary',
-      startTimeout: '10s',
-    }).start({
+    let spawned: ChildProcess | undefined
+    const run = steward(
+      processWard(node, [child, 'tree', '2', 'deaf', 'crash'], { heartbeat: 'ipc', killAfter: 1_500, onLine: (_, line) => lines.push(line), onSpawn: (c) => (spawned = c) }),
+      {
+        name: 'crash',
+        restart: 'temporary',
+        startTimeout: '10s',
+      },
+    ).start({
       onEvent: (event) => {
         if (event.type !== 'line') events.push(event.type)
         seen.track()
         if (event.type === 'failed') aliveAtFailure = grandchildren(lines).filter((pid) => !dead(pid))
       },
     })
+    // The child exited; its deaf grandchildren live on until SIGKILL, 1.5 s later: it is still tracked.
+    for (let i = 0; i < 1_000 && spawned?.exitCode == null; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.equal(spawned?.exitCode, 1)
+    const tracked = liveChildren.has(spawned)
     const outcome = await run.done
+    assert.ok(tracked, 'a child whose group is alive stays in liveChildren after its exit')
     const pids = grandchildren(lines)
     assert.equal(pids.length, 4, lines.join(', '))
     assert.ok(outcome.kind === 'gave-up' && /exited with code 1/.test(outcome.error.cause.message), JSON.stringify(outcome))
