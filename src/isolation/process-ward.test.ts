@@ -580,6 +580,31 @@ describe('maxMemory: a process group over its limit is retired, a failure with r
     await noChildLeft(pids)
   })
 
+  test('a stream ward whose consumer does not pull: the child over its limit is killed all the same, the failure seen at the next pull', { timeout: 30_000, ...linuxOnly }, async () => {
+    const pids: number[] = []
+    const events: string[] = []
+    const run = steward(
+      processWard<number>(node, [child, 'hog', 'stream'], { heartbeat: 'ipc', stream: true, maxMemory: limit, memoryEvery: 50, killAfter: 500, onSpawn: (spawned) => pids.push(spawned.pid!) }),
+      { timeout: 2_000, startTimeout: '10s' },
+    ).start({ onEvent: (event) => void (event.type !== 'line' && events.push('reason' in event ? `${event.type} ${event.reason}` : event.type)) })
+    assert.equal((await run.next()).value, 0)
+    // Nobody pulls: the ward is suspended at its yield, and its child grows past the limit.
+    const gone = (): boolean => {
+      try {
+        process.kill(pids[0]!, 0)
+        return false
+      } catch {
+        return true
+      }
+    }
+    for (let i = 0; i < 1_000 && !gone(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.ok(gone(), 'the child was killed while nobody pulled')
+    assert.deepEqual(events, ['started'], 'the failure waits for the ward to run')
+    assert.equal((await run.next()).done, true, 'the next pull: the failure, a restart, the second child completes')
+    assert.deepEqual(events, ['started', 'failed memory', 'restarting memory', 'started', 'completed'])
+    await noChildLeft(pids)
+  })
+
   test('a child under its limit runs on; the sampler leaves nothing behind', { timeout: 30_000, ...linuxOnly }, async () => {
     const events: string[] = []
     const { leaks } = await checkLeaks(async () => {
