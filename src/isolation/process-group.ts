@@ -30,17 +30,17 @@ export function groupMembers(pgid: number): number[] {
 }
 
 /**
- * Whether anything of process group `pgid` is alive: a scan of /proc where there is one
- * (zombies do not count), else `kill(-pgid, 0)`. @internal
+ * Whether anything of process group `pgid` is alive. `kill(-pgid, 0)` first (one system call:
+ * the common answer, no process at all); when it finds one, a scan of /proc where there is one,
+ * since that may be a zombie. @internal
  */
 export function groupAlive(pgid: number): boolean {
-  if (hasProc) return groupMembers(pgid).length > 0
   try {
     process.kill(-pgid, 0)
-    return true
   } catch {
-    return false
+    return false // ESRCH: no process, not even a zombie (or EPERM: none we may signal)
   }
+  return hasProc ? groupMembers(pgid).length > 0 : true
 }
 
 /**

@@ -319,14 +319,18 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       signal(killSignal)
       killer = ctx.clock.setTimer(killAfter, insist)
     }
-    /** Resolves once no member of the child's group is left, polling /proc (5 ms, doubling to 100 ms); at most GROUP_GRACE_MS after SIGKILL. */
+    /**
+     * Resolves `true` once no member of the child's group is left, polling /proc (5 ms, doubling to
+     * 100 ms), or `false` if one is still alive GROUP_GRACE_MS after SIGKILL.
+     */
     let poller: Timer | undefined
-    const groupGone = (pgid: number): Promise<void> =>
+    const groupGone = (pgid: number): Promise<boolean> =>
       new Promise((resolve) => {
         let wait = 5
         const poll = (): void => {
           poller = undefined
-          if (!groupAlive(pgid) || (insistedAt !== undefined && ctx.clock.now() - insistedAt >= GROUP_GRACE_MS)) return resolve()
+          if (!groupAlive(pgid)) return resolve(true)
+          if (insistedAt !== undefined && ctx.clock.now() - insistedAt >= GROUP_GRACE_MS) return resolve(false)
           poller = ctx.clock.setTimer(wait, poll)
           wait = Math.min(100, wait * 2)
         }
@@ -389,10 +393,14 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       if (groups && child.pid !== undefined) {
         // The child is gone, its group perhaps not (grandchildren; a crash leaves them behind):
         // the same stop for what is left, and the ward settles only when nothing is.
-        ask()
-        await groupGone(child.pid)
-        poller?.cancel()
-        if (!groupAlive(child.pid)) liveChildren.delete(child)
+        let empty = !groupAlive(child.pid)
+        if (!empty) {
+          ask()
+          empty = await groupGone(child.pid)
+          poller?.cancel()
+        }
+        // Kept when something survived SIGKILL (uninterruptible sleep): its group may still be alive.
+        if (empty) liveChildren.delete(child)
       }
       killer?.cancel()
       // A grandchild may still hold the other end of stdout: close ours rather than wait for it.
