@@ -37,11 +37,16 @@ function pidsOf(): { pids: number[]; track: () => void } {
   }
 }
 
-// A failed test must not leave a (frozen) child behind for the next one.
+// A failed test must not leave a (frozen) child, or its group, behind for the next one.
 afterEach(() => {
   for (const c of liveChildren) {
     c.kill('SIGCONT')
     c.kill('SIGKILL')
+    try {
+      if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL')
+    } catch {
+      // its group is gone
+    }
   }
 })
 
