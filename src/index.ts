@@ -24,6 +24,9 @@ export {
   errorInfo,
 } from './steward/errors.js'
 export type { ErrorInfo, GiveUpReason } from './steward/errors.js'
+// Over a memory limit: a process ward's maxMemory, a thread ward's resourceLimits (restart reason 'memory').
+export { MemoryLimitError } from './steward/errors.js'
+export type { MemoryLimitDetails } from './steward/errors.js'
 // A bad option of steward(), supervisor() (or a child's) or start(), thrown when it is given:
 // OptionTypeError (a TypeError: wrong type, unknown key, not applicable) or OptionRangeError
 // (a RangeError: out of range), both with code 'ERR_STEWARD_OPTION', option, child and where.
@@ -65,6 +68,7 @@ export { threadWard } from './isolation/thread-ward.js'
 export type { ThreadWardOptions } from './isolation/thread-ward.js'
 export { processWard } from './isolation/process-ward.js'
 export type { ProcessWardOptions, ProcessHeartbeat } from './isolation/process-ward.js'
+export type { Size, SizeUnit } from './isolation/size.js'
 
 // Sentinels a ward can end with
 export { DoNotRestart, TerminateTree } from './steward/sentinels.js'

@@ -56,14 +56,14 @@ test('demo tree --virtual --json: every line is a library event with its path; t
         : `${event.at} ${event.path} ${event.type}${event.reason === undefined ? '' : ` ${event.reason}`}`,
     )
   assert.deepEqual(brief, [
-    '2000 tree/writer failed',
+    '2000 tree/writer failed failed', // a failed event's reason: 'failed' (or 'memory')
     '2000 tree decision writer failed → writer',
     '2000 tree/writer restarting failed',
     '3500 tree/reader hung',
     '3500 tree decision reader hung → reader,writer',
     '3500 tree/reader restarting hung',
     '3500 tree/writer restarting sibling',
-    '6000 tree/connection failed',
+    '6000 tree/connection failed failed',
     '6000 tree decision connection failed → connection,reader,writer',
     '6000 tree/connection restarting failed',
     '6000 tree/writer restarting sibling',

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
 import { connect } from 'node:net'
 import { freePort } from '../testing/net.js'
 import type { StewardEvent } from '../observe/events.js'
@@ -12,6 +13,7 @@ import { liveChildren, processWard } from './process-ward.js'
 import { liveWorkers, threadWard } from './thread-ward.js'
 import { supervisor } from '../tree/supervisor.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
+import { MemoryLimitError } from '../steward/errors.js'
 
 const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
 const node = process.execPath
@@ -35,11 +37,16 @@ function pidsOf(): { pids: number[]; track: () => void } {
   }
 }
 
-// A failed test must not leave a (frozen) child behind for the next one.
+// A failed test must not leave a (frozen) child, or its group, behind for the next one.
 afterEach(() => {
   for (const c of liveChildren) {
     c.kill('SIGCONT')
     c.kill('SIGKILL')
+    try {
+      if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL')
+    } catch {
+      // its group is gone
+    }
   }
 })
 
@@ -423,5 +430,206 @@ describe('exec and function probes', () => {
     assert.throws(() => processWard(node, [], { heartbeat: { exec: ['ok', 3] as never } }), /'heartbeat.exec'/)
     assert.throws(() => processWard(node, [], { heartbeat: { exec: ['ok'], timeout: -1 } }), /'heartbeat.timeout'/)
     assert.throws(() => processWard(node, [], { heartbeat: { probe: 'ping' as never } }), /'heartbeat.probe' must be a function/)
+  })
+})
+
+describe('process groups: nothing the child started outlives the ward', () => {
+  /** Gone: no such process, or a zombie (dead; where PID 1 does not reap orphans, one stays). */
+  const dead = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+      const state = stat.slice(stat.lastIndexOf(')') + 2)[0]
+      return state === 'Z' || state === 'X'
+    } catch {
+      return true
+    }
+  }
+  const grandchildren = (lines: string[]): number[] => lines.flatMap((line) => (/^grandchild (\d+)$/.exec(line) ? [Number(line.slice(11))] : []))
+  const linuxOnly = { skip: process.platform === 'linux' ? false : 'reads /proc' }
+
+  test('stop(): grandchildren that ignore SIGTERM get SIGKILL with the group after killAfter; none is alive when stop() resolves', { timeout: 30_000, ...linuxOnly }, async () => {
+    const lines: string[] = []
+    const seen = pidsOf()
+    const run = steward(processWard(node, [child, 'tree', '2', 'deaf'], { heartbeat: 'ipc', killAfter: 300, onLine: (_, line) => lines.push(line) }), {
+      name: 'tree',
+      timeout: 2_000,
+      startTimeout: '10s',
+    }).start({ onEvent: () => seen.track() })
+    // Its first beat comes after every grandchild printed its pid.
+    for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    seen.track()
+    const pids = grandchildren(lines)
+    assert.equal(pids.length, 4, `two shells and their sleeps: ${lines.join(', ')}`)
+    assert.ok(pids.every((pid) => !dead(pid)), 'they run')
+    const report = await run.stop()
+    assert.deepEqual(
+      pids.filter((pid) => !dead(pid)),
+      [],
+      'no grandchild is alive once stop() resolved',
+    )
+    assert.deepEqual(report.killed, [`tree#${seen.pids[0]}`], 'SIGKILL was needed, and said so')
+    await noChildLeft(seen.pids)
+  })
+
+  test('stop(): grandchildren that exit on SIGTERM need no SIGKILL, and the report says none', { timeout: 30_000, ...linuxOnly }, async () => {
+    const lines: string[] = []
+    const seen = pidsOf()
+    const run = steward(processWard(node, [child, 'tree', '2', 'polite'], { heartbeat: 'ipc', killAfter: '20s', onLine: (_, line) => lines.push(line) }), {
+      timeout: 2_000,
+      startTimeout: '10s',
+    }).start({ onEvent: () => seen.track() })
+    for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    seen.track()
+    const pids = grandchildren(lines)
+    assert.equal(pids.length, 4)
+    const started = performance.now()
+    const report = await run.stop()
+    assert.ok(performance.now() - started < 10_000, 'well before killAfter')
+    assert.deepEqual(report, { unstopped: [], killed: [] })
+    assert.deepEqual(pids.filter((pid) => !dead(pid)), [])
+    await noChildLeft(seen.pids)
+  })
+
+  test('a crash: the child exits on its own, its group is signalled, and the ward settles only when no member is left', { timeout: 30_000, ...linuxOnly }, async () => {
+    const lines: string[] = []
+    const seen = pidsOf()
+    const events: string[] = []
+    let aliveAtFailure: number[] | undefined
+    let spawned: ChildProcess | undefined
+    const run = steward(
+      processWard(node, [child, 'tree', '2', 'deaf', 'crash'], { heartbeat: 'ipc', killAfter: 1_500, onLine: (_, line) => lines.push(line), onSpawn: (c) => (spawned = c) }),
+      {
+        name: 'crash',
+        restart: 'temporary',
+        startTimeout: '10s',
+      },
+    ).start({
+      onEvent: (event) => {
+        if (event.type !== 'line') events.push(event.type)
+        seen.track()
+        if (event.type === 'failed') aliveAtFailure = grandchildren(lines).filter((pid) => !dead(pid))
+      },
+    })
+    // The child exited; its deaf grandchildren live on until SIGKILL, 1.5 s later: it is still tracked.
+    for (let i = 0; i < 1_000 && spawned?.exitCode == null; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.equal(spawned?.exitCode, 1)
+    const tracked = liveChildren.has(spawned)
+    const outcome = await run.done
+    assert.ok(tracked, 'a child whose group is alive stays in liveChildren after its exit')
+    const pids = grandchildren(lines)
+    assert.equal(pids.length, 4, lines.join(', '))
+    assert.ok(outcome.kind === 'gave-up' && /exited with code 1/.test(outcome.error.cause.message), JSON.stringify(outcome))
+    assert.deepEqual(events, ['started', 'failed', 'gave-up'])
+    assert.deepEqual(aliveAtFailure, [], 'the failure is reported once the group is empty')
+    assert.deepEqual(pids.filter((pid) => !dead(pid)), [])
+    assert.deepEqual((await run.stop()).killed, [`crash#${seen.pids[0]}`])
+    await noChildLeft(seen.pids)
+  })
+})
+
+describe('maxMemory: a process group over its limit is retired, a failure with reason memory', () => {
+  const linuxOnly = { skip: process.platform === 'linux' ? false : 'reads /proc' }
+  const limit = 200_000_000
+
+  test('a child that grows past maxMemory is killed and restarted; failed and restarting say memory', { timeout: 30_000, ...linuxOnly }, async () => {
+    const events: StewardEvent[] = []
+    let failure: unknown
+    const pids: number[] = []
+    const run = steward(processWard(node, [child, 'hog'], { heartbeat: 'ipc', maxMemory: '200MB', memoryEvery: 50, killAfter: 500, onSpawn: (spawned) => pids.push(spawned.pid!) }), {
+      name: 'hog',
+      timeout: 2_000,
+      startTimeout: '10s',
+      shouldRestart: (error) => {
+        failure = error
+        return true
+      },
+    }).start({
+      onEvent: (event) => events.push(event),
+    })
+    const outcome = await run.done
+    assert.equal(outcome.kind, 'completed', JSON.stringify(outcome))
+    assert.deepEqual(
+      events.filter((event) => event.type !== 'line').map((event) => ('reason' in event ? `${event.type} ${event.reason}` : event.type)),
+      ['started', 'failed memory', 'restarting memory', 'started', 'completed'],
+    )
+    const failed = events.find((event) => event.type === 'failed')
+    assert.equal(failed?.type === 'failed' && failed.error.code, 'ERR_WARD_MEMORY')
+    assert.ok(failure instanceof MemoryLimitError, String(failure))
+    assert.equal(failure.limit, limit)
+    assert.equal(failure.pid, pids[0])
+    // Sampled every 50 ms while it grows 20 MB every 50 ms: caught near the line, not at 1 GB.
+    assert.ok(failure.rss !== undefined && failure.rss > limit && failure.rss < limit + 300_000_000, `rss ${failure.rss}`)
+    await noChildLeft(pids)
+  })
+
+  test("the whole group counts: a grandchild that grows restarts its child; a supervisor's decision says memory", { timeout: 30_000, ...linuxOnly }, async () => {
+    const pids: number[] = []
+    const events: StewardEvent[] = []
+    const tree = supervisor({ name: 'tree' }, [
+      { name: 'hog', ward: processWard(node, [child, 'hog', 'grandchild'], { heartbeat: 'ipc', maxMemory: limit, memoryEvery: 50, onSpawn: (spawned) => pids.push(spawned.pid!) }), restart: 'transient', timeout: 2_000, startTimeout: '10s' },
+    ]).start({
+      onEvent: (event) => events.push(event),
+    })
+    for (let i = 0; i < 2_000 && !events.some((event) => event.type === 'completed'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    const decision = events.find((event) => event.type === 'decision')
+    assert.ok(decision?.type === 'decision', events.map((event) => event.type).join(', '))
+    assert.equal(decision.reason, 'memory')
+    assert.equal(decision.child, 'hog')
+    assert.deepEqual(
+      events.filter((event) => event.type === 'restarting' || event.type === 'failed').map((event) => `${event.type} ${'reason' in event ? event.reason : ''}`),
+      ['failed memory', 'restarting memory'],
+    )
+    assert.ok(events.some((event) => event.type === 'completed'), 'the second child completed')
+    await tree.stop()
+    assert.equal(pids.length, 2)
+    await noChildLeft(pids)
+  })
+
+  test('a stream ward whose consumer does not pull: the child over its limit is killed all the same, the failure seen at the next pull', { timeout: 30_000, ...linuxOnly }, async () => {
+    const pids: number[] = []
+    const events: string[] = []
+    const run = steward(
+      processWard<number>(node, [child, 'hog', 'stream'], { heartbeat: 'ipc', stream: true, maxMemory: limit, memoryEvery: 50, killAfter: 500, onSpawn: (spawned) => pids.push(spawned.pid!) }),
+      { timeout: 2_000, startTimeout: '10s' },
+    ).start({ onEvent: (event) => void (event.type !== 'line' && events.push('reason' in event ? `${event.type} ${event.reason}` : event.type)) })
+    assert.equal((await run.next()).value, 0)
+    // Nobody pulls: the ward is suspended at its yield, and its child grows past the limit.
+    const gone = (): boolean => {
+      try {
+        process.kill(pids[0]!, 0)
+        return false
+      } catch {
+        return true
+      }
+    }
+    for (let i = 0; i < 1_000 && !gone(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.ok(gone(), 'the child was killed while nobody pulled')
+    assert.deepEqual(events, ['started'], 'the failure waits for the ward to run')
+    assert.equal((await run.next()).done, true, 'the next pull: the failure, a restart, the second child completes')
+    assert.deepEqual(events, ['started', 'failed memory', 'restarting memory', 'started', 'completed'])
+    await noChildLeft(pids)
+  })
+
+  test('a child under its limit runs on; the sampler leaves nothing behind', { timeout: 30_000, ...linuxOnly }, async () => {
+    const events: string[] = []
+    const { leaks } = await checkLeaks(async () => {
+      const outcome = await steward(processWard(node, [child, 'quiet', '600'], { maxMemory: '1GiB', memoryEvery: 20 }), { restart: 'temporary' }).start({
+        onEvent: (event) => events.push(event.type),
+      }).done
+      assert.equal(outcome.kind, 'completed')
+    })
+    assert.deepEqual(events, ['started', 'completed'])
+    assert.deepEqual(leaks, noLeaks, 'no sampling timer left')
+    await noChildLeft([])
+  })
+
+  test('bad maxMemory and memoryEvery are refused, naming the option and the reason', () => {
+    assert.throws(() => processWard(node, [], { maxMemory: 'lots' as never }), /processWard: option 'maxMemory': "lots" is not a size/)
+    assert.throws(() => processWard(node, [], { maxMemory: '512M' as never }), /option 'maxMemory': "512M" is not a size/)
+    assert.throws(() => processWard(node, [], { maxMemory: 0 }), /option 'maxMemory': must be at least 1 byte/)
+    assert.throws(() => processWard(node, [], { maxMemory: true as never }), /option 'maxMemory': expected a size/)
+    assert.throws(() => processWard(node, [], { memoryEvery: '1s' }), /option 'memoryEvery' needs option 'maxMemory'/)
+    assert.throws(() => processWard(node, [], { maxMemory: '1GB', memoryEvery: 0 }), /option 'memoryEvery': must be greater than zero/)
+    assert.throws(() => processWard(node, [], { maxMemory: '1GB', memoryEvery: 'often' as never }), /option 'memoryEvery': "often" is not a duration/)
   })
 })

@@ -3,10 +3,13 @@ import { connect } from 'node:net'
 import type { Timer } from '../time/clock.js'
 import { describe, toMs, type Duration } from '../time/duration.js'
 import type { Output } from '../steward/output.js'
+import { MemoryLimitError } from '../steward/errors.js'
 import { wardHost } from '../steward/host.js'
 import type { Ward, WardContext } from '../steward/ward.js'
 import type { ChildMessage } from './child.js'
 import { Mailbox } from './mailbox.js'
+import { groupAlive, groupRss, hasProc, signalGroup } from './process-group.js'
+import { toBytes, type Size } from './size.js'
 
 /**
  * Where a process ward's heartbeat comes from:
@@ -49,10 +52,24 @@ export interface ProcessWardOptions {
   readonly cwd?: string
   /** Run through a shell (only when asked: arguments are then shell syntax). @default false */
   readonly shell?: boolean | string
-  /** The signal that asks the child to stop. @default 'SIGTERM' */
+  /** The signal that asks the child (its whole process group) to stop. @default 'SIGTERM' */
   readonly killSignal?: NodeJS.Signals
-  /** How long the child may take to exit after `killSignal` before it gets SIGKILL. @default '5s' */
+  /** How long the child's process group may take to exit after `killSignal` before it gets SIGKILL. @default '5s' */
   readonly killAfter?: Duration
+  /**
+   * The most resident memory the child's process group may use: the sum of its members' RSS,
+   * sampled every `memoryEvery`. Over it, the child is retired (its group asked with
+   * `killSignal`, then SIGKILL after `killAfter`) and the ward fails with a `MemoryLimitError`
+   * (restart reason `'memory'`). Bytes, or a size string (`'512MB'`, `'1GiB'`). Linux only (it
+   * reads /proc): refused elsewhere. @default no limit
+   */
+  readonly maxMemory?: Size
+  /**
+   * How often the process group's memory is sampled when `maxMemory` is set: a child over its
+   * limit is retired at most this long after it crossed it. Each sample reads /proc (about 2 ms
+   * per 100 processes on the machine). @default '1s'
+   */
+  readonly memoryEvery?: Duration
   /** Whether the child sends outputs over IPC (`output()`): the process ward is then a stream ward. @default false */
   readonly stream?: boolean
   /** Receives each line the child writes on stdout and stderr (also a `line` event of the run). */
@@ -61,10 +78,19 @@ export interface ProcessWardOptions {
   readonly onSpawn?: (child: ChildProcess) => void
 }
 
-const known = new Set(['heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'stream', 'onLine', 'onSpawn'])
+const known = new Set(['heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory', 'memoryEvery', 'stream', 'onLine', 'onSpawn'])
 
-/** Child processes started by process wards and not yet exited (for leak checks). @internal */
+/**
+ * Child processes started by process wards whose process group may still be alive: a child
+ * stays here after its own exit until no member of its group is left (for leak checks, and
+ * for a CLI that SIGKILLs every group with `process.kill(-child.pid, 'SIGKILL')`). @internal
+ */
 export const liveChildren = new Set<ChildProcess>()
+
+/** Process groups exist (each child gets its own); not on Windows, where only the child is signalled. */
+const groups = process.platform !== 'win32'
+/** After SIGKILL, how long the ward waits for its group to be empty before it settles anyway (a process in uninterruptible sleep). */
+const GROUP_GRACE_MS = 2_000
 
 /**
  * A ward that is a child process, supervised by its heartbeat (see
@@ -103,6 +129,12 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
   }
   const onSpawn = options.onSpawn
   if (onSpawn !== undefined && typeof onSpawn !== 'function') throw new TypeError(`processWard: option 'onSpawn' must be a function, got ${describe(onSpawn)}`)
+  const maxMemory = options.maxMemory === undefined ? undefined : toBytes(options.maxMemory, `processWard: option 'maxMemory'`)
+  if (maxMemory !== undefined && !hasProc) {
+    throw new TypeError(`processWard: option 'maxMemory' needs Linux's /proc to sample memory, and this system (${process.platform}) has none`)
+  }
+  if (options.memoryEvery !== undefined && maxMemory === undefined) throw new TypeError(`processWard: option 'memoryEvery' needs option 'maxMemory'`)
+  const memoryEvery = toMs(options.memoryEvery ?? 1_000, `processWard: option 'memoryEvery'`, { zero: false })
 
   const supervise = async function* processWard(ctx: WardContext): AsyncGenerator<T | Output<T>> {
     const ipc = heartbeat === 'ipc'
@@ -115,14 +147,21 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       },
       shell: options.shell ?? false,
       stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
+      // Its own process group (and session): retiring it signals everything it started.
+      detached: groups,
     })
     liveChildren.add(child)
     onSpawn?.(child)
-    type Event = { type: 'message'; message: ChildMessage } | { type: 'exit'; code: number | null; signal: NodeJS.Signals | null } | { type: 'error'; error: Error }
+    type Event =
+      | { type: 'message'; message: ChildMessage }
+      | { type: 'exit'; code: number | null; signal: NodeJS.Signals | null }
+      | { type: 'error'; error: Error }
+      | { type: 'memory'; rss: number }
     const mailbox = new Mailbox<Event>()
     const deliver = mailbox.deliver
     child.on('exit', (code, signal) => {
-      liveChildren.delete(child)
+      // Its group may outlive it: it stays in liveChildren until the group is empty (below).
+      if (!groups) liveChildren.delete(child)
       deliver({ type: 'exit', code, signal })
     })
     // Its stdio pipes close after its exit: the ward waits for that too, so no pipe outlives it.
@@ -258,22 +297,65 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       probeTimer = ctx.clock.setTimer(every, probe)
     }
 
-    // Retiring: ask, then insist.
+    // Retiring: ask, then insist; the child's whole process group (pgid = its pid).
     let killer: Timer | undefined
     let asked = false
+    /** When SIGKILL was sent (clock time), if it was. */
+    let insistedAt: number | undefined
     const alive = (): boolean => child.pid !== undefined && child.exitCode === null && child.signalCode === null
+    /** The child, or anything left of its group (a grandchild; zombies do not count). */
+    const anyAlive = (): boolean => alive() || (groups && child.pid !== undefined && groupAlive(child.pid))
+    const signal = (name: NodeJS.Signals): void => {
+      if (groups) signalGroup(child.pid!, name)
+      else child.kill(name)
+    }
     const insist = (): void => {
       killer = undefined
-      if (!alive()) return
-      child.kill('SIGKILL')
+      if (!anyAlive()) return
+      signal('SIGKILL')
+      insistedAt = ctx.clock.now()
       const host = ctx[wardHost]
       if (host !== undefined) host.noteKilled(`${host.path}#${child.pid ?? '?'}`)
     }
     const ask = (): void => {
-      if (asked || !alive()) return
+      if (asked || !anyAlive()) return
       asked = true
-      child.kill(killSignal)
+      signal(killSignal)
       killer = ctx.clock.setTimer(killAfter, insist)
+    }
+    /**
+     * Resolves `true` once no member of the child's group is left, polling /proc (5 ms, doubling to
+     * 100 ms), or `false` if one is still alive GROUP_GRACE_MS after SIGKILL.
+     */
+    let poller: Timer | undefined
+    const groupGone = (pgid: number): Promise<boolean> =>
+      new Promise((resolve) => {
+        let wait = 5
+        const poll = (): void => {
+          poller = undefined
+          if (!groupAlive(pgid)) return resolve(true)
+          if (insistedAt !== undefined && ctx.clock.now() - insistedAt >= GROUP_GRACE_MS) return resolve(false)
+          poller = ctx.clock.setTimer(wait, poll)
+          wait = Math.min(100, wait * 2)
+        }
+        poll()
+      })
+
+    // The memory watchdog: the group's RSS every `memoryEvery`; over the limit, the child is asked to go at once.
+    let memoryTimer: Timer | undefined
+    if (maxMemory !== undefined && child.pid !== undefined) {
+      const pgid = child.pid
+      const sample = (): void => {
+        memoryTimer = undefined
+        const rss = groupRss(pgid)
+        if (rss <= maxMemory) {
+          memoryTimer = ctx.clock.setTimer(memoryEvery, sample)
+          return
+        }
+        deliver({ type: 'memory', rss })
+        ask()
+      }
+      memoryTimer = ctx.clock.setTimer(memoryEvery, sample)
     }
     const onAbort = ask
     ctx.signal.addEventListener('abort', onAbort, { once: true })
@@ -291,6 +373,7 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
           continue
         }
         if (event.type === 'error') throw event.error
+        if (event.type === 'memory') throw new MemoryLimitError(ctx.name, { limit: maxMemory, rss: event.rss, pid: child.pid! })
         exited = true
         if (ctx.signal.aborted) return
         if (event.code === 0) return
@@ -303,12 +386,25 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       probes.abort()
       if (checking !== undefined) await checking
       probeTimer?.cancel()
+      memoryTimer?.cancel()
       if (!exited && alive()) {
         // Leaving on any path (stopped while the output waited on its consumer, the consumer left,
         // a restart, the steward gave up): the same graceful stop, killSignal then SIGKILL.
         const gone = new Promise((resolve) => child.once('exit', resolve))
         ask()
         await gone
+      }
+      if (groups && child.pid !== undefined) {
+        // The child is gone, its group perhaps not (grandchildren; a crash leaves them behind):
+        // the same stop for what is left, and the ward settles only when nothing is.
+        let empty = !groupAlive(child.pid)
+        if (!empty) {
+          ask()
+          empty = await groupGone(child.pid)
+          poller?.cancel()
+        }
+        // Kept when something survived SIGKILL (uninterruptible sleep): its group may still be alive.
+        if (empty) liveChildren.delete(child)
       }
       killer?.cancel()
       // A grandchild may still hold the other end of stdout: close ours rather than wait for it.

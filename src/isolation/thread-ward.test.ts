@@ -4,6 +4,7 @@ import type { StewardEvent } from '../observe/events.js'
 import { steward } from '../steward/steward.js'
 import { fixed } from '../policy/backoff.js'
 import { liveWorkers, started, threadWard } from './thread-ward.js'
+import { MemoryLimitError } from '../steward/errors.js'
 
 const fixtures = new URL('../../test/fixtures/thread-wards.mjs', import.meta.url)
 
@@ -68,6 +69,34 @@ test('a worker out of memory under resourceLimits is a failure', { timeout: 30_0
   }).start().done
   assert.equal(outcome.kind, 'gave-up')
   assert.ok(outcome.kind === 'gave-up' && /memory/i.test(outcome.error.cause.message), outcome.kind === 'gave-up' ? outcome.error.cause.message : '')
+  await noWorkerLeft()
+})
+
+test("a worker out of memory under resourceLimits fails with a MemoryLimitError: reason 'memory', restarted", { timeout: 30_000 }, async () => {
+  const events: StewardEvent[] = []
+  let failure: unknown
+  const run = steward(threadWard(fixtures, { export: 'oomOnce', stream: false, resourceLimits: { maxOldGenerationSizeMb: 16 } }), {
+    name: 'hoard',
+    shouldRestart: (error) => {
+      failure = error
+      return true
+    },
+  }).start({ onEvent: (event) => events.push(event) })
+  const outcome = await run.done
+  assert.equal(outcome.kind, 'completed')
+  assert.equal(run.status().progress, 'done', 'the second worker completed')
+  assert.deepEqual(
+    events.flatMap((event) => (event.type === 'failed' || event.type === 'restarting' ? [`${event.type} ${event.reason}`] : [])),
+    ['failed memory', 'restarting memory'],
+  )
+  const failed = events.find((event) => event.type === 'failed')
+  assert.equal(failed?.type === 'failed' && failed.error.code, 'ERR_WARD_MEMORY')
+  assert.ok(failure instanceof MemoryLimitError, String(failure))
+  assert.equal(failure.limit, 16 * 1_048_576)
+  assert.equal(failure.rss, undefined)
+  assert.equal(failure.pid, process.pid)
+  assert.ok(typeof failure.threadId === 'number' && failure.threadId > 0)
+  assert.equal((failure.cause as { code?: string }).code, 'ERR_WORKER_OUT_OF_MEMORY')
   await noWorkerLeft()
 })
 

@@ -9,13 +9,16 @@ import type { Ward, WardContext } from '../steward/ward.js'
 import { fromWire, toWire, type FromWorker, type ToWorker } from './protocol.js'
 import { Mailbox } from './mailbox.js'
 import { wardHost } from '../steward/host.js'
-import { WardRetiredError } from '../steward/errors.js'
+import { MemoryLimitError, WardRetiredError } from '../steward/errors.js'
 
 /** Options of {@link threadWard}. */
 export interface ThreadWardOptions {
   /** The module's export that is the ward. @default 'default' */
   readonly export?: string
-  /** Limits of the worker's heap and stack (`worker_threads` `resourceLimits`); running out is a failure. */
+  /**
+   * Limits of the worker's heap and stack (`worker_threads` `resourceLimits`). A worker that runs
+   * out of memory under them fails with a `MemoryLimitError` (restart reason `'memory'`).
+   */
   readonly resourceLimits?: ResourceLimits
   /**
    * After the ward's signal aborts, how long the worker may take to finish
@@ -49,7 +52,7 @@ export interface ThreadWardOptions {
 const known = new Set(['export', 'resourceLimits', 'terminateAfter', 'sampleEvery', 'stream', 'warm'])
 
 /** Reasons of retirement after which the steward starts a new incarnation. */
-const restarting = new Set(['hung', 'stalled', 'idle', 'failed', 'returned', 'sibling'])
+const restarting = new Set(['hung', 'stalled', 'idle', 'failed', 'memory', 'returned', 'sibling'])
 
 /** Workers started by thread wards and not yet exited (for leak checks). @internal */
 export const liveWorkers = new Set<Worker>()
@@ -191,6 +194,11 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
           case 'failed':
             throw fromWire(message.error)
           case 'crash':
+            if ((message.error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+              const heapMb = resourceLimits?.maxOldGenerationSizeMb
+              const limit = heapMb === undefined ? undefined : heapMb * 1_048_576
+              throw new MemoryLimitError(ctx.name, { limit, rss: undefined, pid: process.pid, threadId: spawned.threadId }, { cause: message.error })
+            }
             throw message.error
           case 'exit':
             exited = true
@@ -237,6 +245,8 @@ type Event = FromWorker | { type: 'exit'; code: number } | { type: 'crash'; erro
 class Spawned {
   readonly worker: Worker
   readonly beats = new SharedArrayBuffer(4)
+  /** The worker's `threadId` (the worker's own reads -1 once it exited). */
+  readonly threadId: number
   #kept: Event[] = []
   #deliver: (event: Event) => void = (event) => this.#kept.push(event)
   readonly #onMessage = (message: FromWorker): void => this.#deliver(message)
@@ -251,6 +261,7 @@ class Spawned {
       workerData: { module, exportName, beats: this.beats },
       ...(resourceLimits === undefined ? {} : { resourceLimits }),
     })
+    this.threadId = this.worker.threadId
     liveWorkers.add(this.worker)
     started.workers++
     this.worker.on('message', this.#onMessage)

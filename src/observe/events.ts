@@ -2,11 +2,13 @@ import type { ErrorInfo } from './error-info.js'
 
 /**
  * Why a steward starts a new incarnation: its own failure (`hung`, `stalled`,
- * `idle`, `failed`), a normal return under restart type `permanent`
+ * `idle`, `failed`, or `memory`: the ward failed with a `MemoryLimitError`, a
+ * process ward over its `maxMemory` or a thread ward's worker out of memory under
+ * its `resourceLimits`), a normal return under restart type `permanent`
  * (`returned`), or, in a supervisor, a sibling's failure that the strategy
  * (`one-for-all`, `rest-for-one`) restarts it for (`sibling`).
  */
-export type RestartReason = 'hung' | 'stalled' | 'idle' | 'failed' | 'returned' | 'sibling'
+export type RestartReason = 'hung' | 'stalled' | 'idle' | 'failed' | 'memory' | 'returned' | 'sibling'
 
 /** Fields every {@link StewardEvent} has. */
 export interface EventBase {
@@ -52,6 +54,8 @@ export interface IdleTimeoutEvent extends EventBase {
 /** The ward threw or rejected. */
 export interface FailedEvent extends EventBase {
   readonly type: 'failed'
+  /** `'memory'` when the error is a `MemoryLimitError` (over a memory limit), else `'failed'`. */
+  readonly reason: 'failed' | 'memory'
   readonly error: ErrorInfo
 }
 

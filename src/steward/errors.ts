@@ -81,6 +81,61 @@ export class NonErrorThrown extends Error {
   }
 }
 
+/** What a {@link MemoryLimitError} says about the memory that was over its limit. */
+export interface MemoryLimitDetails {
+  /**
+   * The limit in bytes: a process ward's `maxMemory`, or a thread ward's
+   * `resourceLimits.maxOldGenerationSizeMb` in bytes (`undefined` when its worker ran out
+   * under another of its limits, or none).
+   */
+  readonly limit: number | undefined
+  /** The resident memory sampled, in bytes: of a process ward's process group; `undefined` for a worker (V8 stops it at its limit, nothing is sampled). */
+  readonly rss: number | undefined
+  /** The process: a process ward's child (the id of its process group), or this process for a worker. */
+  readonly pid: number
+  /** The worker's `threadId`; `undefined` for a process ward. */
+  readonly threadId?: number | undefined
+}
+
+/**
+ * The failure of a ward over its memory limit: a process ward whose process
+ * group's resident memory (sampled every `memoryEvery`) exceeded `maxMemory`,
+ * or a thread ward's worker that ran out of memory under its `resourceLimits`
+ * (`cause` is the worker's `ERR_WORKER_OUT_OF_MEMORY` error). Its restart
+ * reason is `'memory'`, in the `failed`, `restarting` and `decision` events.
+ * `code` is `'ERR_WARD_MEMORY'`.
+ */
+export class MemoryLimitError extends Error implements MemoryLimitDetails {
+  override readonly name = 'MemoryLimitError'
+  readonly code = 'ERR_WARD_MEMORY'
+  /** The ward's name. */
+  readonly ward: string
+  readonly limit: number | undefined
+  readonly rss: number | undefined
+  readonly pid: number
+  readonly threadId: number | undefined
+
+  constructor(ward: string, details: MemoryLimitDetails, options?: ErrorOptions) {
+    const mb = (bytes: number): string => `${(bytes / 1_048_576).toFixed(1)} MiB`
+    super(
+      details.rss === undefined
+        ? `ward '${ward}': its worker ran out of memory${details.limit === undefined ? '' : ` (heap limit ${mb(details.limit)})`}`
+        : `ward '${ward}' used ${mb(details.rss)} of resident memory (process group ${details.pid}), over its limit of ${mb(details.limit ?? 0)}`,
+      options,
+    )
+    this.ward = ward
+    this.limit = details.limit
+    this.rss = details.rss
+    this.pid = details.pid
+    this.threadId = details.threadId
+  }
+}
+
+/** The restart reason of a ward's failure: `'memory'` for a {@link MemoryLimitError}, else `'failed'`. @internal */
+export function failureReason(error: Error): 'failed' | 'memory' {
+  return error instanceof MemoryLimitError ? 'memory' : 'failed'
+}
+
 /** Why a steward gave up: the restart limit was reached, or the ward is `temporary`. */
 export type GiveUpReason = 'limit' | 'temporary'
 
@@ -120,7 +175,7 @@ export class WardRetiredError extends Error {
   override readonly name = 'WardRetiredError'
   readonly code = 'ERR_WARD_RETIRED'
   /**
-   * Why: `'hung'`, `'stalled'`, `'idle'`, `'failed'`, `'returned'` or `'sibling'` when a new
+   * Why: `'hung'`, `'stalled'`, `'idle'`, `'failed'`, `'memory'`, `'returned'` or `'sibling'` when a new
    * incarnation follows; `'completed'`, `'stopped'` or `'the steward gave up'` when the run ends.
    */
   readonly why: string

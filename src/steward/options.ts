@@ -19,7 +19,7 @@ export interface RestartInfo {
   readonly attempt: number
   /** Restarts the run made before this one. */
   readonly restarts: number
-  /** How it ended: `'hung'`, `'stalled'`, `'idle'`, `'failed'`, or `'returned'` (a `permanent` ward's normal return). */
+  /** How it ended: `'hung'`, `'stalled'`, `'idle'`, `'failed'`, `'memory'` (a {@link MemoryLimitError}), or `'returned'` (a `permanent` ward's normal return). */
   readonly reason: RestartReason
 }
 

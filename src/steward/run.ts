@@ -6,6 +6,7 @@ import { systemClock } from '../time/clock.js'
 import {
   asError,
   errorInfo,
+  failureReason,
   GaveUpError,
   WardHungError,
   WardIdleTimeoutError,
@@ -407,8 +408,9 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (this.phase !== RUNNING) return
     if (thrown instanceof DoNotRestart || thrown instanceof TerminateTree) return void this.stop(thrown)
     const error = asError(thrown)
-    if (this.listened) this.emit({ type: 'failed', ...this.base(inc.attempt), error: errorInfo(error) })
-    this.#failed(inc, error, 'failed')
+    const reason = failureReason(error)
+    if (this.listened) this.emit({ type: 'failed', ...this.base(inc.attempt), reason, error: errorInfo(error) })
+    this.#failed(inc, error, reason)
   }
 
   #failed(inc: Incarnation, error: Error, reason: RestartReason): void {

@@ -646,6 +646,7 @@ test('events and status are plain data', async () => {
     path: 'writer',
     at: 0,
     attempt: 1,
+    reason: 'failed',
     error: { name: 'Error', message: 'disk full', code: 'ENOSPC' },
   })
   assert.deepEqual(
