@@ -144,7 +144,7 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
         ...(options.shell === undefined ? {} : { shell: options.shell as boolean }),
         ...(killSignal === undefined ? {} : { killSignal }),
         ...(options.killAfter === undefined ? {} : { killAfter: options.killAfter as NonNullable<ProcessWardOptions['killAfter']> }),
-        // ...(maxMemory === undefined ? {} : { maxMemory }), // merge: maxMemory
+        ...(maxMemory === undefined ? {} : { maxMemory }),
       }
       ward = fromLibrary(() => processWard(command as string, args as string[], wardOptions), where, name)
     } else {

@@ -12,9 +12,11 @@ test('splitWords splits as a shell would, expanding nothing', () => {
 test('sizes, counts, durations, signals and K=V from text, each error naming where it came from', () => {
   assert.equal(parseSize('512M', 's'), 512 * 1024 ** 2)
   assert.equal(parseSize('1g', 's'), 1024 ** 3)
-  assert.equal(parseSize('64KB', 's'), 64 * 1024)
+  assert.equal(parseSize('64K', 's'), 64 * 1024)
+  assert.equal(parseSize('64KB', 's'), 64 * 1000, "the library's units: KB is 1000 bytes")
+  assert.equal(parseSize('1GiB', 's'), 1024 ** 3)
   assert.equal(parseSize('1000', 's'), 1000)
-  assert.throws(() => parseSize('1T', '--max-memory'), (error: unknown) => error instanceof UsageError && error.where === '--max-memory')
+  assert.throws(() => parseSize('1X', '--max-memory'), (error: unknown) => error instanceof UsageError && error.where === '--max-memory')
   assert.equal(parseCount('0', 'n'), 0)
   assert.equal(parseCount('inf', 'n'), Infinity)
   assert.throws(() => parseCount('1.5', '--max-restarts'), /--max-restarts: must be a non-negative integer/)

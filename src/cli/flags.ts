@@ -2,6 +2,7 @@ import { constants } from 'node:os'
 import { exponential, jittered, type Backoff } from '../policy/backoff.js'
 import type { ProcessHeartbeat } from '../isolation/process-ward.js'
 import { toMs } from '../time/duration.js'
+import { toBytes } from '../isolation/size.js'
 
 // The values the CLI's flags and the config file's string forms share: each parser takes what a
 // person types and returns the library's value, or throws a UsageError naming where it came from.
@@ -35,18 +36,25 @@ export function parseCount(value: string, where: string): number {
   return Number(value)
 }
 
-const sizeUnits: Record<string, number> = { '': 1, B: 1, K: 1024, KB: 1024, M: 1024 ** 2, MB: 1024 ** 2, G: 1024 ** 3, GB: 1024 ** 3 }
+const letterUnits: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }
 
-/** A size (`512M`, `1G`, `64K`, or bytes; powers of 1024) in bytes. */
+/**
+ * A size in bytes: PM2's and Docker's one-letter form (`512M`, `1G`, `64K`: powers of 1024), a
+ * number of bytes, or the library's `Size` strings with their own units (`512MB` = 512 × 1000²,
+ * `512MiB` = 512 × 1024²).
+ */
 export function parseSize(value: string, where: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([KMG]?B?)\s*$/i.exec(value)
-  const unit = match?.[2]?.toUpperCase()
-  if (match === null || unit === undefined || !(unit in sizeUnits)) {
-    throw new UsageError(where, `must be a size like 512M, 1G, 64K or a number of bytes, got ${JSON.stringify(value)}`)
+  const letter = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)\s*$/i.exec(value)
+  if (letter !== null) {
+    const bytes = Math.floor(Number(letter[1]) * letterUnits[letter[2]!.toUpperCase()]!)
+    if (bytes <= 0) throw new UsageError(where, `must be greater than zero, got ${JSON.stringify(value)}`)
+    return bytes
   }
-  const bytes = Math.floor(Number(match[1]) * sizeUnits[unit]!)
-  if (bytes <= 0) throw new UsageError(where, `must be greater than zero, got ${JSON.stringify(value)}`)
-  return bytes
+  try {
+    return toBytes(value, where)
+  } catch {
+    throw new UsageError(where, `must be a size like 512M, 1G, 64K (powers of 1024), 512MB, 1GiB or a number of bytes, got ${JSON.stringify(value)}`)
+  }
 }
 
 /** `MIN..MAX` (durations): an exponential backoff from MIN doubling up to MAX, jittered by ±50 %. */

@@ -85,7 +85,7 @@ export interface RunPlan {
   readonly args: readonly string[]
   readonly ward: ProcessWardOptions
   readonly steward: StewardOptions
-  /** `--max-memory` in bytes, for processWard's `maxMemory` once it exists. */
+  /** `--max-memory` in bytes: processWard's `maxMemory`. */
   readonly maxMemory: number | undefined
 }
 
@@ -187,7 +187,7 @@ export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
   try {
     const ward = processWard(plan.command, plan.args, {
       ...plan.ward,
-      // ...(plan.maxMemory === undefined ? {} : { maxMemory: plan.maxMemory }), // merge: maxMemory
+      ...(plan.maxMemory === undefined ? {} : { maxMemory: plan.maxMemory }),
       onSpawn: (child) => child.once('exit', (code) => (lastExit = code ?? 1)),
     })
     supervised = steward(ward, plan.steward)
