@@ -179,6 +179,33 @@ test('a TCP-probed child is healthy while it accepts connections', { timeout: 30
   await noChildLeft(seen.pids)
 })
 
+test("steward/child's idle: a child waiting for input is healthy without beating, and leaves on its own when stopped (no SIGKILL)", { timeout: 30_000 }, async () => {
+  const seen = pidsOf()
+  const events: string[] = []
+  const lines: string[] = []
+  // It ignores SIGTERM and killAfter is ten minutes: only leaving on its own ends this test in time.
+  const run = steward(processWard(node, [child, 'waits'], { heartbeat: 'ipc', killAfter: '10m', onLine: (_, line) => lines.push(line) }), {
+    timeout: 300,
+    startTimeout: '10s',
+  }).start({
+    onEvent: (event) => {
+      events.push(event.type)
+      seen.track()
+    },
+  })
+  for (let i = 0; i < 1_000 && run.status().state !== 'idle'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  const idleSince = Date.now()
+  // Idle for more than three timeouts, checked all along: never hung.
+  while (Date.now() - idleSince < 1_000) {
+    assert.equal(run.status().state, 'idle')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
+  assert.deepEqual(events, ['started', 'line', 'stopped'])
+  assert.deepEqual(lines, ['left: steward asked this process to stop'])
+  await noChildLeft(seen.pids)
+})
+
 test("heartbeat 'none': a child that works without a word for three timeouts is waiting, not hung, and leaves nothing behind", { timeout: 30_000 }, async () => {
   const events: string[] = []
   const { leaks } = await checkLeaks(async () => {

@@ -6,7 +6,7 @@ import type { Output } from '../steward/output.js'
 import { MemoryLimitError } from '../steward/errors.js'
 import { wardHost } from '../steward/host.js'
 import type { Ward, WardContext } from '../steward/ward.js'
-import type { ChildMessage } from './child.js'
+import type { ChildMessage, ToChild } from './child.js'
 import { Mailbox } from './mailbox.js'
 import { groupAlive, groupRss, hasProc, signalGroup } from './process-group.js'
 import { toBytes, type Size } from './size.js'
@@ -320,6 +320,8 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     const ask = (): void => {
       if (asked || !anyAlive()) return
       asked = true
+      // A child using steward/child hears it first: its idle waits end and it can leave on its own.
+      if (ipc && child.connected) child.send({ steward: 'stop' } satisfies ToChild, noop)
       signal(killSignal)
       killer = ctx.clock.setTimer(killAfter, insist)
     }
@@ -360,13 +362,17 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     const onAbort = ask
     ctx.signal.addEventListener('abort', onAbort, { once: true })
     let exited = false
+    /** The child said it waits for input (steward/child's `idle`). */
+    let childIdle = false
     try {
       for (;;) {
         // Without a heartbeat of its own the child is healthy until it exits: a wait for input.
-        const event = heartbeat === 'none' ? await ctx.idle(mailbox.receive()) : await mailbox.receive()
+        const event = heartbeat === 'none' || childIdle ? await ctx.idle(mailbox.receive()) : await mailbox.receive()
         if (event.type === 'message') {
           const message = event.message
           if (message.steward === 'beat') ctx.beat(message.progress)
+          else if (message.steward === 'idle') childIdle = true
+          else if (message.steward === 'busy') childIdle = false
           else if (message.steward === 'output' && stream) {
             yield message.progress === undefined ? (message.value as T) : ctx.output(message.value as T, message.progress)
           }
@@ -451,3 +457,5 @@ function validHeartbeat(heartbeat: unknown): asserts heartbeat is ProcessHeartbe
   }
   throw new TypeError(`processWard: option 'heartbeat' must be 'ipc', 'stdout', 'none', { http }, { tcp: { port } }, { exec: [command, ...args] } or { probe: (signal) => promise }, got ${describe(heartbeat)}`)
 }
+
+function noop(): void {}
