@@ -257,8 +257,18 @@ export class RedisStore implements LeaseStore {
   /** Runs the user's `lua` only while `token` is the ward's current token; `keys` must be in the ward's slot. */
   async fenced(ward: string, token: number, lua: string, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     this.calls++
-    return this.client.eval(fencedScript(lua), keys.length + 1, this.keys.ward(ward), ...keys, token, ...args)
+    // Each distinct script is defined once (EVALSHA, EVAL when Redis does not know it yet).
+    let name = this.#userScripts.get(lua)
+    if (name === undefined) {
+      name = `steward_user_${this.#userScripts.size}`
+      this.client.defineCommand(name, { lua: fencedScript(lua) })
+      this.#userScripts.set(lua, name)
+    }
+    const call = (this.client as unknown as Record<string, Caller>)[name] as Caller
+    return call.apply(this.client, [keys.length + 1, this.keys.ward(ward), ...keys, token, ...args])
   }
+
+  readonly #userScripts = new Map<string, string>()
 }
 
 /** The namespace was written by another protocol version. */
