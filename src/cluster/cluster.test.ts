@@ -9,6 +9,7 @@ import { walk } from '../steward/walk.js'
 import { freePort } from '../testing/net.js'
 import { RedisServer, until } from '../testing/redis-server.js'
 import { checkLeaks } from '../testing/leaks.js'
+import { RedisStore } from './redis-store.js'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const noWard = (): never => {
@@ -78,6 +79,7 @@ test('three nodes share 30 wards; a node that stops hands its wards over with th
   const leases = new Map<string, WardLease>()
   const events: ClusterEvent[] = []
   const nodes: ClusterNode[] = []
+  const store = new RedisStore(admin, 'shared')
   try {
     const { leaks } = await checkLeaks(async () => {
       const make = (name: string): ClusterNode =>
@@ -134,7 +136,11 @@ test('three nodes share 30 wards; a node that stops hands its wards over with th
         const old = leases.get(`${event.ward}@${event.token}`)!
         assert.equal(old.current, false)
         await assert.rejects(old.fenced("return redis.call('SET', KEYS[1], 'late')", [old.key('user')]), StaleLeaseError)
+        // Redis itself refuses the old token (a node that did not know it lost the lease).
+        await assert.rejects(store.fenced(event.ward, event.token, "return redis.call('SET', KEYS[1], 'late')", [old.key('user')], []), /STEWARD_FENCED/)
+        assert.equal(await store.checkpoint(event.ward, event.token, 99, { progress: '0', failures: 0 }), 'fenced')
       }
+      assert.equal(await admin.exists(...handedOver.map((event) => `{shared:${event.type === 'handed-over' ? event.ward : ''}}:user`)), 0, 'no late write landed')
       // The new owner's fenced write is accepted, in the ward's slot.
       const ward = moving[0]!
       const current = leases.get(`${ward}@${starts.get(ward)!.at(-1)!.token}`)!
