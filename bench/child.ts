@@ -10,6 +10,7 @@ const groups: Record<string, () => Promise<{ measure: () => Promise<Figures> }>>
   restart: () => import('./restart.js'),
   isolation: () => import('./isolation.js'),
   go: () => import('./go.js'),
+  cluster: () => import('./cluster.js'),
 }
 
 const name = process.argv[2] ?? ''

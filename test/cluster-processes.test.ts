@@ -102,6 +102,22 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
     const all = await Promise.all(wardIds.map((ward) => admin.lrange(store.keys.user(ward, 'log'), 0, -1)))
     return new Map(wardIds.map((ward, i) => [ward, parse(all[i]!)]))
   }
+  /** Each ward's checkpoint now: a later owner must resume at or after it. */
+  const checkpoints = async (): Promise<Array<{ token: number; progress: number }>> =>
+    Promise.all(wardIds.map(async (ward) => {
+      const [token, progress] = await admin.hmget(store.keys.ward(ward), 'token', 'progress')
+      return { token: Number(token ?? 0), progress: progress === null || progress === '' ? 0 : Number(progress) }
+    }))
+  const checkResumes = async (seen: Array<{ token: number; progress: number }>, what: string): Promise<void> => {
+    const entries = await logs()
+    const now = await checkpoints()
+    wardIds.forEach((ward, i) => {
+      assert.ok(now[i]!.progress >= seen[i]!.progress || now[i]!.token === seen[i]!.token, `${ward}: its checkpoint went back from ${seen[i]!.progress} to ${now[i]!.progress} (${what})`)
+      const later = entries.get(ward)!.find((e) => e.kind === 's' && e.token > seen[i]!.token)
+      if (later !== undefined) assert.ok(later.position >= seen[i]!.progress, `${ward}: token ${later.token} resumed at ${later.position}, before the checkpoint ${seen[i]!.progress} (${what})`)
+    })
+  }
+  const staleWrites = (): number => [...nodes.values()].reduce((n, node) => n + node.events.filter((e) => e.type === 'stale-write').length, 0)
   const starts = (entries: Map<string, Entry[]>): number => [...entries.values()].reduce((n, list) => n + list.filter((e) => e.kind === 's').length, 0)
   try {
     for (const name of ['a', 'b', 'c']) nodes.set(name, startNode(name, ports, namespace))
@@ -112,6 +128,7 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
 
     // kill -9 one node: its wards resume on the others within leaseTtl + a beat + restart time.
     const before = await owners()
+    const beforeKill = await checkpoints()
     const victims = wardIds.filter((_, i) => before[i]!.node === 'c')
     assert.ok(victims.length > 50, `c held ${victims.length} wards`)
     const killedAt = Date.now()
@@ -129,10 +146,13 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
     const failover = Date.now() - killedAt
     console.log(`# ${kind}: kill -9 of a node holding ${victims.length} wards → every one running again after ${failover} ms (leaseTtl ${LEASE_TTL} ms, beat ${BEAT} ms)`)
     assert.ok(failover < LEASE_TTL + BEAT + 4_000, `failover took ${failover} ms`)
+    await checkResumes(beforeKill, 'after kill -9')
+    assert.equal(staleWrites(), 0, 'no node tried to write under a lease it had lost')
 
     // SIGSTOP one node past its lease, then SIGCONT: it stops its wards itself; its late writes are refused.
     const b = nodes.get('b')!
     const bWards = (await owners()).filter((o) => o.node === 'b').length
+    const beforeStop = await checkpoints()
     b.child.kill('SIGSTOP')
     await sleep(LEASE_TTL * 2.5)
     const whileStopped = await owners()
@@ -142,6 +162,9 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
     await until(() => b.events.filter((e) => e.type === 'lease-lost').length > lostBefore, 10_000, 'the woken node to find its lease lost')
     assert.ok(bWards > 0)
     await until(async () => (await owners()).some((o) => o.node === 'b'), 20_000, 'the woken node to rejoin and claim its wards again')
+    await checkResumes(beforeStop, 'after SIGSTOP')
+    // It stopped its wards at its local deadline, before writing anything stale.
+    assert.equal(staleWrites(), 0, 'the woken node wrote nothing under its lost lease')
 
     // Restart Redis: the nodes reconnect and carry on.
     if (single !== undefined) {
@@ -182,6 +205,7 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
     await until(async () => (await owners()).filter((o) => o.node === 'd').length === moving.length, 20_000, 'the moving wards on the new node')
     await sleep(BEAT * 2)
     const restarted = starts(await logs()) - startsBefore
+    assert.equal(staleWrites(), 0, 'no stale write while the new node took its wards over')
     assert.equal(restarted, moving.length + misplaced.length, `${restarted} restarts for ${moving.length} moving wards (+${misplaced.length} not yet home)`)
 
     // The audit over every log.

@@ -77,6 +77,7 @@ test('three nodes share 30 wards; a node that stops hands its wards over with th
   const admin = new Redis(server.port, '127.0.0.1')
   const starts = new Map<string, Record_[]>()
   const leases = new Map<string, WardLease>()
+  const resumedAt = new Map<string, unknown>()
   const events: ClusterEvent[] = []
   const nodes: ClusterNode[] = []
   const store = new RedisStore(admin, 'shared')
@@ -102,6 +103,7 @@ test('three nodes share 30 wards; a node that stops hands its wards over with th
                   for (let i = from; ; i++) yield i
                 })(),
                 async (input, ctx) => {
+                  if (!resumedAt.has(`${id}@${lease.token}`)) resumedAt.set(`${id}@${lease.token}`, ctx.resume)
                   if (id === 'w7' && input === 5) throw new Error('poison')
                   await ctx.clock.sleep(20, ctx.signal)
                   return input
@@ -131,6 +133,7 @@ test('three nodes share 30 wards; a node that stops hands its wards over with th
         const next = starts.get(event.ward)!.at(-1)!
         assert.notEqual(next.node, 'a')
         assert.equal(JSON.stringify(next.resume), event.progress, `${event.ward} resumes where it was handed over`)
+        assert.equal(resumedAt.get(`${event.ward}@${next.token}`), next.resume, `${event.ward}'s steward got the checkpoint as ctx.resume`)
         assert.ok(typeof next.resume === 'number' && next.resume > 0, `${event.ward} made progress before the hand-over`)
         // The old lease can no longer write.
         const old = leases.get(`${event.ward}@${event.token}`)!
@@ -139,6 +142,7 @@ test('three nodes share 30 wards; a node that stops hands its wards over with th
         // Redis itself refuses the old token (a node that did not know it lost the lease).
         await assert.rejects(store.fenced(event.ward, event.token, "return redis.call('SET', KEYS[1], 'late')", [old.key('user')], []), /STEWARD_FENCED/)
         assert.equal(await store.checkpoint(event.ward, event.token, 99, { progress: '0', failures: 0 }), 'fenced')
+        assert.equal(await store.deadLetter(event.ward, event.token, { input: 'late' }), false)
       }
       assert.equal(await admin.exists(...handedOver.map((event) => `{shared:${event.type === 'handed-over' ? event.ward : ''}}:user`)), 0, 'no late write landed')
       // The new owner's fenced write is accepted, in the ward's slot.

@@ -63,6 +63,8 @@ interface Releasing {
   readonly epoch: number
   readonly seq: number
   readonly checkpoint: Checkpoint
+  /** Sent before without a reply: a 'fenced' answer may be our own release, applied. */
+  retried?: boolean
 }
 
 /** A store call that gave no reply within `opTimeout`. */
@@ -259,10 +261,13 @@ export class NodeCore {
 
   async #release(ward: string, pending: Releasing): Promise<void> {
     if (this.epoch !== pending.epoch || !this.live()) return
+    const retry = pending.retried === true
+    pending.retried = true
     const result = await this.#timed(this.options.store.release(ward, pending.token, pending.seq, pending.checkpoint))
     if (this.releasing.get(ward) !== pending) return
     this.releasing.delete(ward)
-    // 'superseded': a retry of a release that was applied (its reply lost), or a newer write went first.
+    // A retried release answered 'fenced' was probably applied the first time (its reply lost).
+    if (result === 'fenced' && retry) return
     if (result !== 'fenced') this.emit({ type: 'handed-over', ward, token: pending.token, progress: pending.checkpoint.progress })
     else this.emit({ type: 'stale-write', ward, token: pending.token })
   }
