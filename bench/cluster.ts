@@ -88,7 +88,7 @@ function startProcess(name: string, port: number, namespace: string): { child: C
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const ready = new Promise<void>((resolve) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.includes('"type":"ready"')) resolve()
     })
   })

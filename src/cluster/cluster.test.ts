@@ -11,6 +11,10 @@ import { RedisServer, until } from '../testing/redis-server.js'
 import { checkLeaks } from '../testing/leaks.js'
 import { RedisStore } from './redis-store.js'
 
+/** Positions from `from` on, for ever. */
+function* positions(from: number): Generator<number> {
+  for (let i = from; ; i++) yield i
+}
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const noWard = (): never => {
   throw new Error('no ward expected')
@@ -99,9 +103,7 @@ test('three nodes share 30 wards; a node that stops hands its wards over with th
             // Input 5 of ward w7 is poison: it is dead-lettered after two failures.
             const wardSteward = steward(
               walk(
-                (from) => (async function* () {
-                  for (let i = from; ; i++) yield i
-                })(),
+                positions,
                 async (input, ctx) => {
                   if (!resumedAt.has(`${id}@${lease.token}`)) resumedAt.set(`${id}@${lease.token}`, ctx.resume)
                   if (id === 'w7' && input === 5) throw new Error('poison')
