@@ -1,19 +1,28 @@
 import type { Member } from './store.js'
 
-/** The rendezvous score of `node` for `ward`: a 32-bit hash of both (FNV-1a, then murmur3's finaliser). */
-export function score(ward: string, node: string): number {
+/** FNV-1a over a string: 32 bits. */
+function fnv(text: string): number {
   let h = 0x811c9dc5
-  const text = `${ward}\u0000${node}`
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i)
     h = Math.imul(h, 0x01000193)
   }
+  return h
+}
+
+/** murmur3's finaliser: every input bit affects every output bit. */
+function mix(h: number): number {
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
   h = Math.imul(h, 0xc2b2ae35)
   h ^= h >>> 16
   return h >>> 0
+}
+
+/** The rendezvous score of `node` for `ward`: both ids hashed and mixed (32 bits). */
+export function score(ward: string, node: string): number {
+  return mix(mix(fnv(ward)) ^ Math.imul(mix(fnv(node)), 0x9e3779b1))
 }
 
 /**
