@@ -131,6 +131,25 @@ async function failover(server: RedisServer, trial: number, wards: number): Prom
   }
 }
 
+/** Fenced checkpoints per second one Redis primary accepts (many in flight, as the nodes send them). */
+async function checkpointThroughput(server: RedisServer): Promise<number> {
+  const admin = new Redis(server.port, '127.0.0.1')
+  const store = new RedisStore(admin, 'throughput')
+  try {
+    const wards = Array.from({ length: 1_000 }, (_, i) => `w${i}`)
+    const time = await store.renew('none', 0, 1, false)
+    await Promise.all(wards.map((ward) => store.claim(ward, 'bench', 1, time.time + 60_000)))
+    const rounds = quick ? 10 : 40
+    const started = performance.now()
+    for (let round = 1; round <= rounds; round++) {
+      await Promise.all(wards.map((ward) => store.checkpoint(ward, 1, round, { progress: String(round), failures: 0 })))
+    }
+    return (wards.length * rounds * 1_000) / (performance.now() - started)
+  } finally {
+    admin.disconnect()
+  }
+}
+
 export async function measure(): Promise<Figures> {
   const server = await RedisServer.start()
   try {
@@ -150,6 +169,7 @@ export async function measure(): Promise<Figures> {
       figures[`cluster.redis_ops_per_node_s.${wards}`] = { value: Number(calls.toFixed(2)), unit: 'round trips/s' }
       figures[`cluster.redis_commands_per_node_s.${wards}`] = { value: Number(commands.toFixed(2)), unit: 'commands/s' }
     }
+    figures['cluster.checkpoints_per_s'] = { value: Math.round(await checkpointThroughput(server)), unit: 'fenced writes/s (one primary)' }
     const join = await claimsWhenJoining(server, quick ? 1_000 : 4_000)
     figures['cluster.claims_per_s'] = { value: Math.round(join.perSecond), unit: 'claims/s' }
     figures['cluster.rebalance_ms'] = { value: Math.round(join.ms), unit: `ms (${join.moved} wards moved)` }

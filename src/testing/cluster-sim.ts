@@ -102,7 +102,7 @@ export function configFor(seed: number): SimConfig {
     nodes: 2 + Math.floor(random() * 4),
     wards: 5 + Math.floor(random() * 30),
     maxWardsPerNode: random() < 0.2 ? 30 + Math.floor(random() * 20) : Infinity,
-    faultsFor: 8_000 + Math.floor(random() * 10_000),
+    faultsFor: 5_000 + Math.floor(random() * 7_000),
     lossRate: random() * 0.05,
     maxDelay: 5 + Math.floor(random() * 60),
     pauseRate: random() * 0.3,
