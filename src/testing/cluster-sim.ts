@@ -236,7 +236,7 @@ export class Simulation {
         const resume = lease.checkpoint.progress === undefined ? 0 : (JSON.parse(lease.checkpoint.progress) as number)
         const state = { token: lease.token, progress: resume, failures: lease.checkpoint.failures, running: true }
         node.wards.set(ward, state)
-        this.note(`${node.name} starts ${ward} token ${lease.token} at ${resume}`)
+        if (this.trace) this.note(`${node.name} starts ${ward} token ${lease.token} at ${resume}`)
         const work = (): void => {
           if (!state.running || node.wards.get(ward) !== state) return
           // Every write steward makes for a ward is fenced: by the local deadline here, by the token in Redis.
@@ -280,7 +280,9 @@ export class Simulation {
       checkpointEvery,
       maxWardsPerNode,
       opTimeout: beat,
-      onEvent: (event) => this.note(`${name} ${JSON.stringify(event)}`),
+      onEvent: (event) => {
+        if (this.trace) this.note(`${name} ${JSON.stringify(event)}`)
+      },
     })
     this.nodes.push(node)
     const clock = this.clockOf(node)
