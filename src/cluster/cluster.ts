@@ -261,6 +261,8 @@ export function cluster(options: ClusterOptions): ClusterNode {
     }
   }
   const running = new Map<string, Running>()
+  /** Wards whose factory or start threw: held (the lease is ours) but not running; their checkpoint stays as claimed. */
+  const broken = new Map<string, Checkpoint>()
   const snapshot = (run: Running['run']): Checkpoint => {
     const status = run.status()
     return { progress: status.progress === undefined ? undefined : JSON.stringify(status.progress), failures: status.failuresHere ?? 0 }
@@ -322,6 +324,7 @@ export function cluster(options: ClusterOptions): ClusterNode {
           },
         })
       } catch (error) {
+        broken.set(ward, lease.checkpoint)
         emit({ type: 'ward-error', ward, message: String(error) })
         return
       }
@@ -338,7 +341,11 @@ export function cluster(options: ClusterOptions): ClusterNode {
     },
     async stop(ward) {
       const entry = running.get(ward)
-      if (entry === undefined) return { progress: undefined, failures: 0 }
+      if (entry === undefined) {
+        const kept = broken.get(ward) ?? { progress: undefined, failures: 0 }
+        broken.delete(ward)
+        return kept
+      }
       running.delete(ward)
       await entry.run.stop()
       await entry.drained
@@ -346,7 +353,7 @@ export function cluster(options: ClusterOptions): ClusterNode {
     },
     committed(ward) {
       const entry = running.get(ward)
-      return entry === undefined ? { progress: undefined, failures: 0 } : snapshot(entry.run)
+      return entry === undefined ? (broken.get(ward) ?? { progress: undefined, failures: 0 }) : snapshot(entry.run)
     },
   }
   const core = new NodeCore({
