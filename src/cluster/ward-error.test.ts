@@ -29,6 +29,7 @@ test('a ward whose factory throws keeps its checkpoint; the error is an event', 
     const error = events.find((event) => event.type === 'ward-error')
     assert.match(error?.type === 'ward-error' ? error.message : '', /cannot build bad/)
     await new Promise((resolve) => setTimeout(resolve, 800)) // several beats and checkpoint intervals
+    assert.deepEqual(await admin.hmget('{broken:bad}', 'node', 'token', 'progress', 'failures'), [node.node, '4', '7', '1'], 'held, checkpoint untouched')
     await node.stop()
     assert.deepEqual(await admin.hmget('{broken:bad}', 'node', 'token', 'progress', 'failures'), ['', '4', '7', '1'])
   } finally {
