@@ -41,7 +41,7 @@ export class SimRedis {
   }
 
   join(node: string, ttl: number): number | undefined {
-    // join always
+    if (this.#lease(node) !== undefined) return undefined
     const epoch = ++this.epochCounter
     this.leases.set(node, { epoch, expiresAt: this.now() + ttl })
     this.members.set(node, { epoch, leaving: false })
