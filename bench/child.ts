@@ -11,6 +11,7 @@ const groups: Record<string, () => Promise<{ measure: () => Promise<Figures> }>>
   isolation: () => import('./isolation.js'),
   go: () => import('./go.js'),
   cli: () => import('./cli.js'),
+  cluster: () => import('./cluster.js'),
 }
 
 const name = process.argv[2] ?? ''

@@ -9,7 +9,7 @@ const run = promisify(execFile)
 const quick = process.argv.includes('--quick')
 const json = process.argv.includes('--json')
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',')
-const groups = ['beat', 'memory', 'load', 'lateness', 'stream', 'restart', 'isolation', 'go', 'cli'].filter((group) => only === undefined || only.includes(group))
+const groups = ['beat', 'memory', 'load', 'lateness', 'stream', 'restart', 'isolation', 'go', 'cli', 'cluster'].filter((group) => only === undefined || only.includes(group))
 const child = fileURLToPath(new URL('./child.ts', import.meta.url))
 
 /** Goals from the benchmark issue: [id, test, goal as text]. */

@@ -4,7 +4,7 @@
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
-command -v redis-cli >/dev/null || missing+=(redis-tools) # the CLI's README example probes with redis-cli
+command -v redis-cli >/dev/null || missing+=(redis-tools) # the README's example probe and the Redis Cluster tests
 [ ${#missing[@]} -eq 0 ] && exit 0
 run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 echo "test-deps: installing ${missing[*]}" >&2

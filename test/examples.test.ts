@@ -164,3 +164,18 @@ test("the README's quick start is examples/quick-start.ts", () => {
   const code = readFileSync('examples/quick-start.ts', 'utf8')
   assert.equal(block[1], code.slice(code.indexOf('import')))
 })
+
+test('examples/cluster.ts: three nodes share 12 wards; the wards of the node killed with SIGKILL move to the others with their resume points', { timeout: 90_000 }, async () => {
+  const lines = await example('examples/cluster.ts')
+  const head = /^12 wards running \(a: (\d+), b: (\d+), c: (\d+)\); killing node ([abc]) with SIGKILL$/.exec(lines[0]!)
+  assert.ok(head !== null, lines[0])
+  const victim = head[4]!
+  const held = Number(head[1 + 'abc'.indexOf(victim)])
+  const moves = lines.slice(1, -1)
+  assert.equal(moves.length, held, lines.join('\n'))
+  for (const line of moves) {
+    const move = new RegExp(`^ward-\\d+ moved from ${victim} to ([abc]), resuming at (\\d+)$`).exec(line)
+    assert.ok(move !== null && move[1] !== victim && Number(move[2]) > 0, line)
+  }
+  assert.equal(lines.at(-1), `every ward of ${victim} runs again on the other nodes`)
+})

@@ -5,6 +5,7 @@ import type { StewardEvent } from '../observe/events.js'
 import { GaveUpError, WardIdleTimeoutError, WardStalledError } from './errors.js'
 import { steward } from './steward.js'
 import { walk } from './walk.js'
+import { fixed } from '../policy/backoff.js'
 import type { DeadLetter } from './output.js'
 import type { WardContext } from './ward.js'
 
@@ -346,4 +347,25 @@ test("an output commits only when delivered: a retired incarnation's late output
   assert.deepEqual(reasons, ["WardRetiredError: ward 'ward' was retired: hung"])
   assert.deepEqual(events, ['0 started 1', '100 hung 1', '100 restarting 1', '100 started 2', '100 completed 2'])
   assert.equal(run.status().progress, 3)
+})
+
+test('start({ failuresHere }): failures counted elsewhere at the resume point count on here (a cluster checkpoint)', async () => {
+  const clock = new ManualClock()
+  const seen: Array<{ failuresHere: number; poisoned: boolean; resume: unknown }> = []
+  const ward = async (ctx: WardContext<number>): Promise<void> => {
+    seen.push({ failuresHere: ctx.failuresHere, poisoned: ctx.poisoned, resume: ctx.resume })
+    if (ctx.poisoned) {
+      ctx.deadLetter('input 4', 5)
+      return
+    }
+    throw new Error('poison at 4')
+  }
+  const run = steward(ward, { poisonAfter: 3, restart: 'transient', backoff: fixed(0) }).start({ clock, resume: 4, failuresHere: 2 })
+  const outcome = await clock.runUntil(run.done)
+  assert.equal(outcome.kind, 'completed')
+  assert.deepEqual(seen, [
+    { failuresHere: 2, poisoned: false, resume: 4 },
+    { failuresHere: 3, poisoned: true, resume: 4 },
+  ])
+  assert.throws(() => steward(ward).start({ failuresHere: -1 }), /option 'failuresHere' must be a whole number >= 0, got number -1/)
 })

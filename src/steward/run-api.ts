@@ -51,6 +51,11 @@ export interface StartOptions<P = unknown> {
   readonly clock?: Clock
   /** Progress to hand the first incarnation as `ctx.resume` (from a checkpoint, say). */
   readonly resume?: P | undefined
+  /**
+   * Failures already counted at `resume` (from a checkpoint written elsewhere): the first
+   * incarnation sees them as `ctx.failuresHere`, and `poisonAfter` counts on from them. Default 0.
+   */
+  readonly failuresHere?: number
   /** Receives every event of this run, from the first (`started`) on. */
   readonly onEvent?: EventListener
 }

@@ -120,6 +120,12 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (upstream !== undefined) this.linked.upstream = upstream
     this.watchdog = watchdogFor(start.clock ?? systemClock)
     this.progress = start.resume
+    if (start.failuresHere !== undefined && start.failuresHere > 0) {
+      // Failures counted elsewhere at this progress (a cluster checkpoint) count on here.
+      const log = this.#logged
+      log.failuresHere = start.failuresHere
+      log.progressAtFailure = start.resume
+    }
     const host = upstream?.[wardHost]
     if (host !== undefined) {
       this.linked.path = `${host.path}/${options.name}`

@@ -59,6 +59,10 @@ export function steward<T, P = unknown>(ward: Ward<T, P>, options?: StewardOptio
     if (clock !== undefined && (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.setTimer !== 'function')) {
       throw new TypeError(`start: option 'clock' must be a Clock (now, setTimer, sleep), got ${describe(clock)}`)
     }
+    const { failuresHere } = startOptions
+    if (failuresHere !== undefined && !(Number.isInteger(failuresHere) && failuresHere >= 0)) {
+      throw new RangeError(`start: option 'failuresHere' must be a whole number >= 0, got ${describe(failuresHere)}`)
+    }
     if (onEvent !== undefined && typeof onEvent !== 'function') {
       throw new TypeError(`start: option 'onEvent' must be a function, got ${describe(onEvent)}`)
     }

@@ -93,7 +93,7 @@ test('unknown keys are refused with the closest known key: steward, start, super
     type: OptionTypeError,
     option: 'sigal',
     where: 'start',
-    message: /^start: unknown option 'sigal'; did you mean 'signal'\? known options: signal, clock, resume, onEvent$/,
+    message: /^start: unknown option 'sigal'; did you mean 'signal'\? known options: signal, clock, resume, failuresHere, onEvent$/,
   })
   throwsOption(supervisorOf({ stratgy: 'one-for-all' }), {
     type: OptionTypeError,

@@ -113,7 +113,7 @@ export const supervisorOptionKeys = [
 export const decayKeys = ['threshold', 'halfLife'] as const
 
 /** Every key of a steward's `start()` options. @internal */
-export const startOptionKeys = ['signal', 'clock', 'resume', 'onEvent'] as const satisfies readonly (keyof StartOptions)[]
+export const startOptionKeys = ['signal', 'clock', 'resume', 'failuresHere', 'onEvent'] as const satisfies readonly (keyof StartOptions)[]
 
 // Each list must name every key of its type: a key added to a type and
 // forgotten here fails to compile.

@@ -1,0 +1,180 @@
+// The cluster group: failover after kill -9 (real node processes), Redis round trips per node
+// per second at 100 and 10,000 wards per node, and claims per second when a node joins.
+// Runs its own redis-server on a free loopback port.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { Redis } from 'ioredis'
+import { cluster, type ClusterNode } from '../src/cluster/index.js'
+import { steward } from '../src/steward/steward.js'
+import { RedisServer, until } from '../src/testing/redis-server.js'
+import { RedisStore } from '../src/cluster/redis-store.js'
+import { percentile, type Figures } from './figure.js'
+
+const quick = process.argv.includes('--quick')
+const LEASE_TTL = 1_500
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A ward that waits for input forever (until its run stops). */
+const idleWard = steward(async (ctx) => {
+  await ctx.idle(
+    (signal) =>
+      new Promise<void>((_, reject) => {
+        signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true })
+      }),
+  )
+})
+
+function node(server: RedisServer, namespace: string, name: string): ClusterNode {
+  return cluster({ redis: server.url, namespace, node: name, leaseTtl: LEASE_TTL, ward: () => idleWard })
+}
+
+/** Redis round trips of one node per second with `wards` wards held, after they settled. */
+async function opsPerNode(server: RedisServer, wards: number): Promise<{ calls: number; commands: number }> {
+  const namespace = `ops-${wards}`
+  const one = node(server, namespace, 'only')
+  const admin = new Redis(server.port, '127.0.0.1')
+  try {
+    await one.ready
+    await one.add(Array.from({ length: wards }, (_, i) => `w${i}`))
+    await until(() => one.status().wards.length === wards, 120_000, `${wards} wards claimed`)
+    await sleep(LEASE_TTL)
+    const window = quick ? 3_000 : 6_000
+    const calls0 = one.metrics()['cluster.redis_calls_total']!
+    const commands0 = commandsProcessed(await admin.info('stats'))
+    await sleep(window)
+    const calls = ((one.metrics()['cluster.redis_calls_total']! - calls0) * 1_000) / window
+    const commands = ((commandsProcessed(await admin.info('stats')) - commands0 - 1) * 1_000) / window
+    return { calls, commands }
+  } finally {
+    await one.stop()
+    admin.disconnect()
+  }
+}
+
+function commandsProcessed(info: string): number {
+  return Number(/total_commands_processed:(\d+)/.exec(info)![1])
+}
+
+/** Claims per second when a second node joins a node holding `wards` wards. */
+async function claimsWhenJoining(server: RedisServer, wards: number): Promise<{ perSecond: number; moved: number; ms: number }> {
+  const namespace = `join-${wards}`
+  const first = node(server, namespace, 'first')
+  let second: ClusterNode | undefined
+  try {
+    await first.ready
+    await first.add(Array.from({ length: wards }, (_, i) => `w${i}`))
+    await until(() => first.status().wards.length === wards, 120_000, 'the first node to hold every ward')
+    const joinedAt = performance.now()
+    second = node(server, namespace, 'second')
+    await second.ready
+    await until(() => {
+      const status = second!.status()
+      const expected = status.members.find((member) => member.node === 'second')?.assigned
+      return expected !== undefined && expected > 0 && status.wards.length === expected && first.status().wards.length === wards - expected
+    }, 120_000, 'the moved wards to run on the second node')
+    const ms = performance.now() - joinedAt
+    const moved = second.status().wards.length
+    return { perSecond: (moved * 1_000) / ms, moved, ms }
+  } finally {
+    await second?.stop()
+    await first.stop()
+  }
+}
+
+function startProcess(name: string, port: number, namespace: string): { child: ChildProcess; ready: Promise<void> } {
+  const config = { ports: [port], namespace, node: name, leaseTtl: LEASE_TTL, checkpointEvery: 300, every: 200, quiet: true }
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/cluster-node.ts'], {
+    env: { ...process.env, STEWARD_TEST_CLUSTER: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const ready = new Promise<void>((resolve) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.includes('"type":"ready"')) resolve()
+    })
+  })
+  return { child, ready }
+}
+
+/** Milliseconds from kill -9 of a node to each of its wards running again elsewhere (a fenced write under a newer token). */
+async function failover(server: RedisServer, trial: number, wards: number): Promise<number[]> {
+  const namespace = `failover-${trial}`
+  const admin = new Redis(server.port, '127.0.0.1')
+  const store = new RedisStore(admin, namespace)
+  const processes = ['a', 'b', 'c'].map((name) => startProcess(name, server.port, namespace))
+  try {
+    await Promise.all(processes.map((p) => p.ready))
+    const ids = Array.from({ length: wards }, (_, i) => `w${i}`)
+    await store.addWards(ids)
+    const owners = async (): Promise<Array<[string | null, string | null]>> => Promise.all(ids.map((id) => admin.hmget(store.keys.ward(id), 'node', 'token') as Promise<[string | null, string | null]>))
+    await until(async () => (await owners()).every(([owner]) => owner !== null && owner !== ''), 60_000, 'every ward owned')
+    await sleep(LEASE_TTL)
+    const before = await owners()
+    const victims = ids.filter((_, i) => before[i]![0] === 'c')
+    const killedAt = performance.now()
+    processes[2]!.child.kill('SIGKILL')
+    const back = new Map<string, number>()
+    await until(async () => {
+      const lasts = await Promise.all(victims.map((id) => admin.lindex(store.keys.user(id, 'log'), -1)))
+      const now = performance.now()
+      victims.forEach((id, i) => {
+        const token = Number(lasts[i]?.split(':')[1] ?? 0)
+        if (!back.has(id) && token > Number(before[ids.indexOf(id)]![1])) back.set(id, now - killedAt)
+      })
+      return back.size === victims.length
+    }, 30_000, "the victim's wards running again")
+    return [...back.values()]
+  } finally {
+    for (const p of processes) {
+      p.child.kill('SIGKILL')
+    }
+    admin.disconnect()
+  }
+}
+
+/** Fenced checkpoints per second one Redis primary accepts (many in flight, as the nodes send them). */
+async function checkpointThroughput(server: RedisServer): Promise<number> {
+  const admin = new Redis(server.port, '127.0.0.1')
+  const store = new RedisStore(admin, 'throughput')
+  try {
+    const wards = Array.from({ length: 1_000 }, (_, i) => `w${i}`)
+    const time = await store.renew('none', 0, 1, false)
+    await Promise.all(wards.map((ward) => store.claim(ward, 'bench', 1, time.time + 60_000)))
+    const rounds = quick ? 10 : 40
+    const started = performance.now()
+    for (let round = 1; round <= rounds; round++) {
+      await Promise.all(wards.map((ward) => store.checkpoint(ward, 1, round, { progress: String(round), failures: 0 })))
+    }
+    return (wards.length * rounds * 1_000) / (performance.now() - started)
+  } finally {
+    admin.disconnect()
+  }
+}
+
+export async function measure(): Promise<Figures> {
+  const server = await RedisServer.start()
+  try {
+    const figures: Figures = { 'cluster.lease_ttl_ms': { value: LEASE_TTL, unit: 'ms' } }
+    const times: number[] = []
+    const lastOfTrial: number[] = []
+    for (let trial = 0; trial < (quick ? 2 : 5); trial++) {
+      const trialTimes = await failover(server, trial, 150)
+      times.push(...trialTimes)
+      lastOfTrial.push(Math.max(...trialTimes))
+    }
+    figures['cluster.failover_ms.p50'] = { value: Math.round(percentile(times, 50)), unit: 'ms' }
+    figures['cluster.failover_ms.p99'] = { value: Math.round(percentile(times, 99)), unit: 'ms' }
+    figures['cluster.failover_all_ms.max'] = { value: Math.round(Math.max(...lastOfTrial)), unit: 'ms' }
+    for (const wards of [100, quick ? 2_000 : 10_000]) {
+      const { calls, commands } = await opsPerNode(server, wards)
+      figures[`cluster.redis_ops_per_node_s.${wards}`] = { value: Number(calls.toFixed(2)), unit: 'round trips/s' }
+      figures[`cluster.redis_commands_per_node_s.${wards}`] = { value: Number(commands.toFixed(2)), unit: 'commands/s' }
+    }
+    figures['cluster.checkpoints_per_s'] = { value: Math.round(await checkpointThroughput(server)), unit: 'fenced writes/s (one primary)' }
+    const join = await claimsWhenJoining(server, quick ? 1_000 : 4_000)
+    figures['cluster.claims_per_s'] = { value: Math.round(join.perSecond), unit: 'claims/s' }
+    figures['cluster.rebalance_ms'] = { value: Math.round(join.ms), unit: `ms (${join.moved} wards moved)` }
+    return figures
+  } finally {
+    await server.stop()
+  }
+}

@@ -1,0 +1,67 @@
+import type { Member } from './store.js'
+
+/** FNV-1a over a string: 32 bits. */
+function fnv(text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h
+}
+
+/** murmur3's finaliser: every input bit affects every output bit. */
+function mix(h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/** The rendezvous score of `node` for `ward`: both ids hashed and mixed (32 bits). */
+export function score(ward: string, node: string): number {
+  return mix(mix(fnv(ward)) ^ Math.imul(mix(fnv(node)), 0x9e3779b1))
+}
+
+/**
+ * Which node each ward belongs to (rendezvous hashing): the live, not leaving node with the
+ * highest score, so a join or a leave moves only the wards whose best node changed. With a
+ * `cap`, wards are taken in id order and each goes to its best node that still has room (wards
+ * beyond every node's room are nobody's). Every node computes the same answer from the same
+ * members and ward set. @internal
+ */
+export function assign(wards: readonly string[], members: readonly Member[], cap = Infinity): Map<string, string> {
+  const nodes = members.filter((member) => member.leaving !== true).map((member) => member.node)
+  const owner = new Map<string, string>()
+  if (nodes.length === 0) return owner
+  if (cap === Infinity) {
+    for (const ward of wards) {
+      let best = nodes[0]!
+      let bestScore = -1
+      for (const node of nodes) {
+        const s = score(ward, node)
+        if (s > bestScore || (s === bestScore && node < best)) {
+          best = node
+          bestScore = s
+        }
+      }
+      owner.set(ward, best)
+    }
+    return owner
+  }
+  const load = new Map<string, number>()
+  for (const ward of [...wards].sort()) {
+    const ranked = nodes.map((node) => ({ node, s: score(ward, node) })).sort((a, b) => b.s - a.s || (a.node < b.node ? -1 : 1))
+    for (const { node } of ranked) {
+      const n = load.get(node) ?? 0
+      if (n < cap) {
+        load.set(node, n + 1)
+        owner.set(ward, node)
+        break
+      }
+    }
+  }
+  return owner
+}

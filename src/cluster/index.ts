@@ -1,0 +1,7 @@
+// The public API of steward/cluster (a subpath export; ioredis is an optional peer dependency).
+export { cluster, StaleLeaseError, ClusterStartError, ClusterOptionError } from './cluster.js'
+export type { ClusterOptions, ClusterNode, ClusterEvent, ClusterStatus, ClusterMetrics, HeldWardStatus, WardLease, Startable } from './cluster.js'
+export type { CoreEvent } from './node-core.js'
+export type { Member } from './store.js'
+export { score, assign } from './assign.js'
+export { PROTOCOL_VERSION } from './redis-store.js'

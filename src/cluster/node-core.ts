@@ -1,0 +1,388 @@
+import type { Clock, Timer } from '../time/clock.js'
+import { assign } from './assign.js'
+import type { Checkpoint, ClaimResult, LeaseStore, Member } from './store.js'
+
+/** The fraction of `leaseTtl` after a renew's send time at which a node stops its wards itself. */
+export const LOCAL_DEADLINE = 0.8
+/** The clock-rate bound the local deadline is safe for: node clocks run within ±5 % of Redis's. */
+export const CLOCK_RATE_BOUND = 0.05
+
+/** What a node hands a ward it claimed. @internal */
+export interface Lease {
+  readonly token: number
+  readonly checkpoint: Checkpoint
+}
+
+/** How the node core runs wards: the cluster's steward runs, or the simulation's model. @internal */
+export interface WardRunner {
+  /** Starts `ward` under `lease`. */
+  start(ward: string, lease: Lease): void
+  /** Stops `ward`; resolves with its committed progress once it stopped. */
+  stop(ward: string): Promise<Checkpoint>
+  /** The committed progress of a running `ward` now. */
+  committed(ward: string): Checkpoint
+}
+
+/** What the node core reports. @internal */
+export type CoreEvent =
+  | { readonly type: 'joined'; readonly node: string; readonly epoch: number }
+  | { readonly type: 'claimed'; readonly ward: string; readonly token: number; readonly resume: string | undefined; readonly failures: number; readonly from: Member | null }
+  | { readonly type: 'handed-over'; readonly ward: string; readonly token: number; readonly progress: string | undefined }
+  | { readonly type: 'lease-lost'; readonly node: string; readonly epoch: number; readonly why: 'deadline' | 'refused'; readonly wards: readonly string[] }
+  | { readonly type: 'stale-write'; readonly ward: string; readonly token: number }
+  | { readonly type: 'checkpointed'; readonly ward: string; readonly token: number; readonly progress: string | undefined }
+
+/** The node core's settings. @internal */
+export interface CoreOptions {
+  readonly node: string
+  readonly store: LeaseStore
+  readonly runner: WardRunner
+  readonly clock: Clock
+  readonly leaseTtl: number
+  readonly beat: number
+  readonly checkpointEvery: number
+  readonly maxWardsPerNode: number
+  /** How long a store call may take before the node gives up on its reply. */
+  readonly opTimeout: number
+  readonly onEvent?: (event: CoreEvent) => void
+}
+
+interface Held {
+  readonly token: number
+  readonly epoch: number
+  running: boolean
+  /** The checkpoint last accepted (JSON of the progress, failures). */
+  sent: string
+  sentAt: number
+  /** The sequence number of the last write sent under this token. */
+  seq: number
+}
+
+interface Releasing {
+  readonly token: number
+  readonly epoch: number
+  readonly seq: number
+  readonly checkpoint: Checkpoint
+  /** Sent before without a reply: a 'fenced' answer may be our own release, applied. */
+  retried?: boolean
+}
+
+/** A store call that gave no reply within `opTimeout`. */
+class NoReply extends Error {}
+
+/**
+ * The protocol of one node, as logic over an injected store, runner and clock: join, renew one
+ * lease per beat, a local deadline below `leaseTtl`, rendezvous assignment with cooperative
+ * hand-over, claims (taking over a dead owner's wards only after `alive` says its lease is gone),
+ * fenced checkpoints and release. The same code runs on Redis and in the simulation. @internal
+ */
+export class NodeCore {
+  readonly options: CoreOptions
+  epoch: number | undefined = undefined
+  /** Local monotonic time until which the node may run wards and write. */
+  deadline = -Infinity
+  members: readonly Member[] = []
+  wardIds: readonly string[] = []
+  wardsVersion = -1
+  mine: ReadonlySet<string> = new Set()
+  readonly held = new Map<string, Held>()
+  /** Wards stopped for a hand-over whose release has not been answered yet. */
+  readonly releasing = new Map<string, Releasing>()
+  /** Wards whose claim got no reply: Redis may name this node their owner, so they are claimed again (and released if not ours). */
+  readonly doubtful = new Set<string>()
+  /** Wards with a claim, stop or release in flight. */
+  readonly busy = new Set<string>()
+  leaving = false
+  closed = false
+  renews = 0
+  /** Redis's clock minus ours, as the last renew saw it (an underestimate: the reply took time), and when. */
+  #offset = 0
+  #offsetAt = 0
+  #deadlineTimer: Timer | undefined
+  readonly #tasks = new Set<Promise<void>>()
+
+  constructor(options: CoreOptions) {
+    this.options = options
+  }
+
+  /** The node may run wards and write now: it holds a lease and its local deadline has not passed. */
+  live(): boolean {
+    return this.epoch !== undefined && this.options.clock.now() < this.deadline
+  }
+
+  /** One beat: renew (or join), then rebalance and checkpoint in the background. */
+  async beat(): Promise<void> {
+    if (this.closed) return
+    const { store, clock, node, leaseTtl } = this.options
+    const sentAt = clock.now()
+    const epoch = this.epoch
+    try {
+      if (epoch === undefined) {
+        const joined = await this.#timed(store.join(node, leaseTtl))
+        if (joined === undefined || this.closed) return
+        this.epoch = joined
+        this.#extend(sentAt)
+        this.emit({ type: 'joined', node, epoch: joined })
+        const renewed = await this.#timed(store.renew(node, joined, leaseTtl, this.leaving))
+        if (this.epoch !== joined || !renewed.ok) return
+        this.#offsetAt = clock.now()
+        this.#offset = renewed.time - this.#offsetAt
+        await this.#view(renewed.members, renewed.wardsVersion)
+      } else {
+        const renewed = await this.#timed(store.renew(node, epoch, leaseTtl, this.leaving))
+        if (this.epoch !== epoch) return
+        if (!renewed.ok) return this.loseAll('refused')
+        this.renews++
+        this.#extend(sentAt)
+        this.#offsetAt = clock.now()
+        this.#offset = renewed.time - this.#offsetAt
+        await this.#view(renewed.members, renewed.wardsVersion)
+      }
+    } catch (error) {
+      if (error instanceof NoReply || isConnectionError(error)) return
+      throw error
+    }
+    if (!this.live()) return
+    this.#rebalance()
+    this.#checkpoints()
+  }
+
+  #extend(sentAt: number): void {
+    const deadline = sentAt + this.options.leaseTtl * LOCAL_DEADLINE
+    if (deadline <= this.deadline) return
+    this.deadline = deadline
+    this.#deadlineTimer?.cancel()
+    const wait = Math.max(0, deadline - this.options.clock.now())
+    this.#deadlineTimer = this.options.clock.setTimer(wait, () => {
+      this.#deadlineTimer = undefined
+      if (this.epoch !== undefined && this.options.clock.now() >= this.deadline) this.loseAll('deadline')
+    })
+  }
+
+  async #view(members: readonly Member[], wardsVersion: number): Promise<void> {
+    this.members = members
+    if (wardsVersion !== this.wardsVersion) {
+      const wards = await this.#timed(this.options.store.wards())
+      this.wardIds = wards.ids
+      this.wardsVersion = wards.version
+    }
+    const owners = this.leaving ? new Map<string, string>() : assign(this.wardIds, members, this.options.maxWardsPerNode)
+    const mine = new Set<string>()
+    for (const [ward, owner] of owners) if (owner === this.options.node) mine.add(ward)
+    this.mine = mine
+  }
+
+  /** The lease is gone (refused, or the local deadline passed): stop every ward, forget the epoch, join again later. */
+  loseAll(why: 'deadline' | 'refused'): void {
+    const epoch = this.epoch
+    if (epoch === undefined) return
+    this.epoch = undefined
+    this.deadline = -Infinity
+    this.#deadlineTimer?.cancel()
+    this.#deadlineTimer = undefined
+    const wards = [...this.held.keys()]
+    for (const [ward, held] of this.held) if (held.running) this.#track(this.options.runner.stop(ward).then(() => {}))
+    this.held.clear()
+    this.releasing.clear()
+    this.doubtful.clear()
+    this.emit({ type: 'lease-lost', node: this.options.node, epoch, why, wards })
+  }
+
+  #rebalance(): void {
+    const epoch = this.epoch!
+    for (const [ward, held] of this.held) {
+      if (this.busy.has(ward) || !held.running || this.mine.has(ward)) continue
+      this.#task(ward, () => this.#handOver(ward, held))
+    }
+    for (const [ward, pending] of this.releasing) {
+      if (!this.busy.has(ward)) this.#task(ward, () => this.#release(ward, pending))
+    }
+    for (const ward of this.doubtful) {
+      if (!this.mine.has(ward) && !this.busy.has(ward)) this.#task(ward, () => this.#claim(ward, epoch))
+    }
+    let room = this.options.maxWardsPerNode - this.held.size
+    for (const ward of this.mine) {
+      if (room <= 0) break
+      if (this.held.has(ward) || this.busy.has(ward) || this.releasing.has(ward)) continue
+      room--
+      this.#task(ward, () => this.#claim(ward, epoch))
+    }
+  }
+
+  async #claim(ward: string, epoch: number): Promise<void> {
+    const { store } = this.options
+    let from: Member | null = null
+    let result = await this.#claimCall(ward, epoch)
+    if (result.kind === 'expired') return
+    if (result.kind === 'held') {
+      const owner = result.owner
+      if (this.members.some((m) => m.node === owner.node && m.epoch === owner.epoch)) return // live: it hands over
+      if (await this.#timed(store.alive(owner))) return
+      from = owner
+      result = await this.#claimCall(ward, epoch, owner)
+      if (result.kind !== 'claimed') return
+    }
+    const { token, checkpoint } = result
+    if (this.epoch !== epoch || !this.live() || !this.mine.has(ward) || this.closed) {
+      // Claimed under an epoch we lost, or no longer ours: give it back if we still may write.
+      if (this.epoch === epoch) this.releasing.set(ward, { token, epoch, seq: 1, checkpoint })
+      return
+    }
+    this.held.set(ward, { token, epoch, running: true, sent: key(checkpoint), sentAt: this.options.clock.now(), seq: 0 })
+    this.emit({ type: 'claimed', ward, token, resume: checkpoint.progress, failures: checkpoint.failures, from })
+    this.options.runner.start(ward, { token, checkpoint })
+  }
+
+  async #claimCall(ward: string, epoch: number, ifOwner?: Member): Promise<ClaimResult> {
+    // The claim expires on Redis's clock before we stop waiting for its reply (allowing for the
+    // clock-rate bound since the offset was measured), so a claim we gave up on cannot apply later.
+    const { clock, opTimeout } = this.options
+    const sent = clock.now()
+    const notAfter = sent + this.#offset + opTimeout * (1 - 2 * CLOCK_RATE_BOUND) - CLOCK_RATE_BOUND * (sent - this.#offsetAt)
+    try {
+      const result = await this.#timed(this.options.store.claim(ward, this.options.node, epoch, notAfter, ifOwner))
+      if (this.epoch === epoch) this.doubtful.delete(ward)
+      return result
+    } catch (error) {
+      if (this.epoch === epoch) this.doubtful.add(ward)
+      throw error
+    }
+  }
+
+  async #handOver(ward: string, held: Held): Promise<void> {
+    held.running = false
+    const checkpoint = await this.options.runner.stop(ward)
+    if (this.held.get(ward) !== held) return // the lease was lost meanwhile
+    this.held.delete(ward)
+    // A release is the last write under this token: every retry of it carries the same sequence number.
+    this.releasing.set(ward, { token: held.token, epoch: held.epoch, seq: ++held.seq, checkpoint })
+    await this.#release(ward, this.releasing.get(ward)!)
+  }
+
+  async #release(ward: string, pending: Releasing): Promise<void> {
+    if (this.epoch !== pending.epoch || !this.live()) return
+    const retry = pending.retried === true
+    pending.retried = true
+    const result = await this.#timed(this.options.store.release(ward, pending.token, pending.seq, pending.checkpoint))
+    if (this.releasing.get(ward) !== pending) return
+    this.releasing.delete(ward)
+    // A retried release answered 'fenced' was probably applied the first time (its reply lost).
+    if (result === 'fenced' && retry) return
+    if (result !== 'fenced') this.emit({ type: 'handed-over', ward, token: pending.token, progress: pending.checkpoint.progress })
+    else this.emit({ type: 'stale-write', ward, token: pending.token })
+  }
+
+  #checkpoints(): void {
+    const now = this.options.clock.now()
+    for (const [ward, held] of this.held) {
+      if (!held.running || this.busy.has(ward) || now - held.sentAt < this.options.checkpointEvery) continue
+      const checkpoint = this.options.runner.committed(ward)
+      const text = key(checkpoint)
+      if (text === held.sent) continue
+      this.#task(ward, () => this.#checkpoint(ward, held, checkpoint, text))
+    }
+  }
+
+  async #checkpoint(ward: string, held: Held, checkpoint: Checkpoint, text: string): Promise<void> {
+    if (!this.live() || this.epoch !== held.epoch) return
+    const result = await this.#timed(this.options.store.checkpoint(ward, held.token, ++held.seq, checkpoint))
+    if (this.held.get(ward) !== held || result === 'superseded') return
+    if (result === 'written') {
+      held.sent = text
+      held.sentAt = this.options.clock.now()
+      this.emit({ type: 'checkpointed', ward, token: held.token, progress: checkpoint.progress })
+      return
+    }
+    // Someone else holds the ward now: stop ours.
+    this.emit({ type: 'stale-write', ward, token: held.token })
+    this.held.delete(ward)
+    if (held.running) {
+      held.running = false
+      await this.options.runner.stop(ward)
+    }
+  }
+
+  /** Fenced write support: the token `ward` runs under here, if the node may write for it now. */
+  tokenOf(ward: string): number | undefined {
+    const held = this.held.get(ward)
+    return held !== undefined && held.running && this.live() ? held.token : undefined
+  }
+
+  /** Graceful leave: hand every ward over (renewing meanwhile), then delete the lease. */
+  async leave(beatUntilEmpty: () => Promise<void>): Promise<void> {
+    this.leaving = true
+    this.mine = new Set()
+    await beatUntilEmpty()
+    await this.settled()
+    this.closed = true
+    this.#deadlineTimer?.cancel()
+    this.#deadlineTimer = undefined
+    const epoch = this.epoch
+    this.epoch = undefined
+    if (epoch !== undefined) await this.#timed(this.options.store.leave(this.options.node, epoch)).catch(() => {})
+  }
+
+  /** Stops everything at once without a hand-over (the node's process is going away). */
+  halt(): void {
+    this.closed = true
+    this.loseAll('deadline')
+  }
+
+  /** Resolves when no claim, stop, release or checkpoint is in flight. */
+  async settled(): Promise<void> {
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks])
+  }
+
+  /** Nothing is held or being handed over. */
+  idle(): boolean {
+    return this.held.size === 0 && this.releasing.size === 0 && this.busy.size === 0
+  }
+
+  emit(event: CoreEvent): void {
+    this.options.onEvent?.(event)
+  }
+
+  #task(ward: string, body: () => Promise<void>): void {
+    this.busy.add(ward)
+    this.#track(
+      body()
+        .catch((error: unknown) => {
+          if (!(error instanceof NoReply) && !isConnectionError(error)) throw error
+        })
+        .finally(() => this.busy.delete(ward)),
+    )
+  }
+
+  #track(promise: Promise<void>): void {
+    const tracked = promise.catch((error: unknown) => {
+      process.emitWarning(`steward cluster: ${String(error)}`, 'StewardWarning')
+    })
+    this.#tasks.add(tracked)
+    void tracked.finally(() => this.#tasks.delete(tracked))
+  }
+
+  #timed<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.options.clock.setTimer(this.options.opTimeout, () => reject(new NoReply('no reply')))
+      promise.then(
+        (value) => {
+          timer.cancel()
+          resolve(value)
+        },
+        (error: unknown) => {
+          timer.cancel()
+          reject(error)
+        },
+      )
+    })
+  }
+}
+
+function key(checkpoint: Checkpoint): string {
+  return `${checkpoint.failures}|${checkpoint.progress ?? ''}`
+}
+
+/** A store call that failed because the connection is down: retried at the next beat. */
+export function isConnectionError(error: unknown): boolean {
+  return error instanceof Error && ((error as { code?: unknown }).code === 'ECONNREFUSED' || /connection|closed|ECONN|EPIPE|ETIMEDOUT|Command timed out|stream isn't writeable|CLUSTERDOWN|TRYAGAIN|MOVED|max retries/i.test(error.message))
+}

@@ -1,0 +1,104 @@
+// Real redis-server processes for the tests (test-only): a server or a 3-master Redis Cluster on
+// free loopback ports in a temporary directory, with AOF on (fsync always), so a restart keeps
+// the epochs, tokens and checkpoints, as a production Redis must for fencing.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connect } from 'node:net'
+import { freePort } from './net.js'
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls `check` every 50 ms until it holds, for at most `ms`. */
+export async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.setTimeout(500)
+    socket.once('connect', () => socket.write('PING\r\n'))
+    socket.once('data', (data) => {
+      socket.destroy()
+      resolve(data.toString().startsWith('+PONG'))
+    })
+    socket.once('error', () => resolve(false))
+    socket.once('timeout', () => {
+      socket.destroy()
+      resolve(false)
+    })
+  })
+}
+
+/** One redis-server on 127.0.0.1. */
+export class RedisServer {
+  readonly port: number
+  readonly dir: string
+  readonly extra: readonly string[]
+  process: ChildProcess | undefined
+
+  private constructor(port: number, dir: string, extra: readonly string[]) {
+    this.port = port
+    this.dir = dir
+    this.extra = extra
+  }
+
+  static async start(extra: readonly string[] = [], dir = mkdtempSync(join(tmpdir(), 'steward-redis-'))): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), dir, extra)
+    await server.launch()
+    return server
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  async launch(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', ...this.extra]
+    this.process = spawn('redis-server', args, { stdio: 'ignore' })
+    await until(() => answers(this.port), 10_000, `redis-server on port ${this.port}`)
+  }
+
+  /** Stops the server and waits for its exit. */
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.process
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGCONT')
+    child.kill(signal)
+    await exited
+    this.process = undefined
+  }
+
+  async stop(removeDir = true): Promise<void> {
+    await this.kill()
+    if (removeDir) rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** Three masters in cluster mode, joined with `redis-cli --cluster create`. */
+export async function startRedisCluster(): Promise<{ servers: RedisServer[]; stop(): Promise<void> }> {
+  const servers: RedisServer[] = []
+  for (let i = 0; i < 3; i++) {
+    const dir = mkdtempSync(join(tmpdir(), 'steward-redis-cluster-'))
+    servers.push(await RedisServer.start(['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000'], dir))
+  }
+  const created = spawnSync('redis-cli', ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' })
+  if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`)
+  await until(() => {
+    const info = spawnSync('redis-cli', ['-p', String(servers[0]!.port), 'cluster', 'info'], { encoding: 'utf8' })
+    return info.stdout.includes('cluster_state:ok')
+  }, 20_000, 'the Redis Cluster to be ok')
+  return {
+    servers,
+    async stop() {
+      for (const server of servers) await server.stop()
+    },
+  }
+}

@@ -1,0 +1,137 @@
+import type { Checkpoint, ClaimResult, Member, RenewResult, WriteResult } from '../cluster/store.js'
+
+interface WardRecord {
+  node: string
+  epoch: number
+  token: number
+  progress: string | undefined
+  failures: number
+  seq: number
+}
+
+/**
+ * The simulated Redis of the cluster simulation: the state the Lua scripts of
+ * `cluster/redis-store.ts` keep, and each script as one atomic method on it, at the simulation's
+ * true time (Redis's clock). Test-only. The real-Redis tests run the same contract against both.
+ */
+export class SimRedis {
+  readonly now: () => number
+  version: string | undefined = undefined
+  epochCounter = 0
+  readonly leases = new Map<string, { epoch: number; expiresAt: number }>()
+  readonly members = new Map<string, { epoch: number; leaving: boolean }>()
+  readonly wardSet = new Set<string>()
+  wardsVersion = 0
+  readonly records = new Map<string, WardRecord>()
+  /** Every accepted fenced write: the checker compares it with the claims it saw. */
+  onWrite: ((ward: string, token: number, checkpoint: Checkpoint) => void) | undefined = undefined
+  onClaim: ((ward: string, token: number, node: string, epoch: number) => void) | undefined = undefined
+
+  constructor(now: () => number) {
+    this.now = now
+  }
+
+  #lease(node: string): { epoch: number; expiresAt: number } | undefined {
+    const lease = this.leases.get(node)
+    if (lease !== undefined && lease.expiresAt <= this.now()) {
+      this.leases.delete(node)
+      return undefined
+    }
+    return lease
+  }
+
+  join(node: string, ttl: number): number | undefined {
+    if (this.#lease(node) !== undefined) return undefined
+    const epoch = ++this.epochCounter
+    this.leases.set(node, { epoch, expiresAt: this.now() + ttl })
+    this.members.set(node, { epoch, leaving: false })
+    return epoch
+  }
+
+  renew(node: string, epoch: number, ttl: number, leaving: boolean): RenewResult {
+    const lease = this.#lease(node)
+    const ok = lease !== undefined && lease.epoch === epoch
+    if (ok) {
+      lease.expiresAt = this.now() + ttl
+      this.members.set(node, { epoch, leaving })
+    }
+    const members: Member[] = []
+    for (const [name, member] of [...this.members]) {
+      const live = this.#lease(name)
+      if (live === undefined || live.epoch !== member.epoch) this.members.delete(name)
+      else members.push({ node: name, epoch: member.epoch, leaving: member.leaving })
+    }
+    return { ok, members, wardsVersion: this.wardsVersion, time: this.now() }
+  }
+
+  alive(member: Member): boolean {
+    return this.#lease(member.node)?.epoch === member.epoch
+  }
+
+  leave(node: string, epoch: number): void {
+    if (this.#lease(node)?.epoch === epoch) {
+      this.leases.delete(node)
+      this.members.delete(node)
+    }
+  }
+
+  wards(): { ids: string[]; version: number } {
+    return { ids: [...this.wardSet], version: this.wardsVersion }
+  }
+
+  addWards(ids: readonly string[]): number {
+    let added = 0
+    for (const id of ids) {
+      if (this.wardSet.has(id)) continue
+      this.wardSet.add(id)
+      added++
+    }
+    if (added > 0) this.wardsVersion++
+    return added
+  }
+
+  claim(ward: string, node: string, epoch: number, notAfter: number, ifOwner?: Member): ClaimResult {
+    if (this.now() > notAfter) return { kind: 'expired' }
+    let record = this.records.get(ward)
+    if (record === undefined) {
+      record = { node: '', epoch: 0, token: 0, progress: undefined, failures: 0, seq: 0 }
+      this.records.set(ward, record)
+    }
+    const checkpoint = { progress: record.progress, failures: record.failures }
+    if (record.node !== '') {
+      if (record.node === node && record.epoch === epoch) return { kind: 'claimed', token: record.token, checkpoint }
+      if (ifOwner === undefined || record.node !== ifOwner.node || record.epoch !== ifOwner.epoch) {
+        return { kind: 'held', owner: { node: record.node, epoch: record.epoch } }
+      }
+    }
+    record.token++
+    record.seq = 0
+    record.node = node
+    record.epoch = epoch
+    this.onClaim?.(ward, record.token, node, epoch)
+    return { kind: 'claimed', token: record.token, checkpoint }
+  }
+
+  #write(ward: string, token: number, seq: number, checkpoint: Checkpoint, release: boolean): WriteResult {
+    const record = this.records.get(ward)
+    if (record === undefined || record.token !== token || record.node === '') return 'fenced'
+    if (seq <= record.seq) return 'superseded'
+    record.seq = seq
+    record.progress = checkpoint.progress
+    record.failures = checkpoint.failures
+    if (release) {
+      record.node = ''
+      record.epoch = 0
+    }
+    this.onWrite?.(ward, token, checkpoint)
+    return 'written'
+  }
+
+  checkpoint(ward: string, token: number, seq: number, checkpoint: Checkpoint): WriteResult {
+    return this.#write(ward, token, seq, checkpoint, false)
+  }
+
+  release(ward: string, token: number, seq: number, checkpoint: Checkpoint): WriteResult {
+    return this.#write(ward, token, seq, checkpoint, true)
+  }
+}
