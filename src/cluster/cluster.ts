@@ -34,7 +34,18 @@ export interface WardLease {
 
 /** Anything with a steward's `start()`: what `ward(id, lease)` returns (a `steward(...)`, a `supervisor(...)`). */
 export interface Startable {
-  start(options?: StartOptions): Run<unknown> | { done: Promise<unknown>; stop(): Promise<unknown>; status(): { progress?: unknown; failuresHere?: number } }
+  /** Starts the ward's run (the cluster passes `resume` and `failuresHere` from the ward's checkpoint). */
+  start(options?: StartOptions): Run<unknown> | StartedWard
+}
+
+/** The least a started ward must offer the cluster: its end, a stop, and its progress for checkpoints. */
+export interface StartedWard {
+  /** Settles when the run ends. */
+  readonly done: Promise<unknown>
+  /** Stops the run (its progress is checkpointed after). */
+  stop(): Promise<unknown>
+  /** The run's committed progress and its failures at that progress, read for each checkpoint. */
+  status(): { progress?: unknown; failuresHere?: number }
 }
 
 /** The options of {@link cluster}. */
@@ -103,7 +114,9 @@ export interface ClusterNode extends AsyncDisposable {
   readonly ready: Promise<void>
   /** Adds ward ids to the namespace (from any node; stored in Redis); resolves with how many were new. */
   add(ids: readonly string[]): Promise<number>
+  /** This node's view: members, the wards it holds with their tokens and checkpoints, the assignment. */
   status(): ClusterStatus
+  /** This node's counters and gauges (claims, hand-overs, leases lost, stale writes refused, …). */
   metrics(): ClusterMetrics
   /** Subscribes to this node's events; returns the unsubscribe function. */
   on(listener: (event: ClusterEvent) => void): () => void
@@ -223,7 +236,13 @@ interface Running {
  * lease or leaves. Returns at once; `ready` says when the node has joined. See docs/cluster.md.
  *
  * @example
- * const node = cluster({ redis: 'redis://127.0.0.1:6379', namespace: 'feeds', ward: (id) => steward(walk(source(id), poll)), leaseTtl: '15s' })
+ * // Each feed id is a ward: walk its pages, resumed on another node from its checkpoint.
+ * const node = cluster({
+ *   redis: 'redis://127.0.0.1:6379',
+ *   namespace: 'feeds',
+ *   ward: (id) => steward(walk(urls.map((url) => `${url}?feed=${id}`), (url, ctx) => fetchPage(url, ctx.signal))),
+ *   leaseTtl: '15s',
+ * })
  * await node.add(['feed-1', 'feed-2'])
  */
 export function cluster(options: ClusterOptions): ClusterNode {
