@@ -30,7 +30,7 @@ export function score(ward: string, node: string): number {
  * highest score, so a join or a leave moves only the wards whose best node changed. With a
  * `cap`, wards are taken in id order and each goes to its best node that still has room (wards
  * beyond every node's room are nobody's). Every node computes the same answer from the same
- * members and ward set. @internal
+ * members and ward set (exported to plan a deployment).
  */
 export function assign(wards: readonly string[], members: readonly Member[], cap = Infinity): Map<string, string> {
   const nodes = members.filter((member) => member.leaving !== true).map((member) => member.node)

@@ -23,7 +23,7 @@ export interface WardRunner {
   committed(ward: string): Checkpoint
 }
 
-/** What the node core reports. @internal */
+/** What a cluster node reports about its membership and its wards (also part of `ClusterEvent`): it joined, claimed or handed over a ward, lost its lease, had a stale write refused, checkpointed. */
 export type CoreEvent =
   | { readonly type: 'joined'; readonly node: string; readonly epoch: number }
   | { readonly type: 'claimed'; readonly ward: string; readonly token: number; readonly resume: string | undefined; readonly failures: number; readonly from: Member | null }
