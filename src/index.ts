@@ -53,6 +53,8 @@ export type {
   Subscription,
 } from './observe/events.js'
 export type { WardStatus, RunState } from './observe/status.js'
+// node:diagnostics_channel names every event is published on
+export { eventChannelNames } from './observe/channels.js'
 
 // Supervision trees
 export { supervisor } from './tree/supervisor.js'

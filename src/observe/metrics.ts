@@ -82,11 +82,11 @@ export function stewardMetrics(run: Lifecycle, options: MetricsOptions = {}): St
   if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
     throw new TypeError(`stewardMetrics: option 'clock' must be a Clock (with now()), got ${describe(clock)}`)
   }
-  const buckets = options.latenessBuckets ?? defaultLatenessBuckets
-  if (!Array.isArray(buckets) || buckets.some((b, i) => typeof b !== 'number' || !Number.isFinite(b) || b < 0 || (i > 0 && b <= buckets[i - 1]!))) {
+  const buckets: readonly unknown[] = options.latenessBuckets ?? defaultLatenessBuckets
+  if (!Array.isArray(buckets) || buckets.some((b, i) => typeof b !== 'number' || !Number.isFinite(b) || b < 0 || (i > 0 && b <= (buckets[i - 1] as number)))) {
     throw new RangeError(`stewardMetrics: option 'latenessBuckets' must be increasing finite numbers of seconds ≥ 0, got ${describe(buckets)}`)
   }
-  return new Metrics(run, clock, [...buckets])
+  return new Metrics(run, clock, [...(buckets as readonly number[])])
 }
 
 class Metrics implements StewardMetrics {
@@ -209,11 +209,8 @@ class Metrics implements StewardMetrics {
     family('steward_last_beat_age_seconds', 'gauge', 'Seconds since the last beat of a working ward.', beatAge)
     family('steward_incarnation_uptime_seconds', 'gauge', 'Seconds since the current incarnation of a ward started.', uptime)
     const histogram: string[] = []
-    let cumulative = 0
-    for (let i = 0; i < this.#bounds.length; i++) {
-      cumulative = this.#bucketCounts[i]!
-      histogram.push(`steward_hang_detection_lateness_seconds_bucket{le="${this.#bounds[i]}"} ${cumulative}`)
-    }
+    // record() counts a hang in every bucket it fits: the counts are cumulative already.
+    for (let i = 0; i < this.#bounds.length; i++) histogram.push(`steward_hang_detection_lateness_seconds_bucket{le="${this.#bounds[i]}"} ${this.#bucketCounts[i]}`)
     histogram.push(
       `steward_hang_detection_lateness_seconds_bucket{le="+Inf"} ${this.#latenessCount}`,
       `steward_hang_detection_lateness_seconds_sum ${this.#latenessSum}`,
