@@ -1,4 +1,5 @@
 import { test } from 'node:test'
+import { request } from 'node:http'
 import assert from 'node:assert/strict'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import { openSse } from '../testing/sse.js'
@@ -34,9 +35,18 @@ function crashable() {
   return { ward, crash: (message = 'crashed') => fail?.(new Error(message)) }
 }
 
-async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string }> {
-  const res = await fetch(url, { headers })
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() }
+/** A request without keep-alive (node:http, not fetch: undici's pool would outlive the leak check). */
+function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, agent: false }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => (body += chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] ?? '', body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 async function poll<T>(read: () => Promise<T>, ok: (value: T) => boolean, ms = 10_000): Promise<T> {
@@ -151,7 +161,7 @@ test('/metrics, /status, 404 and 405', async () => {
     assert.equal(metrics.type, 'text/plain; version=0.0.4; charset=utf-8')
     assert.match(metrics.body, /^steward_restarts_total\{path="app\/worker",reason="failed"\} 1$/m)
     assert.equal((await get(`${server.url}/nope`)).status, 404)
-    assert.equal((await fetch(`${server.url}/status`, { method: 'POST' })).status, 405)
+    assert.equal((await get(`${server.url}/status`, {}, 'POST')).status, 405)
     const page = await get(`${server.url}/`)
     assert.match(page.type, /^text\/html/)
     assert.match(page.body, /<script type="module" src="dashboard\.js"><\/script>/)

@@ -19,7 +19,7 @@ export interface SseClient {
 /** Opens `url` as an event stream (test-only), with `Last-Event-ID` when given. */
 export function openSse(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers: { accept: 'text/event-stream', ...headers } })
+    const req = request(url, { agent: false, headers: { accept: 'text/event-stream', ...headers } })
     req.on('error', reject)
     req.on('response', (res: IncomingMessage) => {
       if (res.statusCode !== 200) {
