@@ -138,13 +138,14 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
     res.write(`retry: 2000\n\n`)
     const header = req.headers['last-event-id']
     const last = typeof header === 'string' && /^\d+$/.test(header.trim()) ? Number(header.trim()) : undefined
-    sendStatus(res)
     if (last !== undefined) {
       const missed = ring.after(last)
-      // Some events are gone from the ring: the client learns it and reads the status anew.
+      // Some events are gone from the ring: the client learns it (the status below is whole anyway).
       if (!missed.complete) res.write(`event: gap\ndata: ${toJson({ after: last, oldest: missed.events[0]?.id ?? ring.lastId + 1 })}\n\n`)
       for (const numbered of missed.events) send(res, numbered)
     }
+    // The status after the replay: what the replayed events did is history, the status is now.
+    sendStatus(res)
     streams.add(res)
     statusTimer ??= setInterval(() => {
       for (const stream of streams) sendStatus(stream)
