@@ -81,3 +81,14 @@ test("the README's quick start is examples/quick-start.ts", () => {
   const code = readFileSync('examples/quick-start.ts', 'utf8')
   assert.equal(block[1], code.slice(code.indexOf('import')))
 })
+
+test('examples/otel-metrics.ts turns the diagnostics_channel events into OpenTelemetry metrics', async () => {
+  const lines = await example('examples/otel-metrics.ts')
+  assert.equal(lines.length, 5, lines.join('\n'))
+  assert.deepEqual(lines.slice(0, 2), [
+    'steward.restarts 1 {"steward.path":"importer","steward.reason":"failed"}',
+    'steward.restarts 1 {"steward.path":"importer","steward.reason":"failed"}',
+  ])
+  assert.match(lines[2]!, /^steward\.hang\.lateness \d+(\.\d+)? \{"steward\.path":"importer"\}$/)
+  assert.deepEqual(lines.slice(3), ['steward.restarts 1 {"steward.path":"importer","steward.reason":"hung"}', 'outcome: completed after 3 restarts'])
+})

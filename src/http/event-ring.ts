@@ -4,6 +4,8 @@ import type { StewardEvent } from '../observe/events.js'
 export interface NumberedEvent {
   readonly id: number
   readonly event: StewardEvent
+  /** Wall-clock time (ms since the epoch) the event was pushed: events carry their run clock's time, which need not be a date. */
+  readonly wall: number
 }
 
 /**
@@ -25,8 +27,8 @@ export class EventRing {
     return this.#next - 1
   }
 
-  push(event: StewardEvent): NumberedEvent {
-    const numbered = { id: this.#next++, event }
+  push(event: StewardEvent, wall = Date.now()): NumberedEvent {
+    const numbered = { id: this.#next++, event, wall }
     this.#slots[numbered.id % this.capacity] = numbered
     return numbered
   }

@@ -201,7 +201,10 @@ test('SSE: a client that reconnects with Last-Event-ID receives exactly the even
         replayed.map((m) => Number(m.id)),
         replayed.map((_, i) => Number(lastId) + 1 + i),
       )
-      assert.deepEqual([...seen, ...replayed].map((m) => JSON.parse(m.data) as unknown), JSON.parse(JSON.stringify(all)) as unknown)
+      // Each event as the run emitted it, plus `wall`, the server's time of day when it was pushed.
+      const received = [...seen, ...replayed].map((m) => JSON.parse(m.data) as StewardEvent & { wall: number })
+      for (const event of received) assert.ok(Math.abs(event.wall - Date.now()) < 60_000)
+      assert.deepEqual(received.map(({ wall: _, ...event }) => event), JSON.parse(JSON.stringify(all)) as unknown)
       assert.ok(!again.messages.some((m) => m.event === 'gap'))
       // The status tree arrives every statusInterval.
       await again.until((m) => again.messages.filter((x) => x.event === 'status').length >= 3 && m.event === 'status')
@@ -218,10 +221,10 @@ test('SSE: a client that reconnects with Last-Event-ID receives exactly the even
 test('the event ring replays what it holds and says when older events are gone', () => {
   const ring = new EventRing(3)
   const event = (attempt: number): StewardEvent => ({ type: 'started', ward: 'w', path: 'w', at: 0, attempt, resume: undefined })
-  for (let i = 1; i <= 5; i++) ring.push(event(i))
-  assert.deepEqual(ring.after(3), { events: [{ id: 4, event: event(4) }, { id: 5, event: event(5) }], complete: true })
+  for (let i = 1; i <= 5; i++) ring.push(event(i), i * 10)
+  assert.deepEqual(ring.after(3), { events: [{ id: 4, event: event(4), wall: 40 }, { id: 5, event: event(5), wall: 50 }], complete: true })
   assert.deepEqual(ring.after(2).complete, true)
-  assert.deepEqual(ring.after(1), { events: [3, 4, 5].map((id) => ({ id, event: event(id) })), complete: false })
+  assert.deepEqual(ring.after(1), { events: [3, 4, 5].map((id) => ({ id, event: event(id), wall: id * 10 })), complete: false })
   assert.deepEqual(ring.after(5), { events: [], complete: true })
   assert.equal(ring.lastId, 5)
 })

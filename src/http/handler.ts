@@ -109,8 +109,8 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
   let statusTimer: ReturnType<typeof setInterval> | undefined
   let closed = false
 
-  const send = (res: ServerResponse, { id, event }: NumberedEvent): void => {
-    res.write(`id: ${id}\nevent: ${event.type}\ndata: ${toJson(event)}\n\n`)
+  const send = (res: ServerResponse, { id, event, wall }: NumberedEvent): void => {
+    res.write(`id: ${id}\nevent: ${event.type}\ndata: ${toJson({ ...event, wall })}\n\n`)
   }
   const sendStatus = (res: ServerResponse): void => {
     res.write(`event: status\ndata: ${toJson(run.status())}\n\n`)

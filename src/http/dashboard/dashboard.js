@@ -177,7 +177,7 @@ function describeEvent(event) {
 function addRow(event, id) {
   const label = event.type === 'stalled' ? 'livelock' : event.type
   const row = el('li', { 'data-type': event.type, 'data-path': event.path, 'data-id': String(id) },
-    el('time', {}, new Date().toLocaleTimeString()),
+    el('time', { datetime: new Date(event.wall ?? Date.now()).toISOString() }, new Date(event.wall ?? Date.now()).toLocaleTimeString()),
     el('span', { class: 'type' }, label),
     el('span', { class: 'path' }, event.path),
     el('span', { class: 'detail' }, describeEvent(event)))
