@@ -10,6 +10,8 @@ const groups: Record<string, () => Promise<{ measure: () => Promise<Figures> }>>
   restart: () => import('./restart.js'),
   isolation: () => import('./isolation.js'),
   go: () => import('./go.js'),
+  metrics: () => import('./metrics.js'),
+  events: () => import('./events.js'),
 }
 
 const name = process.argv[2] ?? ''

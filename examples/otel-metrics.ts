@@ -5,7 +5,7 @@
 // Run: npx tsx examples/otel-metrics.ts
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { createNoopMeter, metrics, type Attributes, type Meter, type MeterProvider } from '@opentelemetry/api'
-import { eventChannelNames, steward, type StewardEvent, type WardContext } from 'steward'
+import { eventChannelName, steward, type StewardEvent, type WardContext } from 'steward'
 
 /** A meter that prints each counter increment and histogram record (stands in for the SDK). */
 function printingMeter(): Meter {
@@ -31,7 +31,7 @@ const onEvent = (message: unknown): void => {
   else if (event.type === 'gave-up') gaveUp.add(1, { 'steward.path': event.path })
   else if (event.type === 'hung') lateness.record(event.overdue, { 'steward.path': event.path })
 }
-subscribe(eventChannelNames.all, onEvent)
+subscribe(eventChannelName, onEvent)
 
 // A ward that fails twice, then hangs once (never beats), then completes.
 const run = steward(
@@ -43,5 +43,5 @@ const run = steward(
   { name: 'importer', timeout: '100ms', maxRestarts: 3 },
 ).start()
 const outcome = await run.done
-unsubscribe(eventChannelNames.all, onEvent)
+unsubscribe(eventChannelName, onEvent)
 console.log(`outcome: ${outcome.kind} after ${outcome.restarts} restarts`)

@@ -62,7 +62,7 @@ test('the dashboard shows a hang heal live, its timeline row, and says "disconne
     await page.screenshot({ path: new URL('dashboard-restarting.png', artifacts).pathname })
     flags.hang = false
     await page.locator('#tree [data-path="shop/poller"][data-state="working"]').waitFor({ timeout: 10_000 })
-    await page.waitForFunction(() => document.querySelector('#tree [data-path="shop/poller"] > .row .attempt')?.textContent === '2')
+    await page.waitForFunction(`document.querySelector('#tree [data-path="shop/poller"] > .row .attempt')?.textContent === '2'`)
     assert.equal(await poller.locator(':scope > .row .restarts').textContent(), '1')
     // The last beat counts live between snapshots.
     assert.match((await poller.locator(':scope > .row .beat').textContent()) ?? '', /^\d+\.\d s ago$/)
@@ -71,9 +71,9 @@ test('the dashboard shows a hang heal live, its timeline row, and says "disconne
     // Keyboard: rows are focusable and the arrow keys move between them.
     await page.locator('#tree [data-path="shop"] > .row').focus()
     await page.keyboard.press('ArrowDown')
-    assert.equal(await page.evaluate(() => document.activeElement?.closest('.ward')?.getAttribute('data-path')), 'shop/poller')
+    assert.equal(await page.evaluate(`document.activeElement?.closest('.ward')?.getAttribute('data-path')`), 'shop/poller')
     await page.keyboard.press('ArrowDown')
-    assert.equal(await page.evaluate(() => document.activeElement?.closest('.ward')?.getAttribute('data-path')), 'shop/mailer')
+    assert.equal(await page.evaluate(`document.activeElement?.closest('.ward')?.getAttribute('data-path')`), 'shop/mailer')
 
     // Filter by path: the tree keeps the way to a match; the timeline keeps the matching rows.
     await page.fill('#filter', 'mailer')
@@ -104,7 +104,7 @@ test('the dashboard shows a hang heal live, its timeline row, and says "disconne
     const zoomed = await browser.newPage({ viewport: { width: 550, height: 700 }, deviceScaleFactor: 2 })
     await zoomed.goto(`${server.url}/`)
     await zoomed.locator('#tree [data-path="shop/poller"][data-state="working"]').waitFor({ timeout: 10_000 })
-    const overflow = await zoomed.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    const overflow = await zoomed.evaluate<number>(`document.documentElement.scrollWidth - document.documentElement.clientWidth`)
     assert.ok(overflow <= 0, `horizontal overflow of ${overflow} px at 200 %`)
     await zoomed.screenshot({ path: new URL('dashboard-zoom-200.png', artifacts).pathname, fullPage: true })
   } finally {

@@ -170,7 +170,7 @@ export abstract class RunLifecycle implements Lifecycle {
 
   emit(event: StewardEvent): void {
     // Published once, by the run the event concerns; the runs above it only forward it to their listeners.
-    if (event.path === this.path && channelsListened()) publishEvent(event)
+    if (channelsListened() && event.path === this.path) publishEvent(event)
     this.links?.emitter?.emit(event)
   }
 
