@@ -59,7 +59,7 @@ const assets: Readonly<Record<string, readonly [file: string, type: string]>> = 
 const assetCache = new Map<string, Buffer>()
 
 /** The paths of wards that gave up, anywhere in the tree. */
-export function gaveUp(status: WardStatus, out: string[] = []): string[] {
+function gaveUp(status: WardStatus, out: string[] = []): string[] {
   if (status.state === 'gave-up') out.push(status.path)
   for (const child of status.children) gaveUp(child, out)
   return out
