@@ -109,8 +109,13 @@ test('/readyz is 503 before the first beat and 200 after it', async () => {
 test('a non-loopback bind without a token is refused before binding; loopback names are recognised', async () => {
   const run = steward(async (ctx: WardContext) => ctx.idle(aborted(ctx.signal)), { name: 'w' }).start()
   try {
-    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'example.org']) {
-      await assert.rejects(serveHttp(run, { host, port: 0 }), /option 'token' is required to bind/, host)
+    // Refused before binding: a serveHttp that resolved would be closed at once and fail the test.
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'steward.invalid']) {
+      const attempt = serveHttp(run, { host, port: 0 }).then(async (server) => {
+        await server.close()
+        throw new Error(`serveHttp bound ${host} without a token`)
+      })
+      await assert.rejects(attempt, /option 'token' is required to bind/, host)
     }
     await assert.rejects(serveHttp(run, { port: 70_000 }), /option 'port'/)
     await assert.rejects(serveHttp(run, { token: '' }), /option 'token' must be a non-empty string/)
