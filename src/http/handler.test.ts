@@ -233,3 +233,36 @@ test('the event ring replays what it holds and says when older events are gone',
   assert.deepEqual(ring.after(5), { events: [], complete: true })
   assert.equal(ring.lastId, 5)
 })
+
+test('SSE: a client that missed more than the ring holds is told (gap), and close() ends every stream', async () => {
+  const worker = crashable()
+  const run = supervisor({ name: 'app', maxRestarts: 100, within: '1m' }, [{ name: 'worker', ward: worker.ward }]).start()
+  const server = await serveHttp(run, { port: 0, replay: 2 })
+  try {
+    const first = await openSse(`${server.url}/events`, { 'last-event-id': '0' })
+    await first.until((m) => m.event === 'started')
+    for (let attempt = 2; attempt <= 4; attempt++) {
+      worker.crash()
+      await first.until((m) => m.event === 'started' && (JSON.parse(m.data) as StewardEvent).attempt === attempt)
+    }
+    // Ids 1 and 2 are long gone from a ring of two.
+    const late = await openSse(`${server.url}/events`, { 'last-event-id': '1' })
+    const gap = await late.until((m) => m.event === 'gap')
+    const replayed = late.messages.filter((m) => m.id !== undefined)
+    assert.equal(replayed.length, 2)
+    assert.deepEqual(JSON.parse(gap.data), { after: 1, oldest: Number(replayed[0]!.id) })
+    assert.ok(late.messages.indexOf(gap) < late.messages.indexOf(replayed[0]!))
+    assert.equal(server.handler.connections, 2)
+    server.handler.close()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([
+      Promise.all([first.closed, late.closed]),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('close() left an event stream open')), 5_000))),
+    ])
+    clearTimeout(timer)
+    assert.equal(server.handler.connections, 0)
+  } finally {
+    await server.close()
+    await run.stop()
+  }
+})
