@@ -167,6 +167,9 @@ test('/metrics, /status, 404 and 405', async () => {
     assert.match(metrics.body, /^steward_restarts_total\{path="app\/worker",reason="failed"\} 1$/m)
     assert.equal((await get(`${server.url}/nope`)).status, 404)
     assert.equal((await get(`${server.url}/status`, {}, 'POST')).status, 405)
+    // HEAD answers at once, without opening an event stream.
+    const head = await get(`${server.url}/events`, {}, 'HEAD')
+    assert.deepEqual([head.status, head.type, head.body, server.handler.connections], [200, 'text/event-stream; charset=utf-8', '', 0])
     const page = await get(`${server.url}/`)
     assert.match(page.type, /^text\/html/)
     assert.match(page.body, /<script type="module" src="dashboard\.js"><\/script>/)

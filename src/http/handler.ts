@@ -211,6 +211,11 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
       case '/status':
         return json(res, 200, run.status())
       default:
+        if (method === 'HEAD') {
+          res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' })
+          res.end()
+          return
+        }
         return events(req, res)
     }
   }
