@@ -155,7 +155,7 @@ test('with a token, a request without it or with a wrong one gets 401 and no dat
   }
 })
 
-test('/metrics, /status, 404 and 405', async () => {
+test('/metrics, /status, 404 and 405', { timeout: 15_000 }, async () => {
   const worker = crashable()
   const run = supervisor({ name: 'app' }, [{ name: 'worker', ward: worker.ward }]).start()
   const server = await serveHttp(run, { port: 0 })
