@@ -45,6 +45,7 @@ function get(url: string, headers: Record<string, string> = {}, method = 'GET'):
       res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] ?? '', body }))
     })
     req.on('error', reject)
+    req.setTimeout(5_000, () => req.destroy(new Error(`${method} ${url}: no complete answer within 5 s`)))
     req.end()
   })
 }
