@@ -12,6 +12,8 @@ const groups: Record<string, () => Promise<{ measure: () => Promise<Figures> }>>
   go: () => import('./go.js'),
   cli: () => import('./cli.js'),
   cluster: () => import('./cluster.js'),
+  metrics: () => import('./metrics.js'),
+  events: () => import('./events.js'),
 }
 
 const name = process.argv[2] ?? ''

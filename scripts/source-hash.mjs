@@ -13,7 +13,7 @@ function find(dir, out) {
     const path = join(dir, name)
     if (statSync(path).isDirectory()) {
       if (path !== join('src', 'testing')) find(path, out)
-    } else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(path)
+    } else if ((name.endsWith('.ts') && !name.endsWith('.test.ts')) || path.startsWith(join('src', 'http', 'dashboard'))) out.push(path)
   }
   return out
 }

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs the servers the tests run for real, from Debian's packages: redis-server (the
-# supervision tree test that freezes Redis). Needs root or sudo; does nothing when all are there.
+# supervision tree test that freezes Redis), prometheus (promtool checks the metrics exposition; a
+# real Prometheus scrapes it) and chromium (the dashboard test drives it with playwright-core).
+# Needs root or sudo; does nothing when all are there.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null || missing+=(redis-tools) # the README's example probe and the Redis Cluster tests
+{ command -v prometheus && command -v promtool; } >/dev/null || missing+=(prometheus)
+command -v chromium >/dev/null || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 echo "test-deps: installing ${missing[*]}" >&2

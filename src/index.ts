@@ -56,6 +56,8 @@ export type {
   Subscription,
 } from './observe/events.js'
 export type { WardStatus, RunState } from './observe/status.js'
+// the node:diagnostics_channel every event is published on
+export { eventChannelName } from './observe/channels.js'
 
 // Supervision trees
 export { supervisor } from './tree/supervisor.js'

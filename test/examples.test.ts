@@ -179,3 +179,14 @@ test('examples/cluster.ts: three nodes share 12 wards; the wards of the node kil
   }
   assert.equal(lines.at(-1), `every ward of ${victim} runs again on the other nodes`)
 })
+
+test('examples/otel-metrics.ts turns the diagnostics_channel events into OpenTelemetry metrics', async () => {
+  const lines = await example('examples/otel-metrics.ts')
+  assert.equal(lines.length, 5, lines.join('\n'))
+  assert.deepEqual(lines.slice(0, 2), [
+    'steward.restarts 1 {"steward.path":"importer","steward.reason":"failed"}',
+    'steward.restarts 1 {"steward.path":"importer","steward.reason":"failed"}',
+  ])
+  assert.match(lines[2]!, /^steward\.hang\.lateness \d+(\.\d+)? \{"steward\.path":"importer"\}$/)
+  assert.deepEqual(lines.slice(3), ['steward.restarts 1 {"steward.path":"importer","steward.reason":"hung"}', 'outcome: completed after 3 restarts'])
+})

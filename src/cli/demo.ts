@@ -1,4 +1,5 @@
 import type { StewardEvent } from '../observe/events.js'
+import type { Lifecycle } from '../steward/run-api.js'
 import { runScenario, type Scenario, type TimelineEntry } from '../scenarios/timeline.js'
 import { seedScenarios } from '../scenarios/seed.js'
 import { tree } from '../scenarios/tree.js'
@@ -14,6 +15,8 @@ export interface DemoOptions {
   readonly speed: number
   readonly signal: AbortSignal
   readonly write: (line: string) => void
+  /** Receives each scenario's top-level run as it starts (the tree demo reports its supervisor). */
+  readonly started?: (run: Lifecycle) => void
 }
 
 /** The demos `steward demo` knows, by id: the seed's four (which `all` replays) and the tree. */
@@ -42,7 +45,7 @@ export async function runDemos(ids: readonly string[], options: DemoOptions): Pr
     const events = (event: StewardEvent): void => {
       if (options.json) options.write(JSON.stringify({ scenario: scenario.id, ...event }))
     }
-    const running = runScenario(scenario, clock, sink, options.signal, events)
+    const running = runScenario(scenario, clock, sink, options.signal, events, options.started)
     await (clock instanceof ManualClock ? clock.runUntil(running) : running)
   }
 }

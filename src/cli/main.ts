@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { allDemos, demos, runDemos } from './demo.js'
+import { httpFace, httpUsage, planHttp } from './http.js'
 import { UsageError } from './flags.js'
 import { Printer, wantsColour } from './output.js'
 import { parseRun, runCommand, runUsage } from './run.js'
@@ -11,7 +12,7 @@ const usage = `steward — heartbeat supervision for long-running Node.js work
 Usage:
   steward run [flags] -- <command> [args…]   supervise one command (steward run --help)
   steward up [config] [--check] [--json]     supervise a tree from steward.config.js (steward up --help)
-  steward demo <${[...demos.keys()].join('|')}|all> [--virtual] [--json] [--speed N]
+  steward demo <${[...demos.keys()].join('|')}|all> [--virtual] [--json] [--speed N] [--http ADDR]
   steward --help | --version
 
 demo    replays the seed's programs (Concurrency in Go, "healing goroutines")
@@ -21,6 +22,8 @@ demo    replays the seed's programs (Concurrency in Go, "healing goroutines")
   --virtual   run on a manual clock: finishes at once, times in virtual ms
   --json      the library's events, one JSON object per line: scenario, type, ward, path, at (ms), attempt, ...
   --speed N   run real time N times faster (default 1)
+${httpUsage}
+              (demo tree only; serves the final state after the demo until interrupted)
 
 SIGINT and SIGTERM stop the demo gracefully (exit 130 / 143).`
 
@@ -36,6 +39,8 @@ export async function main(argv: readonly string[], write: (line: string) => voi
         virtual: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         speed: { type: 'string', default: '1' },
+        http: { type: 'string' },
+        'http-token': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -81,6 +86,14 @@ export async function main(argv: readonly string[], write: (line: string) => voi
     process.stderr.write(`steward demo: --speed must be a positive number, got '${values.speed}'\n`)
     return 2
   }
+  let http
+  try {
+    http = planHttp({ http: values.http, httpToken: values['http-token'] })
+    if (http !== undefined && (values.virtual || ids.length !== 1 || ids[0] !== 'tree')) throw new Error('--http serves one real-time run: use it with `steward demo tree` (without --virtual)')
+  } catch (error) {
+    process.stderr.write(`steward demo: ${(error as Error).message}\n`)
+    return 2
+  }
   const controller = new AbortController()
   let exitCode = 0
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -90,7 +103,17 @@ export async function main(argv: readonly string[], write: (line: string) => voi
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    await runDemos(ids, { virtual: values.virtual, json: values.json, speed, signal: controller.signal, write })
+    const face = httpFace(http, write, (error) => {
+      process.stderr.write(`steward demo: --http: ${error.message}\n`)
+      exitCode = 1
+      controller.abort(error)
+    })
+    try {
+      await runDemos(ids, { virtual: values.virtual, json: values.json, speed, signal: controller.signal, write, ...(face.started && { started: face.started }) })
+      await face.hold(controller.signal)
+    } finally {
+      await face.close()
+    }
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)

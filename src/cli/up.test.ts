@@ -94,14 +94,14 @@ test('colour only on a terminal and without NO_COLOR; each kind of event reads a
   assert.equal(wantsColour({}, {}), false)
   const lines: string[] = []
   const base = { ward: 'api', path: 'app/api', at: 5, attempt: 2 }
-  const hung = { ...base, type: 'hung', timeout: 2_000, starting: false } as const
+  const hung = { ...base, type: 'hung', timeout: 2_000, starting: false, overdue: 0 } as const
   new Printer({ json: false, colour: true, write: (line) => lines.push(line), now: () => Date.UTC(2026, 0, 1, 12, 30, 45, 123) }).event(hung)
   assert.equal(lines[0], '\u001b[2m12:30:45.123\u001b[0m app/api \u001b[31mhung: no beat for 2000 ms\u001b[0m')
   new Printer({ json: false, colour: false, write: (line) => lines.push(line), now: () => 0 }).event({ ...base, type: 'line', stream: 'stdout', line: 'hello' })
   assert.equal(lines[1], 'app/api | hello')
   new Printer({ json: true, colour: true, write: (line) => lines.push(line) }).event(hung)
   assert.deepEqual(JSON.parse(lines[2]!), hung)
-  assert.equal(describeEvent({ ...base, type: 'hung', timeout: 5_000, starting: true }), 'hung: no first beat within 5000 ms')
+  assert.equal(describeEvent({ ...base, type: 'hung', timeout: 5_000, starting: true, overdue: 0 }), 'hung: no first beat within 5000 ms')
   assert.equal(describeEvent({ ...base, type: 'restarting', reason: 'failed', restarts: 3, delay: 250.4 }), 'restarting (failed), restart 3, in 250 ms')
   assert.equal(describeEvent({ ...base, type: 'failed', error: { name: 'Error', message: 'x exited with code 2' } } as never), 'failed: x exited with code 2')
   assert.equal(describeEvent({ ...base, type: 'gave-up', restarts: 5, error: { name: 'Error', message: 'boom' } } as never), 'gave up after 5 restarts: boom')

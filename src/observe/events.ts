@@ -35,6 +35,8 @@ export interface HungEvent extends EventBase {
   readonly timeout: number
   /** The incarnation never showed it was up (no beat, output or idle wait): its start deadline passed. */
   readonly starting: boolean
+  /** How late the hang was noticed, in ms: the time since the last beat (or start of work) minus `timeout`. */
+  readonly overdue: number
 }
 
 /** A working ward beat, but its progress did not change for `progressTimeout` ms (livelock). */

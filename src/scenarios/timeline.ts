@@ -1,5 +1,6 @@
 import type { StewardEvent } from '../observe/events.js'
 import type { Clock } from '../time/clock.js'
+import type { Lifecycle } from '../steward/run-api.js'
 
 /** Who wrote a timeline line: the ward, the steward, or the scenario's main program. */
 export type Speaker = 'ward' | 'steward' | 'main'
@@ -29,6 +30,8 @@ export interface ScenarioIO {
   readonly onEvent: (event: StewardEvent) => void
   /** Records a library event as it is (what `steward demo --json` prints), without a timeline line. */
   readonly record: (event: StewardEvent) => void
+  /** Hands over the scenario's top-level run as soon as it is started (for `steward demo --http`). */
+  readonly started: (run: Lifecycle) => void
 }
 
 /** One of the seed's programs. */
@@ -52,6 +55,7 @@ export async function runScenario(
   sink: (entry: TimelineEntry) => void,
   signal: AbortSignal = new AbortController().signal,
   events: (event: StewardEvent) => void = () => {},
+  started: (run: Lifecycle) => void = () => {},
 ): Promise<void> {
   const start = clock.now()
   const ward = scenario.ward
@@ -64,6 +68,7 @@ export async function runScenario(
     write,
     log: (from, message) => write({ type: 'log', from, message }),
     record: events,
+    started,
     onEvent: (event) => {
       events(event)
       switch (event.type) {

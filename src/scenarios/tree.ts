@@ -11,7 +11,7 @@ export const tree: Scenario = {
   id: 'tree',
   title: 'a rest-for-one tree heals a crash, a hang and a cascade (timeouts 1s, the caller stops at 8s)',
   ward: 'tree',
-  async run({ clock, signal, log, write, record }) {
+  async run({ clock, signal, log, write, record, started }) {
     let connections = 0
     let link = 0
     const runs = { reader: 0, writer: 0, connection: 0 }
@@ -78,6 +78,7 @@ export const tree: Scenario = {
       { name: 'reader', ward: reader, timeout: 1_000 },
       { name: 'writer', ward: writer, timeout: 1_000 },
     ]).start({ clock, signal: caller.signal, onEvent })
+    started(run)
     await run.done
     halt.cancel()
     signal.removeEventListener('abort', stopAll)

@@ -1,3 +1,4 @@
+import { channelsListened, publishEvent } from '../observe/channels.js'
 import { Emitter, type EventListener, type StewardEvent, type StewardEventType, type Subscription } from '../observe/events.js'
 import type { WardStatus } from '../observe/status.js'
 import type { Clock } from '../time/clock.js'
@@ -114,10 +115,10 @@ export abstract class RunLifecycle implements Lifecycle {
     return end.done
   }
 
-  /** Whether anyone listens: events are built only then. */
+  /** Whether anyone listens (a listener, or a diagnostics_channel subscriber): events are built only then. */
   protected get listened(): boolean {
     const emitter = this.links?.emitter
-    return emitter !== undefined && emitter.active
+    return (emitter !== undefined && emitter.active) || channelsListened()
   }
 
   on(listener: EventListener): Subscription
@@ -168,6 +169,8 @@ export abstract class RunLifecycle implements Lifecycle {
   }
 
   emit(event: StewardEvent): void {
+    // Published once, by the run the event concerns; the runs above it only forward it to their listeners.
+    if (channelsListened() && event.path === this.path) publishEvent(event)
     this.links?.emitter?.emit(event)
   }
 

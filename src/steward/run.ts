@@ -396,7 +396,10 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     const name = this.options.name
     if (cause === 'heartbeat') {
       const timeout = this.timeout
-      if (this.listened) this.emit({ type: 'hung', ...this.base(inc.attempt), timeout, starting: !isReady(inc) })
+      if (this.listened) {
+        const overdue = Math.max(0, this.clock.now() - this.lastBeat - timeout)
+        this.emit({ type: 'hung', ...this.base(inc.attempt), timeout, starting: !isReady(inc), overdue })
+      }
       this.#failed(inc, new WardHungError(name, timeout), 'hung')
     } else if (cause === 'progress') {
       const progressTimeout = this.options.progressTimeout

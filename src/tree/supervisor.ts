@@ -279,6 +279,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       name: this.#options.name,
       path: this.path,
       kind: 'supervisor',
+      strategy: this.#options.strategy,
       state,
       attempt: this.#attempt,
       restarts: this.#restarts,

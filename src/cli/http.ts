@@ -1,0 +1,86 @@
+import { serveHttp, type HttpServer } from '../http/server.js'
+import { isLoopback } from '../http/auth.js'
+import type { Lifecycle } from '../steward/run-api.js'
+
+/** The CLI's HTTP flags: `--http ADDR` and `--http-token TOKEN` (or `STEWARD_HTTP_TOKEN`). */
+export interface HttpFlags {
+  readonly http?: string | undefined
+  readonly httpToken?: string | undefined
+}
+
+/** Where and how to serve, once the flags are checked. */
+export interface HttpPlan {
+  readonly host: string
+  readonly port: number
+  readonly token: string | undefined
+}
+
+/** The usage lines of the HTTP flags, for every command that takes them. */
+export const httpUsage = `  --http ADDR        serve /healthz, /readyz, /metrics, /status, /events and the dashboard
+                     on ADDR (PORT, HOST:PORT or [IPV6]:PORT; HOST defaults to 127.0.0.1)
+  --http-token TOKEN require "Authorization: Bearer TOKEN" on the data routes (default:
+                     $STEWARD_HTTP_TOKEN); required when ADDR is not a loopback address`
+
+/**
+ * Checks `--http` and `--http-token` before anything starts: `undefined` without `--http`,
+ * the plan with it, or an Error whose message names the flag and the reason.
+ */
+export function planHttp(flags: HttpFlags, env: NodeJS.ProcessEnv = process.env): HttpPlan | undefined {
+  const token = flags.httpToken ?? (env.STEWARD_HTTP_TOKEN === '' ? undefined : env.STEWARD_HTTP_TOKEN)
+  if (flags.http === undefined) {
+    if (flags.httpToken !== undefined) throw new Error('--http-token needs --http')
+    return undefined
+  }
+  if (token === '') throw new Error('--http-token must not be empty')
+  const address = flags.http.trim()
+  const match = /^(?:(\[[^\]]+\]|[^:[\]]+):)?(\d+)$/.exec(address)
+  if (match === null) throw new Error(`--http must be PORT, HOST:PORT or [IPV6]:PORT, got '${flags.http}'`)
+  const port = Number(match[2])
+  if (port > 65_535) throw new Error(`--http: port must be from 0 to 65535, got ${port}`)
+  const rawHost = match[1] ?? '127.0.0.1'
+  const host = rawHost.startsWith('[') ? rawHost.slice(1, -1) : rawHost
+  if (!isLoopback(host) && token === undefined) {
+    throw new Error(`--http ${flags.http}: '${host}' is not a loopback address; give --http-token (or STEWARD_HTTP_TOKEN) so that only holders of the token can read the status and events`)
+  }
+  return { host, port, token }
+}
+
+/** Serves `run` as `plan` says and writes where (the dashboard's address). Close the server when the command ends. */
+export async function serveRun(run: Lifecycle, plan: HttpPlan, write: (line: string) => void): Promise<HttpServer> {
+  const server = await serveHttp(run, { host: plan.host, port: plan.port, ...(plan.token === undefined ? {} : { token: plan.token }) })
+  write(`steward: dashboard on ${server.url}/${plan.token === undefined ? '' : '#token=…'} (metrics on ${server.url}/metrics)`)
+  return server
+}
+
+/** What a command does with `--http`: serve the first run it reports, hold until interrupted, close. */
+export interface HttpFace {
+  /** Pass to the command as its run callback: the first run reported is served. `undefined` without `--http`. */
+  readonly started: ((run: Lifecycle) => void) | undefined
+  /** With `--http`, resolves when `signal` aborts (the dashboard keeps showing the final state); at once without. */
+  hold(signal: AbortSignal): Promise<void>
+  /** Closes the server (if any). */
+  close(): Promise<void>
+}
+
+/** The `--http` face of one command; `fail` is told when serving failed (the port is taken, say). */
+export function httpFace(plan: HttpPlan | undefined, write: (line: string) => void, fail: (error: Error) => void): HttpFace {
+  let serving: Promise<HttpServer | undefined> | undefined
+  return {
+    started:
+      plan === undefined
+        ? undefined
+        : (run) => {
+            serving ??= serveRun(run, plan, write).catch((error: Error) => {
+              fail(error)
+              return undefined
+            })
+          },
+    async hold(signal) {
+      if (serving === undefined || signal.aborted) return
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
+    },
+    async close() {
+      await (await serving)?.close()
+    },
+  }
+}

@@ -1,0 +1,238 @@
+import { readFile } from 'node:fs/promises'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { StewardEvent, Subscription } from '../observe/events.js'
+import type { WardStatus } from '../observe/status.js'
+import { metricsContentType, stewardMetrics, type StewardMetrics } from '../observe/metrics.js'
+import type { Lifecycle } from '../steward/run-api.js'
+import type { Clock } from '../time/clock.js'
+import { describe } from '../time/duration.js'
+import { bearerMatches } from './auth.js'
+import { EventRing, type NumberedEvent } from './event-ring.js'
+
+/** Options of {@link stewardHttp}. */
+export interface HttpHandlerOptions {
+  /**
+   * A bearer token every data route (/healthz, /readyz, /metrics, /status, /events) then requires
+   * (`Authorization: Bearer <token>`, compared in constant time; 401 and no data otherwise). The
+   * dashboard's own files carry no data and are served without it.
+   * @default none (no authentication)
+   */
+  readonly token?: string
+  /**
+   * How many events /events keeps for `Last-Event-ID` replay.
+   * @default 1000
+   */
+  readonly replay?: number
+  /**
+   * How often /events sends the status tree (an SSE `status` event without an id), in ms.
+   * @default 1000
+   */
+  readonly statusInterval?: number
+  /** The run's clock, for the metrics' uptimes. @default systemClock */
+  readonly clock?: Clock
+}
+
+/**
+ * A `(req, res)` request handler for `node:http` (or Express, Fastify's
+ * raw mode, anything that hands over Node's request and response) serving
+ * one run: `GET /healthz`, `/readyz`, `/metrics`, `/status`, `/events`
+ * (Server-Sent Events) and `/` (the dashboard). It subscribes to the run's
+ * events when made; `close()` ends the subscription and every open event
+ * stream.
+ */
+export interface HttpHandler {
+  (req: IncomingMessage, res: ServerResponse): void
+  /** The metrics /metrics renders. */
+  readonly metrics: StewardMetrics
+  /** Open /events connections. */
+  readonly connections: number
+  /** Unsubscribes and ends every /events stream. Idempotent. */
+  close(): void
+}
+
+const assets: Readonly<Record<string, readonly [file: string, type: string]>> = {
+  '/': ['index.html', 'text/html; charset=utf-8'],
+  '/index.html': ['index.html', 'text/html; charset=utf-8'],
+  '/dashboard.js': ['dashboard.js', 'text/javascript; charset=utf-8'],
+  '/dashboard.css': ['dashboard.css', 'text/css; charset=utf-8'],
+}
+const assetCache = new Map<string, Buffer>()
+
+/** The paths of wards that gave up, anywhere in the tree. */
+function gaveUp(status: WardStatus, out: string[] = []): string[] {
+  if (status.state === 'gave-up') out.push(status.path)
+  for (const child of status.children) gaveUp(child, out)
+  return out
+}
+
+/** The paths of the leaves of the tree that are not up. */
+function notUp(status: WardStatus, out: string[] = []): string[] {
+  if (status.children.length === 0) {
+    if (!status.up) out.push(status.path)
+  } else for (const child of status.children) notUp(child, out)
+  return out
+}
+
+/** JSON that never throws: values JSON cannot carry (a bigint, a cycle) become strings. */
+function toJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+  } catch {
+    return JSON.stringify(String(value))
+  }
+}
+
+/**
+ * Makes the request handler of `run` (a steward's or supervisor's run).
+ * Validates `options` at once (a `TypeError`/`RangeError` naming the option).
+ */
+export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): HttpHandler {
+  if (typeof run !== 'object' || run === null || typeof run.status !== 'function' || typeof run.on !== 'function') {
+    throw new TypeError(`stewardHttp: run must be a steward or supervisor run, got ${describe(run)}`)
+  }
+  if (typeof options !== 'object' || options === null) throw new TypeError(`stewardHttp: options must be an object, got ${describe(options)}`)
+  const known = ['token', 'replay', 'statusInterval', 'clock']
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new TypeError(`stewardHttp: unknown option '${key}' (known: ${known.join(', ')})`)
+  }
+  const { token, replay = 1000, statusInterval = 1000 } = options
+  if (token !== undefined && (typeof token !== 'string' || token === '')) {
+    throw new TypeError(`stewardHttp: option 'token' must be a non-empty string, got ${describe(token)}`)
+  }
+  if (!Number.isInteger(replay) || replay < 1) throw new RangeError(`stewardHttp: option 'replay' must be an integer ≥ 1, got ${describe(replay)}`)
+  if (typeof statusInterval !== 'number' || !(statusInterval >= 10) || !Number.isFinite(statusInterval)) {
+    throw new RangeError(`stewardHttp: option 'statusInterval' must be a number of ms ≥ 10, got ${describe(statusInterval)}`)
+  }
+  const metrics = stewardMetrics(run, options.clock === undefined ? {} : { clock: options.clock })
+  const ring = new EventRing(replay)
+  const streams = new Set<ServerResponse>()
+  let statusTimer: ReturnType<typeof setInterval> | undefined
+  let closed = false
+
+  const send = (res: ServerResponse, { id, event, wall }: NumberedEvent): void => {
+    res.write(`id: ${id}\nevent: ${event.type}\ndata: ${toJson({ ...event, wall })}\n\n`)
+  }
+  const sendStatus = (res: ServerResponse): void => {
+    res.write(`event: status\ndata: ${toJson(run.status())}\n\n`)
+  }
+  const subscription: Subscription = run.on((event: StewardEvent) => {
+    const numbered = ring.push(event)
+    for (const res of streams) send(res, numbered)
+  })
+  const stopStream = (res: ServerResponse): void => {
+    if (!streams.delete(res)) return
+    if (streams.size === 0 && statusTimer !== undefined) {
+      clearInterval(statusTimer)
+      statusTimer = undefined
+    }
+  }
+
+  const json = (res: ServerResponse, code: number, body: unknown): void => {
+    res.writeHead(code, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+    res.end(`${toJson(body)}\n`)
+  }
+
+  const events = (req: IncomingMessage, res: ServerResponse): void => {
+    if (closed) return json(res, 503, { error: 'closed' })
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
+    res.write(`retry: 2000\n\n`)
+    const header = req.headers['last-event-id']
+    const last = typeof header === 'string' && /^\d+$/.test(header.trim()) ? Number(header.trim()) : undefined
+    if (last !== undefined) {
+      const missed = ring.after(last)
+      // Some events are gone from the ring: the client learns it (the status below is whole anyway).
+      if (!missed.complete) res.write(`event: gap\ndata: ${toJson({ after: last, oldest: missed.events[0]?.id ?? ring.lastId + 1 })}\n\n`)
+      for (const numbered of missed.events) send(res, numbered)
+    }
+    // The status after the replay: what the replayed events did is history, the status is now.
+    sendStatus(res)
+    streams.add(res)
+    statusTimer ??= setInterval(() => {
+      for (const stream of streams) sendStatus(stream)
+    }, statusInterval)
+    const end = (): void => stopStream(res)
+    res.on('close', end)
+    req.on('close', end)
+  }
+
+  const asset = (res: ServerResponse, file: string, type: string, head: boolean): void => {
+    const cached = assetCache.get(file)
+    const reply = (body: Buffer): void => {
+      res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' })
+      res.end(head ? undefined : body)
+    }
+    if (cached !== undefined) return reply(cached)
+    readFile(new URL(`./dashboard/${file}`, import.meta.url)).then(
+      (body) => {
+        assetCache.set(file, body)
+        reply(body)
+      },
+      (error: Error) => {
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+        res.end(`dashboard file missing: ${error.message}\n`)
+      },
+    )
+  }
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const method = req.method ?? 'GET'
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
+      res.end('method not allowed\n')
+      return
+    }
+    const file = assets[path]
+    if (file !== undefined) return asset(res, file[0], file[1], method === 'HEAD')
+    if (!['/healthz', '/readyz', '/metrics', '/status', '/events'].includes(path)) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+      res.end('not found\n')
+      return
+    }
+    if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer realm="steward"', 'content-type': 'text/plain; charset=utf-8' })
+      res.end('unauthorized\n')
+      return
+    }
+    switch (path) {
+      case '/healthz': {
+        const failing = gaveUp(run.status())
+        return json(res, failing.length === 0 ? 200 : 503, failing.length === 0 ? { status: 'ok' } : { status: 'gave-up', failing })
+      }
+      case '/readyz': {
+        const status = run.status()
+        return json(res, status.up ? 200 : 503, status.up ? { status: 'ready' } : { status: 'not-ready', waiting: notUp(status) })
+      }
+      case '/metrics': {
+        res.writeHead(200, { 'content-type': metricsContentType, 'cache-control': 'no-store' })
+        res.end(method === 'HEAD' ? undefined : metrics.render())
+        return
+      }
+      case '/status':
+        return json(res, 200, run.status())
+      default:
+        if (method === 'HEAD') {
+          res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' })
+          res.end()
+          return
+        }
+        return events(req, res)
+    }
+  }
+  const close = (): void => {
+    if (closed) return
+    closed = true
+    subscription.dispose()
+    metrics.dispose()
+    for (const res of [...streams]) {
+      stopStream(res)
+      res.end()
+    }
+  }
+  // defineProperties, not Object.assign: `connections` must stay a live getter.
+  return Object.defineProperties(handler, {
+    metrics: { value: metrics, enumerable: true },
+    connections: { get: () => streams.size, enumerable: true },
+    close: { value: close, enumerable: true },
+  }) as HttpHandler
+}

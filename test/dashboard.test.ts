@@ -1,0 +1,115 @@
+// The dashboard end to end in a real headless Chromium (Debian's chromium, driven by
+// playwright-core with executablePath; no browser is downloaded): a ward is made to hang, the page
+// shows it restarting and then working again, the timeline row appears, and a killed event stream
+// shows "disconnected" (greyed, not live) until the server is back. Screenshots go to artifacts/.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync } from 'node:fs'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { fixed, supervisor, type WardContext } from '../src/index.js'
+import { serveHttp, type HttpServer } from '../src/http/index.js'
+
+const executablePath = process.env.STEWARD_CHROMIUM ?? '/usr/bin/chromium'
+const artifacts = new URL('../artifacts/', import.meta.url)
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+function shopTree(flags: { hang: boolean }) {
+  return supervisor({ name: 'shop', strategy: 'one-for-one', maxRestarts: 10, within: '1m', backoff: fixed(1500) }, [
+    {
+      name: 'poller',
+      timeout: 400,
+      ward: async (ctx: WardContext<number>) => {
+        let n = ctx.resume ?? 0
+        while (!ctx.signal.aborted) {
+          if (!flags.hang) ctx.beat(++n)
+          await sleep(50)
+        }
+      },
+    },
+    { name: 'mailer', ward: async (ctx: WardContext) => ctx.idle(new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }))) },
+  ]).start()
+}
+
+async function state(page: Page, path: string): Promise<string | null> {
+  return page.locator(`#tree [data-path="${path}"]`).getAttribute('data-state')
+}
+
+test('the dashboard shows a hang heal live, its timeline row, and says "disconnected" when the stream dies', { timeout: 90_000 }, async () => {
+  mkdirSync(artifacts, { recursive: true })
+  const flags = { hang: false }
+  const run = shopTree(flags)
+  let server: HttpServer | undefined = await serveHttp(run, { port: 0 })
+  const port = server.port
+  let browser: Browser | undefined
+  try {
+    browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] })
+    const page = await browser.newPage({ viewport: { width: 1100, height: 640 } })
+    await page.goto(`${server.url}/`)
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 })
+    const poller = page.locator('#tree [data-path="shop/poller"]')
+    await page.locator('#tree [data-path="shop/poller"][data-state="working"]').waitFor()
+    assert.equal(await poller.locator(':scope > .row .state').textContent(), 'working')
+    assert.match((await page.locator('#tree [data-path="shop"] > .row .kind').textContent()) ?? '', /supervisor, one-for-one/)
+    assert.equal(await state(page, 'shop/mailer'), 'idle')
+
+    flags.hang = true
+    await page.locator('#tree [data-path="shop/poller"][data-state="restarting"]').waitFor({ timeout: 10_000 })
+    // The word, not only the colour.
+    assert.equal(await poller.locator(':scope > .row .state').textContent(), 'restarting')
+    await page.locator('#timeline li[data-type="hung"][data-path="shop/poller"]').waitFor()
+    await page.locator('#timeline li[data-type="restarting"][data-path="shop/poller"]').waitFor()
+    assert.match((await page.locator('#timeline li[data-type="restarting"]').first().textContent()) ?? '', /reason hung/)
+    await page.screenshot({ path: new URL('dashboard-restarting.png', artifacts).pathname })
+    flags.hang = false
+    await page.locator('#tree [data-path="shop/poller"][data-state="working"]').waitFor({ timeout: 10_000 })
+    await page.waitForFunction(`document.querySelector('#tree [data-path="shop/poller"] > .row .attempt')?.textContent === '2'`)
+    assert.equal(await poller.locator(':scope > .row .restarts').textContent(), '1')
+    // The last beat counts live between snapshots.
+    assert.match((await poller.locator(':scope > .row .beat').textContent()) ?? '', /^\d+\.\d s ago$/)
+    await page.screenshot({ path: new URL('dashboard-healed.png', artifacts).pathname })
+
+    // Keyboard: rows are focusable and the arrow keys move between them.
+    await page.locator('#tree [data-path="shop"] > .row').focus()
+    await page.keyboard.press('ArrowDown')
+    assert.equal(await page.evaluate(`document.activeElement?.closest('.ward')?.getAttribute('data-path')`), 'shop/poller')
+    await page.keyboard.press('ArrowDown')
+    assert.equal(await page.evaluate(`document.activeElement?.closest('.ward')?.getAttribute('data-path')`), 'shop/mailer')
+
+    // Filter by path: the tree keeps the way to a match; the timeline keeps the matching rows.
+    await page.fill('#filter', 'mailer')
+    assert.equal(await poller.isHidden(), true)
+    assert.equal(await page.locator('#tree [data-path="shop/mailer"]').isVisible(), true)
+    assert.equal(await page.locator('#tree [data-path="shop"]').isVisible(), true)
+    assert.equal(await page.locator('#timeline li[data-path="shop/poller"]').first().isHidden(), true)
+    await page.fill('#filter', '')
+
+    // Kill the event stream (the server goes away): the page says so and stops showing data as live.
+    await server.close()
+    server = undefined
+    await page.locator('#connection[data-state="disconnected"]').waitFor({ timeout: 10_000 })
+    assert.match((await page.locator('#connection').textContent()) ?? '', /disconnected/)
+    assert.equal(await page.locator('#tree').getAttribute('data-stale'), 'true')
+    assert.equal(await page.locator('#stale-note').isVisible(), true)
+    const frozen = await poller.locator(':scope > .row .beat').textContent()
+    await sleep(600)
+    assert.equal(await poller.locator(':scope > .row .beat').textContent(), frozen, 'no live counting while disconnected')
+    await page.screenshot({ path: new URL('dashboard-disconnected.png', artifacts).pathname })
+
+    // The server is back: the page reconnects and is live again.
+    server = await serveHttp(run, { port })
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 })
+    assert.equal(await page.locator('#stale-note').isVisible(), false)
+
+    // 200 % zoom: a 550 px wide window at device scale 2 reflows without a horizontal scroll bar.
+    const zoomed = await browser.newPage({ viewport: { width: 550, height: 700 }, deviceScaleFactor: 2 })
+    await zoomed.goto(`${server.url}/`)
+    await zoomed.locator('#tree [data-path="shop/poller"][data-state="working"]').waitFor({ timeout: 10_000 })
+    const overflow = await zoomed.evaluate<number>(`document.documentElement.scrollWidth - document.documentElement.clientWidth`)
+    assert.ok(overflow <= 0, `horizontal overflow of ${overflow} px at 200 %`)
+    await zoomed.screenshot({ path: new URL('dashboard-zoom-200.png', artifacts).pathname, fullPage: true })
+  } finally {
+    await browser?.close()
+    await server?.close()
+    await run.stop()
+  }
+})
