@@ -1,6 +1,8 @@
 import { liveChildren } from '../isolation/process-ward.js'
 import type { Lifecycle, StopReport } from '../steward/run-api.js'
 import type { Printer } from './output.js'
+import { serveRun, type HttpPlan } from './http.js'
+import type { HttpServer } from '../http/server.js'
 
 /** What {@link foreground} needs of the process it runs in (the real `process`, or a test's). */
 export interface SignalSource {
@@ -31,8 +33,11 @@ export function killEverything(): string[] {
  * code: SIGINT or SIGTERM stops it gracefully (every ward in reverse start order, each within its
  * stop deadline), prints the stop report and gives 130 or 143; a second SIGINT SIGKILLs every
  * child process at once. Otherwise 1 when it gave up, and `completedCode()` when it completed.
+ * With `http`, the run's status, metrics, events and dashboard are served while it runs; a server
+ * that cannot listen (the port is taken) stops the run and gives 2.
  */
-export async function foreground(run: Lifecycle, printer: Printer, completedCode: () => number, signals: SignalSource = process): Promise<number> {
+export async function foreground(run: Lifecycle, printer: Printer, completedCode: () => number, signals: SignalSource = process, http?: HttpPlan): Promise<number> {
+  let server: HttpServer | undefined
   let stopping: { signal: NodeJS.Signals; report: Promise<StopReport> } | undefined
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping === undefined) {
@@ -46,6 +51,15 @@ export async function foreground(run: Lifecycle, printer: Printer, completedCode
   signals.on('SIGINT', onSignal)
   signals.on('SIGTERM', onSignal)
   try {
+    if (http !== undefined) {
+      try {
+        server = await serveRun(run, http, (line) => printer.note(line.replace(/^steward: /, ''), { http: `${http.host}:${http.port}` }))
+      } catch (error) {
+        printer.note(`--http ${http.host}:${http.port}: ${(error as Error).message}; stopping`, { error: (error as Error).message })
+        await run.stop(error)
+        return 2
+      }
+    }
     const outcome = await run.done
     // A signal may have come after the run settled on its own: what happened first decides.
     if (stopping !== undefined && outcome.kind === 'stopped') {
@@ -60,5 +74,6 @@ export async function foreground(run: Lifecycle, printer: Printer, completedCode
   } finally {
     signals.off('SIGINT', onSignal)
     signals.off('SIGTERM', onSignal)
+    await server?.close()
   }
 }

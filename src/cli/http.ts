@@ -1,6 +1,7 @@
 import { serveHttp, type HttpServer } from '../http/server.js'
 import { isLoopback } from '../http/auth.js'
 import type { Lifecycle } from '../steward/run-api.js'
+import { UsageError } from './flags.js'
 
 /** The CLI's HTTP flags: `--http ADDR` and `--http-token TOKEN` (or `STEWARD_HTTP_TOKEN`). */
 export interface HttpFlags {
@@ -82,5 +83,19 @@ export function httpFace(plan: HttpPlan | undefined, write: (line: string) => vo
     async close() {
       await (await serving)?.close()
     },
+  }
+}
+
+/**
+ * `steward run`'s and `steward up`'s `--http` and `--http-token`, checked before anything
+ * starts: the plan, `undefined` without `--http`, or a {@link UsageError} naming the flag.
+ */
+export function httpFlags(http: string | undefined, httpToken: string | undefined): HttpPlan | undefined {
+  try {
+    return planHttp({ http, httpToken })
+  } catch (error) {
+    const message = (error as Error).message
+    const flag = message.startsWith('--http-token') ? '--http-token' : '--http'
+    throw new UsageError(flag, message.startsWith(flag) ? message.slice(flag.length).replace(/^:?\s*/, '') : message)
   }
 }

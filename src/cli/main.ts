@@ -148,7 +148,7 @@ async function supervise(command: 'run' | 'up', argv: readonly string[], write: 
       else write(`${config.file}: valid; children in start order: ${children}`)
       return 0
     }
-    return await upCommand(config, { printer: printer(plan.json, write) })
+    return await upCommand(config, { printer: printer(plan.json, write) }, plan.http)
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
     process.stderr.write(`steward ${command}: ${error.message}\n`)

@@ -7,6 +7,7 @@ import { steward } from '../steward/steward.js'
 import { suggestKey } from '../steward/validate.js'
 import { foreground, type SignalSource } from './foreground.js'
 import { Printer } from './output.js'
+import { httpFlags, httpUsage, type HttpPlan } from './http.js'
 import { parseBackoff, parseCount, parseDuration, parseEnvPair, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
 
 export const runUsage = `Usage: steward run [flags] -- <command> [args…]
@@ -34,12 +35,14 @@ its heartbeat stops (--probe) and, with --restart permanent, when it exits at al
   --name NAME           the ward's name in output (default: the command's base name)
   --shell               run the command through /bin/sh (arguments are then shell syntax)
   --json                one JSON object per line: the library's events, child lines as 'line'
+${httpUsage}
 
 Exit: the child's code when it completes, 1 when steward gives up, 2 for bad usage,
 130/143 after SIGINT/SIGTERM (a second SIGINT SIGKILLs the children).`
 
-// Room for `--http ADDR` and `--http-token`: the HTTP status handler is wired by the lead after merging.
 const runFlags = {
+  http: { type: 'string' },
+  'http-token': { type: 'string' },
   timeout: { type: 'string' },
   'start-timeout': { type: 'string' },
   probe: { type: 'string' },
@@ -87,6 +90,8 @@ export interface RunPlan {
   readonly steward: StewardOptions
   /** `--max-memory` in bytes: processWard's `maxMemory`. */
   readonly maxMemory: number | undefined
+  /** `--http` and `--http-token`, checked: where to serve the status, metrics and dashboard. */
+  readonly http: HttpPlan | undefined
 }
 
 const restartTypes: readonly RestartType[] = ['permanent', 'transient', 'temporary']
@@ -106,11 +111,12 @@ export function parseRun(argv: readonly string[]): RunPlan {
   } catch (error) {
     throw flagError(error as Error, Object.keys(runFlags), 'steward run')
   }
-  const nothing = { help: true, json: false, command: '', args: [], ward: {}, steward: {}, maxMemory: undefined }
+  const nothing = { help: true, json: false, command: '', args: [], ward: {}, steward: {}, maxMemory: undefined, http: undefined }
   if (values.help === true) return nothing
   if (positionals.length > 0) throw new UsageError('steward run', `put the command after '--': steward run [flags] -- ${positionals.join(' ')}`)
   const [command, ...args] = commandArgs
   if (command === undefined || command === '') throw new UsageError('steward run', `no command: steward run [flags] -- <command> [args…]`)
+  const http = httpFlags(values.http, values['http-token'])
 
   const duration = (flag: keyof typeof runFlags, rules: { zero?: boolean; infinite?: boolean } = { zero: false }): number | undefined => {
     const value = values[flag]
@@ -168,7 +174,7 @@ export function parseRun(argv: readonly string[]): RunPlan {
     ...(progressTimeout === undefined ? {} : { progressTimeout }),
     ...(idleTimeout === undefined ? {} : { idleTimeout }),
   }
-  return { help: false, json: values.json === true, command, args, ward, steward: stewardOptions, maxMemory }
+  return { help: false, json: values.json === true, command, args, ward, steward: stewardOptions, maxMemory, http }
 }
 
 /** What `steward run` writes to and listens on. */
@@ -195,5 +201,5 @@ export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
     throw new UsageError('steward run', (error as Error).message)
   }
   const run = supervised.start({ onEvent: (event) => io.printer.event(event) })
-  return foreground(run, io.printer, () => lastExit, io.signals)
+  return foreground(run, io.printer, () => lastExit, io.signals, plan.http)
 }

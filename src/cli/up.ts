@@ -3,14 +3,16 @@ import { buildConfig, configNames, findConfig, readConfig, type LoadedConfig } f
 import { foreground } from './foreground.js'
 import { flagError, type Io } from './run.js'
 import { UsageError } from './flags.js'
+import { httpFlags, httpUsage, type HttpPlan } from './http.js'
 
-export const upUsage = `Usage: steward up [config] [--check] [--json]
+export const upUsage = `Usage: steward up [config] [--check] [--json] [--http ADDR]
 
 Starts a supervision tree from a config file (default: the first of ${configNames.join(', ')}
 in the current folder) and supervises it in the foreground.
 
   --check   validate the config and exit (0 when valid, 2 when not); nothing is started
   --json    one JSON object per line: the library's events, child lines as 'line'
+${httpUsage}
 
 Exit: 1 when the tree gives up, 2 for a bad config, 130/143 after SIGINT/SIGTERM
 (a second SIGINT SIGKILLs the children).`
@@ -21,6 +23,8 @@ export interface UpPlan {
   readonly check: boolean
   readonly json: boolean
   readonly file: string | undefined
+  /** `--http` and `--http-token`, checked: where to serve the tree's status, metrics and dashboard. */
+  readonly http: HttpPlan | undefined
 }
 
 /** Parses `steward up`'s arguments (those after `up`). Throws a {@link UsageError}. */
@@ -30,15 +34,15 @@ export function parseUp(argv: readonly string[]): UpPlan {
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      // Room for `--http ADDR` and `--http-token`: the HTTP status handler is wired by the lead after merging.
-      options: { check: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { check: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, http: { type: 'string' }, 'http-token': { type: 'string' } },
     })
   } catch (error) {
-    throw flagError(error as Error, ['check', 'json', 'help'], 'steward up')
+    throw flagError(error as Error, ['check', 'json', 'help', 'http', 'http-token'], 'steward up')
   }
   const { values, positionals } = parsed
   if (positionals.length > 1) throw new UsageError('steward up', `one config file at most, got ${positionals.join(' ')}`)
-  return { help: values.help === true, check: values.check === true, json: values.json === true, file: positionals[0] }
+  const http = httpFlags(values.http, values['http-token'])
+  return { help: values.help === true, check: values.check === true, json: values.json === true, file: positionals[0], http }
 }
 
 /** Finds, reads and validates the config; nothing is started. */
@@ -48,7 +52,7 @@ export async function loadConfig(plan: UpPlan, cwd: string): Promise<LoadedConfi
 }
 
 /** Starts a validated config's tree and supervises it in the foreground; returns the exit code. */
-export async function upCommand(config: LoadedConfig, io: Io): Promise<number> {
+export async function upCommand(config: LoadedConfig, io: Io, http?: HttpPlan): Promise<number> {
   const run = config.tree.start({ onEvent: (event) => io.printer.event(event) })
-  return foreground(run, io.printer, () => 0, io.signals)
+  return foreground(run, io.printer, () => 0, io.signals, http)
 }
