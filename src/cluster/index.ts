@@ -4,4 +4,5 @@ export type { ClusterOptions, ClusterNode, ClusterEvent, ClusterStatus, ClusterM
 export type { CoreEvent } from './node-core.js'
 export type { Member } from './store.js'
 export { score, assign } from './assign.js'
+export { renderClusterMetrics } from './exposition.js'
 export { PROTOCOL_VERSION } from './redis-store.js'
