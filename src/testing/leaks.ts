@@ -23,6 +23,16 @@ export const noLeaks: LeakReport = Object.freeze({ abortListeners: 0, pendingPro
  */
 const notHandles = new Set(['PROMISE', 'Microtask', 'TickObject', 'DNSCHANNEL'])
 
+/**
+ * A timer of the runtime's own caches, made by whoever needs the cache first: the HTTP server's
+ * `Date` header, computed once a second and cleared by an unref'd timer (`resetCache`).
+ */
+function runtimeCache(type: string, resource: unknown): boolean {
+  if (type !== 'Timeout') return false
+  const callback = (resource as { _onTimeout?: unknown })._onTimeout
+  return typeof callback === 'function' && callback.name === 'resetCache'
+}
+
 /** The longest wait, in turns of the loop's check phase, for closed resources to report it. */
 const settleTurns = 50
 
@@ -51,11 +61,11 @@ export async function checkLeaks<T>(body: () => Promise<T>): Promise<{ result: T
   const stacks = process.env.STEWARD_LEAK_STACKS === '1'
   let tracking = true
   const hook = createHook({
-    init(asyncId, type, triggerAsyncId) {
+    init(asyncId, type, triggerAsyncId, resource) {
       if (!tracking || !inScope.has(triggerAsyncId)) return
       inScope.add(asyncId)
       if (type === 'PROMISE') pendingPromises.set(asyncId, stacks ? (new Error().stack ?? '') : '')
-      else if (!notHandles.has(type)) liveResources.set(asyncId, stacks ? `${type} ${new Error().stack ?? ''}` : type)
+      else if (!notHandles.has(type) && !runtimeCache(type, resource)) liveResources.set(asyncId, stacks ? `${type} ${new Error().stack ?? ''}` : type)
     },
     promiseResolve(asyncId) {
       pendingPromises.delete(asyncId)
