@@ -14,7 +14,7 @@ async function cli(args: string[]): Promise<{ code: number; lines: string[] }> {
   return { code, lines }
 }
 
-test('demo all --virtual --json prints the library events of the seed scenarios, one per line, each with its path', async () => {
+test('demo all --virtual --json prints the library events of the seed scenarios, one per line, each with its path', { timeout: 60_000 }, async () => {
   const { code, lines } = await cli(['demo', 'all', '--virtual', '--json'])
   assert.equal(code, 0)
   const events = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
@@ -43,7 +43,7 @@ test('demo all --virtual --json prints the library events of the seed scenarios,
   assert.deepEqual([letter.path, letter.input, letter.position], ['doWork', -1, 2])
 })
 
-test('demo tree --virtual --json: every line is a library event with its path; the tree heals and stops in order', async () => {
+test('demo tree --virtual --json: every line is a library event with its path; the tree heals and stops in order', { timeout: 60_000 }, async () => {
   const { code, lines } = await cli(['demo', 'tree', '--virtual', '--json'])
   assert.equal(code, 0)
   const events = lines.map((line) => JSON.parse(line) as { scenario: string; type: string; path: string; at: number; attempt: number; reason?: string; child?: string; restarting?: string[] })
@@ -78,7 +78,7 @@ test('demo tree --virtual --json: every line is a library event with its path; t
   assert.deepEqual([...new Set(all.lines.map((line) => (JSON.parse(line) as { scenario: string }).scenario))], ['s1', 's2', 's3', 's4'])
 })
 
-test('the human timeline reads like the seed output', async () => {
+test('the human timeline reads like the seed output', { timeout: 60_000 }, async () => {
   const { code, lines } = await cli(['demo', 's3', '--virtual'])
   assert.equal(code, 0)
   assert.match(lines[0]!, /^s3: .*\[virtual time\]$/)
@@ -87,7 +87,7 @@ test('the human timeline reads like the seed output', async () => {
   assert.match(lines.at(-2)!, /^ {3}5\.000s {2}steward: gave up after 4 restarts/)
 })
 
-test('usage errors exit 2 and name the problem; --help exits 0', async () => {
+test('usage errors exit 2 and name the problem; --help exits 0', { timeout: 60_000 }, async () => {
   const stderr: string[] = []
   const write = process.stderr.write.bind(process.stderr)
   process.stderr.write = (chunk: string | Uint8Array): boolean => stderr.push(String(chunk)) > 0
@@ -138,7 +138,7 @@ function spawnCli(args: string[], onLine: (line: string, child: ReturnType<typeo
   })
 }
 
-test('real time: SIGINT stops the demo gracefully and exits 130; SIGTERM exits 143', async () => {
+test('real time: SIGINT stops the demo gracefully and exits 130; SIGTERM exits 143', { timeout: 60_000 }, async () => {
   for (const [signal, expected] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     let sent = false
     const { code, lines } = await spawnCli(['demo', 's1'], (line, child) => {
@@ -155,7 +155,7 @@ test('real time: SIGINT stops the demo gracefully and exits 130; SIGTERM exits 1
   }
 })
 
-test('real time at --speed 20: the poison scenario heals and the process exits on its own', async () => {
+test('real time at --speed 20: the poison scenario heals and the process exits on its own', { timeout: 60_000 }, async () => {
   const { code, lines } = await spawnCli(['demo', 's4', '--speed', '20'])
   assert.equal(code, 0)
   assert.deepEqual(
@@ -171,7 +171,7 @@ test('real time at --speed 20: the poison scenario heals and the process exits o
   assert.equal(events.at(-1)?.type, 'completed')
 })
 
-test('demo cpu-hang: the frozen worker is replaced, every value arrives once, and the process exits', async () => {
+test('demo cpu-hang: the frozen worker is replaced, every value arrives once, and the process exits', { timeout: 60_000 }, async () => {
   const { code, lines } = await spawnCli(['demo', 'cpu-hang', '--speed', '2'], () => {}, true)
   assert.equal(code, 0, lines.join('\n'))
   assert.deepEqual(
@@ -184,7 +184,7 @@ test('demo cpu-hang: the frozen worker is replaced, every value arrives once, an
   )
 })
 
-test('demo process: the silent child is killed, the next resumes at its progress, and the process exits', async () => {
+test('demo process: the silent child is killed, the next resumes at its progress, and the process exits', { timeout: 60_000 }, async () => {
   const { code, lines } = await spawnCli(['demo', 'process'], () => {}, true)
   assert.equal(code, 0, lines.join('\n'))
   assert.deepEqual(
@@ -206,7 +206,7 @@ test('demo process: the silent child is killed, the next resumes at its progress
   )
 })
 
-test('--virtual is refused for the real-time demos', async () => {
+test('--virtual is refused for the real-time demos', { timeout: 60_000 }, async () => {
   const write = process.stderr.write.bind(process.stderr)
   const stderr: string[] = []
   process.stderr.write = (chunk: string | Uint8Array): boolean => stderr.push(String(chunk)) > 0
@@ -232,7 +232,7 @@ function pidsRunning(needle: string): number[] {
   return pids
 }
 
-test('SIGTERM under the CLI stops a process ward and leaves no child behind', async () => {
+test('SIGTERM under the CLI stops a process ward and leaves no child behind', { timeout: 60_000 }, async () => {
   let children: number[] = []
   const { code } = await spawnCli(
     ['demo', 'process'],
