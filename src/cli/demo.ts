@@ -46,7 +46,13 @@ export async function runDemos(ids: readonly string[], options: DemoOptions): Pr
       if (options.json) options.write(JSON.stringify({ scenario: scenario.id, ...event }))
     }
     const running = runScenario(scenario, clock, sink, options.signal, events, options.started)
-    await (clock instanceof ManualClock ? clock.runUntil(running) : running)
+    // Every scenario ends within a virtual minute: one still running after a virtual hour is a
+    // defect, reported as an error naming it rather than left to run on.
+    if (clock instanceof ManualClock) {
+      await clock.runUntil(running, { until: 3_600_000 }).catch((error: unknown) => {
+        throw new Error(`demo ${scenario.id}: ${(error as Error).message}`, { cause: error })
+      })
+    } else await running
   }
 }
 
