@@ -11,6 +11,9 @@ export interface OrSignal extends AbortSignal, Disposable {
 
 // When an OrSignal is garbage-collected without dispose(), drop its listeners.
 const orphans = new FinalizationRegistry<() => void>((detach) => detach())
+// Each output's controller, alive exactly as long as the output is: a signal does not hold its
+// controller, and the inputs' listeners hold the output only weakly.
+const controllers = new WeakMap<AbortSignal, AbortController>()
 
 /**
  * The seed's or-channel: a signal that aborts as soon as any input aborts,
@@ -31,8 +34,10 @@ export function or(...signals: AbortSignal[]): OrSignal {
   const aborted = signals.find((signal) => signal.aborted)
   if (aborted !== undefined) controller.abort(aborted.reason)
 
-  // The listeners must not keep the output alive, or it could never be collected.
-  const target = new WeakRef(controller)
+  // The listeners must not keep the output alive, or it could never be collected; they reach its
+  // controller through it, so the controller lives as long as the output does (not less).
+  controllers.set(output, controller)
+  const target = new WeakRef(output)
   let attached = false
   const detach = (): void => {
     if (!attached) return
@@ -42,7 +47,8 @@ export function or(...signals: AbortSignal[]): OrSignal {
   const onAbort = function (this: AbortSignal): void {
     detach()
     orphans.unregister(token)
-    target.deref()?.abort(this.reason)
+    const live = target.deref()
+    if (live !== undefined) controllers.get(live)?.abort(this.reason)
   }
   const token = {}
   if (aborted === undefined && signals.length > 0) {

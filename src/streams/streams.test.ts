@@ -4,6 +4,14 @@ import { getEventListeners } from 'node:events'
 import { or } from './or.js'
 import { orDone, take } from './or-done.js'
 import { bridge } from './bridge.js'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+
+/** A full garbage collection, without starting node with --expose-gc. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
+}
 
 const listeners = (signal: AbortSignal): number => getEventListeners(signal, 'abort').length
 
@@ -57,6 +65,19 @@ test('or aborts with the first reason and removes its listeners from every input
   assert.deepEqual([a, b, c, d].map((x) => listeners(x.signal)), [0, 0, 0, 0])
   a.abort('late')
   assert.equal(combined.reason, 'third')
+})
+
+test('or: the output aborts when an input does, however many collections ran while only the output was held', async () => {
+  const input = new AbortController()
+  const output = or(input.signal, new AbortController().signal)
+  // Nothing but `output` (and the inputs' weak links) refers to its controller now.
+  for (let i = 0; i < 3; i++) {
+    collectGarbage()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  input.abort('stop')
+  assert.equal(output.aborted, true)
+  assert.equal(output.reason, 'stop')
 })
 
 test('or: zero inputs never aborts, an aborted input aborts at once, dispose() detaches', () => {
