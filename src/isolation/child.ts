@@ -1,6 +1,7 @@
 // The child-process side of a process ward with heartbeat 'ipc', for Node children:
 //   import { beat, output, idle, stopSignal, resume, attempt } from 'steward/child'
 // Every function is a no-op when the process was not started by a process ward.
+import { idleWait } from './idle-wait.js'
 
 /** Messages a child sends its steward over IPC. @internal */
 export type ChildMessage =
@@ -73,22 +74,7 @@ export function idle<V>(input: PromiseLike<V> | V | ((signal: AbortSignal) => Pr
   }
   const waiting = Promise.resolve(input)
   send({ steward: 'idle' })
-  return new Promise<V>((resolve, reject) => {
-    const leave = (): void => reject(signal.reason)
-    signal.addEventListener('abort', leave, { once: true })
-    waiting.then(
-      (value) => {
-        signal.removeEventListener('abort', leave)
-        send({ steward: 'busy' })
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', leave)
-        send({ steward: 'busy' })
-        reject(error)
-      },
-    )
-  })
+  return idleWait(waiting, signal, () => send({ steward: 'busy' }))
 }
 
 function fromEnvironment(name: string): unknown {

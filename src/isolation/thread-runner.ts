@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { systemClock } from '../time/clock.js'
 import type { Output } from '../steward/output.js'
 import type { WardContext } from '../steward/ward.js'
+import { idleWait } from './idle-wait.js'
 import { fromWire, toWire, type FromWorker, type ToWorker } from './protocol.js'
 
 interface Data {
@@ -89,23 +90,7 @@ async function run(start: Extract<ToWorker, { type: 'start' }>): Promise<void> {
       post({ type: 'idle' })
       const waiting = Promise.resolve(input)
       // The wait ends when the steward asks the worker to stop, whether or not the input can be cancelled.
-      const signal = controller.signal
-      return new Promise<V>((resolve, reject) => {
-        const leave = (): void => reject(signal.reason)
-        signal.addEventListener('abort', leave, { once: true })
-        waiting.then(
-          (value) => {
-            signal.removeEventListener('abort', leave)
-            post({ type: 'busy' })
-            resolve(value)
-          },
-          (error: unknown) => {
-            signal.removeEventListener('abort', leave)
-            post({ type: 'busy' })
-            reject(error)
-          },
-        )
-      })
+      return idleWait(waiting, controller.signal, () => post({ type: 'busy' }))
     },
     output<T>(value: T, progress: unknown): Output<T> {
       return new WorkerOutput(value, progress)
