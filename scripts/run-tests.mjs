@@ -1,4 +1,6 @@
-// Runs every *.test.ts under src/ (and test/) with Node's test runner, TypeScript loaded by tsx.
+// Runs every *.test.ts under src/ (and test/) with Node's test runner, TypeScript loaded by tsx, two
+// files at a time (one per core: the default on 2 cores is one, and the suite waits mostly on real
+// processes and servers).
 // Thread wards run their worker side from dist/ (a worker does not get tsx's loader on Node 20),
 // so a build made from other sources than the ones here is rebuilt first: the tests never run
 // stale code. The sources are compared by content (a restored file may keep an old mtime).
@@ -30,5 +32,5 @@ if (files.length === 0) {
   console.error('run-tests: no test files found')
   process.exit(1)
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit' })
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' })
 process.exit(result.status ?? 1)
