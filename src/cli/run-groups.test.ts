@@ -1,24 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { assertJsonLines, isEvent, startCli } from '../testing/cli.js'
+import { assertJsonLines, dead, isEvent, startCli } from '../testing/cli.js'
 
 // `steward run` with what processWard gives it: process groups and the memory watchdog.
 
 const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
 const linuxOnly = { skip: process.platform === 'linux' ? false : 'reads /proc' }
-
-/** Gone: no such process, or a zombie (dead, waiting for PID 1 to reap it). */
-function dead(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    const state = stat.slice(stat.lastIndexOf(')') + 2)[0]
-    return state === 'Z' || state === 'X'
-  } catch {
-    return true
-  }
-}
 
 test('run: a child whose grandchildren ignore SIGTERM — after SIGTERM to steward (143), no process of its group is left', { timeout: 30_000, ...linuxOnly }, async (t) => {
   const cli = startCli(['run', '--json', '--probe', 'ipc', '--kill-after', '300ms', '--', process.execPath, child, 'tree', '2', 'deaf'])

@@ -13,6 +13,7 @@ import { liveChildren, processWard } from './process-ward.js'
 import { liveWorkers, threadWard } from './thread-ward.js'
 import { supervisor } from '../tree/supervisor.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
+import { dead } from '../testing/cli.js'
 import { MemoryLimitError } from '../steward/errors.js'
 
 const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
@@ -461,16 +462,6 @@ describe('exec and function probes', () => {
 })
 
 describe('process groups: nothing the child started outlives the ward', () => {
-  /** Gone: no such process, or a zombie (dead; where PID 1 does not reap orphans, one stays). */
-  const dead = (pid: number): boolean => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-      const state = stat.slice(stat.lastIndexOf(')') + 2)[0]
-      return state === 'Z' || state === 'X'
-    } catch {
-      return true
-    }
-  }
   const grandchildren = (lines: string[]): number[] => lines.flatMap((line) => (/^grandchild (\d+)$/.exec(line) ? [Number(line.slice(11))] : []))
   const linuxOnly = { skip: process.platform === 'linux' ? false : 'reads /proc' }
 

@@ -174,7 +174,7 @@ export async function inProcess(args: string[]): Promise<{ code: number; stderr:
 }
 
 /** Every process below `root` now, from /proc (Linux). */
-function descendants(root: number): number[] {
+export function descendants(root: number): number[] {
   const children = new Map<number, number[]>()
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
@@ -195,4 +195,15 @@ function descendants(root: number): number[] {
   }
   walk(root)
   return found
+}
+
+/** Gone: no such process, or a zombie (dead, waiting for its parent or PID 1 to reap it). Linux. */
+export function dead(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    const state = stat.slice(stat.lastIndexOf(')') + 2)[0]
+    return state === 'Z' || state === 'X'
+  } catch {
+    return true
+  }
 }
