@@ -226,12 +226,12 @@ function wake(this: Incarnation): void {
   resolve(waiting)
 }
 
-/** Ends the idle wait `inc` is in, if any: it rejects with `reason` (it was retired). @internal */
-export function cancelIdle(inc: Incarnation, reason: unknown): void {
+/** Ends the idle wait `inc` is in, if any: it rejects with the abort reason (made only then: errors are costly). @internal */
+export function cancelIdle(inc: Incarnation): void {
   const resolve = inc[RESOLVE]
   if (resolve === undefined) return
   inc[RESOLVE] = inc[WAITING] = undefined
-  resolve(Promise.reject(reason))
+  resolve(Promise.reject(abortReason(inc)))
 }
 
 /** UNKNOWN until the ward returned; then PROMISE or STREAM. @internal */

@@ -608,7 +608,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     }
     const controller = inc[CONTROLLER]
     if (controller !== undefined) controller.abort(abortReason(inc))
-    cancelIdle(inc, abortReason(inc))
+    cancelIdle(inc)
     if (isSettled(inc)) return true
     this.close(inc)
     if (isSettled(inc)) return true
