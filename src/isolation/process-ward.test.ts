@@ -55,7 +55,8 @@ afterEach(() => {
 test('a child that stops beating is killed and restarted; its progress survives', { timeout: 30_000 }, async () => {
   const events: string[] = []
   const seen = pidsOf()
-  const run = steward(processWard(node, [child, 'hang'], { heartbeat: 'ipc' }), { name: 'hang', timeout: 1_000 }).start({
+  // A child's boot counts against the start deadline (a loaded machine may take over a second), not the 1 s timeout.
+  const run = steward(processWard(node, [child, 'hang'], { heartbeat: 'ipc' }), { name: 'hang', timeout: 1_000, startTimeout: '10s' }).start({
     onEvent: (event: StewardEvent) => {
       events.push(event.type)
       seen.track()
@@ -83,22 +84,28 @@ test('a child that ignores SIGTERM gets SIGKILL after killAfter; the stop report
 test('a child frozen with SIGSTOP is found hung, killed and replaced', { timeout: 30_000 }, async () => {
   const seen = pidsOf()
   const events: string[] = []
-  const run = steward(processWard(node, [child, 'beats'], { heartbeat: 'ipc', killAfter: 100 }), { timeout: 1_000, maxRestarts: 3 }).start({
+  const run = steward(processWard(node, [child, 'beats'], { heartbeat: 'ipc', killAfter: 100 }), { timeout: 1_000, startTimeout: '10s', maxRestarts: 3 }).start({
     onEvent: (event) => {
       events.push(event.type)
       seen.track()
     },
   })
-  for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-  seen.track()
-  process.kill(seen.pids[0]!, 'SIGSTOP')
-  for (let i = 0; i < 500 && !events.includes('restarting'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
-  for (let i = 0; i < 500 && seen.pids.length < 2; i++) {
+  let report
+  try {
+    for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.ok(run.status().up, 'the child is up')
     seen.track()
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    process.kill(seen.pids[0]!, 'SIGSTOP')
+    for (let i = 0; i < 500 && !events.includes('restarting'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    for (let i = 0; i < 500 && seen.pids.length < 2; i++) {
+      seen.track()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    assert.deepEqual(events.slice(0, 3), ['started', 'hung', 'restarting'])
+  } finally {
+    // Stopped on every path: a failed assertion must not leave the run restarting children for the next test.
+    report = await run.stop()
   }
-  assert.deepEqual(events.slice(0, 3), ['started', 'hung', 'restarting'])
-  const report = await run.stop()
   assert.ok(report.killed.some((what) => what.endsWith(`#${seen.pids[0]}`)), `killed: ${report.killed.join(', ')}`)
   await noChildLeft(seen.pids)
 })
@@ -165,7 +172,7 @@ test('a TCP-probed child is healthy while it accepts connections', { timeout: 30
   const port = await freePort()
   const seen = pidsOf()
   const events: string[] = []
-  const run = steward(processWard(node, [child, 'http', String(port)], { heartbeat: { tcp: { port }, every: 50 } }), { timeout: 1_000 }).start({
+  const run = steward(processWard(node, [child, 'http', String(port)], { heartbeat: { tcp: { port }, every: 50 } }), { timeout: 1_000, startTimeout: '10s' }).start({
     onEvent: (event) => {
       events.push(event.type)
       seen.track()
@@ -239,7 +246,7 @@ test('a child that stops when asked leaves no killAfter timer behind', { timeout
   const port = await freePort()
   const seen = pidsOf()
   const { leaks } = await checkLeaks(async () => {
-    const run = steward(processWard(node, [child, 'http', String(port)], { heartbeat: { tcp: { port }, every: 50 }, killAfter: '10s' }), { timeout: 2_000 }).start({
+    const run = steward(processWard(node, [child, 'http', String(port)], { heartbeat: { tcp: { port }, every: 50 }, killAfter: '10s' }), { timeout: 2_000, startTimeout: '10s' }).start({
       onEvent: () => seen.track(),
     })
     // Up: its port answers (it installs its SIGTERM handler before it listens).
@@ -270,11 +277,12 @@ test('bad process ward arguments are refused', () => {
 test('process and thread wards nest in a supervisor and are gone when it stops', { timeout: 30_000 }, async () => {
   const seen = pidsOf()
   const tree = supervisor({ name: 'isolated' }, [
-    { name: 'child', ward: processWard(node, [child, 'beats'], { heartbeat: 'ipc' }), timeout: 1_000 },
+    { name: 'child', ward: processWard(node, [child, 'beats'], { heartbeat: 'ipc' }), timeout: 1_000, startTimeout: '10s' },
     {
       name: 'thread',
       ward: threadWard(new URL('../../test/fixtures/thread-wards.mjs', import.meta.url), { export: 'waits', stream: false }),
       timeout: 1_000,
+      startTimeout: '10s',
     },
   ]).start()
   for (let i = 0; i < 300 && (liveChildren.size === 0 || liveWorkers.size === 0); i++) {

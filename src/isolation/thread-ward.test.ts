@@ -24,6 +24,7 @@ test('a worker stuck in a CPU loop is terminated and replaced; the new one resum
   const run = steward(threadWard(fixtures, { export: 'cpuHang', terminateAfter: 100 }), {
     name: 'cpu',
     timeout: 1_500,
+    startTimeout: '10s',
   }).start({ onEvent: (event: StewardEvent) => events.push(event.type) })
   const values: unknown[] = []
   for await (const value of run) values.push(value)
@@ -44,7 +45,7 @@ test('with warm, the replacement is the spare started beforehand, and the spare 
     [true, 3], // the first and its spare; the spare takes over and a new spare starts, then goes
   ] as const) {
     const before = started.workers
-    const run = steward(threadWard(fixtures, { export: 'cpuHang', terminateAfter: 100, warm }), { timeout: 1_500 }).start()
+    const run = steward(threadWard(fixtures, { export: 'cpuHang', terminateAfter: 100, warm }), { timeout: 1_500, startTimeout: '10s' }).start()
     const values: unknown[] = []
     for await (const value of run) values.push(value)
     assert.deepEqual(values, [0, 1, 2, 3, 4, 5])
@@ -102,7 +103,7 @@ test("a worker out of memory under resourceLimits fails with a MemoryLimitError:
 
 test('a worker waiting for input longer than the timeout is healthy', { timeout: 30_000 }, async () => {
   // The wait (1.5 s) outlasts the timeout; the timeout is generous for a worker's start on a busy machine.
-  const run = steward(threadWard(fixtures, { export: 'waits', stream: false }), { timeout: 1_000 }).start()
+  const run = steward(threadWard(fixtures, { export: 'waits', stream: false }), { timeout: 1_000, startTimeout: '10s' }).start()
   const outcome = await run.done
   assert.equal(outcome.kind, 'completed')
   assert.equal(run.status().progress, 'done')
