@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { median, quick, sleep, type Figures } from './figure.js'
 import { descendants } from '../src/testing/cli.js'
+import { lineReader } from '../src/isolation/lines.js'
 
 const bin = fileURLToPath(new URL('../dist/cli/bin.js', import.meta.url))
 const pm2Runtime = fileURLToPath(new URL('../node_modules/pm2/bin/pm2-runtime', import.meta.url))
@@ -58,13 +59,9 @@ class Supervised {
   readonly lines: Array<{ at: number; json: Record<string, unknown> | undefined }> = []
   constructor(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env) {
     this.process = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'], env })
-    let buffer = ''
-    this.process.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8')
-      let newline
-      while ((newline = buffer.indexOf('\n')) !== -1) {
-        const text = buffer.slice(0, newline)
-        buffer = buffer.slice(newline + 1)
+    this.process.stdout!.on(
+      'data',
+      lineReader((text) => {
         let json: Record<string, unknown> | undefined
         try {
           json = JSON.parse(text) as Record<string, unknown>
@@ -72,8 +69,8 @@ class Supervised {
           json = undefined
         }
         this.lines.push({ at: performance.now(), json })
-      }
-    })
+      }),
+    )
   }
   find(test: (json: Record<string, unknown>) => boolean): Record<string, unknown> | undefined {
     return this.lines.find((line) => line.json !== undefined && test(line.json))?.json

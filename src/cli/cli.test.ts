@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { readdirSync, readFileSync } from 'node:fs'
 import { main } from './main.js'
+import { lineReader } from '../isolation/lines.js'
 
 const bin = fileURLToPath(new URL('./bin.ts', import.meta.url))
 const builtBin = fileURLToPath(new URL('../../dist/cli/bin.js', import.meta.url))
@@ -114,18 +115,13 @@ function spawnCli(args: string[], onLine: (line: string, child: ReturnType<typeo
     const argv = built ? [builtBin, ...args] : ['--import', 'tsx', bin, ...args]
     const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] })
     const lines: string[] = []
-    let buffer = ''
-    child.stdout.setEncoding('utf8')
-    child.stdout.on('data', (chunk: string) => {
-      buffer += chunk
-      let newline
-      while ((newline = buffer.indexOf('\n')) !== -1) {
-        const line = buffer.slice(0, newline)
-        buffer = buffer.slice(newline + 1)
+    child.stdout.on(
+      'data',
+      lineReader((line) => {
         lines.push(line)
         onLine(line, child)
-      }
-    })
+      }),
+    )
     const guard = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`steward ${args.join(' ')} did not exit within 30 s; output: ${lines.join('\n')}`))

@@ -8,6 +8,7 @@ import { wardHost } from '../steward/host.js'
 import type { Ward, WardContext } from '../steward/ward.js'
 import type { ChildMessage, ToChild } from './child.js'
 import { Mailbox } from './mailbox.js'
+import { lineReader } from './lines.js'
 import { groupAlive, groupRss, hasProc, signalGroup } from './process-group.js'
 import { toBytes, type Size } from './size.js'
 
@@ -175,23 +176,15 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       deliver({ type: 'error', error })
     })
     if (ipc) child.on('message', (message: ChildMessage) => deliver({ type: 'message', message }))
-    const lines = (name: 'stdout' | 'stderr') => {
-      let buffer = ''
-      return (chunk: Buffer): void => {
-        buffer += chunk.toString('utf8')
-        let newline
-        while ((newline = buffer.indexOf('\n')) !== -1) {
-          const line = buffer.slice(0, newline)
-          buffer = buffer.slice(newline + 1)
-          if (name === 'stdout' && heartbeat === 'stdout') ctx.beat()
-          onLine?.(name, line)
-          const host = ctx[wardHost]
-          if (host !== undefined) {
-            host.emit({ type: 'line', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, stream: name, line })
-          }
+    const lines = (name: 'stdout' | 'stderr') =>
+      lineReader((line) => {
+        if (name === 'stdout' && heartbeat === 'stdout') ctx.beat()
+        onLine?.(name, line)
+        const host = ctx[wardHost]
+        if (host !== undefined) {
+          host.emit({ type: 'line', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, stream: name, line })
         }
-      }
-    }
+      })
     child.stdout?.on('data', lines('stdout'))
     child.stderr?.on('data', lines('stderr'))
 

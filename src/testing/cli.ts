@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { main } from '../cli/main.js'
+import { lineReader } from '../isolation/lines.js'
 
 /** The built executable the CLI tests run (the test runner rebuilds `dist/` when it is stale). */
 export const builtBin = fileURLToPath(new URL('../../dist/cli/bin.js', import.meta.url))
@@ -40,27 +41,19 @@ export function startCli(args: readonly string[], options: { cwd?: string; env?:
   const child = spawn(process.execPath, [builtBin, ...args], { cwd: options.cwd, env: options.env ?? { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: CliLine[] = []
   const waiters = new Set<() => void>()
-  const read = (stream: 'stdout' | 'stderr') => {
-    let buffer = ''
-    return (chunk: Buffer): void => {
-      buffer += chunk.toString('utf8')
-      let newline
-      while ((newline = buffer.indexOf('\n')) !== -1) {
-        const text = buffer.slice(0, newline)
-        buffer = buffer.slice(newline + 1)
-        let json: Record<string, unknown> | undefined
-        if (stream === 'stdout') {
-          try {
-            json = JSON.parse(text) as Record<string, unknown>
-          } catch {
-            json = undefined
-          }
+  const read = (stream: 'stdout' | 'stderr') =>
+    lineReader((text) => {
+      let json: Record<string, unknown> | undefined
+      if (stream === 'stdout') {
+        try {
+          json = JSON.parse(text) as Record<string, unknown>
+        } catch {
+          json = undefined
         }
-        lines.push({ text, at: performance.now(), stream, json })
-        for (const wake of waiters) wake()
       }
-    }
-  }
+      lines.push({ text, at: performance.now(), stream, json })
+      for (const wake of waiters) wake()
+    })
   child.stdout.on('data', read('stdout'))
   child.stderr.on('data', read('stderr'))
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
