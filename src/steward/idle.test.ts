@@ -54,37 +54,43 @@ test('idleTimeout while waiting for input: the next incarnation starts at once, 
   assert.deepEqual(starts, [0, 2_000, 4_000])
 })
 
-test('a supervisor restarting an idle sibling (one-for-all) does not wait for it', async () => {
-  const clock = new ManualClock()
-  const starts: string[] = []
-  let crashed = false
-  const run = supervisor({ strategy: 'one-for-all' }, [
-    {
-      name: 'consumer',
-      ward: async (ctx: WardContext) => {
-        starts.push(`${clock.now()} consumer`)
-        await ctx.idle((signal) => never(signal))
+const waits: Record<string, (ctx: WardContext) => Promise<unknown>> = {
+  'the signal form': (ctx) => ctx.idle((signal) => never(signal)),
+  'a plain promise': (ctx) => ctx.idle(new Promise(() => {})),
+}
+for (const [form, wait] of Object.entries(waits)) {
+  test(`a supervisor restarting an idle sibling (one-for-all) does not wait for it: ${form}`, async () => {
+    const clock = new ManualClock()
+    const starts: string[] = []
+    let crashed = false
+    const run = supervisor({ strategy: 'one-for-all' }, [
+      {
+        name: 'consumer',
+        ward: async (ctx: WardContext) => {
+          starts.push(`${clock.now()} consumer`)
+          await wait(ctx)
+        },
       },
-    },
-    {
-      name: 'crashy',
-      ward: async (ctx: WardContext) => {
-        starts.push(`${clock.now()} crashy`)
-        if (!crashed) {
-          crashed = true
-          await clock.sleep(100, ctx.signal)
-          throw new Error('crash')
-        }
-        await ctx.idle((signal) => never(signal))
+      {
+        name: 'crashy',
+        ward: async (ctx: WardContext) => {
+          starts.push(`${clock.now()} crashy`)
+          if (!crashed) {
+            crashed = true
+            await clock.sleep(100, ctx.signal)
+            throw new Error('crash')
+          }
+          await wait(ctx)
+        },
       },
-    },
-  ]).start({ clock })
-  await clock.advance(1_000)
-  const before = clock.now()
-  assert.deepEqual(await clock.runUntil(run.stop()), { unstopped: [], killed: [] })
-  assert.equal(clock.now(), before)
-  assert.deepEqual(starts, ['0 consumer', '0 crashy', '100 consumer', '100 crashy'])
-})
+    ]).start({ clock })
+    await clock.advance(1_000)
+    const before = clock.now()
+    assert.deepEqual(await clock.runUntil(run.stop()), { unstopped: [], killed: [] })
+    assert.equal(clock.now(), before)
+    assert.deepEqual(starts, ['0 consumer', '0 crashy', '100 consumer', '100 crashy'])
+  })
+}
 
 test('idle on a retired incarnation rejects at once with the abort reason; a throwing waiting function rejects the wait', async () => {
   const clock = new ManualClock()
@@ -179,38 +185,6 @@ for (const [shape, make] of Object.entries(shapes)) {
     assert.equal(reasons.length, 3, 'each wait ended: two idle timeouts and the stop')
   })
 }
-
-test('a supervisor restarting an idle sibling (one-for-all) whose input is a plain promise does not wait for it', async () => {
-  const clock = new ManualClock()
-  const starts: string[] = []
-  let crashed = false
-  const run = supervisor({ strategy: 'one-for-all' }, [
-    {
-      name: 'consumer',
-      ward: async (ctx: WardContext) => {
-        starts.push(`${clock.now()} consumer`)
-        await ctx.idle(new Promise(() => {}))
-      },
-    },
-    {
-      name: 'crashy',
-      ward: async (ctx: WardContext) => {
-        starts.push(`${clock.now()} crashy`)
-        if (!crashed) {
-          crashed = true
-          await clock.sleep(100, ctx.signal)
-          throw new Error('crash')
-        }
-        await ctx.idle(new Promise(() => {}))
-      },
-    },
-  ]).start({ clock })
-  await clock.advance(1_000)
-  const before = clock.now()
-  assert.deepEqual(await clock.runUntil(run.stop()), { unstopped: [], killed: [] })
-  assert.equal(clock.now(), before)
-  assert.deepEqual(starts, ['0 consumer', '0 crashy', '100 consumer', '100 crashy'])
-})
 
 test('an input that comes while waiting wakes the ward with its value or error; the deadline runs again first', async () => {
   const clock = new ManualClock()
