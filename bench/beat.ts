@@ -1,20 +1,10 @@
 // beat.ns: one ctx.beat() in a hot loop, beside a plain property write and Node's timeout.refresh().
 import { steward, type WardContext } from '../dist/index.js'
-import { median, quick, turn, type Figures } from './figure.js'
+import { nsPerOp, quick, turn, type Figures } from './figure.js'
 
 const iterations = quick ? 20_000_000 : 100_000_000
-const repetitions = 5
 
-function nsPerOp(loop: (n: number) => void): number {
-  loop(1_000_000) // warm up and optimise
-  const samples: number[] = []
-  for (let r = 0; r < repetitions; r++) {
-    const start = process.hrtime.bigint()
-    loop(iterations)
-    samples.push(Number(process.hrtime.bigint() - start) / iterations)
-  }
-  return median(samples)
-}
+const perOp = (loop: (n: number) => void): number => nsPerOp(loop, iterations, 1_000_000)
 
 export async function measure(): Promise<Figures> {
   let context: WardContext | undefined
@@ -28,18 +18,18 @@ export async function measure(): Promise<Figures> {
   ).start()
   while (context === undefined) await turn()
   const ctx = context
-  const beat = nsPerOp((n) => {
+  const beat = perOp((n) => {
     for (let i = 0; i < n; i++) ctx.beat()
   })
-  const beatProgress = nsPerOp((n) => {
+  const beatProgress = perOp((n) => {
     for (let i = 0; i < n; i++) ctx.beat(i)
   })
   const target = { value: 0 }
-  const write = nsPerOp((n) => {
+  const write = perOp((n) => {
     for (let i = 0; i < n; i++) target.value = i
   })
   const timeout = setTimeout(() => {}, 1e9)
-  const refresh = nsPerOp((n) => {
+  const refresh = perOp((n) => {
     for (let i = 0; i < n / 100; i++) timeout.refresh()
   }) * 100
   clearTimeout(timeout)

@@ -5,7 +5,7 @@
 // with a subscriber.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { eventChannelName, steward, type StewardEvent, type WardContext } from '../dist/index.js'
-import { median, quick, type Figures } from './figure.js'
+import { median, nsPerOp, quick, type Figures } from './figure.js'
 
 // Internal (stripped from the declarations): the check a run makes and the publication.
 const { channelsListened, publishEvent } = (await import('../dist/observe/channels.js')) as unknown as {
@@ -14,19 +14,9 @@ const { channelsListened, publishEvent } = (await import('../dist/observe/channe
 }
 
 const iterations = quick ? 2_000_000 : 10_000_000
-const repetitions = 5
 const restarts = quick ? 50_000 : 200_000
 
-function nsPerOp(loop: (n: number) => void): number {
-  loop(100_000)
-  const samples: number[] = []
-  for (let r = 0; r < repetitions; r++) {
-    const start = process.hrtime.bigint()
-    loop(iterations)
-    samples.push(Number(process.hrtime.bigint() - start) / iterations)
-  }
-  return median(samples)
-}
+const perOp = (loop: (n: number) => void): number => nsPerOp(loop, iterations, 100_000)
 
 let sink = 0
 /** One event site as a run has it: build the event only when someone listens, then publish it. */
@@ -59,13 +49,13 @@ async function restartRate(): Promise<number> {
 }
 
 export async function measure(): Promise<Figures> {
-  const quiet = nsPerOp(eventSite)
+  const quiet = perOp(eventSite)
   const quietRate = await restartRate()
   const onEvent = (message: unknown): void => {
     sink += (message as StewardEvent).at
   }
   subscribe(eventChannelName, onEvent)
-  const heard = nsPerOp(eventSite)
+  const heard = perOp(eventSite)
   const heardRate = await restartRate()
   unsubscribe(eventChannelName, onEvent)
   if (sink === 0) throw new Error('the subscriber heard nothing')

@@ -48,3 +48,18 @@ export function sleep(ms: number): Promise<void> {
 
 /** Is this a quick run? */
 export const quick = process.argv.includes('--quick')
+
+/**
+ * Nanoseconds per operation of `loop(n)`, which runs the operation `n` times: the median of
+ * `repetitions` runs of `iterations`, after a warm-up of `warmUp` that lets the JIT optimise it.
+ */
+export function nsPerOp(loop: (n: number) => void, iterations: number, warmUp: number, repetitions = 5): number {
+  loop(warmUp)
+  const samples: number[] = []
+  for (let r = 0; r < repetitions; r++) {
+    const start = process.hrtime.bigint()
+    loop(iterations)
+    samples.push(Number(process.hrtime.bigint() - start) / iterations)
+  }
+  return median(samples)
+}
