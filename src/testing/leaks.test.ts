@@ -2,6 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { createServer as createHttpServer, request } from 'node:http'
@@ -116,5 +117,11 @@ test("the HTTP server's Date header cache (a runtime timer made by the first res
     assert.ok(date, 'the response has a Date header')
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })
+  assert.deepEqual(leaks, noLeaks)
+})
+
+test('a synchronous randomBytes (a cluster node names itself with one) is not a leak: its job is done when the call returns', async () => {
+  const { result, leaks } = await checkLeaks(async () => randomBytes(3).length)
+  assert.equal(result, 3)
   assert.deepEqual(leaks, noLeaks)
 })

@@ -17,11 +17,12 @@ export interface LeakReport {
 export const noLeaks: LeakReport = Object.freeze({ abortListeners: 0, pendingPromises: 0, handles: [], listeners: [] })
 
 /**
- * Resource types that are not a leak when alive: callbacks already queued (microtasks, ticks) and
+ * Resource types that are not a leak when alive: callbacks already queued (microtasks, ticks),
  * the process-wide singletons a runtime makes on first use, whoever uses it first (the DNS
- * channel behind `listen(port, host)` and `lookup`).
+ * channel behind `listen(port, host)` and `lookup`), and the job object of a synchronous
+ * `crypto.randomBytes(n)`, done when the call returns but destroyed only when collected.
  */
-const notHandles = new Set(['PROMISE', 'Microtask', 'TickObject', 'DNSCHANNEL'])
+const notHandles = new Set(['PROMISE', 'Microtask', 'TickObject', 'DNSCHANNEL', 'RANDOMBYTESREQUEST'])
 
 /**
  * A timer of the runtime's own caches, made by whoever needs the cache first: the HTTP server's
