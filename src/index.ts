@@ -70,6 +70,7 @@ export { threadWard } from './isolation/thread-ward.js'
 export type { ThreadWardOptions } from './isolation/thread-ward.js'
 export { processWard } from './isolation/process-ward.js'
 export type { ProcessWardOptions, ProcessHeartbeat } from './isolation/process-ward.js'
+export type { ProbeHeartbeat } from './isolation/probes.js'
 export type { Size, SizeUnit } from './isolation/size.js'
 
 // Sentinels a ward can end with

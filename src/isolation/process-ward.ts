@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { connect } from 'node:net'
 import type { Timer } from '../time/clock.js'
+import { startProbes, validProbe, type ProbeHeartbeat } from './probes.js'
 import { describe, toMs, type Duration } from '../time/duration.js'
 import type { Output } from '../steward/output.js'
 import { MemoryLimitError } from '../steward/errors.js'
@@ -30,18 +30,7 @@ import { toBytes, type Size } from './size.js'
  * accepts TCP connections into its backlog, so `tcp` cannot see the freeze; `http`, `exec` and
  * `probe` see it when they ask the child for an answer (an HTTP response, a protocol reply).
  */
-export type ProcessHeartbeat =
-  | 'ipc'
-  | 'stdout'
-  | 'none'
-  | { readonly http: string | URL; readonly every?: Duration }
-  | { readonly tcp: { readonly port: number; readonly host?: string }; readonly every?: Duration }
-  | { readonly exec: readonly [string, ...string[]]; readonly every?: Duration; readonly timeout?: Duration }
-  | {
-      /** Resolves while the child is healthy; `signal` aborts when the probe's time is up or the ward ends. */
-      readonly probe: (signal: AbortSignal) => PromiseLike<unknown>
-      readonly every?: Duration
-    }
+export type ProcessHeartbeat = 'ipc' | 'stdout' | 'none' | ProbeHeartbeat
 
 /** Options of {@link processWard}. */
 export interface ProcessWardOptions {
@@ -189,106 +178,7 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     child.stderr?.on('data', lines('stderr'))
 
     // Probes, for the http, tcp, exec and probe heartbeats: one at a time, every `every`.
-    let probeTimer: Timer | undefined
-    const probes = new AbortController()
-    /** An exec probe's process until it exited: the ward waits for it, so none outlives the ward. */
-    let checking: Promise<unknown> | undefined
-    if (typeof heartbeat === 'object') {
-      const every = heartbeat.every === undefined ? ctx.pulseInterval : toMs(heartbeat.every, 'processWard: heartbeat.every', { zero: false })
-      const done = (healthy: boolean): void => {
-        if (healthy && !probes.signal.aborted) ctx.beat()
-        if (!probes.signal.aborted) probeTimer = ctx.clock.setTimer(every, probe)
-      }
-      /**
-       * One check: `start` begins it with a signal that aborts at the deadline (`limitMs`), when the
-       * ward ends, and once it answered (releasing what it holds); only the first answer counts, a
-       * missed deadline as none.
-       */
-      const check = (limitMs: number, start: (signal: AbortSignal, answer: (healthy: boolean) => void) => void): void => {
-        const request = new AbortController()
-        let answered = false
-        const answer = (healthy: boolean): void => {
-          if (answered) return
-          answered = true
-          limit.cancel()
-          probes.signal.removeEventListener('abort', cancel)
-          if (!request.signal.aborted) request.abort()
-          done(healthy)
-        }
-        const cancel = (): void => {
-          request.abort(new Error(`processWard: the probe did not answer within ${limitMs} ms`))
-          answer(false)
-        }
-        probes.signal.addEventListener('abort', cancel, { once: true })
-        const limit = ctx.clock.setTimer(limitMs, cancel)
-        try {
-          start(request.signal, answer)
-        } catch {
-          answer(false)
-        }
-      }
-      const probe = (): void => {
-        if ('exec' in heartbeat) {
-          // A command that exits 0 in time; killed at its deadline or when the ward ends.
-          const [file, ...rest] = heartbeat.exec
-          const limitMs = heartbeat.timeout === undefined ? every : toMs(heartbeat.timeout, 'processWard: heartbeat.timeout', { zero: false })
-          check(limitMs, (signal, answer) => {
-            const checker = spawn(file, rest, { stdio: 'ignore', env: options.env === undefined ? process.env : { ...options.env }, cwd: options.cwd ?? process.cwd() })
-            checking = new Promise((resolve) => {
-              checker.once('close', resolve)
-              checker.once('error', resolve) // could not start: no close may follow
-            })
-            signal.addEventListener(
-              'abort',
-              () => {
-                if (checker.exitCode === null && checker.signalCode === null) checker.kill('SIGKILL')
-              },
-              { once: true },
-            )
-            checker.once('error', () => answer(false))
-            checker.once('exit', (code) => answer(code === 0))
-          })
-        } else if ('probe' in heartbeat) {
-          const user = heartbeat.probe
-          check(every, (signal, answer) => {
-            Promise.resolve(user(signal)).then(
-              () => answer(true),
-              () => answer(false),
-            )
-          })
-        } else if ('http' in heartbeat) {
-          const url = heartbeat.http
-          check(every, (signal, answer) => {
-            fetch(url, { signal }).then(
-              (response) => {
-                void response.body?.cancel()
-                answer(response.ok)
-              },
-              () => answer(false),
-            )
-          })
-        } else {
-          const { port, host } = heartbeat.tcp
-          check(every, (signal, answer) => {
-            const socket = connect({ port, host: host ?? '127.0.0.1' })
-            const close = (): void => {
-              socket.removeAllListeners()
-              socket.destroy()
-            }
-            signal.addEventListener('abort', close, { once: true })
-            socket.once('connect', () => {
-              close()
-              answer(true)
-            })
-            socket.once('error', () => {
-              close()
-              answer(false)
-            })
-          })
-        }
-      }
-      probeTimer = ctx.clock.setTimer(every, probe)
-    }
+    const probes = typeof heartbeat === 'object' ? startProbes(heartbeat, ctx, { env: options.env, cwd: options.cwd }) : undefined
 
     // Retiring: ask, then insist; the child's whole process group (pgid = its pid).
     let killer: Timer | undefined
@@ -382,9 +272,7 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       }
     } finally {
       ctx.signal.removeEventListener('abort', onAbort)
-      probes.abort()
-      if (checking !== undefined) await checking
-      probeTimer?.cancel()
+      await probes?.stop()
       memoryTimer?.cancel()
       if (!exited && alive()) {
         // Leaving on any path (stopped while the output waited on its consumer, the consumer left,
@@ -426,28 +314,7 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
 
 function validHeartbeat(heartbeat: unknown): asserts heartbeat is ProcessHeartbeat {
   if (heartbeat === 'ipc' || heartbeat === 'stdout' || heartbeat === 'none') return
-  if (typeof heartbeat === 'object' && heartbeat !== null) {
-    if ('http' in heartbeat) {
-      const url = (heartbeat).http
-      if (typeof url === 'string' || url instanceof URL) return
-    }
-    if ('tcp' in heartbeat) {
-      const tcp = (heartbeat).tcp
-      if (typeof tcp === 'object' && tcp !== null && Number.isInteger((tcp as { port?: unknown }).port)) return
-    }
-    if ('exec' in heartbeat) {
-      const exec: unknown = heartbeat.exec
-      if (Array.isArray(exec) && exec.length > 0 && exec.every((part) => typeof part === 'string') && exec[0] !== '') {
-        if ('timeout' in heartbeat && heartbeat.timeout !== undefined) toMs(heartbeat.timeout, `processWard: option 'heartbeat.timeout'`, { zero: false })
-        return
-      }
-      throw new TypeError(`processWard: option 'heartbeat.exec' must be [command, ...args], strings, the command not empty, got ${describe(exec)}`)
-    }
-    if ('probe' in heartbeat) {
-      if (typeof heartbeat.probe === 'function') return
-      throw new TypeError(`processWard: option 'heartbeat.probe' must be a function (signal) => promise, got ${describe(heartbeat.probe)}`)
-    }
-  }
+  if (typeof heartbeat === 'object' && heartbeat !== null && validProbe(heartbeat)) return
   throw new TypeError(`processWard: option 'heartbeat' must be 'ipc', 'stdout', 'none', { http }, { tcp: { port } }, { exec: [command, ...args] } or { probe: (signal) => promise }, got ${describe(heartbeat)}`)
 }
 
