@@ -6,9 +6,13 @@
 // - cli.restart_ms: the missed deadline (`hung`) → the new child started, on the CLI's own clock.
 // - crash → restart (a child SIGKILLed → its replacement's pid written), steward and PM2.
 // - cli.rss_mb_1 / _50: the supervisor's own RSS with 1 and 50 idle children, steward up and pm2-runtime.
+// - cli.freeze_to_serving_ms: a redis-server frozen with SIGSTOP under `--timeout 2s --probe exec:'redis-cli ping'`
+//   and the default kill grace → a new redis answering PING on the port (what an operator waits for).
+// - cli.line_mb_per_s: one 32 MB line (no newline inside) through `steward run`, beside the same bytes
+//   through `cat` on a plain pipe (peer.cat.line_mb_per_s), in the same run.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -122,6 +126,90 @@ async function detectAndRestart(): Promise<{ detect: number[]; restart: number[]
   return { detect, restart }
 }
 
+/** Whether a redis on `port` answers PING with PONG within `within` ms. */
+function pong(port: number, within = 200): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' })
+    const done = (answer: boolean): void => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(answer)
+    }
+    const timer = setTimeout(() => done(false), within)
+    socket.once('connect', () => socket.write('PING\r\n'))
+    socket.once('data', (data) => done(data.toString().startsWith('+PONG')))
+    socket.once('error', () => done(false))
+  })
+}
+
+/** A redis frozen under `steward run` (timeout 2 s, exec probe, default kill grace) → a new redis answering PING. */
+async function freezeToServing(): Promise<number[]> {
+  const samples: number[] = []
+  for (let r = 0; r < (quick ? 2 : 3); r++) {
+    const port = await freePort()
+    const cli = new Supervised(process.execPath, [
+      bin, 'run', '--json', '--timeout', '2s', '--probe', `exec:redis-cli -p ${port} ping`,
+      '--', 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    ])
+    try {
+      const ready = /^(\d+):M .*Ready to accept connections$/
+      const readyLine = (): Record<string, unknown> | undefined => cli.find((json) => json.type === 'line' && ready.test(String(json.line)))
+      await until('redis ready', () => readyLine() !== undefined)
+      const pid = Number(ready.exec(String(readyLine()!.line))![1])
+      await sleep(2_500) // probes answered: the child is up and beating
+      process.kill(pid, 'SIGSTOP')
+      const frozenAt = performance.now()
+      let serving = false
+      const deadline = frozenAt + 30_000
+      while (!serving) {
+        if (performance.now() > deadline) throw new Error('no new redis answered within 30 s of the freeze')
+        serving = !alive(pid) && (await pong(port))
+        if (!serving) await sleep(10)
+      }
+      samples.push(performance.now() - frozenAt)
+    } finally {
+      await cli.end()
+    }
+  }
+  return samples
+}
+
+const LINE_BYTES = 32 * 1_048_576
+/** A child that writes one 32 MB line with a newline at its end, then exits 0. */
+const lineChild = `const chunk = Buffer.alloc(1_048_576, 97); let left = ${LINE_BYTES / 1_048_576}; const write = () => { while (left > 0) { left--; if (!process.stdout.write(chunk)) return void process.stdout.once('drain', write) } process.stdout.write('\\n') }; write()`
+
+/** Reads a process's stdout to its end: the bytes, and the time from its start to the end. */
+function drain(child: ChildProcess, started: number): Promise<{ bytes: number; ms: number }> {
+  return new Promise((resolve, reject) => {
+    let bytes = 0
+    child.stdout!.on('data', (chunk: Buffer) => (bytes += chunk.length))
+    child.once('error', reject)
+    child.once('close', () => resolve({ bytes, ms: performance.now() - started }))
+  })
+}
+
+/** MB/s of the 32 MB line through `steward run` (text output: the line itself, after its prefix) and through `cat`. */
+async function lineThroughput(): Promise<{ steward: number; cat: number }> {
+  const stewardRates: number[] = []
+  const catRates: number[] = []
+  for (let r = 0; r < (quick ? 1 : 3); r++) {
+    const startedCat = performance.now()
+    const producer = spawn(process.execPath, ['-e', lineChild], { stdio: ['ignore', 'pipe', 'ignore'] })
+    const cat = spawn('cat', [], { stdio: ['pipe', 'pipe', 'ignore'] })
+    producer.stdout.pipe(cat.stdin)
+    const catOut = await drain(cat, startedCat)
+    if (catOut.bytes < LINE_BYTES) throw new Error(`cat passed ${catOut.bytes} bytes of ${LINE_BYTES}`)
+    catRates.push(LINE_BYTES / 1_048_576 / (catOut.ms / 1_000))
+
+    const startedSteward = performance.now()
+    const cli = spawn(process.execPath, [bin, 'run', '--', process.execPath, '-e', lineChild], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NO_COLOR: '1' } })
+    const out = await drain(cli, startedSteward)
+    if (out.bytes < LINE_BYTES) throw new Error(`steward run passed ${out.bytes} bytes of ${LINE_BYTES}`)
+    stewardRates.push(LINE_BYTES / 1_048_576 / (out.ms / 1_000))
+  }
+  return { steward: median(stewardRates), cat: median(catRates) }
+}
+
 /** A child SIGKILLed (a crash) → its replacement's pid written, for a supervisor started by `start`. */
 async function crashRestart(start: (pidFile: string, home: string) => Supervised): Promise<number[]> {
   const samples: number[] = []
@@ -192,5 +280,10 @@ export async function measure(): Promise<Figures> {
     'peer.pm2.rss_mb_1': { value: await rss('pm2', 1), unit: 'MB' },
     'cli.rss_mb_50': { value: await rss('steward', 50), unit: 'MB' },
     'peer.pm2.rss_mb_50': { value: await rss('pm2', 50), unit: 'MB' },
+    'cli.freeze_to_serving_ms': { value: median(await freezeToServing()), unit: 'ms (timeout 2000, exec probe every 1000, kill grace 5000)' },
+    ...(await lineThroughput().then(({ steward, cat }) => ({
+      'cli.line_mb_per_s': { value: steward, unit: 'MB/s (one 32 MB line through steward run)' },
+      'peer.cat.line_mb_per_s': { value: cat, unit: 'MB/s (the same bytes through cat on a pipe)' },
+    }))),
   }
 }

@@ -11,7 +11,15 @@ export const hasProc = process.platform === 'linux' && existsSync('/proc/self/st
  * (`hasProc`). @internal
  */
 export function groupMembers(pgid: number): number[] {
-  const members: number[] = []
+  return groupsMembers(new Set([pgid])).get(pgid) ?? []
+}
+
+/**
+ * The live members of each of the process groups `pgids`, from one scan of /proc (see
+ * {@link groupMembers}): a group with no live member has no entry. Linux only. @internal
+ */
+export function groupsMembers(pgids: ReadonlySet<number>): Map<number, number[]> {
+  const members = new Map<number, number[]>()
   for (const entry of readdirSync('/proc')) {
     const first = entry.charCodeAt(0)
     if (first < 48 || first > 57) continue // not a pid
@@ -24,7 +32,11 @@ export function groupMembers(pgid: number): number[] {
     // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses, so read after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3)
     const state = fields[0]
-    if (Number(fields[2]) === pgid && state !== 'Z' && state !== 'X') members.push(Number(entry))
+    const pgid = Number(fields[2])
+    if (!pgids.has(pgid) || state === 'Z' || state === 'X') continue
+    const list = members.get(pgid)
+    if (list === undefined) members.set(pgid, [Number(entry)])
+    else list.push(Number(entry))
   }
   return members
 }
@@ -49,19 +61,32 @@ export function groupAlive(pgid: number): boolean {
  * counted in each, as `ps` does. Linux only (`hasProc`). @internal
  */
 export function groupRss(pgid: number): number {
-  let bytes = 0
-  for (const pid of groupMembers(pgid)) {
-    let status: string
-    try {
-      status = readFileSync(`/proc/${pid}/status`, 'latin1')
-    } catch {
-      continue
+  return groupsRss(new Set([pgid])).get(pgid) ?? 0
+}
+
+/**
+ * The resident memory of each of the process groups `pgids` in bytes (see {@link groupRss}), from
+ * one scan of /proc however many groups are asked: a group with no live member has no entry.
+ * Linux only. @internal
+ */
+export function groupsRss(pgids: ReadonlySet<number>): Map<number, number> {
+  const rss = new Map<number, number>()
+  for (const [pgid, pids] of groupsMembers(pgids)) {
+    let bytes = 0
+    for (const pid of pids) {
+      let status: string
+      try {
+        status = readFileSync(`/proc/${pid}/status`, 'latin1')
+      } catch {
+        continue
+      }
+      const at = status.indexOf('VmRSS:')
+      if (at === -1) continue // a kernel thread, or it just exited
+      bytes += Number.parseInt(status.slice(at + 6), 10) * 1024 // in kB
     }
-    const at = status.indexOf('VmRSS:')
-    if (at === -1) continue // a kernel thread, or it just exited
-    bytes += Number.parseInt(status.slice(at + 6), 10) * 1024 // in kB
+    rss.set(pgid, bytes)
   }
-  return bytes
+  return rss
 }
 
 /** Sends `signal` to every process of group `pgid`; `false` when the group has no process left. @internal */

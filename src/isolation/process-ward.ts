@@ -9,7 +9,8 @@ import type { Ward, WardContext } from '../steward/ward.js'
 import type { ChildMessage, ToChild } from './child.js'
 import { Mailbox } from './mailbox.js'
 import { lineReader } from './lines.js'
-import { groupAlive, groupRss, hasProc, signalGroup } from './process-group.js'
+import { groupAlive, hasProc, signalGroup } from './process-group.js'
+import { memorySamplerFor } from './memory-sampler.js'
 import { toBytes, type Size } from './size.js'
 
 /**
@@ -56,8 +57,10 @@ export interface ProcessWardOptions {
   readonly maxMemory?: Size
   /**
    * How often the process group's memory is sampled when `maxMemory` is set: a child over its
-   * limit is retired at most this long after it crossed it. Each sample reads /proc (about 2 ms
-   * per 100 processes on the machine). @default '1s'
+   * limit is retired at most this long after it crossed it. Samples fall on multiples of
+   * `memoryEvery` of the clock's time, and one read of /proc (about 2 ms per 100 processes on the
+   * machine) serves every ward on the same clock whose sample is due then, however many wards have
+   * a limit. @default '1s'
    */
   readonly memoryEvery?: Duration
   /** Whether the child sends outputs over IPC (`output()`): the process ward is then a stream ward. @default false */
@@ -226,21 +229,16 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
         poll()
       })
 
-    // The memory watchdog: the group's RSS every `memoryEvery`; over the limit, the child is asked to go at once.
-    let memoryTimer: Timer | undefined
+    // The memory watchdog: the group's RSS every `memoryEvery` (one /proc scan per tick shared by
+    // every ward on the clock); over the limit, the child is asked to go at once.
+    let unwatchMemory: (() => void) | undefined
     if (maxMemory !== undefined && child.pid !== undefined) {
-      const pgid = child.pid
-      const sample = (): void => {
-        memoryTimer = undefined
-        const rss = groupRss(pgid)
-        if (rss <= maxMemory) {
-          memoryTimer = ctx.clock.setTimer(memoryEvery, sample)
-          return
-        }
+      unwatchMemory = memorySamplerFor(ctx.clock).watch(child.pid, memoryEvery, (rss) => {
+        if (rss <= maxMemory) return
+        unwatchMemory?.()
         deliver({ type: 'memory', rss })
         ask()
-      }
-      memoryTimer = ctx.clock.setTimer(memoryEvery, sample)
+      })
     }
     const onAbort = ask
     ctx.signal.addEventListener('abort', onAbort, { once: true })
@@ -273,7 +271,7 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     } finally {
       ctx.signal.removeEventListener('abort', onAbort)
       await probes?.stop()
-      memoryTimer?.cancel()
+      unwatchMemory?.()
       if (!exited && alive()) {
         // Leaving on any path (stopped while the output waited on its consumer, the consumer left,
         // a restart, the steward gave up): the same graceful stop, killSignal then SIGKILL.
