@@ -271,9 +271,11 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   rest(state: typeof IDLE | typeof WAITING): void {
     this.state = state
     if (state === IDLE && this.options.idleTimeout !== Infinity) {
-      // The idle wait is watched too: its start is the stamp.
+      // The idle wait is watched too: its start is the stamp. Still filed under a working
+      // deadline that comes later (`timeout` longer than `idleTimeout`), it is filed earlier.
       this.lastBeat = this.cell.now
       if (this.heapIndex === -1) this.watchdog.watch(this)
+      else this.watchdog.hasten(this)
     }
     if (this.parent !== undefined) runOf(this.parent).follow(this.parent, state)
   }
@@ -291,7 +293,12 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (this.upstream !== undefined) this.upstream.beat(progress)
   }
 
-  /** The current incarnation showed it is up (first beat, output, idle wait, dead letter). */
+  /**
+   * The current incarnation showed it is up (first beat, output, idle wait, dead letter). Each of
+   * these stamps `lastBeat` itself (a beat, a dead letter), or leaves WORKING and stamps it when it
+   * works again (an idle wait, an output), so the steady deadline runs from the sign of life, not
+   * from the incarnation's start.
+   */
   ready(inc: Incarnation): void {
     if (this.current !== inc || isReady(inc)) return
     // Its deadline moves from `startTimeout` to `timeout`, perhaps with the same beat stamp (a
@@ -344,8 +351,10 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   #launchNow(): void {
     const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.#failuresHere)
     if (this.options.backoff !== undefined || this.links?.decider !== undefined) this.#logged.startedAt = this.clock.now()
-    // A start deadline shorter than the steady one must not wait behind the old filing.
-    if (this.options.startTimeout < this.options.timeout && this.heapIndex !== -1) this.watchdog.unwatch(this)
+    // The old filing was computed with the steady deadline: a shorter start deadline must not wait
+    // behind it, and a longer one must not be cut short by it when the new incarnation's start
+    // has the same stamp as the old one's last beat (a beat, then a throw, in one instant or tick).
+    if (this.options.startTimeout !== this.options.timeout && this.heapIndex !== -1) this.watchdog.unwatch(this)
     this.current = inc
     this.beatsAside = true
     this.work()
@@ -684,6 +693,8 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       error: error === undefined ? null : errorInfo(error),
     }
     this.commit(next)
+    // A sign of life: it counts as a beat (the ward may dead-letter without beating).
+    this.lastBeat = this.cell.now
     if (this.parent !== undefined) this.parent.beat(next)
     if (this.listened) this.emit({ type: 'dead-letter', ...this.base(inc.attempt), ...letter })
     const hook = this.options.onDeadLetter
