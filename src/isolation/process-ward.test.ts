@@ -263,6 +263,17 @@ test('a command that cannot be started is a failure, not a hang', { timeout: 30_
   assert.equal(liveChildren.size, 0)
 })
 
+test("a child that sends output() to a process ward made with stream: false (the default) fails with a TypeError naming the option", { timeout: 30_000 }, async () => {
+  const run = steward(processWard(node, [child, 'poison'], { heartbeat: 'ipc' }), { name: 'outputs', maxRestarts: 0, startTimeout: '10s' }).start()
+  const outcome = await run.done
+  assert.equal(outcome.kind, 'gave-up')
+  const cause = outcome.kind === 'gave-up' ? outcome.error.cause : undefined
+  assert.ok(cause instanceof TypeError, String(cause))
+  assert.match(cause.message, /^processWard 'outputs': the child sent an output \(output\(\) of steward\/child\), but the ward was made with option 'stream' false \(the default\)/)
+  assert.match(cause.message, /pass \{ heartbeat: 'ipc', stream: true \} to processWard\(\)/)
+  await noChildLeft([])
+})
+
 test('bad process ward arguments are refused', () => {
   assert.throws(() => processWard(''), /command must be a non-empty string/)
   assert.throws(() => processWard(node, ['x'], { heartbeat: 'smoke' as never }), /option 'heartbeat' must be/)
