@@ -168,8 +168,10 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     return Math.min(this.options.timeout, this.options.startTimeout)
   }
 
+  /** The progress timeout now (the watchdog reads it): none until the incarnation is up, as a slow start is no livelock. */
   get progressTimeout(): number {
-    return this.options.progressTimeout
+    const inc = this.current
+    return inc !== undefined && !isReady(inc) ? Infinity : this.options.progressTimeout
   }
 
   get idleTimeout(): number {
@@ -301,11 +303,15 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    */
   ready(inc: Incarnation): void {
     if (this.current !== inc || isReady(inc)) return
-    // Its deadline moves from `startTimeout` to `timeout`, perhaps with the same beat stamp (a
-    // beat in the instant or tick it started), so the watchdog must see it filed anew.
-    const refile = this.options.startTimeout !== this.options.timeout && this.heapIndex !== -1
+    // Its deadline moves from `startTimeout` to `timeout`, and its progress deadline starts,
+    // perhaps with the same stamps (a beat in the instant or tick it started), so the watchdog
+    // must see it filed anew.
+    const stalls = this.options.progressTimeout !== Infinity
+    const refile = (this.options.startTimeout !== this.options.timeout || stalls) && this.heapIndex !== -1
     if (refile) this.watchdog.unwatch(this)
     markReady(inc)
+    // Beats without progress count as a livelock from the first sign of life, not from the start.
+    if (stalls) this.progressAt = this.cell.now
     this.beatsAside = this.upstream !== undefined
     if (refile && (this.state === WORKING || (this.state === IDLE && this.options.idleTimeout !== Infinity))) this.watchdog.watch(this)
     this.links?.decider?.childReady()
@@ -351,10 +357,12 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   #launchNow(): void {
     const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.#failuresHere)
     if (this.options.backoff !== undefined || this.links?.decider !== undefined) this.#logged.startedAt = this.clock.now()
-    // The old filing was computed with the steady deadline: a shorter start deadline must not wait
-    // behind it, and a longer one must not be cut short by it when the new incarnation's start
-    // has the same stamp as the old one's last beat (a beat, then a throw, in one instant or tick).
-    if (this.options.startTimeout !== this.options.timeout && this.heapIndex !== -1) this.watchdog.unwatch(this)
+    // The old filing was computed with the steady deadlines: a shorter start deadline must not wait
+    // behind it, and a longer one (or none yet for progress) must not be cut short by it when the
+    // new incarnation's start has the stamps of the old one's last beat (a beat, then a throw, in
+    // one instant or tick).
+    const startsApart = this.options.startTimeout !== this.options.timeout || this.options.progressTimeout !== Infinity
+    if (startsApart && this.heapIndex !== -1) this.watchdog.unwatch(this)
     this.current = inc
     this.beatsAside = true
     this.work()

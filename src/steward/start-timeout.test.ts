@@ -213,3 +213,63 @@ test('a beat then a throw in one instant: the next incarnation still gets its (l
   )
   assert.deepEqual(seen, ['5000 start 5000', '10000 start 5000'])
 })
+
+test('a slow start is no livelock: the progress deadline runs from the first sign of life', async () => {
+  const clock = new ManualClock()
+  const seen: string[] = []
+  const run = steward(
+    async (ctx: WardContext) => {
+      if (ctx.attempt > 1) return aborted(ctx.signal)
+      await ctx.clock.sleep(5_000, ctx.signal) // booting, past progressTimeout, within startTimeout
+      for (;;) {
+        ctx.beat() // up at 5000, then alive without progress: stalled at 5000 + 3000
+        await ctx.clock.sleep(100, ctx.signal)
+      }
+    },
+    { timeout: '1s', startTimeout: '10s', progressTimeout: '3s', maxRestarts: Infinity },
+  ).start({ clock, onEvent: (event) => void ((event.type === 'stalled' || event.type === 'hung') && seen.push(`${event.at} ${event.type} ${event.attempt}`)) })
+  await clock.advance(20_000)
+  await clock.runUntil(run.stop())
+  // The second incarnation never shows life: hung at its start deadline, not stalled at 3 s.
+  assert.deepEqual(seen, ['8000 stalled 1', '18000 hung 2'])
+  // Up at once, with a progress deadline shorter than the heartbeat's: stalled at exactly progressTimeout.
+  const stalls: number[] = []
+  const livelock = steward(
+    async (ctx: WardContext) => {
+      for (;;) {
+        ctx.beat()
+        await ctx.clock.sleep(100, ctx.signal)
+      }
+    },
+    { timeout: '5s', progressTimeout: '1s', maxRestarts: 0 },
+  ).start({ clock, onEvent: (event) => void (event.type === 'stalled' && stalls.push(event.at - start)) })
+  const start = clock.now()
+  await clock.runUntil(livelock.done)
+  assert.deepEqual(stalls, [1_000])
+  // A beat then a throw in one instant: the next incarnation is not found stalled at 3 s either.
+  assert.deepEqual(
+    await hangs(
+      async (ctx) => {
+        if (ctx.attempt > 1) return aborted(ctx.signal)
+        ctx.beat()
+        throw new Error('crash')
+      },
+      { timeout: '1s', startTimeout: '10s', progressTimeout: '3s' },
+      10_500,
+    ),
+    ['10000 start 10000'],
+  )
+  // The same when the start deadline is the steady one: the old filing under the progress deadline does not stand.
+  assert.deepEqual(
+    await hangs(
+      async (ctx) => {
+        if (ctx.attempt > 1) return aborted(ctx.signal)
+        ctx.beat()
+        throw new Error('crash')
+      },
+      { timeout: '5s', progressTimeout: '1s' },
+      5_500,
+    ),
+    ['5000 start 5000'],
+  )
+})
