@@ -66,7 +66,7 @@ after(async () => {
   assert.equal(left, 0, 'a worker or child process outlived the matrix')
 })
 
-describe('the fault matrix over thread and process wards', { concurrency: 8 }, () => {
+describe('the fault matrix over thread and process wards', { concurrency: 11 }, () => {
   for (const fault of Object.keys(causes)) {
     for (const isolation of ['thread', 'process'] as const) {
       for (const kind of ['promise', 'stream'] as const) {
