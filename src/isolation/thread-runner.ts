@@ -60,19 +60,28 @@ port.on('message', (message: ToWorker) => {
     wakePull?.()
   } else if (message.type === 'abort') {
     controller.abort(reasonFromWire(message.reason))
+    wakePull?.()
   }
 })
 
+/**
+ * The next pull: resolves when the steward side asks for an output, or rejects once it asked the
+ * worker to leave (a stream ward suspended at a `yield` is then closed, as in-process).
+ */
 function nextPull(): Promise<void> {
-  if (pulls > 0) {
-    pulls--
-    return Promise.resolve()
-  }
-  return new Promise((resolve) => {
-    wakePull = () => {
-      wakePull = undefined
-      pulls--
-      resolve()
+  return new Promise((resolve, reject) => {
+    const take = (): boolean => {
+      if (controller.signal.aborted) reject(controller.signal.reason)
+      else if (pulls > 0) {
+        pulls--
+        resolve()
+      } else return false
+      return true
+    }
+    if (!take()) {
+      wakePull = () => {
+        if (take()) wakePull = undefined
+      }
     }
   })
 }
@@ -134,7 +143,16 @@ async function run(start: Extract<ToWorker, { type: 'start' }>): Promise<void> {
       }
       const iterator = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]()
       for (;;) {
-        await nextPull()
+        const left = await nextPull().then(
+          () => false,
+          () => true,
+        )
+        if (left) {
+          // Retired while it waited on its consumer: its `finally` runs, as an in-process stream
+          // ward's does when the steward closes it; the steward side waits for it (up to terminateAfter).
+          await iterator.return?.()
+          break
+        }
         const step = await iterator.next()
         if (step.done === true) {
           returned = step.value

@@ -217,3 +217,25 @@ test('stream: true with a worker ward that returns a promise is allowed: it comp
   assert.equal(run.status().progress, 'done')
   await noWorkerLeft()
 })
+
+test("a worker's stream ward retired while it waits on its consumer is closed as in-process: its signal aborts and its finally runs, then the worker leaves on its own", { timeout: 30_000 }, async () => {
+  const said: unknown[] = []
+  const channel = new BroadcastChannel('steward-test-closed')
+  channel.onmessage = (event) => said.push((event as MessageEvent).data)
+  try {
+    // With a 10-minute terminateAfter, a worker that did not leave on its own would time this test out.
+    const run = steward(threadWard(fixtures, { export: 'closes', stream: true, terminateAfter: '10m' }), { timeout: '5s', startTimeout: '10s' }).start()
+    const values: unknown[] = []
+    for await (const value of run) {
+      values.push(value)
+      if (values.length === 2) break // the consumer leaves: the run stops while the worker waits at its yield
+    }
+    assert.deepEqual(values, [1, 2])
+    assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
+    for (let i = 0; i < 200 && said.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.deepEqual(said, [{ aborted: true, why: 'stopped' }])
+    await noWorkerLeft()
+  } finally {
+    channel.close()
+  }
+})

@@ -223,6 +223,14 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
     } finally {
       ctx.signal.removeEventListener('abort', onAbort)
       sampler?.cancel()
+      if (!exited && killer !== undefined) {
+        // Asked to leave (not hung), perhaps while waiting on its consumer: the worker finishes on
+        // its own (its stream ward closed, its `finally` run), or `killer` terminates it at terminateAfter.
+        while ((await mailbox.receive()).type !== 'exit') {
+          // what it says while it leaves is not delivered
+        }
+        exited = true
+      }
       killer?.cancel()
       if (!exited) await worker.terminate()
       spawned.release()
