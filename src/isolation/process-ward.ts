@@ -164,7 +164,10 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     child.on('exit', (code, signal) => {
       // Its group may outlive it: it stays in liveChildren until the group is empty (below).
       if (!groups) liveChildren.delete(child)
-      deliver({ type: 'exit', code, signal })
+      // What it sent just before it exited may still be in the IPC pipe (a busy steward can see the
+      // exit first): its exit comes after its last message, when the channel closes (as 'close' does).
+      if (ipc && child.connected) child.once('disconnect', () => deliver({ type: 'exit', code, signal }))
+      else deliver({ type: 'exit', code, signal })
     })
     // Its stdio pipes close after its exit: the ward waits for that too, so no pipe outlives it.
     const closed = new Promise((resolve) => {
