@@ -15,7 +15,7 @@ const repetitions = quick ? 3 : 7
 async function threadReplace(warm: boolean): Promise<number> {
   const samples: number[] = []
   // The default terminateAfter (1 s): a worker retired for a hang is terminated at once all the same.
-  const ward = threadWard(new URL('./fixtures/freeze.mjs', import.meta.url), { warm })
+  const ward = threadWard(new URL('./fixtures/freeze.mjs', import.meta.url), { stream: true, warm })
   for (let r = 0; r < repetitions; r++) {
     let hungAt = 0
     // The worker's boot counts against the start deadline, not the 200 ms heartbeat timeout.

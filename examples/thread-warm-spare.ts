@@ -13,7 +13,7 @@ interface Crunched {
 }
 
 let hungAt = Infinity
-const run = steward(threadWard<Crunched, number>(new URL('./workers/crunch.mjs', import.meta.url), { warm: true }), {
+const run = steward(threadWard<Crunched, number>(new URL('./workers/crunch.mjs', import.meta.url), { stream: true, warm: true }), {
   name: 'crunch',
   timeout: '1s',
 }).start()

@@ -49,7 +49,10 @@ export interface ThreadChildConfig extends ChildConfigOptions {
   readonly module: string
   /** @default 'default' */
   readonly export?: string
-  /** @default true */
+  /**
+   * Whether the worker's ward yields outputs (an `async function*`); nothing consumes a stream
+   * child's outputs under `steward up`, so a child is usually a promise ward. @default false
+   */
   readonly stream?: boolean
   /** @default '1s' */
   readonly terminateAfter?: Duration

@@ -141,6 +141,21 @@ test('run --probe http: a real HTTP server frozen with SIGSTOP is killed within 
   assertJsonLines(cli)
 })
 
+test('run --idle-timeout shorter than --timeout: a child without a heartbeat is restarted at the idle timeout, not at the timeout', { timeout: 30_000 }, async (t) => {
+  const cli = startCli(['run', '--json', '--timeout', '10s', '--idle-timeout', '2s', '--', 'sleep', '100'])
+  t.after(() => cli.kill())
+  const started = await cli.waitFor('the child', isEvent('started'))
+  // Bounded well under the 10 s timeout: it fired at the timeout before the fix.
+  const idle = await cli.waitFor('the idle timeout', isEvent('idle-timeout'), 6_000)
+  assert.equal(idle.json!.idleTimeout, 2_000)
+  const after = at(idle) - at(started)
+  assert.ok(after >= 2_000 - 20 && after <= 2_000 + slack, `idle-timeout ${after} ms after the start (idleTimeout 2000)`)
+  assert.ok(!cli.events().some((event) => event.type === 'hung'), 'no hang came first')
+  await cli.waitFor('the restart', isEvent('restarting', { reason: 'idle' }))
+  assert.equal(await stopWith(cli, 'SIGTERM'), 143)
+  assertJsonLines(cli)
+})
+
 test('a second SIGINT SIGKILLs a child that ignores SIGTERM at once, without waiting for --kill-after', { timeout: 30_000 }, async (t) => {
   const cli = startCli(['run', '--json', '--kill-after', '60s', '--', process.execPath, cliChild, 'deaf'])
   t.after(() => cli.kill())

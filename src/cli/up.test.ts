@@ -59,7 +59,7 @@ test('steward up: a child that hangs is restarted by the tree; output for a pers
       name: 'tree',
       backoff: '10ms..20ms',
       children: [
-        { name: 'worker', module: ${JSON.stringify(threadWards)}, export: 'slowBeats', timeout: '2s' },
+        { name: 'worker', module: ${JSON.stringify(threadWards)}, export: 'beatsUntilStopped', timeout: '2s' },
         { name: 'hanger', command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(cliChild)}, 'ipc-hang'], heartbeat: 'ipc', timeout: '1s', env: { EXTRA: 'x' } },
       ],
     })\n`,
@@ -183,7 +183,7 @@ export default defineConfig({
   children: [
     { name: 'db', command: 'sh', args: ['-c', 'touch ${marker}'], heartbeat: 'tcp:127.0.0.1:6379', killAfter: '2s' },
     { name: 'api', command: 'sh', args: ['-c', 'touch ${marker}'], heartbeat: { http: 'http://127.0.0.1:8080/health', every: '1s' }, maxMemory: '512M' },
-    { name: 'jobs', module: ${JSON.stringify(threadWards)}, export: 'slowBeats' },
+    { name: 'jobs', module: ${JSON.stringify(threadWards)}, export: 'beatsUntilStopped' },
   ],
 })\n`,
   )
@@ -212,7 +212,7 @@ test('steward up: a worker-thread child by a module path and a process child in 
     join(dir, 'steward.config.json'),
     JSON.stringify({
       children: [
-        { name: 'jobs', module: relative(dir, threadWards), export: 'slowBeats', timeout: '2s' },
+        { name: 'jobs', module: relative(dir, threadWards), export: 'beatsUntilStopped', timeout: '2s' },
         { name: 'where', command: 'sh', args: ['-c', 'echo "pid $$" >&2; pwd; exec sleep 1000'], cwd: 'work' },
       ],
     }),

@@ -1,6 +1,8 @@
 // The child-process side of a process ward with heartbeat 'ipc', for Node children:
-//   import { beat, output, idle, stopSignal, resume, attempt } from 'steward/child'
-// Every function is a no-op when the process was not started by a process ward.
+//   import { beat, output, idle, deadLetter, poisoned, stopSignal, resume, attempt, failuresHere } from 'steward/child'
+// What an in-process ward reads from its context, a child reads here. Every function is a no-op
+// (and `poisoned()` false) when the process was not started by a process ward.
+import { sameProgress } from '../steward/progress.js'
 import { idleWait } from './idle-wait.js'
 
 /** Messages a child sends its steward over IPC. @internal */
@@ -9,6 +11,7 @@ export type ChildMessage =
   | { readonly steward: 'output'; readonly value: unknown; readonly progress?: unknown }
   | { readonly steward: 'idle' }
   | { readonly steward: 'busy' }
+  | { readonly steward: 'dead-letter'; readonly input: unknown; readonly next: unknown }
 
 /** Messages a process ward sends its child over IPC. @internal */
 export type ToChild = { readonly steward: 'stop' }
@@ -17,17 +20,35 @@ function send(message: ChildMessage): void {
   if (typeof process.send === 'function' && process.connected) process.send(message)
 }
 
-/** A heartbeat, optionally with progress (structured-cloneable); the next process gets it as `resume`. */
+/** A heartbeat, optionally with progress (JSON data); the next process gets it as `resume`. */
 export function beat(progress?: unknown): void {
+  if (progress !== undefined) committed = progress
   send(progress === undefined ? { steward: 'beat' } : { steward: 'beat', progress })
 }
 
 /**
  * An output for the process ward's stream (option `stream: true`), with the
- * progress its delivery commits, as `ctx.output` does in-process.
+ * progress its delivery commits, as `ctx.output` does in-process. A process
+ * ward made with `stream: false` (the default) fails with a `TypeError`
+ * naming the option when it receives one.
  */
 export function output(value: unknown, progress?: unknown): void {
+  // The child does not wait for the delivery: for `poisoned()`, it has moved on once it sent it.
+  if (progress !== undefined) committed = progress
   send(progress === undefined ? { steward: 'output', value } : { steward: 'output', value, progress })
+}
+
+/**
+ * Dead-letters the input at the current progress and commits `next`, the
+ * progress after it, as `ctx.deadLetter` does in-process: the run emits a
+ * `dead-letter` event and calls its `onDeadLetter` option. Use it to skip an
+ * input when {@link poisoned} says it is poison. `next` must not be
+ * `undefined` (JSON data, as progress).
+ */
+export function deadLetter(input: unknown, next: unknown): void {
+  if (next === undefined) throw new TypeError('deadLetter(input, next): next (the progress after the input) must not be undefined')
+  committed = next
+  send({ steward: 'dead-letter', input, next })
 }
 
 let stopping: AbortController | undefined
@@ -92,3 +113,27 @@ export const resume: unknown = fromEnvironment('STEWARD_RESUME')
 
 /** This process's attempt number (`STEWARD_ATTEMPT`): 1 for the first. */
 export const attempt: number = Number(process.env.STEWARD_ATTEMPT ?? 1)
+
+/**
+ * How many processes in a row failed at the progress in {@link resume}
+ * (`STEWARD_FAILURES_HERE`; 0 when the last one did not fail there), as
+ * `ctx.failuresHere`.
+ */
+export const failuresHere: number = Number(process.env.STEWARD_FAILURES_HERE ?? 0)
+
+/** What this process committed last: its `resume` until it beats with progress, dead-letters or outputs. */
+let committed: unknown = resume
+const poisonedAtStart = process.env.STEWARD_POISONED === '1'
+
+/**
+ * Whether the input at the progress in {@link resume} is poison: this process
+ * started where `poisonAfter` processes in a row failed (`STEWARD_POISONED`),
+ * and has not moved on since, as `ctx.poisoned` in-process (a function: a
+ * module's export cannot be a getter). It turns false once this process beats
+ * with a progress other than `resume`, dead-letters, or sends an output with
+ * progress, and once its steward asks it to stop. Skip the input with
+ * {@link deadLetter}: `if (poisoned()) deadLetter(input, position + 1)`.
+ */
+export function poisoned(): boolean {
+  return poisonedAtStart && stopping?.signal.aborted !== true && sameProgress(committed, resume)
+}

@@ -12,6 +12,7 @@ import { lineReader } from './lines.js'
 import { groupAlive, hasProc, signalGroup } from './process-group.js'
 import { memorySamplerFor } from './memory-sampler.js'
 import { toBytes, type Size } from './size.js'
+import { streamOptionError } from './stream-option.js'
 
 /**
  * Where a process ward's heartbeat comes from:
@@ -63,7 +64,11 @@ export interface ProcessWardOptions {
    * a limit. @default '1s'
    */
   readonly memoryEvery?: Duration
-  /** Whether the child sends outputs over IPC (`output()`): the process ward is then a stream ward. @default false */
+  /**
+   * Whether the child sends outputs over IPC (`output()` of `steward/child`; needs heartbeat
+   * `'ipc'`): the process ward is then a stream ward. A child that sends an output under
+   * `stream: false` fails with a `TypeError` naming this option. @default false
+   */
   readonly stream?: boolean
   /** Receives each line the child writes on stdout and stderr (also a `line` event of the run). */
   readonly onLine?: (stream: 'stdout' | 'stderr', line: string) => void
@@ -90,9 +95,14 @@ const GROUP_GRACE_MS = 2_000
  * {@link ProcessHeartbeat}) and its exit: exit code 0 is completion,
  * another code or a signal is a failure. Retiring it sends `killSignal`,
  * then SIGKILL after `killAfter` (the stop report's `killed` names it).
- * Never run through a shell unless `shell` says so. The child learns its
- * resume point and attempt from `STEWARD_RESUME` (JSON) and `STEWARD_ATTEMPT`;
- * with `'ipc'`, its progress survives restarts like any ward's. `T` and `P`
+ * Never run through a shell unless `shell` says so. The child learns what a
+ * ward reads from its context from its environment: `STEWARD_RESUME` (the
+ * resume point, JSON; empty for none), `STEWARD_ATTEMPT`,
+ * `STEWARD_FAILURES_HERE` (failures in a row at the resume point) and
+ * `STEWARD_POISONED` (`'1'` when the input at the resume point is poison, else
+ * `'0'`); `steward/child` reads them. With `'ipc'`, its progress survives
+ * restarts like any ward's, and its dead letters (`deadLetter()` of
+ * `steward/child`) are the run's, as `ctx.deadLetter`. `T` and `P`
  * are the types of its outputs and progress, as the caller declares them
  * (they cross a process boundary unchecked).
  */
@@ -137,6 +147,8 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
         ...(options.env ?? process.env),
         STEWARD_ATTEMPT: String(ctx.attempt),
         STEWARD_RESUME: ctx.resume === undefined ? '' : JSON.stringify(ctx.resume),
+        STEWARD_FAILURES_HERE: String(ctx.failuresHere),
+        STEWARD_POISONED: ctx.poisoned ? '1' : '0',
       },
       shell: options.shell ?? false,
       stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
@@ -155,7 +167,10 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     child.on('exit', (code, signal) => {
       // Its group may outlive it: it stays in liveChildren until the group is empty (below).
       if (!groups) liveChildren.delete(child)
-      deliver({ type: 'exit', code, signal })
+      // What it sent just before it exited may still be in the IPC pipe (a busy steward can see the
+      // exit first): its exit comes after its last message, when the channel closes (as 'close' does).
+      if (ipc && child.connected) child.once('disconnect', () => deliver({ type: 'exit', code, signal }))
+      else deliver({ type: 'exit', code, signal })
     })
     // Its stdio pipes close after its exit: the ward waits for that too, so no pipe outlives it.
     const closed = new Promise((resolve) => {
@@ -254,7 +269,9 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
           if (message.steward === 'beat') ctx.beat(message.progress)
           else if (message.steward === 'idle') childIdle = true
           else if (message.steward === 'busy') childIdle = false
-          else if (message.steward === 'output' && stream) {
+          else if (message.steward === 'dead-letter') ctx.deadLetter(message.input, message.next)
+          else if (message.steward === 'output') {
+            if (!stream) throw streamOptionError('processWard', ctx.name, 'the child sent an output (output() of steward/child)')
             yield message.progress === undefined ? (message.value as T) : ctx.output(message.value as T, message.progress)
           }
           continue

@@ -1,4 +1,5 @@
 // Messages between a thread ward's steward side (main thread) and its worker. @internal
+import { asError, WardRetiredError } from '../steward/errors.js'
 
 /** A serialised error: what crosses the thread boundary of a failure. */
 export interface WireError {
@@ -6,7 +7,12 @@ export interface WireError {
   readonly message: string
   readonly stack?: string
   readonly code?: string
+  /** A `WardRetiredError`'s `why`: the worker's signal is aborted with a `WardRetiredError` again. */
+  readonly why?: string
 }
+
+/** An abort reason on the wire: an error, or a value that clones as it is (a caller's `stop('shutdown')`). */
+export type WireReason = { readonly error: WireError } | { readonly value: unknown }
 
 /** Main → worker. */
 export type ToWorker =
@@ -16,12 +22,15 @@ export type ToWorker =
       readonly attempt: number
       readonly resume: unknown
       readonly failuresHere: number
+      /** `ctx.poisoned` as the incarnation starts; the worker's own turns false as in-process. */
       readonly poisoned: boolean
       readonly pulseInterval: number
       readonly timeout: number
+      /** The thread ward's `stream` option: a ward that returns an async iterable without it is refused. */
+      readonly stream: boolean
     }
   | { readonly type: 'pull' }
-  | { readonly type: 'abort'; readonly reason: WireError }
+  | { readonly type: 'abort'; readonly reason: WireReason }
 
 /** Worker → main. */
 export type FromWorker =
@@ -31,23 +40,49 @@ export type FromWorker =
   | { readonly type: 'busy' }
   | { readonly type: 'output'; readonly value: unknown; readonly progress?: unknown; readonly tagged: boolean }
   | { readonly type: 'dead-letter'; readonly input: unknown; readonly next: unknown }
-  | { readonly type: 'done' }
+  /** The ward ended; `tagged`: it returned `ctx.output(value, progress)`. */
+  | { readonly type: 'done'; readonly value?: unknown; readonly progress?: unknown; readonly tagged?: boolean }
   | { readonly type: 'failed'; readonly error: WireError }
+  /** The ward returned an async iterable, and the thread ward was made without `stream: true`. */
+  | { readonly type: 'stream-mismatch' }
 
-export function toWire(error: unknown): WireError {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code
-    return {
-      name: error.name,
-      message: error.message,
-      ...(error.stack === undefined ? {} : { stack: error.stack }),
-      ...(typeof code === 'string' ? { code } : {}),
+/** An error as it crosses: a non-Error thrown becomes a `NonErrorThrown` first, as in-process. */
+export function toWire(thrown: unknown): WireError {
+  const error = asError(thrown)
+  const code = (error as { code?: unknown }).code
+  return {
+    name: error.name,
+    message: error.message,
+    ...(error.stack === undefined ? {} : { stack: error.stack }),
+    ...(typeof code === 'string' ? { code } : {}),
+    // By name, not class: the run may come from another copy of the library than this file.
+    ...(error.name === 'WardRetiredError' && typeof (error as { why?: unknown }).why === 'string' ? { why: (error as WardRetiredError).why } : {}),
+  }
+}
+
+/** An abort reason as it crosses: an error as {@link toWire} sends it, anything else as it is if it clones. */
+export function reasonToWire(reason: unknown): WireReason {
+  if (!(reason instanceof Error)) {
+    try {
+      return { value: structuredClone(reason) }
+    } catch {
+      // Not cloneable (a function, a class instance with private state): as an error.
     }
   }
-  return { name: 'Error', message: String(error) }
+  return { error: toWire(reason) }
+}
+
+export function reasonFromWire(wire: WireReason): unknown {
+  return 'error' in wire ? fromWire(wire.error) : wire.value
 }
 
 export function fromWire(wire: WireError): Error {
+  if (wire.why !== undefined) {
+    const retired = new WardRetiredError('', wire.why)
+    retired.message = wire.message
+    if (wire.stack !== undefined) retired.stack = wire.stack
+    return retired
+  }
   const error = new Error(wire.message)
   error.name = wire.name
   if (wire.stack !== undefined) error.stack = wire.stack

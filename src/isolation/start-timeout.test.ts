@@ -22,7 +22,7 @@ function hungEvents(events: readonly StewardEvent[]): string[] {
 
 test('a thread ward whose module loads for 600 ms: healthy with a start deadline, hung at timeout without one', { timeout: 30_000 }, async () => {
   const events: StewardEvent[] = []
-  const run = steward(threadWard<number>(slowModule, { export: 'counts' }), { timeout: 200, startTimeout: '10s', maxRestarts: 0 }).start({
+  const run = steward(threadWard<number>(slowModule, { export: 'counts', stream: true }), { timeout: 200, startTimeout: '10s', maxRestarts: 0 }).start({
     onEvent: (event) => events.push(event),
   })
   const values: number[] = []
@@ -32,7 +32,7 @@ test('a thread ward whose module loads for 600 ms: healthy with a start deadline
   await nothingLeft()
 
   const without: StewardEvent[] = []
-  const cold = steward(threadWard<number>(slowModule, { export: 'counts', terminateAfter: 0 }), { timeout: 200, maxRestarts: 0 }).start({
+  const cold = steward(threadWard<number>(slowModule, { export: 'counts', stream: true, terminateAfter: 0 }), { timeout: 200, maxRestarts: 0 }).start({
     onEvent: (event) => without.push(event),
   })
   await assert.rejects(

@@ -21,7 +21,7 @@ async function noWorkerLeft(): Promise<void> {
 test('a worker stuck in a CPU loop is terminated and replaced; the new one resumes after the last delivered value', { timeout: 30_000 }, async () => {
   const events: string[] = []
   const started = performance.now()
-  const run = steward(threadWard(fixtures, { export: 'cpuHang', terminateAfter: 100 }), {
+  const run = steward(threadWard(fixtures, { export: 'cpuHang', stream: true, terminateAfter: 100 }), {
     name: 'cpu',
     timeout: 1_500,
     startTimeout: '10s',
@@ -45,7 +45,7 @@ test('with warm, the replacement is the spare started beforehand, and the spare 
     [true, 3], // the first and its spare; the spare takes over and a new spare starts, then goes
   ] as const) {
     const before = started.workers
-    const run = steward(threadWard(fixtures, { export: 'cpuHang', terminateAfter: 100, warm }), { timeout: 1_500, startTimeout: '10s' }).start()
+    const run = steward(threadWard(fixtures, { export: 'cpuHang', stream: true, terminateAfter: 100, warm }), { timeout: 1_500, startTimeout: '10s' }).start()
     const values: unknown[] = []
     for await (const value of run) values.push(value)
     assert.deepEqual(values, [0, 1, 2, 3, 4, 5])
@@ -55,7 +55,7 @@ test('with warm, the replacement is the spare started beforehand, and the spare 
 })
 
 test('a worker that throws is a failure like a throw, restarted at once', { timeout: 30_000 }, async () => {
-  const run = steward(threadWard(fixtures, { export: 'throws' }), { maxRestarts: 2, within: Infinity }).start()
+  const run = steward(threadWard(fixtures, { export: 'throws', stream: true }), { maxRestarts: 2, within: Infinity }).start()
   const values: unknown[] = []
   await assert.rejects(async () => {
     for await (const value of run) values.push(value)
@@ -119,7 +119,7 @@ test('bad thread ward arguments are refused', () => {
 test('a hung worker is terminated at once, whatever terminateAfter says: its replacement does not wait for it', { timeout: 30_000 }, async () => {
   const events: string[] = []
   // With a 10-minute terminateAfter, waiting for it would time this test out.
-  const run = steward(threadWard(fixtures, { export: 'cpuHang', terminateAfter: '10m', warm: true }), { timeout: 1_500, startTimeout: '10s' }).start({
+  const run = steward(threadWard(fixtures, { export: 'cpuHang', stream: true, terminateAfter: '10m', warm: true }), { timeout: 1_500, startTimeout: '10s' }).start({
     onEvent: (event: StewardEvent) => events.push(event.type),
   })
   const values: unknown[] = []
@@ -162,7 +162,7 @@ for (const [form, exported] of [
 test('a worker busy for eight timeouts stays healthy on its beats alone (they cross from the worker)', { timeout: 30_000 }, async () => {
   const events: string[] = []
   // Busy 4 s: past its 2.5 s start deadline too, so only relayed beats keep it alive.
-  const run = steward(threadWard(fixtures, { export: 'slowBeats' }), { timeout: 500, startTimeout: 2_500, restart: 'temporary' }).start({
+  const run = steward(threadWard(fixtures, { export: 'slowBeats', stream: true }), { timeout: 500, startTimeout: 2_500, restart: 'temporary' }).start({
     onEvent: (event: StewardEvent) => events.push(event.type),
   })
   const values: unknown[] = []
@@ -173,7 +173,7 @@ test('a worker busy for eight timeouts stays healthy on its beats alone (they cr
 })
 
 test('a warm spare is released when the run is stopped during the backoff after a hang', { timeout: 30_000 }, async () => {
-  const run = steward(threadWard(fixtures, { export: 'cpuHang', warm: true }), { timeout: 1_000, startTimeout: '10s', backoff: fixed('1m') }).start()
+  const run = steward(threadWard(fixtures, { export: 'cpuHang', stream: true, warm: true }), { timeout: 1_000, startTimeout: '10s', backoff: fixed('1m') }).start()
   const waiting = (async () => {
     for await (const _ of run) {
       // drain
@@ -184,4 +184,58 @@ test('a warm spare is released when the run is stopped during the backoff after 
   assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
   await waiting
   await noWorkerLeft()
+})
+
+test("stream defaults to false: a promise-style worker runs with no option and `await run.done`", { timeout: 30_000 }, async () => {
+  const run = steward(threadWard(fixtures, { export: 'completes' }), { timeout: '5s', startTimeout: '10s' }).start()
+  const outcome = await run.done
+  assert.equal(outcome.kind, 'completed')
+  assert.equal(run.status().progress, 'done')
+  await noWorkerLeft()
+})
+
+test("a worker whose ward returns an async iterable under stream: false fails with a TypeError naming the option, never a silent exit", { timeout: 30_000 }, async () => {
+  const events: StewardEvent[] = []
+  const run = steward(threadWard(fixtures, { export: 'throws' }), { name: 'gen', maxRestarts: 0, startTimeout: '10s' }).start({ onEvent: (event) => events.push(event) })
+  const outcome = await run.done
+  assert.equal(outcome.kind, 'gave-up')
+  const cause = outcome.kind === 'gave-up' ? outcome.error.cause : undefined
+  assert.ok(cause instanceof TypeError, String(cause))
+  assert.match(cause.message, /^threadWard 'gen': the worker's ward returned an async iterable \(a stream ward\), but the ward was made with option 'stream' false \(the default\)/)
+  assert.match(cause.message, /pass \{ stream: true \} to threadWard\(\)/)
+  const failed = events.find((event) => event.type === 'failed')
+  assert.equal(failed?.type === 'failed' && failed.error.name, 'TypeError')
+  await noWorkerLeft()
+})
+
+test('stream: true with a worker ward that returns a promise is allowed: it completes when the run is iterated', { timeout: 30_000 }, async () => {
+  const run = steward(threadWard(fixtures, { export: 'completes', stream: true }), { timeout: '5s', startTimeout: '10s' }).start()
+  const values: unknown[] = []
+  for await (const value of run) values.push(value)
+  assert.deepEqual(values, [])
+  assert.equal((await run.done).kind, 'completed')
+  assert.equal(run.status().progress, 'done')
+  await noWorkerLeft()
+})
+
+test("a worker's stream ward retired while it waits on its consumer is closed as in-process: its signal aborts and its finally runs, then the worker leaves on its own", { timeout: 30_000 }, async () => {
+  const said: unknown[] = []
+  const channel = new BroadcastChannel('steward-test-closed')
+  channel.onmessage = (event) => said.push((event as MessageEvent).data)
+  try {
+    // With a 10-minute terminateAfter, a worker that did not leave on its own would time this test out.
+    const run = steward(threadWard(fixtures, { export: 'closes', stream: true, terminateAfter: '10m' }), { timeout: '5s', startTimeout: '10s' }).start()
+    const values: unknown[] = []
+    for await (const value of run) {
+      values.push(value)
+      if (values.length === 2) break // the consumer leaves: the run stops while the worker waits at its yield
+    }
+    assert.deepEqual(values, [1, 2])
+    assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
+    for (let i = 0; i < 200 && said.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.deepEqual(said, [{ aborted: true, why: 'stopped' }])
+    await noWorkerLeft()
+  } finally {
+    channel.close()
+  }
 })

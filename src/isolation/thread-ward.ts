@@ -6,7 +6,8 @@ import type { Timer } from '../time/clock.js'
 import { describe, toMs, type Duration } from '../time/duration.js'
 import type { Output } from '../steward/output.js'
 import type { Ward, WardContext } from '../steward/ward.js'
-import { fromWire, toWire, type FromWorker, type ToWorker } from './protocol.js'
+import { fromWire, reasonToWire, type FromWorker, type ToWorker } from './protocol.js'
+import { streamOptionError } from './stream-option.js'
 import { Mailbox } from './mailbox.js'
 import { wardHost } from '../steward/host.js'
 import { MemoryLimitError, WardRetiredError } from '../steward/errors.js'
@@ -35,9 +36,12 @@ export interface ThreadWardOptions {
   readonly sampleEvery?: Duration
   /**
    * Whether the worker's ward yields outputs. `true`: the thread ward is a
-   * stream ward (the worker runs as its consumer pulls). `false`: a promise
-   * ward (the worker runs at once and is watched from the start).
-   * @default true
+   * stream ward (the worker runs as its consumer pulls: iterate the run).
+   * `false`: a promise ward (the worker runs at once and is watched from the
+   * start), as `processWard`'s default. A worker ward that returns an async
+   * iterable under `stream: false` fails with a `TypeError` naming this
+   * option; a worker ward that returns a promise under `stream: true` is fine.
+   * @default false
    */
   readonly stream?: boolean
   /**
@@ -70,11 +74,17 @@ const runner = existsSync(fileURLToPath(besideThis)) ? besideThis : new URL('../
  * killed: the worker's beats are a counter in shared memory that the steward
  * side samples from the main thread, and a retired worker that does not
  * finish within `terminateAfter` is terminated. The module exports the ward
- * (`export default async function* (ctx) { … }`); its context works as
- * in-process (signal, beat with progress, resume, attempt, failuresHere,
- * idle, output, poisoned, deadLetter). Outputs cross to the main thread one
- * per pull, so a slow consumer pauses the worker. A worker that throws,
- * exits or runs out of memory is a failure like a throw.
+ * (`export default async function (ctx) { … }`, or an `async function*` with
+ * `stream: true`); its context works as in-process: `signal` (aborted when
+ * the incarnation is retired, with the same reason: a `WardRetiredError` with
+ * its `why`, or the caller's stop reason), `beat(progress)`, `resume`,
+ * `attempt`, `failuresHere`, `idle`, `output`, `poisoned` (live: false once
+ * the incarnation commits a progress other than `resume` — a beat with
+ * progress, a dead letter, a tagged output delivered — or is retired) and
+ * `deadLetter`. Outputs cross to the main thread one per pull, so a slow
+ * consumer pauses the worker; a ward that returns `ctx.output(value,
+ * progress)` commits and completes with `value`. A worker that throws, exits
+ * or runs out of memory is a failure like a throw.
  *
  * `module` is a `file:` URL or an absolute path. `T` and `P` are the types of
  * the worker ward's outputs and progress, as the caller declares them (they
@@ -100,9 +110,9 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
   // One spare per run, handed from an incarnation to the next.
   const spares = new WeakMap<object, Spawned>()
   const spawn = (): Spawned => new Spawned(href, exportName, resourceLimits)
-  const stream = options.stream ?? true
+  const stream = options.stream ?? false
   if (typeof stream !== 'boolean') throw new TypeError(`threadWard: option 'stream' must be a boolean, got ${describe(stream)}`)
-  const supervise = async function* threadWard(ctx: WardContext): AsyncGenerator<T | Output<T>> {
+  const supervise = async function* threadWard(ctx: WardContext): AsyncGenerator<T | Output<T>, unknown> {
     // With `warm`, the run (when the context is a steward's) keeps a spare for the next incarnation.
     const owner = warm ? ctx[wardHost] : undefined
     const spawned = (owner === undefined ? undefined : spares.get(owner)) ?? spawn()
@@ -145,7 +155,7 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
       const reason: unknown = ctx.signal.reason
       // A worker that stopped beating cannot answer an abort (it is stuck in a loop): at once.
       if (reason instanceof WardRetiredError && reason.why === 'hung') return void worker.terminate()
-      send({ type: 'abort', reason: toWire(reason) })
+      send({ type: 'abort', reason: reasonToWire(reason) })
       killer = ctx.clock.setTimer(terminateAfter, () => void worker.terminate())
     }
     ctx.signal.addEventListener('abort', onAbort, { once: true })
@@ -170,6 +180,7 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
               poisoned: ctx.poisoned,
               pulseInterval: ctx.pulseInterval,
               timeout: ctx.timeout,
+              stream,
             })
             send({ type: 'pull' })
             break
@@ -190,9 +201,12 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
             send({ type: 'pull' })
             break
           case 'done':
-            return
+            // A ward that returned `ctx.output(value, progress)` commits `progress` and completes with `value`, as in-process.
+            return message.tagged === true ? ctx.output(message.value as T, message.progress) : message.value
           case 'failed':
             throw fromWire(message.error)
+          case 'stream-mismatch':
+            throw streamOptionError('threadWard', ctx.name, "the worker's ward returned an async iterable (a stream ward)")
           case 'crash':
             if ((message.error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
               const heapMb = resourceLimits?.maxOldGenerationSizeMb
@@ -209,6 +223,14 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
     } finally {
       ctx.signal.removeEventListener('abort', onAbort)
       sampler?.cancel()
+      if (!exited && killer !== undefined) {
+        // Asked to leave (not hung), perhaps while waiting on its consumer: the worker finishes on
+        // its own (its stream ward closed, its `finally` run), or `killer` terminates it at terminateAfter.
+        while ((await mailbox.receive()).type !== 'exit') {
+          // what it says while it leaves is not delivered
+        }
+        exited = true
+      }
       killer?.cancel()
       if (!exited) await worker.terminate()
       spawned.release()
@@ -227,10 +249,12 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
 
   // The run keeps progress untyped: `T` and `P` are what the caller declares the ward yields and commits.
   if (stream) return supervise as Ward<T, P>
-  // A promise ward: the same supervision, drained at once (the worker yields nothing).
-  return async function threadWard(ctx: WardContext): Promise<void> {
-    for await (const _ of supervise(ctx)) {
-      // no outputs
+  // A promise ward: the same supervision, drained at once (the worker yields nothing); its result is the worker ward's.
+  return async function threadWard(ctx: WardContext): Promise<unknown> {
+    const steps = supervise(ctx)
+    for (;;) {
+      const step = await steps.next()
+      if (step.done === true) return step.value
     }
   }
 }

@@ -29,7 +29,7 @@ export const cpuHang: Scenario = {
   realTimeOnly: true,
   async run(io) {
     const { clock, signal, write } = io
-    const ward = threadWard(built('cpu-hang'), { terminateAfter: 200 })
+    const ward = threadWard(built('cpu-hang'), { stream: true, terminateAfter: 200 })
     const run = steward(ward, { name: 'cruncher', timeout: 1_000 }).start({ clock, signal, onEvent: narrate(io) })
     for await (const value of run) write({ type: 'output', value })
     await run.done

@@ -171,3 +171,25 @@ test('the heap grows past 64 entries, keeping keys, stamps and meta', () => {
   push(heap, filed, entry(300), 1) // still usable once empty
   assert.equal(heap.topKey, 1)
 })
+
+test('advance files an entry under an earlier key from anywhere in the heap, its stamps and meta with it', () => {
+  const next = random(7)
+  for (let round = 0; round < 50; round++) {
+    const heap = new DeadlineHeap<Entry>()
+    const filed = new Map<Entry, Filed>()
+    const entries = Array.from({ length: 40 }, (_, id) => entry(id))
+    for (const e of entries) push(heap, filed, e, Math.floor(next() * 1_000) + 1_000)
+    for (let i = 0; i < 10; i++) {
+      const e = entries[Math.floor(next() * entries.length)]!
+      const f = filed.get(e)!
+      assert.equal(heap.keyOf(e), f.key)
+      const key = Math.floor(next() * f.key)
+      const moved = { key, stamp: f.stamp + 1, progressStamp: f.progressStamp + 1, meta: (f.meta + 1) % 256 }
+      filed.set(e, moved)
+      heap.advance(e, moved.key, moved.stamp, moved.progressStamp, moved.meta)
+      assert.equal(heap.keyOf(e), key)
+    }
+    const keys = drain(heap, filed)
+    assert.deepEqual(keys, ascending(keys))
+  }
+})

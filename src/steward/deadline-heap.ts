@@ -81,6 +81,21 @@ export class DeadlineHeap<T extends HeapEntry> {
     this.#meta[0] = meta
   }
 
+  /** The key `entry` (filed) is filed under. */
+  keyOf(entry: T): number {
+    return this.#keys[entry.heapIndex]!
+  }
+
+  /** Files `entry` (filed, under a later key) under the earlier `key`, with new stamps and meta byte. */
+  advance(entry: T, key: number, stamp: number, progressStamp: number, meta: number): void {
+    const index = entry.heapIndex
+    this.#keys[index] = key
+    this.#stamps[index] = stamp
+    this.#progressStamps[index] = progressStamp
+    this.#meta[index] = meta
+    this.#up(index)
+  }
+
   /** Removes `entry` from wherever it is; nothing when it is not filed. */
   remove(entry: T): void {
     const index = entry.heapIndex

@@ -209,3 +209,40 @@ test('an input that comes while waiting wakes the ward with its value or error; 
   assert.deepEqual(got, ['message', 'broken input'])
   assert.deepEqual(events, ['0 started', '6001 hung', '6001 gave-up'])
 })
+
+test('idleTimeout shorter than timeout fires at idleTimeout: idle at once, idle after working, idle right after a beat', async () => {
+  const clock = new ManualClock()
+  const events: string[] = []
+  const { leaks } = await checkLeaks(async () => {
+    const run = steward(
+      async (ctx: WardContext) => {
+        if (ctx.attempt === 2) {
+          // Works (beating) for 3 s, then waits for input that never comes.
+          for (let i = 0; i < 3; i++) {
+            ctx.beat()
+            await ctx.clock.sleep(1_000, ctx.signal)
+          }
+        }
+        if (ctx.attempt === 3) ctx.beat()
+        await ctx.idle((signal) => never(signal))
+      },
+      { timeout: '10s', idleTimeout: '2s', maxRestarts: 2, within: Infinity },
+    ).start({
+      clock,
+      onEvent: (event) => {
+        if (event.type === 'started' || event.type === 'idle-timeout' || event.type === 'gave-up') events.push(`${event.at} ${event.type} ${event.attempt}`)
+      },
+    })
+    await clock.runUntil(run.done)
+  })
+  assert.deepEqual(events, [
+    '0 started 1',
+    '2000 idle-timeout 1', // idle at once (its working deadline, timeout, was 10 s)
+    '2000 started 2',
+    '7000 idle-timeout 2', // idle from 5000 on
+    '7000 started 3',
+    '9000 idle-timeout 3', // a beat, then idle in the same instant
+    '9000 gave-up 3',
+  ])
+  assert.deepEqual(leaks, noLeaks)
+})

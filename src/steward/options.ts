@@ -83,13 +83,16 @@ export interface StewardOptions {
   /**
    * A working ward that beats but whose progress (`beat(progress)`, or an
    * output's) has not changed for this long is stalled — a livelock — and is
-   * replaced. The clock restarts whenever the ward resumes work after waiting.
+   * replaced. Its clock starts at the incarnation's first sign of life (a slow
+   * start is governed by `startTimeout`, not counted as a livelock) and
+   * restarts whenever the ward resumes work after waiting.
    * @default Infinity (off)
    */
   readonly progressTimeout?: Duration
   /**
    * A ward that has waited for input (`ctx.idle`) this long is replaced: the
-   * "no input for N minutes" watchdog.
+   * "no input for N minutes" watchdog. It fires at `idleTimeout` after the
+   * wait began, whether it is shorter or longer than `timeout`.
    * @default Infinity (off)
    */
   readonly idleTimeout?: Duration

@@ -168,8 +168,10 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     return Math.min(this.options.timeout, this.options.startTimeout)
   }
 
+  /** The progress timeout now (the watchdog reads it): none until the incarnation is up, as a slow start is no livelock. */
   get progressTimeout(): number {
-    return this.options.progressTimeout
+    const inc = this.current
+    return inc !== undefined && !isReady(inc) ? Infinity : this.options.progressTimeout
   }
 
   get idleTimeout(): number {
@@ -271,9 +273,11 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   rest(state: typeof IDLE | typeof WAITING): void {
     this.state = state
     if (state === IDLE && this.options.idleTimeout !== Infinity) {
-      // The idle wait is watched too: its start is the stamp.
+      // The idle wait is watched too: its start is the stamp. Still filed under a working
+      // deadline that comes later (`timeout` longer than `idleTimeout`), it is filed earlier.
       this.lastBeat = this.cell.now
       if (this.heapIndex === -1) this.watchdog.watch(this)
+      else this.watchdog.hasten(this)
     }
     if (this.parent !== undefined) runOf(this.parent).follow(this.parent, state)
   }
@@ -291,14 +295,23 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (this.upstream !== undefined) this.upstream.beat(progress)
   }
 
-  /** The current incarnation showed it is up (first beat, output, idle wait, dead letter). */
+  /**
+   * The current incarnation showed it is up (first beat, output, idle wait, dead letter). Each of
+   * these stamps `lastBeat` itself (a beat, a dead letter), or leaves WORKING and stamps it when it
+   * works again (an idle wait, an output), so the steady deadline runs from the sign of life, not
+   * from the incarnation's start.
+   */
   ready(inc: Incarnation): void {
     if (this.current !== inc || isReady(inc)) return
-    // Its deadline moves from `startTimeout` to `timeout`, perhaps with the same beat stamp (a
-    // beat in the instant or tick it started), so the watchdog must see it filed anew.
-    const refile = this.options.startTimeout !== this.options.timeout && this.heapIndex !== -1
+    // Its deadline moves from `startTimeout` to `timeout`, and its progress deadline starts,
+    // perhaps with the same stamps (a beat in the instant or tick it started), so the watchdog
+    // must see it filed anew.
+    const stalls = this.options.progressTimeout !== Infinity
+    const refile = (this.options.startTimeout !== this.options.timeout || stalls) && this.heapIndex !== -1
     if (refile) this.watchdog.unwatch(this)
     markReady(inc)
+    // Beats without progress count as a livelock from the first sign of life, not from the start.
+    if (stalls) this.progressAt = this.cell.now
     this.beatsAside = this.upstream !== undefined
     if (refile && (this.state === WORKING || (this.state === IDLE && this.options.idleTimeout !== Infinity))) this.watchdog.watch(this)
     this.links?.decider?.childReady()
@@ -344,8 +357,12 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   #launchNow(): void {
     const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.#failuresHere)
     if (this.options.backoff !== undefined || this.links?.decider !== undefined) this.#logged.startedAt = this.clock.now()
-    // A start deadline shorter than the steady one must not wait behind the old filing.
-    if (this.options.startTimeout < this.options.timeout && this.heapIndex !== -1) this.watchdog.unwatch(this)
+    // The old filing was computed with the steady deadlines: a shorter start deadline must not wait
+    // behind it, and a longer one (or none yet for progress) must not be cut short by it when the
+    // new incarnation's start has the stamps of the old one's last beat (a beat, then a throw, in
+    // one instant or tick).
+    const startsApart = this.options.startTimeout !== this.options.timeout || this.options.progressTimeout !== Infinity
+    if (startsApart && this.heapIndex !== -1) this.watchdog.unwatch(this)
     this.current = inc
     this.beatsAside = true
     this.work()
@@ -684,6 +701,8 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       error: error === undefined ? null : errorInfo(error),
     }
     this.commit(next)
+    // A sign of life: it counts as a beat (the ward may dead-letter without beating).
+    this.lastBeat = this.cell.now
     if (this.parent !== undefined) this.parent.beat(next)
     if (this.listened) this.emit({ type: 'dead-letter', ...this.base(inc.attempt), ...letter })
     const hook = this.options.onDeadLetter

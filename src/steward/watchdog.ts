@@ -106,6 +106,20 @@ export class Watchdog {
     this.#arm()
   }
 
+  /**
+   * Files `w` (filed already) earlier when its deadline for its state and stamps now comes before
+   * the key it is filed under: a working run that went idle with an `idleTimeout` shorter than
+   * its working deadline. (A later deadline needs nothing: the entry is re-filed when its key
+   * comes up.)
+   */
+  hasten(w: Watched): void {
+    if (w.heapIndex === -1) return this.watch(w)
+    const key = this.#deadline(w, w.state, w.lastBeat, w.progressAt, false)
+    if (key >= this.#heap.keyOf(w)) return
+    this.#heap.advance(w, key, w.lastBeat, w.progressAt, this.#metaOf(w.state))
+    this.#arm()
+  }
+
   /** The meta byte of an entry filed for `state`: exact deadlines are final at once. */
   #metaOf(state: number): number {
     return (state << 1) | (this.#exact ? FINAL : 0)
