@@ -33,6 +33,8 @@ export type FromWorker =
   | { readonly type: 'dead-letter'; readonly input: unknown; readonly next: unknown }
   | { readonly type: 'done' }
   | { readonly type: 'failed'; readonly error: WireError }
+  /** The ward's module could not be loaded, or has no function export of the name asked for. */
+  | { readonly type: 'load-failed'; readonly error: WireError }
 
 export function toWire(error: unknown): WireError {
   if (error instanceof Error) {

@@ -32,7 +32,7 @@ test('a worker stuck in a CPU loop is terminated and replaced; the new one resum
   assert.deepEqual(values, [0, 1, 2, 3, 4, 5])
   assert.deepEqual(
     events.filter((type) => type !== 'started'),
-    ['hung', 'restarting', 'completed'],
+    ['spawned', 'hung', 'restarting', 'spawned', 'completed'],
   )
   assert.ok(elapsed < 10_000, `took ${elapsed} ms`)
   assert.equal((await run.done).kind, 'completed')
@@ -127,7 +127,7 @@ test('a hung worker is terminated at once, whatever terminateAfter says: its rep
   assert.deepEqual(values, [0, 1, 2, 3, 4, 5])
   assert.deepEqual(
     events.filter((type) => type !== 'started'),
-    ['hung', 'restarting', 'completed'],
+    ['spawned', 'hung', 'restarting', 'spawned', 'completed'],
   )
   await noWorkerLeft()
 })
@@ -168,7 +168,7 @@ test('a worker busy for eight timeouts stays healthy on its beats alone (they cr
   const values: unknown[] = []
   for await (const value of run) values.push(value)
   assert.deepEqual(values, [1])
-  assert.deepEqual(events, ['started', 'completed'])
+  assert.deepEqual(events, ['started', 'spawned', 'completed'])
   await noWorkerLeft()
 })
 
