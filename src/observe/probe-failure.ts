@@ -13,7 +13,7 @@ export interface ProbeFailure {
   readonly message: string
   /** The error's code when there is one: `'ENOENT'`, `'ECONNREFUSED'`, `'ETIMEDOUT'` (no answer in time)… */
   readonly code?: string
-  /** An HTTP probe's response status (not 2xx). */
+  /** An HTTP probe's response status (outside 200 to 399). */
   readonly status?: number
   /** An exec probe's exit code (not 0). */
   readonly exitCode?: number
