@@ -164,7 +164,7 @@ export function startProbes(heartbeat: ProbeHeartbeat, ctx: WardContext, place: 
           if (status >= 200 && status < 400) answer()
           else answer({ message: `${label}: ${`${status} ${response.statusMessage ?? ''}`.trim()}`, status })
         })
-        request.once('error', (error) => answer(failedWith(label, error)))
+        request.on('error', (error) => answer(failedWith(label, error)))
         request.end()
       })
     } else {
