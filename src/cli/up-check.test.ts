@@ -57,3 +57,15 @@ test("a process child's maxLineLength key: a size, validated by the library's ch
   assert.throws(() => buildConfig({ children: [{ name: 'a', command: 'sh', maxLineLength: 'huge' }] }, file), /child 'a': key 'maxLineLength': must be a size like/)
   assert.throws(() => buildConfig({ children: [{ name: 'a', command: 'sh', maxLineLength: true }] }, file), /child 'a': key 'maxLineLength' must be a number of bytes or a size/)
 })
+
+test('steward up: a tree left with only a child whose command is not found gives up and exits 127; the child never reads as started', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'steward.config.json'), JSON.stringify({ name: 'app', children: [{ name: 'typo', command: 'redis-serverr-steward-test' }] }))
+  const cli = startCli(['up'], { cwd: dir })
+  t.after(() => cli.kill())
+  assert.equal((await cli.exited).code, 127)
+  const said = cli.lines.filter((line) => line.stream === 'stdout').map((line) => line.text)
+  assert.ok(!said.some((line) => / started/.test(line)), said.join('\n'))
+  assert.ok(said.some((line) => /app\/typo gave up after 0 restarts: .*not found \(ENOENT\)$/.test(line)), said.join('\n'))
+  assert.ok(said.some((line) => /app gave up after 0 restarts: ward 'typo': cannot start command/.test(line)), said.join('\n'))
+})

@@ -29,6 +29,23 @@ test("a crash's last words without a newline arrive, as a stderr line event and 
   assert.equal(liveChildren.size, 0)
 })
 
+test('the last words after a flood of output arrive, whole, after it', { timeout: 30_000 }, async () => {
+  // 1 MB on stderr first: at the child's exit its last lines may still be in the pipe, unread.
+  for (let round = 0; round < 3; round++) {
+    const lines: string[] = []
+    const outcome = await steward(
+      processWard('sh', ['-c', 'head -c 1000000 /dev/zero | tr "\\0" x >&2; printf "\\nlast words" >&2; exit 3'], {
+        maxLineLength: '2MiB',
+        onLine: (_, line) => lines.push(line.length > 20 ? `${line.length} bytes` : line),
+      }),
+      { restart: 'temporary' },
+    ).start().done
+    assert.equal(outcome.kind, 'gave-up')
+    assert.deepEqual(lines, ['1000000 bytes', 'last words'], `round ${round}`)
+  }
+  assert.equal(liveChildren.size, 0)
+})
+
 test('a 32 MiB line on stdout comes in pieces of at most maxLineLength, every byte once, the last piece unmarked; stdout and stderr stay apart', { timeout: 60_000 }, async () => {
   const size = 32 * 1024 * 1024
   const script = `process.stderr.write('before\\n'); process.stdout.write(Buffer.alloc(${size}, 'y')); process.stdout.write('\\nafter'); process.stderr.write('end')`

@@ -66,6 +66,11 @@ test('exec probe: a non-zero exit says its code and the last line of its stderr'
   assert.equal(hung.probeFailure?.exitCode, 3)
 })
 
+test('exec probe: the reason waits for its stderr to end, so words written after its exit (by a process it started) are quoted', { timeout: 30_000 }, async () => {
+  const { hung } = await firstHang({ exec: ['sh', '-c', '(sleep 0.2; echo "late words" >&2) & exit 4'], every: 50, timeout: 2_000 })
+  assert.equal(hung.probeFailure?.message, 'exec sh: exited with code 4: late words')
+})
+
 test('http probe: a 404 says its status; a refused connection says ECONNREFUSED', { timeout: 30_000 }, async () => {
   const server = createServer((request, response) => {
     response.statusCode = request.url === '/health' ? 200 : 404

@@ -106,9 +106,10 @@ test('a nested steward that gave up on a start error: its parent gives up at onc
   assert.ok(!events.some((line) => line.endsWith('restarting')), events.join('\n'))
 })
 
-test('a supervisor child that cannot start: its run ends without a decision, its siblings run on, and status keeps it with its failure', async () => {
+test('a supervisor child that cannot start: its run ends without a decision, its siblings run on (and restart without it), and status keeps it with its failure', async () => {
   const clock = new ManualClock()
   const events: string[] = []
+  const decisions: string[][] = []
   let healthyStarts = 0
   const healthy = async (ctx: WardContext): Promise<void> => {
     healthyStarts++
@@ -118,7 +119,18 @@ test('a supervisor child that cannot start: its run ends without a decision, its
     }
   }
   const tree = supervisor({ name: 'app', strategy: 'one-for-all' }, [
-    { name: 'db', ward: healthy },
+    {
+      name: 'db',
+      // Fails once, at 500 ms, after api gave up: one-for-all restarts the others, not api.
+      ward: async (ctx: WardContext): Promise<void> => {
+        if (ctx.attempt === 1) {
+          ctx.beat()
+          await clock.sleep(500, ctx.signal)
+          throw new Error('db connection lost')
+        }
+        await healthy(ctx)
+      },
+    },
     {
       name: 'api',
       ward: async () => {
@@ -126,24 +138,30 @@ test('a supervisor child that cannot start: its run ends without a decision, its
       },
     },
     { name: 'jobs', ward: healthy },
-  ]).start({ clock, onEvent: (event) => events.push(`${event.path} ${event.type}`) })
+  ]).start({
+    clock,
+    onEvent: (event) => {
+      events.push(`${event.path} ${event.type}`)
+      if (event.type === 'decision') decisions.push([...event.restarting])
+    },
+  })
   await clock.advance(1_000)
   const status = tree.status()
   assert.equal(status.state, 'working')
   assert.deepEqual(
-    status.children.map((child) => [child.name, child.state]),
+    status.children.map((child) => [child.name, child.state, child.restarts]),
     [
-      ['db', 'working'],
-      ['api', 'gave-up'],
-      ['jobs', 'working'],
+      ['db', 'working', 1],
+      ['api', 'gave-up', 0],
+      ['jobs', 'working', 1],
     ],
   )
   const api = status.children[1]!
   assert.equal(api.lastFailure?.name, 'WardStartError')
   assert.match(api.lastFailure?.message ?? '', /cannot start command 'api-serverr'/)
-  assert.equal(api.restarts, 0)
-  assert.equal(healthyStarts, 2, 'one-for-all restarted nobody for it')
-  assert.ok(!events.some((line) => line.endsWith('decision') || line.endsWith('restarting')), events.join('\n'))
+  assert.deepEqual(decisions, [['db', 'jobs']], "db's failure restarts db and jobs; api is not started again")
+  assert.equal(healthyStarts, 3, 'db once more, jobs twice')
+  assert.ok(!events.includes('app/api restarting'), events.join('\n'))
   assert.ok(events.includes('app/api gave-up'))
   // It stays until removed.
   await tree.remove('api')
