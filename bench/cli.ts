@@ -6,6 +6,9 @@
 // - cli.restart_ms: the missed deadline (`hung`) → the new child started, on the CLI's own clock.
 // - crash → restart (a child SIGKILLed → its replacement's pid written), steward and PM2.
 // - cli.rss_mb_1 / _50: the supervisor's own RSS with 1 and 50 idle children, steward up and pm2-runtime.
+// - cli.line_mb_per_s: one 32 MiB line (no newline until its end) written by a child through
+//   `steward run --json` (cut into 64 KiB pieces, each a JSON line) until steward exits, beside the
+//   same child's output through `cat` on a plain pipe (peer.cat.line_mb_per_s), in this run.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -173,6 +176,28 @@ async function rss(kind: 'steward' | 'pm2', count: number): Promise<number> {
   }
 }
 
+/** MiB/s of one 32 MiB line from a child through `steward run`, and through `cat`, each from spawn to exit. */
+export async function lineThroughput(): Promise<{ steward: number[]; cat: number[] }> {
+  const mib = 32
+  const writer = `process.stdout.write(Buffer.alloc(${mib} * 1024 * 1024, 'x')); process.stdout.write('\\n')`
+  const timed = async (command: string, args: readonly string[]): Promise<number> => {
+    const started = performance.now()
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'] })
+    let bytes = 0
+    child.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length))
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+    if (code !== 0 || bytes < mib * 1024 * 1024) throw new Error(`${command} exited ${code} after ${bytes} bytes`)
+    return mib / ((performance.now() - started) / 1000)
+  }
+  const steward: number[] = []
+  const cat: number[] = []
+  for (let r = 0; r < repetitions; r++) {
+    steward.push(await timed(process.execPath, [bin, 'run', '--json', '--restart', 'transient', '--', process.execPath, '-e', writer]))
+    cat.push(await timed('sh', ['-c', `"${process.execPath}" -e "${writer.replaceAll('"', '\\"')}" | cat`]))
+  }
+  return { steward, cat }
+}
+
 export async function measure(): Promise<Figures> {
   if (spawnSync('redis-server', ['--version']).status !== 0) throw new Error('the cli group needs redis-server and redis-cli (scripts/test-deps.sh installs them)')
   if (!existsSync(pm2Runtime)) throw new Error('the cli group needs pm2 (npm ci installs it, a devDependency)')
@@ -188,6 +213,13 @@ export async function measure(): Promise<Figures> {
     'cli.restart_ms': { value: median(restart), unit: 'ms' },
     'cli.crash_restart_ms': { value: median(stewardCrash), unit: 'ms' },
     'peer.pm2.crash_restart_ms': { value: median(pm2Crash), unit: 'ms' },
+    ...(await (async (): Promise<Figures> => {
+      const lines = await lineThroughput()
+      return {
+        'cli.line_mb_per_s': { value: median(lines.steward), unit: 'MiB/s (one 32 MiB line through steward run --json, spawn to exit)' },
+        'peer.cat.line_mb_per_s': { value: median(lines.cat), unit: 'MiB/s (the same line through cat on a plain pipe)' },
+      }
+    })()),
     'cli.rss_mb_1': { value: await rss('steward', 1), unit: 'MB' },
     'peer.pm2.rss_mb_1': { value: await rss('pm2', 1), unit: 'MB' },
     'cli.rss_mb_50': { value: await rss('steward', 50), unit: 'MB' },
