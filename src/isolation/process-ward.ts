@@ -203,8 +203,7 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
         onLine?.(name, line, partial)
         const host = ctx[wardHost]
         if (host !== undefined) {
-          const at = ctx.clock.now()
-          host.emit({ type: 'line', ward: ctx.name, path: host.path, at, attempt: ctx.attempt, stream: name, line, ...(partial ? { partial } : {}) })
+          host.emit({ type: 'line', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, stream: name, line, ...(partial ? { partial } : {}) })
         }
       }, maxLineLength)
     for (const [name, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
