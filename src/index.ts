@@ -24,6 +24,9 @@ export {
   errorInfo,
 } from './steward/errors.js'
 export type { ErrorInfo, GiveUpReason } from './steward/errors.js'
+// A ward that cannot be started (a command not found, a module that does not load): not restarted.
+export { WardStartError } from './steward/errors.js'
+export type { StartTarget } from './steward/errors.js'
 // Over a memory limit: a process ward's maxMemory, a thread ward's resourceLimits (restart reason 'memory').
 export { MemoryLimitError } from './steward/errors.js'
 export type { MemoryLimitDetails } from './steward/errors.js'
@@ -39,6 +42,7 @@ export type {
   StewardEventType,
   EventBase,
   StartedEvent,
+  SpawnedEvent,
   HungEvent,
   StalledEvent,
   IdleTimeoutEvent,
@@ -56,6 +60,7 @@ export type {
   Subscription,
 } from './observe/events.js'
 export type { WardStatus, RunState } from './observe/status.js'
+export type { ProbeFailure } from './observe/probe-failure.js'
 // the node:diagnostics_channel every event is published on
 export { eventChannelName } from './observe/channels.js'
 

@@ -198,7 +198,7 @@ test('demo process: the silent child is killed, the next resumes at its progress
   assert.equal(json.code, 0, json.lines.join('\n'))
   assert.deepEqual(
     json.lines.map((line) => JSON.parse(line) as { type: string; path: string; attempt: number }).filter((event) => event.type !== 'line').map((event) => `${event.path} ${event.type} ${event.attempt}`),
-    ['child started 1', 'child hung 1', 'child restarting 1', 'child started 2', 'child completed 2'],
+    ['child started 1', 'child spawned 1', 'child hung 1', 'child restarting 1', 'child started 2', 'child spawned 2', 'child completed 2'],
   )
 })
 

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs'
-import { basename, dirname, isAbsolute, resolve } from 'node:path'
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs'
+import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { processWard, type ProcessHeartbeat, type ProcessWardOptions } from '../isolation/process-ward.js'
 import { threadWard, type ThreadWardOptions } from '../isolation/thread-ward.js'
@@ -12,7 +12,7 @@ import { parseBackoff, parseProbe, parseSignal, parseSize, UsageError } from './
 /** The files `steward up` looks for in the current folder, in this order. */
 export const configNames = ['steward.config.js', 'steward.config.mjs', 'steward.config.json'] as const
 
-const processKeys = ['command', 'args', 'heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory'] as const
+const processKeys = ['command', 'args', 'heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory', 'maxLineLength'] as const
 const threadKeys = ['module', 'export', 'stream', 'terminateAfter', 'sampleEvery', 'warm', 'resourceLimits'] as const
 const sharedKeys = ['name', 'restart', ...childStewardOptionKeys] as const
 const topKeys = [...supervisorOptionKeys.filter((key) => key !== 'onEvent'), 'children'] as const
@@ -22,6 +22,8 @@ export interface LoadedConfig {
   readonly file: string
   readonly tree: Supervisor
   readonly children: readonly { readonly name: string; readonly kind: 'process' | 'thread'; readonly maxMemory: number | undefined }[]
+  /** What is valid but will fail when started, for `--check`: a command not found on the child's PATH. */
+  readonly warnings: readonly string[]
 }
 
 /** The config file: `given` (relative to `cwd`), or the first of {@link configNames} in `cwd`. */
@@ -91,6 +93,7 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
   const names = new Set<string>()
   const specs: ChildSpec[] = []
   const summary: { name: string; kind: 'process' | 'thread'; maxMemory: number | undefined }[] = []
+  const warnings: string[] = []
   for (const [index, child] of (children as unknown[]).entries()) {
     if (!isObject(child)) fail(`children[${index}] must be an object, got ${describe(child)}`)
     const entry = child as Record<string, unknown>
@@ -137,14 +140,28 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
         } else if (typeof value === 'string') maxMemory = rethrow(() => parseSize(value, `${where}: key 'maxMemory'`), name)
         else childFail('maxMemory', `must be a number of bytes or a size like '512M', got ${describe(value)}`)
       }
+      let maxLineLength: number | undefined
+      if (options.maxLineLength !== undefined) {
+        const value = options.maxLineLength
+        if (typeof value === 'number') maxLineLength = value
+        else if (typeof value === 'string') maxLineLength = rethrow(() => parseSize(value, `${where}: key 'maxLineLength'`), name)
+        else childFail('maxLineLength', `must be a number of bytes or a size like '64K', got ${describe(value)}`)
+      }
+      const childEnv = { ...process.env, ...(env as Record<string, string>) }
+      const childCwd = resolve(folder, cwd as string)
+      if (options.shell !== true) {
+        const missing = commandMissing(command as string, childCwd, childEnv.PATH)
+        if (missing !== undefined) warnings.push(`${where}: command '${command as string}' ${missing}; starting it will fail (steward run exits 127 or 126 for such a command)`)
+      }
       const wardOptions: ProcessWardOptions = {
         ...(heartbeat === undefined ? {} : { heartbeat: heartbeat as ProcessHeartbeat }),
-        env: { ...process.env, ...(env as Record<string, string>) },
-        cwd: resolve(folder, cwd as string),
+        env: childEnv,
+        cwd: childCwd,
         ...(options.shell === undefined ? {} : { shell: options.shell as boolean }),
         ...(killSignal === undefined ? {} : { killSignal }),
         ...(options.killAfter === undefined ? {} : { killAfter: options.killAfter as NonNullable<ProcessWardOptions['killAfter']> }),
         ...(maxMemory === undefined ? {} : { maxMemory }),
+        ...(maxLineLength === undefined ? {} : { maxLineLength }),
       }
       ward = fromLibrary(() => processWard(command as string, args as string[], wardOptions), where, name)
     } else {
@@ -163,7 +180,30 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
   if (typeof backoff === 'string') options.backoff = rethrow(() => parseBackoff(backoff, `key 'backoff'`), name)
   else if (backoff !== undefined) options.backoff = backoff
   const tree = fromLibrary(() => supervisor(options as SupervisorOptions, specs), undefined, name)
-  return { file, tree, children: summary }
+  return { file, tree, children: summary, warnings }
+}
+
+/**
+ * Why `command` would not start as a child (no shell): a name is looked up on `path` (the child's
+ * PATH, as spawn does), a path with a slash taken relative to `cwd`. `undefined` when it is found
+ * and executable.
+ */
+function commandMissing(command: string, cwd: string, path: string | undefined): string | undefined {
+  const executable = (file: string): boolean => {
+    try {
+      accessSync(file, constants.X_OK)
+      return statSync(file).isFile()
+    } catch {
+      return false
+    }
+  }
+  if (command.includes('/')) {
+    const file = resolve(cwd, command)
+    if (!existsSync(file)) return `does not exist (${file})`
+    return executable(file) ? undefined : `is not an executable file (${file})`
+  }
+  const folders = (path ?? '').split(delimiter).filter((folder) => folder !== '')
+  return folders.some((folder) => executable(join(resolve(cwd, folder), command))) ? undefined : 'is not on PATH'
 }
 
 /** A UsageError from a flag parser, with the file's name in front. */

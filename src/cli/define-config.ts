@@ -41,6 +41,8 @@ export interface ProcessChildConfig extends ChildConfigOptions {
   readonly killAfter?: Duration
   /** Restart above this RSS: bytes, or `'512M'`, `'1G'`. */
   readonly maxMemory?: number | string
+  /** Longer lines of the child come in pieces of at most this: bytes, or `'64K'`, `'1M'` (at least 4 bytes). @default '64K' */
+  readonly maxLineLength?: number | string
 }
 
 /** A worker thread of a `steward up` config: `threadWard(module, …)`. */

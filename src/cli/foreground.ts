@@ -3,6 +3,7 @@ import type { Lifecycle, StopReport } from '../steward/run-api.js'
 import type { Printer } from './output.js'
 import { serveRun, type HttpPlan } from './http.js'
 import type { HttpServer } from '../http/server.js'
+import { startErrorExitCode } from './exit-code.js'
 
 /** What {@link foreground} needs of the process it runs in (the real `process`, or a test's). */
 export interface SignalSource {
@@ -68,7 +69,8 @@ export async function foreground(run: Lifecycle, printer: Printer, completedCode
       printer.report(report, code)
       return code
     }
-    if (outcome.kind === 'gave-up') return 1
+    // Gave up because a command cannot be started: 127 or 126, as a shell exits (not found, not executable).
+    if (outcome.kind === 'gave-up') return startErrorExitCode(outcome.error) ?? 1
     if (outcome.kind === 'completed') return completedCode()
     return 1
   } finally {

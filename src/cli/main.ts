@@ -144,8 +144,12 @@ async function supervise(command: 'run' | 'up', argv: readonly string[], write: 
     const config = await loadConfig(plan, process.cwd())
     if (plan.check) {
       const children = config.children.map((child) => `${child.name} (${child.kind})`).join(', ')
-      if (plan.json) write(JSON.stringify({ type: 'check', file: config.file, valid: true, children: config.children }))
-      else write(`${config.file}: valid; children in start order: ${children}`)
+      // Valid, but a command not on PATH will not start: said, not refused (it may be installed before `up`).
+      if (plan.json) write(JSON.stringify({ type: 'check', file: config.file, valid: true, children: config.children, warnings: config.warnings }))
+      else {
+        for (const warning of config.warnings) write(`${config.file}: warning: ${warning}`)
+        write(`${config.file}: valid; children in start order: ${children}`)
+      }
       return 0
     }
     return await upCommand(config, { printer: printer(plan.json, write) }, plan.http)

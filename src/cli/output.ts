@@ -24,6 +24,7 @@ type Colour = keyof typeof codes
 
 const eventColour: Partial<Record<StewardEvent['type'], Colour>> = {
   started: 'green',
+  spawned: 'green',
   completed: 'green',
   hung: 'red',
   stalled: 'red',
@@ -41,8 +42,14 @@ export function describeEvent(event: StewardEvent): string {
   switch (event.type) {
     case 'started':
       return event.attempt === 1 ? 'started' : `started (attempt ${event.attempt})`
-    case 'hung':
-      return event.starting ? `hung: no first beat within ${event.timeout} ms` : `hung: no beat for ${event.timeout} ms`
+    case 'spawned': {
+      const what = [...(event.attempt === 1 ? [] : [`attempt ${event.attempt}`]), ...(event.pid === undefined ? [] : [`pid ${event.pid}`]), ...(event.threadId === undefined ? [] : [`thread ${event.threadId}`])]
+      return what.length === 0 ? 'started' : `started (${what.join(', ')})`
+    }
+    case 'hung': {
+      const what = event.starting ? `hung: no first beat within ${event.timeout} ms` : `hung: no beat for ${event.timeout} ms`
+      return event.probeFailure === undefined ? what : `${what}; probe: ${event.probeFailure.message}`
+    }
     case 'stalled':
       return `stalled: no progress for ${event.progressTimeout} ms (at ${JSON.stringify(event.progress)})`
     case 'idle-timeout':
@@ -88,7 +95,11 @@ export class Printer {
   /**
    * One event: with `json`, the library's event as it is, one object per line (a child's line is
    * a `line` event); otherwise `time path what` — a child's own lines as `path | line`
-   * (`path ! line` from stderr), as foreman and overmind prefix them.
+   * (`path ! line` from stderr), as foreman and overmind prefix them, a piece of a line cut at
+   * the line limit followed by `[continues]`. For a person, a ward is "started" once its child
+   * or worker is (`spawned`, with its pid or thread): a `started` event alone, which comes before
+   * anything was spawned, prints nothing, so a command that cannot be started never reads as
+   * started.
    */
   event(event: StewardEvent): void {
     const { json, write } = this.#options
@@ -97,9 +108,10 @@ export class Printer {
       return
     }
     if (event.type === 'line') {
-      write(`${this.#paint('cyan', `${event.path} ${event.stream === 'stderr' ? '!' : '|'}`)} ${event.line}`)
+      write(`${this.#paint('cyan', `${event.path} ${event.stream === 'stderr' ? '!' : '|'}`)} ${event.line}${event.partial === true ? this.#paint('dim', ' [continues]') : ''}`)
       return
     }
+    if (event.type === 'started') return
     write(`${this.#paint('dim', this.#time())} ${event.path} ${this.#paint(eventColour[event.type], describeEvent(event))}`)
   }
 

@@ -28,6 +28,7 @@ its heartbeat stops (--probe) and, with --restart permanent, when it exits at al
   --kill-after D        SIGKILL after this long (default 5s)
   --stop-timeout D      how long a stop waits for the ward to settle (default 5s + --kill-after)
   --max-memory SIZE     restart above this RSS (512M, 1G, bytes)
+  --max-line-length SIZE  longer child lines come in pieces of at most SIZE (default 64K)
   --progress-timeout D  restart when IPC progress does not change for D (default none)
   --idle-timeout D      restart a --probe none child alive for D (default none)
   --env K=V             add to the child's environment (repeatable)
@@ -38,6 +39,7 @@ its heartbeat stops (--probe) and, with --restart permanent, when it exits at al
 ${httpUsage}
 
 Exit: the child's code when it completes, 1 when steward gives up, 2 for bad usage,
+127 when the command is not found and 126 when it cannot be executed (not restarted),
 130/143 after SIGINT/SIGTERM (a second SIGINT SIGKILLs the children).`
 
 const runFlags = {
@@ -56,6 +58,7 @@ const runFlags = {
   'kill-after': { type: 'string' },
   'stop-timeout': { type: 'string' },
   'max-memory': { type: 'string' },
+  'max-line-length': { type: 'string' },
   'progress-timeout': { type: 'string' },
   'idle-timeout': { type: 'string' },
   env: { type: 'string', multiple: true },
@@ -138,6 +141,8 @@ export function parseRun(argv: readonly string[]): RunPlan {
   const killAfter = duration('kill-after', {})
   const stopTimeout = duration('stop-timeout', {})
   const maxMemory = values['max-memory'] === undefined ? undefined : parseSize(values['max-memory'], '--max-memory')
+  const maxLineLength = values['max-line-length'] === undefined ? undefined : parseSize(values['max-line-length'], '--max-line-length')
+  if (maxLineLength !== undefined && maxLineLength < 4) throw new UsageError('--max-line-length', `must be at least 4 bytes (one UTF-8 character), got ${JSON.stringify(values['max-line-length'])}`)
   const progressTimeout = duration('progress-timeout')
   const idleTimeout = duration('idle-timeout')
   if (progressTimeout !== undefined && heartbeat !== 'ipc') throw new UsageError('--progress-timeout', `needs --probe ipc: progress comes with the child's IPC beats`)
@@ -160,6 +165,7 @@ export function parseRun(argv: readonly string[]): RunPlan {
     ...(values.shell === true ? { shell: true } : {}),
     ...(killSignal === undefined ? {} : { killSignal }),
     ...(killAfter === undefined ? {} : { killAfter }),
+    ...(maxLineLength === undefined ? {} : { maxLineLength }),
   }
   const stewardOptions: StewardOptions = {
     name: values.name ?? basename(command),

@@ -66,13 +66,12 @@ test('steward up: a child that hangs is restarted by the tree; output for a pers
   )
   const cli = startCli(['up', file])
   t.after(() => cli.kill())
-  await cli.waitFor('the restart', (line) => /^\d\d:\d\d:\d\d\.\d{3} tree\/hanger started \(attempt 2\)$/.test(line.text))
+  await cli.waitFor('the restart', (line) => /^\d\d:\d\d:\d\d\.\d{3} tree\/hanger started \(attempt 2, pid \d+\)$/.test(line.text))
   cli.process.kill('SIGINT')
   assert.equal((await cli.exited).code, 130)
   const text = cli.lines.map((line) => line.text)
   for (const pattern of [
-    /^\d\d:\d\d:\d\d\.\d{3} tree\/worker started$/,
-    /^\d\d:\d\d:\d\d\.\d{3} tree\/hanger started$/,
+    /^\d\d:\d\d:\d\d\.\d{3} tree\/hanger started \(pid \d+\)$/,
     /^tree\/hanger ! pid \d+ attempt 1$/,
     /^tree\/hanger \| beat 8$/,
     /^\d\d:\d\d:\d\d\.\d{3} tree\/hanger hung: no beat for 1000 ms$/,
@@ -199,6 +198,7 @@ export default defineConfig({
       { name: 'api', kind: 'process', maxMemory: 512 * 1024 ** 2 },
       { name: 'jobs', kind: 'thread' },
     ],
+    warnings: [],
   })
   assert.equal(existsSync(marker), false)
   const config = { children: [{ name: 'a', command: 'true' }] } as const

@@ -10,12 +10,14 @@ export const upUsage = `Usage: steward up [config] [--check] [--json] [--http AD
 Starts a supervision tree from a config file (default: the first of ${configNames.join(', ')}
 in the current folder) and supervises it in the foreground.
 
-  --check   validate the config and exit (0 when valid, 2 when not); nothing is started
+  --check   validate the config and exit (0 when valid, 2 when not); nothing is started;
+            a command not found on its PATH is a warning
   --json    one JSON object per line: the library's events, child lines as 'line'
 ${httpUsage}
 
-Exit: 1 when the tree gives up, 2 for a bad config, 130/143 after SIGINT/SIGTERM
-(a second SIGINT SIGKILLs the children).`
+Exit: 1 when the tree gives up (127/126 when it gave up because a command is not found /
+cannot be executed), 2 for a bad config, 130/143 after SIGINT/SIGTERM (a second SIGINT
+SIGKILLs the children).`
 
 /** What `steward up`'s command line asks for. */
 export interface UpPlan {

@@ -1,10 +1,15 @@
 // A process ward's probes: the http, tcp, exec and function heartbeats, one check at a time,
-// every `every`; a healthy answer within the check's deadline is a beat.
+// every `every`; a healthy answer within the check's deadline is a beat, any other answer (or
+// none) a failure whose reason the run keeps (status, the next hung event).
 import { spawn } from 'node:child_process'
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import { connect } from 'node:net'
 import type { Timer } from '../time/clock.js'
 import { describe, toMs, type Duration } from '../time/duration.js'
 import type { WardContext } from '../steward/ward.js'
+import { wardHost } from '../steward/host.js'
+import type { ProbeFailure } from '../observe/probe-failure.js'
 
 /** The heartbeats of {@link ProcessHeartbeat} that ask the child from outside (see there). */
 export type ProbeHeartbeat =
@@ -29,10 +34,21 @@ export interface Probes {
   stop(): Promise<void>
 }
 
+/** Why one check failed (the {@link ProbeFailure} without what the loop adds). */
+type Failed = Omit<ProbeFailure, 'kind' | 'attempt' | 'at' | 'failures'>
+/** A check's answer: `undefined` when healthy, else why not. */
+type Answer = (failed?: Failed) => void
+
+/** How much of an exec probe's stderr is kept for its failure's reason: the end of it. */
+const STDERR_KEPT = 4_096
+/** The most of that last line a reason quotes. */
+const QUOTED = 300
+
 /**
  * Starts the probe loop of `heartbeat` for the incarnation `ctx`: the first check after `every`
  * (default: the pulse interval), the next `every` after the previous one answered or missed its
- * deadline. @internal
+ * deadline. A healthy answer is a beat; a failed one is told to the run with its reason (the
+ * ward host's `noteProbe`), and so is the next healthy answer after failures. @internal
  */
 export function startProbes(heartbeat: ProbeHeartbeat, ctx: WardContext, place: ProbePlace): Probes {
   let probeTimer: Timer | undefined
@@ -40,36 +56,50 @@ export function startProbes(heartbeat: ProbeHeartbeat, ctx: WardContext, place: 
   /** An exec probe's process until it exited: the ward waits for it, so none outlives the ward. */
   let checking: Promise<unknown> | undefined
   const every = heartbeat.every === undefined ? ctx.pulseInterval : toMs(heartbeat.every, 'processWard: heartbeat.every', { zero: false })
-  const done = (healthy: boolean): void => {
-    if (healthy && !probes.signal.aborted) ctx.beat()
-    if (!probes.signal.aborted) probeTimer = ctx.clock.setTimer(every, probe)
+  const kind: ProbeFailure['kind'] = 'exec' in heartbeat ? 'exec' : 'probe' in heartbeat ? 'probe' : 'http' in heartbeat ? 'http' : 'tcp'
+  const host = ctx[wardHost]
+  /** Failed checks in a row. */
+  let failures = 0
+  const done = (failed: Failed | undefined): void => {
+    if (probes.signal.aborted) return
+    if (failed === undefined) {
+      ctx.beat()
+      if (failures > 0) {
+        failures = 0
+        host?.noteProbe(null)
+      }
+    } else {
+      failures++
+      host?.noteProbe({ kind, ...failed, attempt: ctx.attempt, at: ctx.clock.now(), failures })
+    }
+    probeTimer = ctx.clock.setTimer(every, probe)
   }
   /**
    * One check: `start` begins it with a signal that aborts at the deadline (`limitMs`), when the
    * ward ends, and once it answered (releasing what it holds); only the first answer counts, a
-   * missed deadline as none.
+   * missed deadline as a failure (`label`: what was asked, for its reason).
    */
-  const check = (limitMs: number, start: (signal: AbortSignal, answer: (healthy: boolean) => void) => void): void => {
+  const check = (limitMs: number, label: string, start: (signal: AbortSignal, answer: Answer) => void): void => {
     const request = new AbortController()
     let answered = false
-    const answer = (healthy: boolean): void => {
+    const answer: Answer = (failed) => {
       if (answered) return
       answered = true
       limit.cancel()
       probes.signal.removeEventListener('abort', cancel)
       if (!request.signal.aborted) request.abort()
-      done(healthy)
+      done(failed)
     }
     const cancel = (): void => {
       request.abort(new Error(`processWard: the probe did not answer within ${limitMs} ms`))
-      answer(false)
+      answer({ message: `${label}: no answer within ${limitMs} ms`, code: 'ETIMEDOUT' })
     }
     probes.signal.addEventListener('abort', cancel, { once: true })
     const limit = ctx.clock.setTimer(limitMs, cancel)
     try {
       start(request.signal, answer)
-    } catch {
-      answer(false)
+    } catch (error) {
+      answer(failedWith(label, error))
     }
   }
   const probe = (): void => {
@@ -77,45 +107,71 @@ export function startProbes(heartbeat: ProbeHeartbeat, ctx: WardContext, place: 
       // A command that exits 0 in time; killed at its deadline or when the ward ends.
       const [file, ...rest] = heartbeat.exec
       const limitMs = heartbeat.timeout === undefined ? every : toMs(heartbeat.timeout, 'processWard: heartbeat.timeout', { zero: false })
-      check(limitMs, (signal, answer) => {
-        const checker = spawn(file, rest, { stdio: 'ignore', env: place.env === undefined ? process.env : { ...place.env }, cwd: place.cwd ?? process.cwd() })
+      const label = `exec ${file}`
+      check(limitMs, label, (signal, answer) => {
+        const checker = spawn(file, rest, { stdio: ['ignore', 'ignore', 'pipe'], env: place.env === undefined ? process.env : { ...place.env }, cwd: place.cwd ?? process.cwd() })
         checking = new Promise((resolve) => {
           checker.once('close', resolve)
           checker.once('error', resolve) // could not start: no close may follow
+        })
+        // The end of its stderr, for the reason of a failure: its last line says why, usually.
+        let said = Buffer.alloc(0)
+        checker.stderr?.on('data', (chunk: Buffer) => {
+          said = said.length + chunk.length <= STDERR_KEPT ? Buffer.concat([said, chunk]) : Buffer.concat([said, chunk]).subarray(-STDERR_KEPT)
         })
         signal.addEventListener(
           'abort',
           () => {
             if (checker.exitCode === null && checker.signalCode === null) checker.kill('SIGKILL')
+            // A process it started may hold its stderr open: not waited for.
+            checker.stderr?.destroy()
           },
           { once: true },
         )
-        checker.once('error', () => answer(false))
-        checker.once('exit', (code) => answer(code === 0))
+        checker.once('error', (error: NodeJS.ErrnoException) => answer(spawnFailed(label, error)))
+        checker.once('exit', (code, signalName) => {
+          if (code === 0) return answer()
+          // Its last words may still be in the pipe: the answer waits for stderr to end (or the deadline).
+          const exited = code === null ? `killed by ${signalName ?? 'a signal'}` : `exited with code ${code}`
+          const reply = (): void => {
+            const last = lastLine(said)
+            answer({ message: `${label}: ${exited}${last === '' ? '' : `: ${last}`}`, ...(code === null ? {} : { exitCode: code }) })
+          }
+          if (checker.stderr === null || checker.stderr.readableEnded || checker.stderr.destroyed) reply()
+          else checker.stderr.once('close', reply)
+        })
       })
     } else if ('probe' in heartbeat) {
       const user = heartbeat.probe
-      check(every, (signal, answer) => {
+      check(every, 'probe', (signal, answer) => {
         Promise.resolve(user(signal)).then(
-          () => answer(true),
-          () => answer(false),
+          () => answer(),
+          (error: unknown) => answer(failedWith('probe', error)),
         )
       })
     } else if ('http' in heartbeat) {
       const url = heartbeat.http
-      check(every, (signal, answer) => {
-        fetch(url, { signal }).then(
-          (response) => {
-            void response.body?.cancel()
-            answer(response.ok)
-          },
-          () => answer(false),
-        )
+      const label = `http GET ${shown(url)}`
+      check(every, label, (signal, answer) => {
+        // Its own connection, closed after the answer: a pooled keep-alive socket would outlive the ward.
+        const target = new URL(url)
+        const send = target.protocol === 'https:' ? httpsRequest : httpRequest
+        const request = send(target, { method: 'GET', agent: false, signal, headers: { connection: 'close' } }, (response) => {
+          response.on('error', noop) // aborted once answered
+          response.resume()
+          const status = response.statusCode ?? 0
+          // Healthy as Kubernetes' httpGet is: 200 to 399 (a redirect is not followed).
+          if (status >= 200 && status < 400) answer()
+          else answer({ message: `${label}: ${`${status} ${response.statusMessage ?? ''}`.trim()}`, status })
+        })
+        request.on('error', (error) => answer(failedWith(label, error)))
+        request.end()
       })
     } else {
-      const { port, host } = heartbeat.tcp
-      check(every, (signal, answer) => {
-        const socket = connect({ port, host: host ?? '127.0.0.1' })
+      const { port, host: name = '127.0.0.1' } = heartbeat.tcp
+      const label = `tcp ${name.includes(':') ? `[${name}]` : name}:${port}`
+      check(every, label, (signal, answer) => {
+        const socket = connect({ port, host: name })
         const close = (): void => {
           socket.removeAllListeners()
           socket.destroy()
@@ -123,11 +179,11 @@ export function startProbes(heartbeat: ProbeHeartbeat, ctx: WardContext, place: 
         signal.addEventListener('abort', close, { once: true })
         socket.once('connect', () => {
           close()
-          answer(true)
+          answer()
         })
-        socket.once('error', () => {
+        socket.once('error', (error) => {
           close()
-          answer(false)
+          answer(failedWith(label, error))
         })
       })
     }
@@ -140,6 +196,45 @@ export function startProbes(heartbeat: ProbeHeartbeat, ctx: WardContext, place: 
       probeTimer?.cancel()
     },
   }
+}
+
+function noop(): void {}
+
+/** A URL as a reason shows it: without credentials, query or fragment (they may hold secrets). */
+function shown(url: string | URL): string {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.origin}${parsed.pathname}`
+  } catch {
+    return String(url)
+  }
+}
+
+/** Why a probe failed with `thrown`: the innermost error's message (fetch wraps the socket's), and its code. */
+function failedWith(label: string, thrown: unknown): Failed {
+  let error: unknown = thrown
+  // fetch rejects with TypeError('fetch failed') whose cause is what happened; several addresses tried: an AggregateError.
+  while (error instanceof Error && error.cause instanceof Error) error = error.cause
+  if (error instanceof AggregateError && error.message === '' && error.errors[0] instanceof Error) error = error.errors[0]
+  if (!(error instanceof Error)) return { message: `${label}: ${String(error)}` }
+  const code = (error as NodeJS.ErrnoException).code
+  return { message: `${label}: ${error.message === '' ? (code ?? error.name) : error.message}`, ...(typeof code === 'string' ? { code } : {}) }
+}
+
+/** An exec probe that could not be started: not found, not executable, or another spawn error. */
+function spawnFailed(label: string, error: NodeJS.ErrnoException): Failed {
+  const said = error.code === 'ENOENT' ? 'not found' : error.code === 'EACCES' ? 'permission denied' : error.message
+  return { message: `${label}: ${said}${error.code === undefined || said.includes(error.code) ? '' : ` (${error.code})`}`, ...(error.code === undefined ? {} : { code: error.code }) }
+}
+
+/** The last non-empty line of `bytes` (UTF-8), trimmed and at most QUOTED characters. */
+function lastLine(bytes: Buffer): string {
+  const lines = bytes.toString('utf8').split('\n')
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!.trim()
+    if (line !== '') return line.length > QUOTED ? `${line.slice(0, QUOTED)}…` : line
+  }
+  return ''
 }
 
 /** Checks a probing heartbeat's shape (the object forms of `ProcessHeartbeat`); `false` when it is none of them. @internal */

@@ -14,7 +14,7 @@ import { liveWorkers, threadWard } from './thread-ward.js'
 import { supervisor } from '../tree/supervisor.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import { dead } from '../testing/cli.js'
-import { MemoryLimitError } from '../steward/errors.js'
+import { MemoryLimitError, WardStartError } from '../steward/errors.js'
 
 const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
 const node = process.execPath
@@ -64,7 +64,7 @@ test('a child that stops beating is killed and restarted; its progress survives'
   })
   const outcome = await run.done
   assert.equal(outcome.kind, 'completed')
-  assert.deepEqual(events, ['started', 'hung', 'restarting', 'started', 'completed'])
+  assert.deepEqual(events, ['started', 'spawned', 'hung', 'restarting', 'started', 'spawned', 'completed'])
   assert.equal(run.status().progress, 6, 'the second process resumed from 3 and finished')
   await noChildLeft(seen.pids)
 })
@@ -101,7 +101,7 @@ test('a child frozen with SIGSTOP is found hung, killed and replaced', { timeout
       seen.track()
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
-    assert.deepEqual(events.slice(0, 3), ['started', 'hung', 'restarting'])
+    assert.deepEqual(events.slice(0, 4), ['started', 'spawned', 'hung', 'restarting'])
   } finally {
     // Stopped on every path: a failed assertion must not leave the run restarting children for the next test.
     report = await run.stop()
@@ -141,7 +141,7 @@ test('lines on stdout are a heartbeat, and reach onLine, line events and the raw
   assert.equal(lines.length, 30)
   assert.equal(lines[0], 'stdout: line 1')
   assert.equal(events.at(-2), 'stdout line 30')
-  assert.deepEqual(events.filter((event) => !event.startsWith('stdout')), ['completed'])
+  assert.deepEqual(events.filter((event) => !event.startsWith('stdout')), ['spawned', 'completed'])
   assert.ok(raw.startsWith('line 1\nline 2\n'))
 })
 
@@ -162,8 +162,8 @@ test('an HTTP-probed child whose probe starts failing is restarted', { timeout: 
     },
   })
   for (let i = 0; i < 1_000 && events.filter((type) => type === 'started').length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-  assert.deepEqual(events.slice(0, 4), ['started', 'hung', 'restarting', 'started'])
-  assert.ok(times[1]! - times[0]! >= 2_000, `hung ${Math.round(times[1]! - times[0]!)} ms after its start, while its probe still answered`)
+  assert.deepEqual(events.slice(0, 5), ['started', 'spawned', 'hung', 'restarting', 'started'])
+  assert.ok(times[2]! - times[0]! >= 2_000, `hung ${Math.round(times[2]! - times[0]!)} ms after its start, while its probe still answered`)
   await run.stop()
   await noChildLeft(seen.pids)
 })
@@ -182,7 +182,7 @@ test('a TCP-probed child is healthy while it accepts connections', { timeout: 30
   assert.ok(run.status().up, 'its first probe answered')
   await new Promise((resolve) => setTimeout(resolve, 2_500)) // then more than two timeouts, on probes alone
   seen.track()
-  assert.deepEqual(events, ['started'], 'never found hung: its port answers')
+  assert.deepEqual(events, ['started', 'spawned'], 'never found hung: its port answers')
   await run.stop()
   await noChildLeft(seen.pids)
 })
@@ -209,7 +209,7 @@ test("steward/child's idle: a child waiting for input is healthy without beating
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
   assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
-  assert.deepEqual(events, ['started', 'line', 'stopped'])
+  assert.deepEqual(events, ['started', 'spawned', 'line', 'stopped'])
   assert.deepEqual(lines, ['left: steward asked this process to stop'])
   await noChildLeft(seen.pids)
 })
@@ -222,7 +222,7 @@ test("heartbeat 'none': a child that works without a word for three timeouts is 
     }).done
     assert.equal(outcome.kind, 'completed')
   })
-  assert.deepEqual(events, ['started', 'completed'])
+  assert.deepEqual(events, ['started', 'spawned', 'completed'])
   assert.deepEqual(leaks, noLeaks, 'the abort listener and the killAfter timer are gone')
   await noChildLeft([])
 })
@@ -263,14 +263,20 @@ test('a command that cannot be started is a failure, not a hang', { timeout: 30_
   assert.equal(liveChildren.size, 0)
 })
 
-test("a child that sends output() to a process ward made with stream: false (the default) fails with a TypeError naming the option", { timeout: 30_000 }, async () => {
-  const run = steward(processWard(node, [child, 'poison'], { heartbeat: 'ipc' }), { name: 'outputs', maxRestarts: 0, startTimeout: '10s' }).start()
+test("a child that sends output() to a process ward made with stream: false (the default) ends the run at once: a start error whose cause is a TypeError naming the option", { timeout: 30_000 }, async () => {
+  const events: StewardEvent[] = []
+  const run = steward(processWard(node, [child, 'poison'], { heartbeat: 'ipc' }), { name: 'outputs', startTimeout: '10s' }).start({ onEvent: (event) => events.push(event) })
   const outcome = await run.done
-  assert.equal(outcome.kind, 'gave-up')
-  const cause = outcome.kind === 'gave-up' ? outcome.error.cause : undefined
+  assert.ok(outcome.kind === 'gave-up' && outcome.error.reason === 'start', JSON.stringify(outcome))
+  assert.equal(outcome.error.restarts, 0, 'no restart: no new child can heal the option')
+  const start = outcome.error.cause
+  assert.ok(start instanceof WardStartError, String(start))
+  const cause = start.cause
   assert.ok(cause instanceof TypeError, String(cause))
   assert.match(cause.message, /^processWard 'outputs': the child sent an output \(output\(\) of steward\/child\), but the ward was made with option 'stream' false \(the default\)/)
   assert.match(cause.message, /pass \{ heartbeat: 'ipc', stream: true \} to processWard\(\)/)
+  assert.equal(start.message, cause.message, 'the option named in the message the CLI prints')
+  assert.deepEqual(events.filter((event) => event.type === 'started').length, 1)
   await noChildLeft([])
 })
 
@@ -379,7 +385,7 @@ describe('a stream: true process ward stops its child gracefully on every path',
       }
       assert.deepEqual(values, [0, 1, 2, 3, 4, 5])
       assert.deepEqual(flushes(file), ['flushed 1', 'flushed 2'])
-      assert.deepEqual(events.slice(0, 4), ['started', 'hung', 'restarting', 'started'])
+      assert.deepEqual(events.slice(0, 5), ['started', 'spawned', 'hung', 'restarting', 'started'])
       assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
       await noChildLeft([])
     }))
@@ -422,7 +428,7 @@ describe('exec and function probes', () => {
       const hung = events.find((event) => event.type === 'hung')!
       assert.ok(hung.at - failingFrom < 500 + 50 + 1_000, `hung ${Math.round(hung.at - failingFrom)} ms after the probe started failing`)
       for (let i = 0; i < 1_000 && events.filter((event) => event.type === 'started').length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-      assert.deepEqual(events.slice(0, 4).map((event) => event.type), ['started', 'hung', 'restarting', 'started'])
+      assert.deepEqual(events.slice(0, 5).map((event) => event.type), ['started', 'spawned', 'hung', 'restarting', 'started'])
       await run.stop()
     })
     rmSync(dir, { recursive: true, force: true })
@@ -459,7 +465,7 @@ describe('exec and function probes', () => {
     seen.track()
     process.kill(seen.pids[0]!, 'SIGSTOP')
     for (let i = 0; i < 1_000 && events.filter((type) => type === 'started').length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-    assert.deepEqual(events.slice(0, 4), ['started', 'hung', 'restarting', 'started'])
+    assert.deepEqual(events.slice(0, 5), ['started', 'spawned', 'hung', 'restarting', 'started'])
     await run.stop()
     await noChildLeft(seen.pids)
   })
@@ -575,7 +581,7 @@ describe('process groups: nothing the child started outlives the ward', () => {
     const pids = grandchildren(lines)
     assert.equal(pids.length, 4, lines.join(', '))
     assert.ok(outcome.kind === 'gave-up' && /exited with code 1/.test(outcome.error.cause.message), JSON.stringify(outcome))
-    assert.deepEqual(events, ['started', 'failed', 'gave-up'])
+    assert.deepEqual(events, ['started', 'spawned', 'failed', 'gave-up'])
     assert.deepEqual(aliveAtFailure, [], 'the failure is reported once the group is empty')
     assert.deepEqual(pids.filter((pid) => !dead(pid)), [])
     assert.deepEqual((await run.stop()).killed, [`crash#${seen.pids[0]}`])
@@ -606,7 +612,7 @@ describe('maxMemory: a process group over its limit is retired, a failure with r
     assert.equal(outcome.kind, 'completed', JSON.stringify(outcome))
     assert.deepEqual(
       events.filter((event) => event.type !== 'line').map((event) => ('reason' in event ? `${event.type} ${event.reason}` : event.type)),
-      ['started', 'failed memory', 'restarting memory', 'started', 'completed'],
+      ['started', 'spawned', 'failed memory', 'restarting memory', 'started', 'spawned', 'completed'],
     )
     const failed = events.find((event) => event.type === 'failed')
     assert.equal(failed?.type === 'failed' && failed.error.code, 'ERR_WARD_MEMORY')
@@ -660,9 +666,9 @@ describe('maxMemory: a process group over its limit is retired, a failure with r
     }
     for (let i = 0; i < 1_000 && !gone(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
     assert.ok(gone(), 'the child was killed while nobody pulled')
-    assert.deepEqual(events, ['started'], 'the failure waits for the ward to run')
+    assert.deepEqual(events, ['started', 'spawned'], 'the failure waits for the ward to run')
     assert.equal((await run.next()).done, true, 'the next pull: the failure, a restart, the second child completes')
-    assert.deepEqual(events, ['started', 'failed memory', 'restarting memory', 'started', 'completed'])
+    assert.deepEqual(events, ['started', 'spawned', 'failed memory', 'restarting memory', 'started', 'spawned', 'completed'])
     await noChildLeft(pids)
   })
 
@@ -674,7 +680,7 @@ describe('maxMemory: a process group over its limit is retired, a failure with r
       }).done
       assert.equal(outcome.kind, 'completed')
     })
-    assert.deepEqual(events, ['started', 'completed'])
+    assert.deepEqual(events, ['started', 'spawned', 'completed'])
     assert.deepEqual(leaks, noLeaks, 'no sampling timer left')
     await noChildLeft([])
   })

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import type { Timer } from '../time/clock.js'
 import { startProbes, validProbe, type ProbeHeartbeat } from './probes.js'
 import { describe, toMs, type Duration } from '../time/duration.js'
 import type { Output } from '../steward/output.js'
-import { MemoryLimitError } from '../steward/errors.js'
+import { MemoryLimitError, WardStartError } from '../steward/errors.js'
 import { wardHost } from '../steward/host.js'
 import type { Ward, WardContext } from '../steward/ward.js'
 import type { ChildMessage, ToChild } from './child.js'
@@ -18,7 +19,9 @@ import { streamOptionError } from './stream-option.js'
  * Where a process ward's heartbeat comes from:
  * - `'ipc'`: messages from the child (a Node child uses `steward/child`: `beat()`, `output()`);
  * - `'stdout'`: every line the child writes on stdout;
- * - `{ http, every? }`: an HTTP GET of `http` every `every` (default: the pulse interval) that answers 2xx;
+ * - `{ http, every? }`: an HTTP GET of `http` every `every` (default: the pulse interval) that answers
+ *   200 to 399, as Kubernetes' httpGet (a redirect is not followed; `user:password@` in the URL is
+ *   sent as basic auth), on a connection of its own, closed after each answer;
  * - `{ tcp: { port, host? }, every? }`: a TCP connection that opens;
  * - `{ exec: [command, ...args], every?, timeout? }`: a command (no shell) that exits 0 within
  *   `timeout` (default `every`), as Kubernetes' exec probe; killed at its timeout and when the ward
@@ -70,13 +73,28 @@ export interface ProcessWardOptions {
    * `stream: false` fails with a `TypeError` naming this option. @default false
    */
   readonly stream?: boolean
-  /** Receives each line the child writes on stdout and stderr (also a `line` event of the run). */
-  readonly onLine?: (stream: 'stdout' | 'stderr', line: string) => void
+  /**
+   * Receives each line the child writes on stdout and stderr (also a `line` event of the run),
+   * without its newline; a stream's last line also when it does not end with one. `partial`: the
+   * line is longer than `maxLineLength` and this is one of its pieces, the line going on in the
+   * next call for this stream.
+   */
+  readonly onLine?: (stream: 'stdout' | 'stderr', line: string, partial: boolean) => void
+  /**
+   * The longest line of the child's stdout or stderr handed on whole, in bytes (UTF-8), or a size
+   * string (`'64KiB'`, `'1MiB'`); at least 4 bytes. A longer line comes in pieces of at most this
+   * many bytes (never splitting a character), each but its last marked `partial` (`onLine`, the
+   * `line` event): no more than this is held for a line that has not ended. @default '64KiB'
+   */
+  readonly maxLineLength?: Size
   /** Receives each child process as it starts: its `stdout` and `stderr` are readable streams. */
   readonly onSpawn?: (child: ChildProcess) => void
 }
 
-const known = new Set(['heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory', 'memoryEvery', 'stream', 'onLine', 'onSpawn'])
+const known = new Set(['heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory', 'memoryEvery', 'stream', 'onLine', 'maxLineLength', 'onSpawn'])
+
+/** Spawn errors that starting again cannot heal (the command, or its folder, is missing or not executable): a start error. */
+const permanentSpawnErrors = new Set(['ENOENT', 'EACCES', 'ENOTDIR', 'EISDIR', 'ELOOP', 'ENAMETOOLONG', 'ENOEXEC', 'EPERM'])
 
 /**
  * Child processes started by process wards whose process group may still be alive: a child
@@ -89,13 +107,21 @@ export const liveChildren = new Set<ChildProcess>()
 const groups = process.platform !== 'win32'
 /** After SIGKILL, how long the ward waits for its group to be empty before it settles anyway (a process in uninterruptible sleep). */
 const GROUP_GRACE_MS = 2_000
+/**
+ * Once the child's group is gone, how long the ward waits for its stdout and stderr to end (their
+ * last lines are read then) before it closes them: a process that left the group (a daemon) may
+ * hold them open.
+ */
+const STDIO_GRACE_MS = 1_000
 
 /**
  * A ward that is a child process, supervised by its heartbeat (see
  * {@link ProcessHeartbeat}) and its exit: exit code 0 is completion,
  * another code or a signal is a failure. Retiring it sends `killSignal`,
  * then SIGKILL after `killAfter` (the stop report's `killed` names it).
- * Never run through a shell unless `shell` says so. The child learns what a
+ * Never run through a shell unless `shell` says so. A command that cannot
+ * be executed (not found, not executable: a spawn error) fails with a
+ * `WardStartError`, which ends the run without a restart. The child learns what a
  * ward reads from its context from its environment: `STEWARD_RESUME` (the
  * resume point, JSON; empty for none), `STEWARD_ATTEMPT`,
  * `STEWARD_FAILURES_HERE` (failures in a row at the resume point) and
@@ -138,6 +164,8 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
   }
   if (options.memoryEvery !== undefined && maxMemory === undefined) throw new TypeError(`processWard: option 'memoryEvery' needs option 'maxMemory'`)
   const memoryEvery = toMs(options.memoryEvery ?? 1_000, `processWard: option 'memoryEvery'`, { zero: false })
+  const maxLineLength = toBytes(options.maxLineLength ?? 65_536, `processWard: option 'maxLineLength'`)
+  if (maxLineLength < 4) throw new RangeError(`processWard: option 'maxLineLength': must be at least 4 bytes (one UTF-8 character), got ${String(options.maxLineLength)}`)
 
   const supervise = async function* processWard(ctx: WardContext): AsyncGenerator<T | Output<T>> {
     const ipc = heartbeat === 'ipc'
@@ -156,6 +184,10 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       detached: groups,
     })
     liveChildren.add(child)
+    if (child.pid !== undefined) {
+      const host = ctx[wardHost]
+      if (host !== undefined) host.emit({ type: 'spawned', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, pid: child.pid })
+    }
     onSpawn?.(child)
     type Event =
       | { type: 'message'; message: ChildMessage }
@@ -184,16 +216,21 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     })
     if (ipc) child.on('message', (message: ChildMessage) => deliver({ type: 'message', message }))
     const lines = (name: 'stdout' | 'stderr') =>
-      lineReader((line) => {
+      lineReader((line, partial) => {
         if (name === 'stdout' && heartbeat === 'stdout') ctx.beat()
-        onLine?.(name, line)
+        onLine?.(name, line, partial)
         const host = ctx[wardHost]
         if (host !== undefined) {
-          host.emit({ type: 'line', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, stream: name, line })
+          host.emit({ type: 'line', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, stream: name, line, ...(partial ? { partial } : {}) })
         }
-      })
-    child.stdout?.on('data', lines('stdout'))
-    child.stderr?.on('data', lines('stderr'))
+      }, maxLineLength)
+    for (const [name, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
+      if (stream === null) continue
+      const reader = lines(name)
+      stream.on('data', reader)
+      // The last line, with or without its newline.
+      stream.once('end', reader.end)
+    }
 
     // Probes, for the http, tcp, exec and probe heartbeats: one at a time, every `every`.
     const probes = typeof heartbeat === 'object' ? startProbes(heartbeat, ctx, { env: options.env, cwd: options.cwd }) : undefined
@@ -271,12 +308,17 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
           else if (message.steward === 'busy') childIdle = false
           else if (message.steward === 'dead-letter') ctx.deadLetter(message.input, message.next)
           else if (message.steward === 'output') {
-            if (!stream) throw streamOptionError('processWard', ctx.name, 'the child sent an output (output() of steward/child)')
+            if (!stream) throw streamOptionError('processWard', ctx.name, { command }, 'the child sent an output (output() of steward/child)')
             yield message.progress === undefined ? (message.value as T) : ctx.output(message.value as T, message.progress)
           }
           continue
         }
-        if (event.type === 'error') throw event.error
+        if (event.type === 'error') {
+          // Never started: the command is missing or cannot be executed, and will not be next time either.
+          const code = (event.error as NodeJS.ErrnoException).code
+          if (child.pid === undefined && code !== undefined && permanentSpawnErrors.has(code)) throw startError(ctx.name, command, options.cwd, event.error)
+          throw event.error
+        }
         if (event.type === 'memory') throw new MemoryLimitError(ctx.name, { limit: maxMemory, rss: event.rss, pid: child.pid! })
         exited = true
         if (ctx.signal.aborted) return
@@ -309,7 +351,18 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
         if (empty) liveChildren.delete(child)
       }
       killer?.cancel()
-      // A grandchild may still hold the other end of stdout: close ours rather than wait for it.
+      // Its pipes end once no process holds them, and their last lines are read then; something
+      // that left the group (or survived SIGKILL) may hold them open: ours are closed rather than
+      // waited for past STDIO_GRACE_MS.
+      if (child.pid !== undefined && !(groups && liveChildren.has(child))) {
+        await new Promise<void>((resolve) => {
+          const grace = ctx.clock.setTimer(STDIO_GRACE_MS, resolve)
+          void closed.then(() => {
+            grace.cancel()
+            resolve()
+          })
+        })
+      }
       child.stdout?.destroy()
       child.stderr?.destroy()
       await closed
@@ -334,3 +387,18 @@ function validHeartbeat(heartbeat: unknown): asserts heartbeat is ProcessHeartbe
 }
 
 function noop(): void {}
+
+/** A command that could not be spawned, as a {@link WardStartError} saying why for a person. */
+function startError(ward: string, command: string, cwd: string | undefined, error: Error): WardStartError {
+  const code = (error as NodeJS.ErrnoException).code!
+  // spawn says ENOENT both for a missing command and for a missing working directory.
+  const why =
+    code === 'ENOENT' && cwd !== undefined && !existsSync(cwd)
+      ? `its working directory ${cwd} does not exist (ENOENT)`
+      : code === 'ENOENT'
+        ? 'not found (ENOENT)'
+        : code === 'EACCES'
+          ? 'permission denied (EACCES)'
+          : `${error.message.replace(/^spawn \S+ /, '')}${error.message.includes(code) ? '' : ` (${code})`}`
+  return new WardStartError(ward, { command }, error, why)
+}

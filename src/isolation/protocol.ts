@@ -45,6 +45,8 @@ export type FromWorker =
   | { readonly type: 'failed'; readonly error: WireError }
   /** The ward returned an async iterable, and the thread ward was made without `stream: true`. */
   | { readonly type: 'stream-mismatch' }
+  /** The ward's module could not be loaded, or has no function export of the name asked for. */
+  | { readonly type: 'load-failed'; readonly error: WireError }
 
 /** An error as it crosses: a non-Error thrown becomes a `NonErrorThrown` first, as in-process. */
 export function toWire(thrown: unknown): WireError {

@@ -33,12 +33,21 @@ class WorkerOutput<T> {
   ) {}
 }
 
-const loaded = (await import(module)) as Record<string, unknown>
-const ward = loaded[exportName]
-if (typeof ward !== 'function') {
-  post({ type: 'failed', error: toWire(new TypeError(`threadWard: ${module} has no function export '${exportName}'`)) })
-} else {
-  post({ type: 'ready' })
+// A module that cannot be loaded, or lacks the export, is a load failure (the steward side's
+// WardStartError: not retried), told apart from a failure of the ward itself.
+let ward: unknown
+try {
+  const loaded = (await import(module)) as Record<string, unknown>
+  ward = loaded[exportName]
+  if (typeof ward !== 'function') {
+    const functions = Object.keys(loaded).filter((name) => typeof loaded[name] === 'function')
+    const found = functions.length === 0 ? 'it exports no function' : `its function exports: ${functions.join(', ')}`
+    post({ type: 'load-failed', error: toWire(new TypeError(`no function export '${exportName}' (${found})`)) })
+  } else {
+    post({ type: 'ready' })
+  }
+} catch (error) {
+  post({ type: 'load-failed', error: toWire(error) })
 }
 
 const controller = new AbortController()

@@ -4,7 +4,7 @@ import type { StewardEvent } from '../observe/events.js'
 import { steward } from '../steward/steward.js'
 import { fixed } from '../policy/backoff.js'
 import { liveWorkers, started, threadWard } from './thread-ward.js'
-import { MemoryLimitError } from '../steward/errors.js'
+import { MemoryLimitError, WardStartError } from '../steward/errors.js'
 
 const fixtures = new URL('../../test/fixtures/thread-wards.mjs', import.meta.url)
 
@@ -32,7 +32,7 @@ test('a worker stuck in a CPU loop is terminated and replaced; the new one resum
   assert.deepEqual(values, [0, 1, 2, 3, 4, 5])
   assert.deepEqual(
     events.filter((type) => type !== 'started'),
-    ['hung', 'restarting', 'completed'],
+    ['spawned', 'hung', 'restarting', 'spawned', 'completed'],
   )
   assert.ok(elapsed < 10_000, `took ${elapsed} ms`)
   assert.equal((await run.done).kind, 'completed')
@@ -127,7 +127,7 @@ test('a hung worker is terminated at once, whatever terminateAfter says: its rep
   assert.deepEqual(values, [0, 1, 2, 3, 4, 5])
   assert.deepEqual(
     events.filter((type) => type !== 'started'),
-    ['hung', 'restarting', 'completed'],
+    ['spawned', 'hung', 'restarting', 'spawned', 'completed'],
   )
   await noWorkerLeft()
 })
@@ -168,7 +168,7 @@ test('a worker busy for eight timeouts stays healthy on its beats alone (they cr
   const values: unknown[] = []
   for await (const value of run) values.push(value)
   assert.deepEqual(values, [1])
-  assert.deepEqual(events, ['started', 'completed'])
+  assert.deepEqual(events, ['started', 'spawned', 'completed'])
   await noWorkerLeft()
 })
 
@@ -194,17 +194,20 @@ test("stream defaults to false: a promise-style worker runs with no option and `
   await noWorkerLeft()
 })
 
-test("a worker whose ward returns an async iterable under stream: false fails with a TypeError naming the option, never a silent exit", { timeout: 30_000 }, async () => {
+test("a worker whose ward returns an async iterable under stream: false ends the run at once with a start error naming the option, never a silent exit", { timeout: 30_000 }, async () => {
   const events: StewardEvent[] = []
-  const run = steward(threadWard(fixtures, { export: 'throws' }), { name: 'gen', maxRestarts: 0, startTimeout: '10s' }).start({ onEvent: (event) => events.push(event) })
+  const run = steward(threadWard(fixtures, { export: 'throws' }), { name: 'gen', startTimeout: '10s' }).start({ onEvent: (event) => events.push(event) })
   const outcome = await run.done
-  assert.equal(outcome.kind, 'gave-up')
-  const cause = outcome.kind === 'gave-up' ? outcome.error.cause : undefined
+  assert.ok(outcome.kind === 'gave-up' && outcome.error.reason === 'start', JSON.stringify(outcome))
+  assert.equal(outcome.error.restarts, 0)
+  const start = outcome.error.cause
+  assert.ok(start instanceof WardStartError, String(start))
+  const cause = start.cause
   assert.ok(cause instanceof TypeError, String(cause))
   assert.match(cause.message, /^threadWard 'gen': the worker's ward returned an async iterable \(a stream ward\), but the ward was made with option 'stream' false \(the default\)/)
   assert.match(cause.message, /pass \{ stream: true \} to threadWard\(\)/)
   const failed = events.find((event) => event.type === 'failed')
-  assert.equal(failed?.type === 'failed' && failed.error.name, 'TypeError')
+  assert.equal(failed?.type === 'failed' && failed.reason, 'start')
   await noWorkerLeft()
 })
 

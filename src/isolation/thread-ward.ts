@@ -10,7 +10,7 @@ import { fromWire, reasonToWire, type FromWorker, type ToWorker } from './protoc
 import { streamOptionError } from './stream-option.js'
 import { Mailbox } from './mailbox.js'
 import { wardHost } from '../steward/host.js'
-import { MemoryLimitError, WardRetiredError } from '../steward/errors.js'
+import { MemoryLimitError, WardRetiredError, WardStartError } from '../steward/errors.js'
 
 /** Options of {@link threadWard}. */
 export interface ThreadWardOptions {
@@ -56,7 +56,7 @@ export interface ThreadWardOptions {
 const known = new Set(['export', 'resourceLimits', 'terminateAfter', 'sampleEvery', 'stream', 'warm'])
 
 /** Reasons of retirement after which the steward starts a new incarnation. */
-const restarting = new Set(['hung', 'stalled', 'idle', 'failed', 'memory', 'returned', 'sibling'])
+const restarting = new Set(['hung', 'stalled', 'idle', 'failed', 'memory', 'start', 'returned', 'sibling'])
 
 /** Workers started by thread wards and not yet exited (for leak checks). @internal */
 export const liveWorkers = new Set<Worker>()
@@ -84,7 +84,12 @@ const runner = existsSync(fileURLToPath(besideThis)) ? besideThis : new URL('../
  * `deadLetter`. Outputs cross to the main thread one per pull, so a slow
  * consumer pauses the worker; a ward that returns `ctx.output(value,
  * progress)` commits and completes with `value`. A worker that throws, exits
- * or runs out of memory is a failure like a throw.
+ * or runs out of memory is a failure like a throw. A module that cannot be
+ * loaded (not found, a syntax error, its top-level code threw, a file type
+ * the worker cannot load such as `.ts` on Node 20) or has no function export
+ * of that name fails with a `WardStartError`, which ends the run without a
+ * restart: do work that may fail for a while (a connection) inside the ward,
+ * not at the module's top level.
  *
  * `module` is a `file:` URL or an absolute path. `T` and `P` are the types of
  * the worker ward's outputs and progress, as the caller declares them (they
@@ -169,8 +174,10 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
         // Retired while idle, the worker is asked to leave: wait for it to (bounded by terminateAfter).
         const message = idle ? await ctx.idle(next).catch((error: unknown) => (ctx.signal.aborted ? next : Promise.reject(error))) : await next
         switch (message.type) {
-          case 'ready':
+          case 'ready': {
             started = true
+            const host = ctx[wardHost]
+            if (host !== undefined) host.emit({ type: 'spawned', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, threadId: spawned.threadId })
             send({
               type: 'start',
               name: ctx.name,
@@ -184,6 +191,9 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
             })
             send({ type: 'pull' })
             break
+          }
+          case 'load-failed':
+            throw new WardStartError(ctx.name, { module: href }, fromWire(message.error))
           case 'progress':
             ctx.beat(message.progress)
             break
@@ -206,7 +216,7 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
           case 'failed':
             throw fromWire(message.error)
           case 'stream-mismatch':
-            throw streamOptionError('threadWard', ctx.name, "the worker's ward returned an async iterable (a stream ward)")
+            throw streamOptionError('threadWard', ctx.name, { module: href }, "the worker's ward returned an async iterable (a stream ward)")
           case 'crash':
             if ((message.error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
               const heapMb = resourceLimits?.maxOldGenerationSizeMb

@@ -1,4 +1,5 @@
 import type { ErrorInfo } from './error-info.js'
+import type { ProbeFailure } from './probe-failure.js'
 
 /**
  * Why a steward starts a new incarnation: its own failure (`hung`, `stalled`,
@@ -6,9 +7,10 @@ import type { ErrorInfo } from './error-info.js'
  * process ward over its `maxMemory` or a thread ward's worker out of memory under
  * its `resourceLimits`), a normal return under restart type `permanent`
  * (`returned`), or, in a supervisor, a sibling's failure that the strategy
- * (`one-for-all`, `rest-for-one`) restarts it for (`sibling`).
+ * (`one-for-all`, `rest-for-one`) restarts it for (`sibling`). `start`: the ward could not be
+ * started at all (a `WardStartError`), restarted only when `shouldRestart` returned `true` for it.
  */
-export type RestartReason = 'hung' | 'stalled' | 'idle' | 'failed' | 'memory' | 'returned' | 'sibling'
+export type RestartReason = 'hung' | 'stalled' | 'idle' | 'failed' | 'memory' | 'start' | 'returned' | 'sibling'
 
 /** Fields every {@link StewardEvent} has. */
 export interface EventBase {
@@ -28,6 +30,20 @@ export interface StartedEvent extends EventBase {
   readonly resume: unknown
 }
 
+/**
+ * A thread or process ward's incarnation has its worker or child: a process ward's child was
+ * spawned (`pid`), a thread ward's worker loaded its module (`threadId`). Comes after `started`,
+ * which is emitted before the ward runs; a ward that cannot be started has a `started` and no
+ * `spawned`.
+ */
+export interface SpawnedEvent extends EventBase {
+  readonly type: 'spawned'
+  /** The child process's pid (a process ward). */
+  readonly pid?: number
+  /** The worker's `threadId` (a thread ward). */
+  readonly threadId?: number
+}
+
 /** A working ward did not beat for `timeout` ms. */
 export interface HungEvent extends EventBase {
   readonly type: 'hung'
@@ -37,6 +53,8 @@ export interface HungEvent extends EventBase {
   readonly starting: boolean
   /** How late the hang was noticed, in ms: the time since the last beat (or start of work) minus `timeout`. */
   readonly overdue: number
+  /** A process ward's probe failed since it last answered healthy: why (the last failure of this incarnation). */
+  readonly probeFailure?: ProbeFailure
 }
 
 /** A working ward beat, but its progress did not change for `progressTimeout` ms (livelock). */
@@ -56,8 +74,11 @@ export interface IdleTimeoutEvent extends EventBase {
 /** The ward threw or rejected. */
 export interface FailedEvent extends EventBase {
   readonly type: 'failed'
-  /** `'memory'` when the error is a `MemoryLimitError` (over a memory limit), else `'failed'`. */
-  readonly reason: 'failed' | 'memory'
+  /**
+   * `'memory'` when the error is a `MemoryLimitError` (over a memory limit), `'start'` when it is a
+   * `WardStartError` (the ward could not be started), else `'failed'`.
+   */
+  readonly reason: 'failed' | 'memory' | 'start'
   readonly error: ErrorInfo
 }
 
@@ -126,7 +147,13 @@ export interface DeadLetterEvent extends EventBase {
 export interface LineEvent extends EventBase {
   readonly type: 'line'
   readonly stream: 'stdout' | 'stderr'
+  /** The line without its newline; the last line of a stream is one even without a newline. */
   readonly line: string
+  /**
+   * Present (`true`) on a piece of a line longer than the process ward's `maxLineLength`: the line
+   * goes on in the next `line` event of this stream. Its last piece has no `partial`.
+   */
+  readonly partial?: true
 }
 
 /** The ward returned normally and the run is complete. */
@@ -154,6 +181,7 @@ export interface GaveUpEvent extends EventBase {
  */
 export type StewardEvent =
   | StartedEvent
+  | SpawnedEvent
   | HungEvent
   | StalledEvent
   | IdleTimeoutEvent

@@ -1,4 +1,5 @@
 import type { ErrorInfo } from './error-info.js'
+import type { ProbeFailure } from './probe-failure.js'
 
 /**
  * Where a run is:
@@ -46,6 +47,11 @@ export interface WardStatus {
   /** Incarnations in a row that failed at the current progress. */
   readonly failuresHere: number
   readonly lastFailure: ErrorInfo | null
+  /**
+   * A process ward's last probe failure (`http`, `tcp`, `exec`, `probe` heartbeats), kept until a
+   * probe answers healthy; `null` when its probes answer, or it has none. Always `null` for a supervisor.
+   */
+  readonly probeFailure: ProbeFailure | null
   /**
    * Incarnations (this run's or nested ones) abandoned after their stop deadline during
    * restarts; those abandoned by a `stop()` are in that stop's report instead.

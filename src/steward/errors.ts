@@ -24,11 +24,14 @@ export class WardHungError extends Error {
   readonly ward: string
   /** The heartbeat timeout it missed, in ms. */
   readonly timeout: number
+  /** Why a process ward's probe failed, when it did (the `hung` event's `probeFailure.message`). */
+  readonly probe: string | undefined
 
-  constructor(ward: string, timeout: number) {
-    super(`ward '${ward}' did not beat for ${timeout} ms`)
+  constructor(ward: string, timeout: number, probe?: string) {
+    super(`ward '${ward}' did not beat for ${timeout} ms${probe === undefined ? '' : `; probe: ${probe}`}`)
     this.ward = ward
     this.timeout = timeout
+    this.probe = probe
   }
 }
 
@@ -131,13 +134,58 @@ export class MemoryLimitError extends Error implements MemoryLimitDetails {
   }
 }
 
-/** The restart reason of a ward's failure: `'memory'` for a {@link MemoryLimitError}, else `'failed'`. @internal */
-export function failureReason(error: Error): 'failed' | 'memory' {
+/** What a {@link WardStartError} says could not be started: a process ward's command, or a thread ward's module. */
+export type StartTarget = { readonly command: string } | { readonly module: string }
+
+/**
+ * A ward that could not be started at all, a failure no restart heals: a process ward whose
+ * command cannot be executed (`spawn` failed: `cause.code` `'ENOENT'`, not found; `'EACCES'`,
+ * not executable), or a thread ward whose module cannot be loaded (not found, a syntax error,
+ * its top-level code threw, a file type the worker cannot load: `cause` is the worker's error,
+ * with its `code` such as `'ERR_MODULE_NOT_FOUND'`) or has no function export of the name asked
+ * for. The run ends at once with a `gave-up` outcome (reason `'start'`, no restart spent) unless
+ * `shouldRestart` returns `true` for it. `code` is `'ERR_WARD_START'`.
+ */
+export class WardStartError extends Error {
+  override readonly name = 'WardStartError'
+  readonly code = 'ERR_WARD_START'
+  /** The ward's name. */
+  readonly ward: string
+  /** The command that could not be executed (a process ward), else `undefined`. */
+  readonly command: string | undefined
+  /** The module (its URL) that could not be loaded or lacks the export (a thread ward), else `undefined`. */
+  readonly module: string | undefined
+  declare readonly cause: Error
+
+  /** `reason` says why for a person (default: the cause's message, and its `code`). */
+  constructor(ward: string, target: StartTarget, cause: Error, reason?: string) {
+    const what = 'command' in target ? `cannot start command '${target.command}'` : `cannot start module ${target.module}`
+    const code = (cause as { code?: unknown }).code
+    const why = reason ?? `${cause.message}${typeof code === 'string' && !cause.message.includes(code) ? ` (${code})` : ''}`
+    super(`ward '${ward}': ${what}: ${why}`, { cause })
+    this.ward = ward
+    this.command = 'command' in target ? target.command : undefined
+    this.module = 'module' in target ? target.module : undefined
+  }
+}
+
+/**
+ * The restart reason of a ward's failure: `'start'` for a start error (a {@link WardStartError},
+ * or a nested run that gave up on one), `'memory'` for a {@link MemoryLimitError}, else
+ * `'failed'`. The one place a failure is classed: a new kind of permanent start error is added
+ * here. @internal
+ */
+export function failureReason(error: Error): 'failed' | 'memory' | 'start' {
+  if (error instanceof WardStartError) return 'start'
+  if (error instanceof GaveUpError && error.reason === 'start') return 'start'
   return error instanceof MemoryLimitError ? 'memory' : 'failed'
 }
 
-/** Why a steward gave up: the restart limit was reached, or the ward is `temporary`. */
-export type GiveUpReason = 'limit' | 'temporary'
+/**
+ * Why a steward gave up: the restart limit was reached, the ward is `temporary`, or it could not
+ * be started at all (`'start'`: a {@link WardStartError}, which no restart heals).
+ */
+export type GiveUpReason = 'limit' | 'temporary' | 'start'
 
 /**
  * Ends the output stream of a run whose steward gave up, and is the
@@ -159,7 +207,9 @@ export class GaveUpError extends Error {
     const why =
       reason === 'temporary'
         ? `its restart type is 'temporary'`
-        : `the restart limit was reached after ${restarts} restart${restarts === 1 ? '' : 's'}`
+        : reason === 'start'
+          ? `it could not be started, and restarting would not help`
+          : `the restart limit was reached after ${restarts} restart${restarts === 1 ? '' : 's'}`
     super(`steward gave up on ward '${ward}': ${why}; last failure: ${cause.message}`, { cause })
     this.ward = ward
     this.restarts = restarts

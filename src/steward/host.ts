@@ -1,4 +1,5 @@
 import type { StewardEvent } from '../observe/events.js'
+import type { ProbeFailure } from '../observe/probe-failure.js'
 import type { WardStatus } from '../observe/status.js'
 import type { Outcome } from './run-api.js'
 
@@ -30,6 +31,11 @@ export interface WardHost {
   emit(event: StewardEvent): void
   /** Records a child process that needed SIGKILL, for `stop()`'s `killed`. */
   noteKilled(what: string): void
+  /**
+   * Records why a process ward's probe failed (for `status()` and the next `hung` event), or,
+   * with `null`, that a probe answered healthy again. Called on a change only, never per beat.
+   */
+  noteProbe(failure: ProbeFailure | null): void
   /** Records a run nested in the current incarnation, for status and tree termination. @internal */
   adopt(child: NestedRun): void
 }

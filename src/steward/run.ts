@@ -1,4 +1,5 @@
 import type { RestartReason } from '../observe/events.js'
+import type { ProbeFailure } from '../observe/probe-failure.js'
 import type { RunState, WardStatus } from '../observe/status.js'
 import { initialRestartState, nextRestartStep, type RestartPolicyState } from '../policy/restart-policy.js'
 import type { Clock, TimeCell, Timer } from '../time/clock.js'
@@ -87,6 +88,8 @@ class RestartLog {
   /** When the current incarnation started (kept when a backoff or a supervisor needs its uptime). */
   startedAt = 0
   backoffTimer: Timer | undefined = undefined
+  /** A process ward's last probe failure, until a probe answers healthy (`noteProbe`). */
+  probeFailure: ProbeFailure | undefined = undefined
 }
 
 /**
@@ -203,6 +206,12 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (host !== undefined) host.noteKilled(what)
   }
 
+  /** A process ward's probe failed (or, with `null`, answered healthy again after failing). */
+  noteProbe(failure: ProbeFailure | null): void {
+    if (failure !== null) this.#logged.probeFailure = failure
+    else if (this.#log !== undefined) this.#log.probeFailure = undefined
+  }
+
   /** A run started with the current incarnation as its parent. */
   adopt(child: NestedRun): void {
     if (this.current !== undefined) setChild(this.current, child)
@@ -234,6 +243,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       progress: this.progress,
       failuresHere: this.#failuresHere,
       lastFailure: this.#log?.lastFailure === undefined ? null : errorInfo(this.#log.lastFailure),
+      probeFailure: this.#log?.probeFailure ?? null,
       abandoned: this.#log?.abandoned ?? 0,
       lastAbandoned: this.#log?.lastAbandoned ?? null,
       children: child === undefined ? [] : [child.status()],
@@ -413,11 +423,14 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     const name = this.options.name
     if (cause === 'heartbeat') {
       const timeout = this.timeout
+      // Why its probe failed, if it did (this incarnation's): a probe's own failure is not a frozen child.
+      const failure = this.#log?.probeFailure
+      const probeFailure = failure?.attempt === inc.attempt ? failure : undefined
       if (this.listened) {
         const overdue = Math.max(0, this.clock.now() - this.lastBeat - timeout)
-        this.emit({ type: 'hung', ...this.base(inc.attempt), timeout, starting: !isReady(inc), overdue })
+        this.emit({ type: 'hung', ...this.base(inc.attempt), timeout, starting: !isReady(inc), overdue, ...(probeFailure === undefined ? {} : { probeFailure }) })
       }
-      this.#failed(inc, new WardHungError(name, timeout), 'hung')
+      this.#failed(inc, new WardHungError(name, timeout, probeFailure?.message), 'hung')
     } else if (cause === 'progress') {
       const progressTimeout = this.options.progressTimeout
       if (this.listened) this.emit({ type: 'stalled', ...this.base(inc.attempt), progressTimeout, progress: this.progress })
@@ -445,21 +458,31 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (log.failuresHere > 0 && sameProgress(this.progress, log.progressAtFailure)) log.failuresHere++
     else log.failuresHere = 1
     log.progressAtFailure = this.progress
-    if (this.options.restart === 'temporary') return this.#giveUp(inc, error, 'temporary')
     const shouldRestart = this.options.shouldRestart
-    if (shouldRestart !== undefined && !this.#asks(shouldRestart, error, inc, reason)) {
+    // A ward that cannot be started (a command not found, a module that does not load) fails the
+    // same way every time: the run ends now, no restart spent, unless shouldRestart insists.
+    if (reason === 'start' && (shouldRestart === undefined || this.#asks(shouldRestart, error, inc, reason) !== true)) return this.#giveUp(inc, error, 'start')
+    if (this.options.restart === 'temporary') return this.#giveUp(inc, error, 'temporary')
+    if (reason !== 'start' && shouldRestart !== undefined && this.#asks(shouldRestart, error, inc, reason) === false) {
       void this.stop(new DoNotRestart(`ward '${this.options.name}': shouldRestart declined to restart after: ${error.message}`, { cause: error }))
       return
     }
     this.#restart(inc, error, reason)
   }
 
-  #asks(shouldRestart: NonNullable<ResolvedOptions['shouldRestart']>, error: Error, inc: Incarnation, reason: RestartReason): boolean {
+  /**
+   * What `shouldRestart` returns: `false` declines a restart; for a start error only `true` asks for
+   * one. A hook that throws is reported and counts as `undefined` (a restart, but not of a start error).
+   */
+  #asks(shouldRestart: NonNullable<ResolvedOptions['shouldRestart']>, error: Error, inc: Incarnation, reason: RestartReason): unknown {
     try {
-      return shouldRestart(error, { attempt: inc.attempt, restarts: this.#log?.restarts ?? 0, reason }) !== false
+      return shouldRestart(error, { attempt: inc.attempt, restarts: this.#log?.restarts ?? 0, reason })
     } catch (hookError) {
-      process.emitWarning(`steward: shouldRestart of '${this.path}' threw (restarting as if it returned true): ${String(hookError)}`, 'StewardWarning')
-      return true
+      process.emitWarning(
+        `steward: shouldRestart of '${this.path}' threw (${reason === 'start' ? 'not restarting a start error' : 'restarting as if it returned true'}): ${String(hookError)}`,
+        'StewardWarning',
+      )
+      return undefined
     }
   }
 

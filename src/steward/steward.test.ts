@@ -666,6 +666,7 @@ test('events and status are plain data', async () => {
     progress: { offset: 3 },
     failuresHere: 2,
     lastFailure: { name: 'Error', message: 'disk full', code: 'ENOSPC' },
+    probeFailure: null,
     abandoned: 0,
     lastAbandoned: null,
     children: [],

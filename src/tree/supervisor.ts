@@ -4,7 +4,7 @@ import type { Backoff } from '../policy/backoff.js'
 import { initialRestartState, nextRestartStep, type RestartPolicy, type RestartPolicyState } from '../policy/restart-policy.js'
 import { systemClock, type Clock, type Timer } from '../time/clock.js'
 import { describe, type Duration } from '../time/duration.js'
-import { errorInfo, GaveUpError } from '../steward/errors.js'
+import { errorInfo, GaveUpError, type GiveUpReason } from '../steward/errors.js'
 import { wardHost } from '../steward/host.js'
 import { ENDING, RUNNING, RunLifecycle, type ChildDecider } from '../steward/lifecycle.js'
 import type { RestartType, StartOrder, StewardOptions } from '../steward/options.js'
@@ -139,6 +139,7 @@ function notStarted(path: string, name: string): WardStatus {
     progress: undefined,
     failuresHere: 0,
     lastFailure: null,
+    probeFailure: null,
     abandoned: 0,
     lastAbandoned: null,
     children: [],
@@ -165,6 +166,11 @@ class Child implements ChildDecider {
   held = false
   /** The restart that will start it again (a newer one takes a child over from an older one). */
   owner: Restart | undefined = undefined
+  /**
+   * Its run gave up because its ward could not be started (a `WardStartError`): kept, settled, so
+   * that status shows it and its failure until `remove()`; no strategy restarts it.
+   */
+  failedToStart = false
   #whenReady: (() => void) | undefined = undefined
 
   constructor(tree: SupervisorTree, spec: ResolvedChild) {
@@ -269,7 +275,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     if (index === -1) throw new RangeError(`supervisor '${this.path}' has no child '${name}'`)
     const [child] = this.#children.splice(index, 1)
     const report = (await child!.run?.stop()) ?? { unstopped: [], killed: [] }
-    if (this.#children.length === 0 && this.phase === RUNNING) this.#settle(this.#completed())
+    if (this.phase === RUNNING) this.#endIfNoneRuns()
     return report
   }
 
@@ -288,6 +294,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       progress: undefined,
       failuresHere: 0,
       lastFailure: this.#lastFailure === undefined ? null : errorInfo(this.#lastFailure),
+      probeFailure: null,
       abandoned: 0,
       lastAbandoned: null,
       children: this.#children.map((child) => child.run?.status() ?? notStarted(`${this.path}/${child.name}`, child.name)),
@@ -352,14 +359,33 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     })
   }
 
-  /** A child's run ended on its own: it completed, asked not to be restarted, or was temporary and failed. */
+  /**
+   * A child's run ended on its own: it completed, asked not to be restarted, or was temporary and
+   * failed (forgotten), or could not be started (kept, for status).
+   */
   #ended(child: Child, run: StewardRun<unknown>, outcome: Outcome): void {
     if (child.run !== run || this.phase !== RUNNING) return
     if (outcome.kind === 'stopped' && outcome.reason instanceof TerminateTree) return void this.stop(outcome.reason)
     if (outcome.kind === 'gave-up') this.#lastFailure = outcome.error.cause
-    const index = this.#children.indexOf(child)
-    if (index !== -1) this.#children.splice(index, 1)
-    if (this.#children.length === 0) this.#settle(this.#completed())
+    if (outcome.kind === 'gave-up' && outcome.error.reason === 'start') {
+      child.failedToStart = true
+    } else {
+      const index = this.#children.indexOf(child)
+      if (index !== -1) this.#children.splice(index, 1)
+    }
+    this.#endIfNoneRuns()
+  }
+
+  /**
+   * With no child left running, the supervisor ends: completed, or, when a child it keeps could
+   * not be started, given up with that start error (its work was not done).
+   */
+  #endIfNoneRuns(): void {
+    if (this.#children.some((child) => !child.failedToStart)) return
+    const unstarted = this.#children.find((child) => child.failedToStart)
+    const outcome = unstarted?.run?.outcome
+    if (outcome?.kind === 'gave-up') this.#escalate(outcome.error.cause, 'start')
+    else this.#settle(this.#completed())
   }
 
   /** From a child's run: its incarnation failed and its restart type asks for a restart. */
@@ -390,7 +416,9 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       if (gathering === undefined) delay = verdict.delay
     }
     const index = this.#children.indexOf(child)
-    const affected = !allowed ? [] : strategy === 'one-for-one' ? [child] : strategy === 'one-for-all' ? [...this.#children] : this.#children.slice(index)
+    const affected = (!allowed ? [] : strategy === 'one-for-one' ? [child] : strategy === 'one-for-all' ? [...this.#children] : this.#children.slice(index)).filter(
+      (other) => !other.failedToStart,
+    )
     if (this.listened) {
       const intensity = this.#options.policy.intensity
       const window = 'maxRestarts' in intensity
@@ -483,8 +511,8 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     }
   }
 
-  #escalate(cause: Error): void {
-    const error = new GaveUpError(this.#options.name, this.#restarts, 'limit', cause)
+  #escalate(cause: Error, reason: GiveUpReason = 'limit'): void {
+    const error = new GaveUpError(this.#options.name, this.#restarts, reason, cause)
     this.ended.ending = this.#shutDown(() => {
       if (this.listened) {
         this.emit({ type: 'gave-up', ...this.base(this.#attempt), restarts: this.#restarts, error: errorInfo(cause) })

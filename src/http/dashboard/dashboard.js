@@ -62,10 +62,11 @@ function makeWard(status) {
   const [progressBox, progress] = fact('progress', 'progress')
   facts.append(beatBox, attemptBox, restartsBox, progressBox)
   const failure = el('p', { class: 'failure' })
-  row.append(name, kind, state, facts, failure)
+  const probe = el('p', { class: 'failure probe' })
+  row.append(name, kind, state, facts, failure, probe)
   const children = el('ul', { role: 'group' })
   li.append(row, children)
-  const entry = { li, row, kind, state, beat, attempt, restarts, progress, failure, children, status, receivedAt: 0 }
+  const entry = { li, row, kind, state, beat, attempt, restarts, progress, failure, probe, children, status, receivedAt: 0 }
   row.addEventListener('keydown', (event) => navigate(event, entry))
   return entry
 }
@@ -96,6 +97,9 @@ function update(entry, status, receivedAt) {
   entry.restarts.textContent = String(status.restarts)
   entry.progress.textContent = text(status.progress)
   entry.failure.textContent = status.lastFailure ? `last failure: ${status.lastFailure.name}: ${status.lastFailure.message}` : ''
+  // Why its probe fails, while it does (cleared by a healthy answer).
+  const probe = status.probeFailure
+  entry.probe.textContent = probe ? `probe failing (${probe.failures} in a row): ${probe.message}` : ''
   entry.beat.parentElement.hidden = status.kind === 'supervisor'
   paintBeat(entry)
 }
@@ -162,7 +166,7 @@ function applyFilter() {
 function describeEvent(event) {
   switch (event.type) {
     case 'restarting': return `reason ${event.reason}, restart ${event.restarts}, attempt ${event.attempt + 1} next${event.delay ? ` after ${event.delay} ms` : ''}`
-    case 'hung': return `no beat for ${event.timeout} ms${event.starting ? ' (never started)' : ''}`
+    case 'hung': return `no beat for ${event.timeout} ms${event.starting ? ' (never started)' : ''}${event.probeFailure ? `; probe: ${event.probeFailure.message}` : ''}`
     case 'stalled': return `livelock: no progress for ${event.progressTimeout} ms at ${text(event.progress)}`
     case 'idle-timeout': return `idle for ${event.idleTimeout} ms`
     case 'failed': return `${event.error.name}: ${event.error.message}`

@@ -1,0 +1,38 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { StewardEvent } from '../observe/events.js'
+import { Printer } from './output.js'
+
+// What a person reads: a ward is "started" once its child or worker is (spawned, with its pid or
+// thread); a hang says why its probe failed; a piece of a long line says the line goes on.
+
+const base = { ward: 'api', path: 'app/api', at: 5, attempt: 1 }
+
+function printed(json: boolean, ...events: StewardEvent[]): string[] {
+  const lines: string[] = []
+  const printer = new Printer({ json, colour: false, write: (line) => lines.push(line), now: () => Date.UTC(2026, 0, 1, 12, 30, 45, 123) })
+  for (const event of events) printer.event(event)
+  return lines
+}
+
+test('text: started prints nothing, spawned prints started with its pid or thread and attempt; JSON prints both as they are', () => {
+  const started = { ...base, type: 'started', resume: undefined } as const
+  const spawned = { ...base, type: 'spawned', pid: 4242 } as const
+  const again = { ...base, attempt: 3, type: 'spawned', threadId: 7 } as const
+  assert.deepEqual(printed(false, started, spawned, again), ['12:30:45.123 app/api started (pid 4242)', '12:30:45.123 app/api started (attempt 3, thread 7)'])
+  assert.deepEqual(
+    printed(true, started, spawned).map((line) => JSON.parse(line) as { type: string }),
+    [{ ...started, resume: undefined }, spawned].map((event) => JSON.parse(JSON.stringify(event)) as { type: string }),
+  )
+})
+
+test("text: a hang says its probe's failure; a partial line is marked, its last piece not", () => {
+  const probeFailure = { kind: 'exec', message: 'exec redis-clii: not found (ENOENT)', code: 'ENOENT', attempt: 1, at: 4, failures: 3 } as const
+  assert.deepEqual(printed(false, { ...base, type: 'hung', timeout: 2_000, starting: true, overdue: 3, probeFailure }), [
+    '12:30:45.123 app/api hung: no first beat within 2000 ms; probe: exec redis-clii: not found (ENOENT)',
+  ])
+  assert.deepEqual(
+    printed(false, { ...base, type: 'line', stream: 'stderr', line: 'aaaa', partial: true }, { ...base, type: 'line', stream: 'stderr', line: 'bb' }),
+    ['app/api ! aaaa [continues]', 'app/api ! bb'],
+  )
+})
