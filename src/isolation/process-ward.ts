@@ -10,6 +10,7 @@ import type { ChildMessage, ToChild } from './child.js'
 import { Mailbox } from './mailbox.js'
 import { lineReader } from './lines.js'
 import { groupAlive, groupRss, hasProc, signalGroup } from './process-group.js'
+import { guardGroup, releaseGroup } from './guardian.js'
 import { toBytes, type Size } from './size.js'
 
 /**
@@ -141,6 +142,8 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       detached: groups,
     })
     liveChildren.add(child)
+    // If this process dies (however), the guardian stops the group; released once it is empty.
+    if (groups && child.pid !== undefined) guardGroup(child.pid, killSignal)
     onSpawn?.(child)
     type Event =
       | { type: 'message'; message: ChildMessage }
@@ -291,7 +294,10 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
           poller?.cancel()
         }
         // Kept when something survived SIGKILL (uninterruptible sleep): its group may still be alive.
-        if (empty) liveChildren.delete(child)
+        if (empty) {
+          liveChildren.delete(child)
+          releaseGroup(child.pid)
+        }
       }
       killer?.cancel()
       // A grandchild may still hold the other end of stdout: close ours rather than wait for it.
