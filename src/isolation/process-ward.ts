@@ -43,7 +43,7 @@ export interface ProcessWardOptions {
   readonly cwd?: string
   /** Run through a shell (only when asked: arguments are then shell syntax). @default false */
   readonly shell?: boolean | string
-  /** The signal that asks the child (its whole process group) to stop. @default 'SIGTERM' */
+  /** The signal that asks the child (its whole process group) to stop; SIGCONT follows it, so a stopped process acts on it. @default 'SIGTERM' */
   readonly killSignal?: NodeJS.Signals
   /** How long the child's process group may take to exit after `killSignal` before it gets SIGKILL. @default '5s' */
   readonly killAfter?: Duration
@@ -86,8 +86,9 @@ const GROUP_GRACE_MS = 2_000
 /**
  * A ward that is a child process, supervised by its heartbeat (see
  * {@link ProcessHeartbeat}) and its exit: exit code 0 is completion,
- * another code or a signal is a failure. Retiring it sends `killSignal`,
- * then SIGKILL after `killAfter` (the stop report's `killed` names it).
+ * another code or a signal is a failure. Retiring it sends `killSignal`
+ * (and SIGCONT: a stopped process acts on nothing else), then SIGKILL after
+ * `killAfter` (the stop report's `killed` names it).
  * Never run through a shell unless `shell` says so. The child learns its
  * resume point and attempt from `STEWARD_RESUME` (JSON) and `STEWARD_ATTEMPT`;
  * with `'ipc'`, its progress survives restarts like any ward's. `T` and `P`
@@ -209,6 +210,9 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       // A child using steward/child hears it first: its idle waits end and it can leave on its own.
       if (ipc && child.connected) child.send({ steward: 'stop' } satisfies ToChild, noop)
       signal(killSignal)
+      // A stopped (SIGSTOP, a debugger) process acts on no signal but SIGKILL: wake it, so it can
+      // act on killSignal now rather than wait killAfter for SIGKILL (systemd does the same).
+      if (groups) signal('SIGCONT')
       killer = ctx.clock.setTimer(killAfter, insist)
     }
     /**
