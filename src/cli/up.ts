@@ -14,8 +14,12 @@ in the current folder) and supervises it in the foreground.
   --json    one JSON object per line: the library's events, child lines as 'line'
 ${httpUsage}
 
-Exit: 1 when the tree gives up, 2 for a bad config, 130/143 after SIGINT/SIGTERM
-(a second SIGINT SIGKILLs the children).`
+Signals: SIGINT, SIGTERM and SIGHUP stop the tree gracefully (a second SIGINT SIGKILLs every
+child's process group at once); SIGQUIT SIGKILLs them at once; SIGUSR2 prints the status tree and
+goes on. However steward itself ends (even SIGKILL), every child's process group is stopped.
+
+Exit: 1 when the tree gives up, 2 for a bad config, 130/143/129 after SIGINT/SIGTERM/SIGHUP,
+131 after SIGQUIT.`
 
 /** What `steward up`'s command line asks for. */
 export interface UpPlan {
