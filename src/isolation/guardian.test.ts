@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { freePort } from '../testing/net.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import { dead, descendants } from '../testing/cli.js'
+import { cleanup, commandOf, noneLeft, until } from '../testing/process-tree.js'
 import { lineReader } from './lines.js'
 import { steward } from '../steward/steward.js'
 import { fixed } from '../policy/backoff.js'
@@ -19,32 +20,6 @@ import { dismissGuardian, guardianPid, guardianTimes } from './guardian.js'
 
 const holderScript = fileURLToPath(new URL('../../test/fixtures/holder.mjs', import.meta.url))
 const linuxOnly = { skip: process.platform === 'linux' ? false : 'reads /proc' }
-
-function commandOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()
-  } catch {
-    return '?'
-  }
-}
-
-/** A process's start time (field 22 of /proc/<pid>/stat), which tells it from a later one of the same pid. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
-}
-
-async function until(what: string, check: () => boolean, within: number): Promise<void> {
-  const deadline = performance.now() + within
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`no ${what} within ${within} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 interface Holder {
   readonly holder: ReturnType<typeof spawn>
@@ -66,26 +41,14 @@ async function startHolder(t: { after(fn: () => void): void }): Promise<Holder> 
   const holder = spawn(process.execPath, [holderScript, String(await freePort()), String(await freePort()), flushFile], { stdio: ['pipe', 'pipe', 'pipe'], detached: true })
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => holder.once('exit', (code, signal) => resolve({ code, signal })))
   // Whatever fails, nothing of this holder is left for the next test (or keeps this file running).
-  // (Each pid with its start time: a pid reused by another program meanwhile is not touched.)
-  const seen = new Map<number, string | undefined>([[holder.pid!, startTime(holder.pid!)]])
-  const track = setInterval(() => {
-    for (const pid of descendants(holder.pid!)) if (!seen.has(pid)) seen.set(pid, startTime(pid))
-  }, 50)
-  t.after(() => {
-    clearInterval(track)
-    for (const [pid, started] of seen) {
-      if (started === undefined || startTime(pid) !== started) continue
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        // gone
-      }
-    }
-  })
+  const leftovers = cleanup(t)
+  leftovers.add(holder.pid!)
+  const track = setInterval(() => leftovers.add(...descendants(holder.pid!)), 50)
+  t.after(() => clearInterval(track))
   const stdout: string[] = []
   const stderr: string[] = []
-  holder.stdout!.on('data', lineReader((line) => stdout.push(line)))
-  holder.stderr!.on('data', lineReader((line) => stderr.push(line)))
+  holder.stdout.on('data', lineReader((line) => stdout.push(line)))
+  holder.stderr.on('data', lineReader((line) => stderr.push(line)))
   await until('ready holder', () => stdout.includes('ready'), 30_000).catch((error: Error) => {
     throw new Error(`${error.message}; stderr:\n${stderr.join('\n')}`)
   })
@@ -97,24 +60,6 @@ async function startHolder(t: { after(fn: () => void): void }): Promise<Holder> 
   await until('flush child', () => flushPid() > 1, 10_000)
   process.kill(flushPid(), 'SIGSTOP')
   return { holder, tree: () => tree, exited, stderr, flushFile }
-}
-
-/** Within 2 s of `since`, no process of `tree` is alive (zombies count as gone). */
-async function noneLeft(tree: readonly number[], since: number): Promise<void> {
-  while (tree.some((pid) => !dead(pid))) {
-    if (performance.now() - since > 2_000) {
-      const left = tree.filter((pid) => !dead(pid))
-      for (const pid of left) {
-        try {
-          process.kill(pid, 'SIGKILL')
-        } catch {
-          // gone meanwhile
-        }
-      }
-      assert.fail(`alive 2 s after the holder's end: ${left.map((pid) => `${pid} ${commandOf(pid)}`).join('; ')}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 const endings: Array<[string, (holder: ReturnType<typeof spawn>) => void, (exit: { code: number | null; signal: NodeJS.Signals | null }, stderr: string[]) => void]> = [
@@ -135,7 +80,7 @@ for (const [ending, kill, check] of endings) {
     const since = performance.now()
     kill(holder)
     check(await exited, stderr)
-    await noneLeft(tree(), since)
+    await noneLeft(tree(), since, "the holder's end")
     assert.equal(readFileSync(flushFile, 'utf8'), 'flushed\n', 'the frozen child was woken (SIGCONT) and acted on its SIGTERM')
   })
 }
@@ -150,7 +95,7 @@ test('a guardian that is killed is replaced, and the replacement knows every gro
   const since = performance.now()
   holder.kill('SIGKILL')
   assert.equal((await exited).signal, 'SIGKILL')
-  await noneLeft([...tree().filter((pid) => pid !== first), second], since)
+  await noneLeft([...tree().filter((pid) => pid !== first), second], since, "the holder's end")
 })
 
 test('the guardian is this process\'s, not a run\'s: no leak; it leaves once idle, and a crash loop reuses it', { timeout: 30_000, ...linuxOnly }, async (t) => {
