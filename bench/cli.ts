@@ -4,6 +4,9 @@
 //   `--probe exec:'redis-cli ping'`, timeout 1 s, every 100 ms (with --kill-signal SIGKILL, so the
 //   figure is detection, not a kill-after wait). PM2 cannot detect a freeze at all.
 // - cli.restart_ms: the missed deadline (`hung`) → the new child started, on the CLI's own clock.
+// - cli.freeze_to_serving_ms: the README's example as written (timeout 2 s, the probe every 1 s, the
+//   default SIGTERM and --kill-after 5 s): SIGSTOP → a new redis answering PING. The frozen one is
+//   sent SIGCONT after its SIGTERM, so it shuts down at once instead of waiting for SIGKILL.
 // - crash → restart (a child SIGKILLed → its replacement's pid written), steward and PM2.
 // - cli.rss_mb_1 / _50: the supervisor's own RSS with 1 and 50 idle children, steward up and pm2-runtime.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -15,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { median, quick, sleep, type Figures } from './figure.js'
 import { descendants } from '../src/testing/cli.js'
 import { lineReader } from '../src/isolation/lines.js'
+import { redisPid } from '../src/testing/redis-server.js'
 
 const bin = fileURLToPath(new URL('../dist/cli/bin.js', import.meta.url))
 const pm2Runtime = fileURLToPath(new URL('../node_modules/pm2/bin/pm2-runtime', import.meta.url))
@@ -122,6 +126,35 @@ async function detectAndRestart(): Promise<{ detect: number[]; restart: number[]
   return { detect, restart }
 }
 
+/** The README's redis example frozen with SIGSTOP → the first PING a new redis answers. */
+async function freezeToServing(): Promise<number[]> {
+  const samples: number[] = []
+  for (let r = 0; r < repetitions; r++) {
+    const port = await freePort()
+    const cli = new Supervised(process.execPath, [
+      bin, 'run', '--json', '--timeout', '2s', '--probe', `exec:redis-cli -p ${port} ping`, '--', 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    ])
+    try {
+      let pid: number | undefined
+      await until('redis ready', () => cli.find((json) => json.type === 'started') !== undefined)
+      while (pid === undefined) pid = await redisPid(port)
+      await sleep(3_000) // longer than the timeout, answering every probe
+      process.kill(pid, 'SIGSTOP')
+      const frozenAt = performance.now()
+      for (;;) {
+        const answering = await redisPid(port)
+        if (answering !== undefined && answering !== pid) break
+        if (performance.now() - frozenAt > 30_000) throw new Error('no new redis within 30 s of the freeze')
+        await sleep(5)
+      }
+      samples.push(performance.now() - frozenAt)
+    } finally {
+      await cli.end()
+    }
+  }
+  return samples
+}
+
 /** A child SIGKILLed (a crash) → its replacement's pid written, for a supervisor started by `start`. */
 async function crashRestart(start: (pidFile: string, home: string) => Supervised): Promise<number[]> {
   const samples: number[] = []
@@ -178,6 +211,7 @@ export async function measure(): Promise<Figures> {
   if (!existsSync(pm2Runtime)) throw new Error('the cli group needs pm2 (npm ci installs it, a devDependency)')
   process.stderr.write('peer.pm2.detect_ms: none — PM2 cannot detect a frozen process (no liveness check); it restarts only on exit or max_memory_restart\n')
   const { detect, restart } = await detectAndRestart()
+  const serving = await freezeToServing()
   const stewardCrash = await crashRestart((pidFile) => new Supervised(process.execPath, [bin, 'run', '--json', '--max-restarts', 'Infinity', '--', process.execPath, pidChild, pidFile]))
   const pm2Crash = await crashRestart((pidFile, home) => {
     writeFileSync(join(home, 'ecosystem.config.json'), JSON.stringify({ apps: [{ name: 'child', script: pidChild, args: [pidFile], autorestart: true, max_restarts: 1_000 }] }))
@@ -186,6 +220,7 @@ export async function measure(): Promise<Figures> {
   return {
     'cli.detect_ms': { value: median(detect), unit: 'ms (timeout 1000 + probe every 100)' },
     'cli.restart_ms': { value: median(restart), unit: 'ms' },
+    'cli.freeze_to_serving_ms': { value: median(serving), unit: 'ms (timeout 2000 + probe every 1000, kill-after 5000)' },
     'cli.crash_restart_ms': { value: median(stewardCrash), unit: 'ms' },
     'peer.pm2.crash_restart_ms': { value: median(pm2Crash), unit: 'ms' },
     'cli.rss_mb_1': { value: await rss('steward', 1), unit: 'MB' },
