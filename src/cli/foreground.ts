@@ -1,56 +1,27 @@
-import { liveChildren } from '../isolation/process-ward.js'
-import type { Lifecycle, StopReport } from '../steward/run-api.js'
+import { endOnSignals, statusLines, type ProcessSide, type SignalNote } from '../isolation/stop-on-signals.js'
+import type { Lifecycle } from '../steward/run-api.js'
 import type { Printer } from './output.js'
 import { serveRun, type HttpPlan } from './http.js'
 import type { HttpServer } from '../http/server.js'
 import { startErrorExitCode } from './exit-code.js'
 
 /** What {@link foreground} needs of the process it runs in (the real `process`, or a test's). */
-export interface SignalSource {
-  on(signal: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown
-  off(signal: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown
-}
-
-/**
- * SIGKILLs every child process of a process ward that is still alive: its process group when it
- * leads one, else the child itself. The second SIGINT's "stop now".
- */
-export function killEverything(): string[] {
-  const killed: string[] = []
-  for (const child of liveChildren) {
-    if (child.pid === undefined) continue
-    try {
-      process.kill(-child.pid, 'SIGKILL')
-    } catch {
-      child.kill('SIGKILL')
-    }
-    killed.push(String(child.pid))
-  }
-  return killed
-}
+export type SignalSource = Omit<ProcessSide, 'exit'>
 
 /**
  * Runs a started steward or supervisor in the foreground until it settles, and returns the exit
- * code: SIGINT or SIGTERM stops it gracefully (every ward in reverse start order, each within its
- * stop deadline), prints the stop report and gives 130 or 143; a second SIGINT SIGKILLs every
- * child process at once. Otherwise 1 when it gave up, and `completedCode()` when it completed.
- * With `http`, the run's status, metrics, events and dashboard are served while it runs; a server
- * that cannot listen (the port is taken) stops the run and gives 2.
+ * code, with the library's {@link endOnSignals} (what `stopOnSignals` is): SIGINT, SIGTERM or
+ * SIGHUP stops it gracefully (every ward in reverse start order, each within its stop deadline),
+ * prints the stop report and gives 130, 143 or 129; a second SIGINT, or SIGQUIT at any time,
+ * SIGKILLs every child's process group at once (SIGQUIT gives 131 when it began the stop);
+ * SIGUSR2 prints the status tree and keeps running. Otherwise 1 when it gave up, and
+ * `completedCode()` when it completed. With `http`, the run's status, metrics, events and
+ * dashboard are served while it runs; a server that cannot listen (the port is taken) stops the
+ * run and gives 2.
  */
 export async function foreground(run: Lifecycle, printer: Printer, completedCode: () => number, signals: SignalSource = process, http?: HttpPlan): Promise<number> {
+  const ended = endOnSignals(run, { exit: false, quit: true, status: true, onNote: (note) => print(printer, note) }, { on: signals.on.bind(signals), off: signals.off.bind(signals), exit: noop })
   let server: HttpServer | undefined
-  let stopping: { signal: NodeJS.Signals; report: Promise<StopReport> } | undefined
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping === undefined) {
-      printer.note(`received ${signal}: stopping every ward (send SIGINT again to kill them now)`, { signal })
-      stopping = { signal, report: run.stop(new Error(`steward received ${signal}`)) }
-    } else if (signal === 'SIGINT') {
-      const pids = killEverything()
-      printer.note(`received SIGINT again: SIGKILL to ${pids.length === 0 ? 'no child left' : pids.join(', ')}`, { signal, killed: pids })
-    }
-  }
-  signals.on('SIGINT', onSignal)
-  signals.on('SIGTERM', onSignal)
   try {
     if (http !== undefined) {
       try {
@@ -58,24 +29,44 @@ export async function foreground(run: Lifecycle, printer: Printer, completedCode
       } catch (error) {
         printer.note(`--http ${http.host}:${http.port}: ${(error as Error).message}; stopping`, { error: (error as Error).message })
         await run.stop(error)
+        await ended
         return 2
       }
     }
+    const code = await ended
     const outcome = await run.done
-    // A signal may have come after the run settled on its own: what happened first decides.
-    if (stopping !== undefined && outcome.kind === 'stopped') {
-      const report = await stopping.report
-      const code = stopping.signal === 'SIGINT' ? 130 : 143
-      printer.report(report, code)
-      return code
-    }
+    if (outcome.kind === 'completed' && code === 0) return completedCode()
     // Gave up because a command cannot be started: 127 or 126, as a shell exits (not found, not executable).
-    if (outcome.kind === 'gave-up') return startErrorExitCode(outcome.error) ?? 1
-    if (outcome.kind === 'completed') return completedCode()
-    return 1
+    if (outcome.kind === 'gave-up' && code === 1) return startErrorExitCode(outcome.error) ?? 1
+    return code
   } finally {
-    signals.off('SIGINT', onSignal)
-    signals.off('SIGTERM', onSignal)
     await server?.close()
   }
 }
+
+/** A note of the signal helper as the CLI prints it (a give-up was already printed as its event). */
+function print(printer: Printer, note: SignalNote): void {
+  switch (note.type) {
+    case 'stopping':
+      printer.note(`received ${note.signal}: stopping every ward (send SIGINT again to kill them now)`, { signal: note.signal })
+      break
+    case 'killed': {
+      const killed = note.groups.map(String)
+      const again = note.signal === 'SIGINT' ? 'SIGINT again' : note.signal
+      printer.note(`received ${again}: SIGKILL to ${killed.length === 0 ? 'no child left' : killed.join(', ')}`, { signal: note.signal, killed })
+      break
+    }
+    case 'status':
+      // One note per run of the tree, or, in JSON, one note with the trees as they are.
+      if (printer.json) printer.note('status', { signal: note.signal, status: note.status })
+      else for (const line of note.status.flatMap((status) => statusLines(status))) printer.note(`status: ${line}`, {})
+      break
+    case 'stopped':
+      printer.report(note.report, note.code)
+      break
+    case 'gave-up':
+      break
+  }
+}
+
+function noop(): void {}

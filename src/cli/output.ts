@@ -84,6 +84,11 @@ export class Printer {
     this.#options = options
   }
 
+  /** Whether it writes JSON lines. */
+  get json(): boolean {
+    return this.#options.json
+  }
+
   #paint(colour: Colour | undefined, text: string): string {
     return colour === undefined || !this.#options.colour ? text : `\u001b[${codes[colour]}m${text}\u001b[0m`
   }

@@ -38,9 +38,13 @@ its heartbeat stops (--probe) and, with --restart permanent, when it exits at al
   --json                one JSON object per line: the library's events, child lines as 'line'
 ${httpUsage}
 
+Signals: SIGINT, SIGTERM and SIGHUP stop the child gracefully (a second SIGINT SIGKILLs its
+process group at once); SIGQUIT SIGKILLs it at once; SIGUSR2 prints the status and goes on.
+However steward itself ends (even SIGKILL), the child's process group is stopped.
+
 Exit: the child's code when it completes, 1 when steward gives up, 2 for bad usage,
 127 when the command is not found and 126 when it cannot be executed (not restarted),
-130/143 after SIGINT/SIGTERM (a second SIGINT SIGKILLs the children).`
+130/143/129 after SIGINT/SIGTERM/SIGHUP, 131 after SIGQUIT.`
 
 const runFlags = {
   http: { type: 'string' },

@@ -15,9 +15,13 @@ in the current folder) and supervises it in the foreground.
   --json    one JSON object per line: the library's events, child lines as 'line'
 ${httpUsage}
 
+Signals: SIGINT, SIGTERM and SIGHUP stop the tree gracefully (a second SIGINT SIGKILLs every
+child's process group at once); SIGQUIT SIGKILLs them at once; SIGUSR2 prints the status tree and
+goes on. However steward itself ends (even SIGKILL), every child's process group is stopped.
+
 Exit: 1 when the tree gives up (127/126 when it gave up because a command is not found /
-cannot be executed), 2 for a bad config, 130/143 after SIGINT/SIGTERM (a second SIGINT
-SIGKILLs the children).`
+cannot be executed), 2 for a bad config, 130/143/129 after SIGINT/SIGTERM/SIGHUP, 131 after
+SIGQUIT.`
 
 /** What `steward up`'s command line asks for. */
 export interface UpPlan {

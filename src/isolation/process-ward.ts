@@ -12,6 +12,7 @@ import { Mailbox } from './mailbox.js'
 import { lineReader } from './lines.js'
 import { groupAlive, hasProc, signalGroup } from './process-group.js'
 import { memorySamplerFor } from './memory-sampler.js'
+import { guardGroup, releaseGroup } from './guardian.js'
 import { toBytes, type Size } from './size.js'
 import { streamOptionError } from './stream-option.js'
 
@@ -47,7 +48,7 @@ export interface ProcessWardOptions {
   readonly cwd?: string
   /** Run through a shell (only when asked: arguments are then shell syntax). @default false */
   readonly shell?: boolean | string
-  /** The signal that asks the child (its whole process group) to stop. @default 'SIGTERM' */
+  /** The signal that asks the child (its whole process group) to stop; SIGCONT follows it, so a stopped process acts on it. @default 'SIGTERM' */
   readonly killSignal?: NodeJS.Signals
   /** How long the child's process group may take to exit after `killSignal` before it gets SIGKILL. @default '5s' */
   readonly killAfter?: Duration
@@ -117,8 +118,9 @@ const STDIO_GRACE_MS = 1_000
 /**
  * A ward that is a child process, supervised by its heartbeat (see
  * {@link ProcessHeartbeat}) and its exit: exit code 0 is completion,
- * another code or a signal is a failure. Retiring it sends `killSignal`,
- * then SIGKILL after `killAfter` (the stop report's `killed` names it).
+ * another code or a signal is a failure. Retiring it sends `killSignal`
+ * (and SIGCONT: a stopped process acts on nothing else), then SIGKILL after
+ * `killAfter` (the stop report's `killed` names it).
  * Never run through a shell unless `shell` says so. A command that cannot
  * be executed (not found, not executable: a spawn error) fails with a
  * `WardStartError`, which ends the run without a restart. The child learns what a
@@ -184,6 +186,8 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       detached: groups,
     })
     liveChildren.add(child)
+    // If this process dies (however), the guardian stops the group; released once it is empty.
+    if (groups && child.pid !== undefined) guardGroup(child.pid, killSignal)
     if (child.pid !== undefined) {
       const host = ctx[wardHost]
       if (host !== undefined) host.emit({ type: 'spawned', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, pid: child.pid })
@@ -261,6 +265,9 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       // A child using steward/child hears it first: its idle waits end and it can leave on its own.
       if (ipc && child.connected) child.send({ steward: 'stop' } satisfies ToChild, noop)
       signal(killSignal)
+      // A stopped (SIGSTOP, a debugger) process acts on no signal but SIGKILL: wake it, so it can
+      // act on killSignal now rather than wait killAfter for SIGKILL (systemd does the same).
+      if (groups) signal('SIGCONT')
       killer = ctx.clock.setTimer(killAfter, insist)
     }
     /**
@@ -348,7 +355,10 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
           poller?.cancel()
         }
         // Kept when something survived SIGKILL (uninterruptible sleep): its group may still be alive.
-        if (empty) liveChildren.delete(child)
+        if (empty) {
+          liveChildren.delete(child)
+          releaseGroup(child.pid)
+        }
       }
       killer?.cancel()
       // Its pipes end once no process holds them, and their last lines are read then; something

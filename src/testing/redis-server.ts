@@ -36,6 +36,32 @@ function answers(port: number): Promise<boolean> {
   })
 }
 
+/**
+ * The pid of the redis-server answering PING on 127.0.0.1:`port` (from `INFO server`), or
+ * `undefined` when nothing answers within `within` ms (refused, reset, or frozen: a stopped
+ * server's backlog accepts the connection but nothing replies).
+ */
+export function redisPid(port: number, within = 250): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    let reply = ''
+    const finish = (pid: number | undefined): void => {
+      socket.destroy()
+      resolve(pid)
+    }
+    socket.setTimeout(within)
+    socket.once('connect', () => socket.write('PING\r\nINFO server\r\n'))
+    socket.on('data', (data) => {
+      reply += data.toString('latin1')
+      const pid = /process_id:(\d+)/.exec(reply)
+      if (pid !== null) finish(reply.startsWith('+PONG') ? Number(pid[1]) : undefined)
+    })
+    socket.once('error', () => finish(undefined))
+    socket.once('timeout', () => finish(undefined))
+    socket.once('end', () => finish(undefined))
+  })
+}
+
 /** One redis-server on 127.0.0.1. */
 export class RedisServer {
   readonly port: number
