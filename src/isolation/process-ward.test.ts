@@ -279,7 +279,7 @@ test("a child that sends output() to a process ward made with stream: false (the
   assert.ok(cause instanceof TypeError, String(cause))
   assert.match(cause.message, /^processWard 'outputs': the child sent an output \(output\(\) of steward\/child\), but the ward was made with option 'stream' false \(the default\)/)
   assert.match(cause.message, /pass \{ heartbeat: 'ipc', stream: true \} to processWard\(\)/)
-  assert.equal(start.message, cause.message, 'the option named in the message the CLI prints')
+  assert.equal(start.message, `ward 'outputs': cannot start command '${node}': ${cause.message.replace("processWard 'outputs': ", '')}`, 'the option named in the message the CLI prints')
   assert.deepEqual(events.filter((event) => event.type === 'started').length, 1)
   await noChildLeft([])
 })

@@ -92,7 +92,7 @@ test('threadWard: a module that does not exist, does not parse, cannot be loaded
 })
 
 test('threadWard: a worker that loaded its module is reported spawned with its threadId; a failure of the ward itself is no start error', { timeout: 30_000 }, async () => {
-  const { outcome, events } = await runOnce(threadWard(fixtures, { export: 'throws', stream: false }))
+  const { outcome, events } = await runOnce(threadWard(fixtures, { export: 'rejects', stream: false }))
   const spawned = events.filter((event) => event.type === 'spawned')
   assert.ok(spawned.length >= 2, 'each incarnation reports its worker')
   assert.ok(spawned.every((event) => event.type === 'spawned' && Number.isInteger(event.threadId) && event.pid === undefined))

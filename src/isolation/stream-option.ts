@@ -9,6 +9,6 @@ import { WardStartError, type StartTarget } from '../steward/errors.js'
  */
 export function streamOptionError(factory: 'threadWard' | 'processWard', ward: string, target: StartTarget, what: string): WardStartError {
   const pass = factory === 'processWard' ? "{ heartbeat: 'ipc', stream: true }" : '{ stream: true }'
-  const message = `${factory} '${ward}': ${what}, but the ward was made with option 'stream' false (the default), so nothing would consume its outputs: pass ${pass} to ${factory}() to make it a stream ward`
-  return new WardStartError(ward, target, new TypeError(message), message)
+  const why = `${what}, but the ward was made with option 'stream' false (the default), so nothing would consume its outputs: pass ${pass} to ${factory}() to make it a stream ward`
+  return new WardStartError(ward, target, new TypeError(`${factory} '${ward}': ${why}`), why)
 }
