@@ -17,8 +17,12 @@ export type ChildMessage =
 export type ToChild = { readonly steward: 'stop' }
 
 function send(message: ChildMessage): void {
-  if (typeof process.send === 'function' && process.connected) process.send(message)
+  // With a callback, a failed send (EPIPE: the steward's process died, its guardian stops this
+  // one) is handed to it instead of crashing this process with an unhandled 'error'.
+  if (typeof process.send === 'function' && process.connected) process.send(message, undefined, {}, ignoreSendError)
 }
+
+function ignoreSendError(): void {}
 
 /** A heartbeat, optionally with progress (JSON data); the next process gets it as `resume`. */
 export function beat(progress?: unknown): void {
