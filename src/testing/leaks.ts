@@ -19,10 +19,13 @@ export const noLeaks: LeakReport = Object.freeze({ abortListeners: 0, pendingPro
 /**
  * Resource types that are not a leak when alive: callbacks already queued (microtasks, ticks),
  * the process-wide singletons a runtime makes on first use, whoever uses it first (the DNS
- * channel behind `listen(port, host)` and `lookup`), and the job object of a synchronous
- * `crypto.randomBytes(n)`, done when the call returns but destroyed only when collected.
+ * channel behind `listen(port, host)` and `lookup`), the job object of a synchronous
+ * `crypto.randomBytes(n)`, done when the call returns but destroyed only when collected, and the
+ * scope Node 22 and later bind a stream's end-of-stream callback to (`finished()`, an http request
+ * with a `signal`), also destroyed only when collected: the stream's own handle (a socket, a pipe)
+ * is what is counted.
  */
-const notHandles = new Set(['PROMISE', 'Microtask', 'TickObject', 'DNSCHANNEL', 'RANDOMBYTESREQUEST'])
+const notHandles = new Set(['PROMISE', 'Microtask', 'TickObject', 'DNSCHANNEL', 'RANDOMBYTESREQUEST', 'STREAM_END_OF_STREAM'])
 
 /**
  * A timer of the runtime's own caches, made by whoever needs the cache first: the HTTP server's
