@@ -151,11 +151,23 @@ export class NodeCore {
     const deadline = sentAt + this.options.leaseTtl * LOCAL_DEADLINE
     if (deadline <= this.deadline) return
     this.deadline = deadline
+    this.#armDeadline()
+  }
+
+  /**
+   * Arms the timer that stops every ward at the local deadline. Node's timers run on the event
+   * loop's millisecond clock and may fire up to ~2 ms before `performance.now()` reaches their
+   * time: a timer that finds the deadline not yet passed arms itself again for the rest, or the
+   * node would keep its wards running past the deadline until a renew's reply came.
+   */
+  #armDeadline(): void {
     this.#deadlineTimer?.cancel()
-    const wait = Math.max(0, deadline - this.options.clock.now())
+    const wait = Math.max(0, this.deadline - this.options.clock.now())
     this.#deadlineTimer = this.options.clock.setTimer(wait, () => {
       this.#deadlineTimer = undefined
-      if (this.epoch !== undefined && this.options.clock.now() >= this.deadline) this.loseAll('deadline')
+      if (this.epoch === undefined) return
+      if (this.options.clock.now() >= this.deadline) this.loseAll('deadline')
+      else this.#armDeadline()
     })
   }
 
