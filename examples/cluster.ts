@@ -32,6 +32,14 @@ if (role !== undefined) {
   await node.ready
   console.log(JSON.stringify({ node: role, ready: true }))
   if (role === 'a') await node.add(Array.from({ length: 12 }, (_, i) => `ward-${i}`))
+  // What this node sees, for the parent to tell when the cluster has settled.
+  setInterval(() => {
+    const status = node.status()
+    const me = status.members.find((member) => member.node === role)
+    const held = status.wards.map((ward) => ward.ward)
+    const checkpointed = status.wards.filter((ward) => Number(ward.checkpointed ?? 0) > 0).length
+    console.log(JSON.stringify({ node: role, members: status.members.length, assigned: me?.assigned ?? -1, held, checkpointed }))
+  }, 200)
   process.on('SIGTERM', () => void node.stop().then(() => process.exit(0)))
 } else {
   const port = await new Promise<number>((resolve) => {
@@ -43,11 +51,10 @@ if (role !== undefined) {
   const dir = mkdtempSync(join(tmpdir(), 'steward-example-'))
   const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'], { stdio: 'ignore' })
   const nodes = new Map<string, ChildProcess>()
-  const owner = new Map<string, string>()
-  let phase: 'start' | 'moved' = 'start'
-  let lastClaim = Date.now()
-  let moved = 0
-  let toMove = 0
+  /** Each node's last report: how many members it sees, how many wards it is assigned and holds. */
+  const seen = new Map<string, { members: number; assigned: number; held: string[]; checkpointed: number }>()
+  let victim = ''
+  const toMove = new Set<string>()
   let done: () => void = () => {}
   const finished = new Promise<void>((resolve) => (done = resolve))
   const startNode = (name: string): Promise<void> =>
@@ -58,29 +65,34 @@ if (role !== undefined) {
       })
       nodes.set(name, child)
       createInterface({ input: child.stdout }).on('line', (line) => {
-        const event = JSON.parse(line) as { node: string; ready?: boolean; ward?: string; resume?: string; from?: string | null }
+        const event = JSON.parse(line) as { node: string; ready?: boolean; ward?: string; resume?: string; from?: string | null; members?: number; assigned?: number; held?: string[]; checkpointed?: number }
         if (event.ready === true) return ready()
-        owner.set(event.ward!, event.node)
-        lastClaim = Date.now()
-        if (phase === 'moved' && event.from !== undefined) {
-          console.log(`${event.ward} moved from ${event.from ?? '?'} to ${event.node}, resuming at ${event.resume}`)
-          if (++moved === toMove) done()
-        }
+        if (event.held !== undefined) return void seen.set(event.node, { members: event.members!, assigned: event.assigned!, held: event.held, checkpointed: event.checkpointed! })
+        // After the kill: the first claim of each of the victim's wards is its move.
+        if (victim === '' || !toMove.delete(event.ward!)) return
+        console.log(`${event.ward} moved from ${event.from ?? '?'} to ${event.node}, resuming at ${event.resume}`)
+        if (toMove.size === 0) done()
       })
     })
   try {
     await new Promise((resolve) => setTimeout(resolve, 300))
-    for (const name of ["a", "b", "c"]) {
+    for (const name of ['a', 'b', 'c']) {
       await startNode(name)
     }
-    // Wait until the wards settled over the three nodes (the first node took them all, then handed some over).
-    const held = (name: string): number => [...owner.values()].filter((n) => n === name).length
-    while (owner.size < 12 || Date.now() - lastClaim < 1_500) await new Promise((resolve) => setTimeout(resolve, 100))
+    // Wait until the cluster settled: each node sees all three, holds exactly the wards it is
+    // assigned, and has checkpointed each of them; together they hold the 12 wards once each.
+    // (The first node took every ward, then handed some over as the others joined.)
+    const settled = (): boolean => {
+      const reports = ['a', 'b', 'c'].map((name) => seen.get(name))
+      if (reports.some((r) => r === undefined || r.members !== 3 || r.held.length !== r.assigned || r.checkpointed !== r.held.length)) return false
+      return new Set(reports.flatMap((r) => r!.held)).size === 12 && reports.reduce((n, r) => n + r!.held.length, 0) === 12
+    }
+    while (!settled()) await new Promise((resolve) => setTimeout(resolve, 100))
+    const held = (name: string): number => seen.get(name)!.held.length
     const counts = ['a', 'b', 'c'].map((name) => `${name}: ${held(name)}`)
-    const victim = ['a', 'b', 'c'].sort((x, y) => held(y) - held(x))[0]!
+    victim = ['a', 'b', 'c'].sort((x, y) => held(y) - held(x))[0]!
+    for (const ward of seen.get(victim)!.held) toMove.add(ward)
     console.log(`12 wards running (${counts.join(', ')}); killing node ${victim} with SIGKILL`)
-    toMove = held(victim)
-    phase = 'moved'
     nodes.get(victim)!.kill('SIGKILL')
     await finished
     console.log(`every ward of ${victim} runs again on the other nodes`)
