@@ -117,11 +117,52 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
       if (later !== undefined) assert.ok(later.position >= seen[i]!.progress, `${ward}: token ${later.token} resumed at ${later.position}, before the checkpoint ${seen[i]!.progress} (${what})`)
     })
   }
-  const staleWrites = (): number => [...nodes.values()].reduce((n, node) => n + node.events.filter((e) => e.type === 'stale-write').length, 0)
+  const count = (name: string, type: string): number => nodes.get(name)?.events.filter((e) => e.type === type).length ?? 0
+  /** The count of stale-write and lease-lost events of each node now. */
+  const tally = (): Map<string, { stale: number; lost: number }> => new Map([...nodes.keys()].map((name) => [name, { stale: count(name, 'stale-write'), lost: count(name, 'lease-lost') }]))
+  /**
+   * The nodes that had a write refused as stale since `before` without having lost their lease
+   * meanwhile. A node that misses its local deadline (starved) may have a write on its way that
+   * Redis refuses — the fence working; one that kept its lease has no reason to write stale.
+   */
+  const staleSince = (before: Map<string, { stale: number; lost: number }>): string[] =>
+    [...nodes.keys()].filter((name) => count(name, 'stale-write') > (before.get(name)?.stale ?? 0) && count(name, 'lease-lost') === (before.get(name)?.lost ?? 0))
   /** The stale-write events, with their node, for an assertion's message. */
   const staleList = (): string =>
     JSON.stringify([...nodes.values()].flatMap((node) => node.events.filter((e) => e.type === 'stale-write').map((e) => ({ node: node.name, ...e }))))
-  const starts = (entries: Map<string, Entry[]>): number => [...entries.values()].reduce((n, list) => n + list.filter((e) => e.kind === 's').length, 0)
+  /** Each ward's starts so far (one per token it ran under). */
+  const startsOf = (entries: Map<string, Entry[]>): number[] => wardIds.map((ward) => entries.get(ward)!.filter((e) => e.kind === 's').length)
+  const leaseLosses = (name: string): number => count(name, 'lease-lost')
+  /**
+   * Waits until the cluster of `names` is stable: every ward owned by its rendezvous owner among
+   * them, and no owner or token changed over two beats. On a starved machine a node misses its
+   * local deadline now and then, loses its lease and its wards move and come back: a count of
+   * restarts taken before the cluster settled counts those too. Answers the owners then.
+   */
+  const stable = async (names: readonly string[], what: string): Promise<Array<{ node: string; token: number }>> => {
+    const expected = assign(wardIds, names.map((node) => ({ node, epoch: 0 })))
+    let settled: Array<{ node: string; token: number }> = []
+    let last = ''
+    try {
+      await until(async () => {
+        const first = await owners()
+        last = `${wardIds.filter((ward, i) => first[i]!.node !== expected.get(ward)).length} wards away from their rendezvous owner`
+        if (!wardIds.every((ward, i) => first[i]!.node === expected.get(ward))) return false
+        await sleep(BEAT * 2)
+        const second = await owners()
+        last = 'owners or tokens changed within two beats'
+        if (!wardIds.every((_, i) => second[i]!.node === first[i]!.node && second[i]!.token === first[i]!.token)) return false
+        const entries = await logs()
+        last = 'a ward not yet started under its owner\'s token'
+        if (!wardIds.every((ward, i) => entries.get(ward)!.filter((e) => e.kind === 's').at(-1)?.token === second[i]!.token)) return false
+        settled = second
+        return true
+      }, 40_000, what)
+    } catch (error) {
+      throw new Error(`${(error as Error).message} (last: ${last})`)
+    }
+    return settled
+  }
   try {
     for (const name of ['a', 'b', 'c']) nodes.set(name, startNode(name, ports, namespace))
     await until(() => [...nodes.values()].every((node) => node.events.some((e) => e.type === 'ready')), 30_000, 'three nodes ready')
@@ -134,6 +175,7 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
     const beforeKill = await checkpoints()
     const victims = wardIds.filter((_, i) => before[i]!.node === 'c')
     assert.ok(victims.length > 50, `c held ${victims.length} wards`)
+    const beforeKillTally = tally()
     const killedAt = Date.now()
     nodes.get('c')!.child.kill('SIGKILL')
     await nodes.get('c')!.exited
@@ -150,28 +192,42 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
     console.log(`# ${kind}: kill -9 of a node holding ${victims.length} wards → every one running again after ${failover} ms (leaseTtl ${LEASE_TTL} ms, beat ${BEAT} ms)`)
     assert.ok(failover < LEASE_TTL + BEAT + 4_000, `failover took ${failover} ms`)
     await checkResumes(beforeKill, 'after kill -9')
-    assert.equal(staleWrites(), 0, `no node tried to write under a lease it had lost: ${staleList()}`)
+    assert.deepEqual(staleSince(beforeKillTally), [], `no node that kept its lease had a write refused: ${staleList()}`)
 
     // SIGSTOP one node past its lease, then SIGCONT: it stops its wards itself; its late writes are refused.
     const b = nodes.get('b')!
     const bWards = (await owners()).filter((o) => o.node === 'b').length
     const beforeStop = await checkpoints()
+    const stoppedAt = Date.now()
     b.child.kill('SIGSTOP')
-    await sleep(LEASE_TTL * 2.5)
-    const whileStopped = await owners()
-    assert.equal(whileStopped.filter((o) => o.node === 'b').length, 0, 'every ward of the stopped node was claimed by another')
-    const lostBefore = b.events.filter((e) => e.type === 'lease-lost').length
+    // Past its lease every ward of the stopped node is claimed by another (which takes at least
+    // leaseTtl: a claim needs the owner's lease gone), however slow the machine.
+    await sleep(LEASE_TTL)
+    await until(async () => (await owners()).every((o) => o.node !== 'b'), 30_000, 'every ward of the stopped node claimed by another')
     const wokenAt = Date.now()
     b.child.kill('SIGCONT')
-    await until(() => b.events.filter((e) => e.type === 'lease-lost').length > lostBefore, 10_000, 'the woken node to find its lease lost')
+    // The node gives up the lease it held when it was stopped: its overdue local-deadline timer
+    // fires (or a renew is refused) and it reports the lease lost before it joins again. Under
+    // starvation it may have held no lease at the stop (lost just before, or its join's reply came
+    // too late): then it simply joins. Wait for either, then check the epoch it held was given up.
+    await until(() => b.events.some((e) => Number(e.at) >= wokenAt && (e.type === 'lease-lost' || e.type === 'joined')), 20_000, 'the woken node to give up its lease or join again')
+    const membership = b.events.filter((e) => e.type === 'lease-lost' || e.type === 'joined')
+    const heldAtStop = membership.filter((e) => Number(e.at) < stoppedAt).at(-1)
+    if (heldAtStop?.type === 'joined') {
+      const lost = membership.find((e) => e.type === 'lease-lost' && e.epoch === heldAtStop.epoch)
+      assert.ok(lost !== undefined, `the woken node reported its epoch ${String(heldAtStop.epoch)} lost: ${JSON.stringify(membership.slice(-4))}`)
+    } else console.log(`# ${kind}: the node held no lease when it was stopped (${JSON.stringify(heldAtStop)})`)
     assert.ok(bWards > 0)
     await until(async () => (await owners()).some((o) => o.node === 'b'), 20_000, 'the woken node to rejoin and claim its wards again')
     await checkResumes(beforeStop, 'after SIGSTOP')
-    // It stopped its wards at its local deadline: it issued no write after waking. A write already
-    // on its way when it was stopped reaches Redis after the lease moved on, and Redis refuses it.
-    const late = b.events.filter((e) => e.type === 'refused-write' && Number(e.issuedAt) >= wokenAt)
+    // It stopped its wards at its local deadline: it issued no write after waking under a token it
+    // held before the stop. A write already on its way when it was stopped reaches Redis after the
+    // lease moved on, and Redis refuses it. (A write under a token claimed after waking may be
+    // refused too if a starved node misses its deadline again; that is not this check's business.)
+    const tokensBeforeStop = new Set(b.events.filter((e) => e.type === 'claimed' && Number(e.at) < stoppedAt).map((e) => `${String(e.ward)}:${String(e.token)}`))
+    const late = b.events.filter((e) => e.type === 'refused-write' && Number(e.issuedAt) >= wokenAt && tokensBeforeStop.has(`${String(e.ward)}:${String(e.token)}`))
     assert.deepEqual(late, [], 'the woken node issued no write under its lost lease')
-    const inFlight = b.events.filter((e) => e.type === 'refused-write').length
+    const inFlight = b.events.filter((e) => e.type === 'refused-write' && Number(e.issuedAt) < wokenAt).length
     if (inFlight > 0) console.log(`# ${kind}: ${inFlight} write(s) on their way when the node stopped, refused by Redis`)
 
     // Restart Redis: the nodes reconnect and carry on.
@@ -200,22 +256,35 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
       }, 40_000, 'every ward to make progress after a Redis master restart')
     }
 
-    // A fourth node joins: only the wards that move to it restart.
+    // A fourth node joins: only the wards that move to it restart. Counted from a stable cluster
+    // (see `stable`) to the next stable one. That count is about efficiency, and a lease lost to
+    // starvation meanwhile restarts wards that do not move: a ward's extra restart is excused only
+    // when a node that held it (before or after) reported a lease lost meanwhile.
     await until(async () => (await owners()).every((o) => o.node !== ''), 20_000, 'every ward owned again')
-    await sleep(LEASE_TTL)
-    const settled = await owners()
-    const startsBefore = starts(await logs())
-    const live = [...nodes.keys()].map((node) => ({ node, epoch: 0 }))
-    const expected = assign(wardIds, [...live, { node: 'd', epoch: 0 }])
+    const names = [...nodes.keys()]
+    const settled = await stable(names, 'the cluster stable before the fourth node joins')
+    const startsBefore = startsOf(await logs())
+    const lostBeforeD = new Map(names.map((name) => [name, leaseLosses(name)]))
+    const expected = assign(wardIds, [...names, 'd'].map((node) => ({ node, epoch: 0 })))
     const moving = wardIds.filter((ward) => expected.get(ward) === 'd')
-    const misplaced = wardIds.filter((ward, i) => expected.get(ward) !== 'd' && settled[i]!.node !== expected.get(ward))
-    const staleBeforeD = staleWrites()
+    const beforeDTally = tally()
     nodes.set('d', startNode('d', ports, namespace))
-    await until(async () => (await owners()).filter((o) => o.node === 'd').length === moving.length, 20_000, 'the moving wards on the new node')
-    await sleep(BEAT * 2)
-    const restarted = starts(await logs()) - startsBefore
-    assert.equal(staleWrites(), staleBeforeD, `no stale write while the new node took its wards over: ${staleList()}`)
-    assert.equal(restarted, moving.length + misplaced.length, `${restarted} restarts for ${moving.length} moving wards (+${misplaced.length} not yet home)`)
+    const after = await stable([...names, 'd'], 'the cluster of four nodes stable, the moving wards on the new node')
+    const startsAfter = startsOf(await logs())
+    assert.deepEqual(staleSince(beforeDTally), [], `no stale write while the new node took its wards over: ${staleList()}`)
+    const lostMeanwhile = new Set([...names, 'd'].filter((name) => leaseLosses(name) > (lostBeforeD.get(name) ?? 0)))
+    const unexplained: string[] = []
+    let restarted = 0
+    wardIds.forEach((ward, i) => {
+      const n = startsAfter[i]! - startsBefore[i]!
+      restarted += n
+      const shouldRestart = expected.get(ward) === 'd' ? 1 : 0
+      if (n === shouldRestart) return
+      const excused = lostMeanwhile.has(settled[i]!.node) || lostMeanwhile.has(after[i]!.node)
+      if (n < shouldRestart || !excused) unexplained.push(`${ward} (${settled[i]!.node} → ${after[i]!.node}): ${n} restarts`)
+    })
+    if (lostMeanwhile.size > 0) console.log(`# ${kind}: leases lost while the fourth node joined (${[...lostMeanwhile].join(', ')}): ${restarted} restarts for ${moving.length} moving wards`)
+    assert.deepEqual(unexplained.slice(0, 10), [], `${unexplained.length} wards restarted other than once if they moved to the new node and never if not (${restarted} restarts for ${moving.length} moving wards; leases lost meanwhile: ${[...lostMeanwhile].join(', ') || 'none'})`)
 
     // The audit over every log.
     const entries = await logs()
