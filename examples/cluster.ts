@@ -14,19 +14,22 @@ import { cluster } from 'steward/cluster'
 const role = process.env.CLUSTER_EXAMPLE_NODE
 
 if (role !== undefined) {
-  // A node: each ward counts 0, 1, 2, … every 100 ms; the cluster checkpoints where it got.
-  const counting = function* (from: number): Generator<number> {
-    for (let i = from; ; i++) yield i
-  }
+  // A node: each ward counts 0, 1, 2, … every 100 ms; the cluster checkpoints where it got. Each
+  // ward says where it starts counting (its resume point), and each claim says whose ward it was.
+  const counting = (ward: string) =>
+    function* (from: number): Generator<number> {
+      console.log(JSON.stringify({ node: role, ward, start: from }))
+      for (let i = from; ; i++) yield i
+    }
   const node = cluster({
     redis: process.env.CLUSTER_EXAMPLE_REDIS!,
     namespace: 'example',
     node: role,
     leaseTtl: '1s',
     checkpointEvery: '100ms',
-    ward: () => steward(walk(counting, async (n, ctx) => ctx.clock.sleep(100, ctx.signal).then(() => n))),
-    onEvent: (event: { readonly type: string; readonly ward?: string; readonly resume?: string | undefined; readonly from?: { readonly node: string } | null }) => {
-      if (event.type === "claimed") console.log(JSON.stringify({ node: role, ward: event.ward, resume: event.resume ?? '0', from: event.from?.node ?? null }))
+    ward: (id) => steward(walk(counting(id), async (n, ctx) => ctx.clock.sleep(100, ctx.signal).then(() => n))),
+    onEvent: (event: { readonly type: string; readonly ward?: string; readonly from?: { readonly node: string } | null }) => {
+      if (event.type === 'claimed') console.log(JSON.stringify({ node: role, ward: event.ward, from: event.from?.node ?? null }))
     },
   })
   await node.ready
@@ -55,6 +58,8 @@ if (role !== undefined) {
   const seen = new Map<string, { members: number; assigned: number; held: string[]; checkpointed: number }>()
   let victim = ''
   const toMove = new Set<string>()
+  /** Each of the victim's wards claimed since the kill: by whom, from whom. */
+  const movedFrom = new Map<string, { from: string; to: string }>()
   let done: () => void = () => {}
   const finished = new Promise<void>((resolve) => (done = resolve))
   const startNode = (name: string): Promise<void> =>
@@ -65,12 +70,17 @@ if (role !== undefined) {
       })
       nodes.set(name, child)
       createInterface({ input: child.stdout }).on('line', (line) => {
-        const event = JSON.parse(line) as { node: string; ready?: boolean; ward?: string; resume?: string; from?: string | null; members?: number; assigned?: number; held?: string[]; checkpointed?: number }
+        const event = JSON.parse(line) as { node: string; ready?: boolean; ward?: string; start?: number; from?: string | null; members?: number; assigned?: number; held?: string[]; checkpointed?: number }
         if (event.ready === true) return ready()
         if (event.held !== undefined) return void seen.set(event.node, { members: event.members!, assigned: event.assigned!, held: event.held, checkpointed: event.checkpointed! })
-        // After the kill: the first claim of each of the victim's wards is its move.
-        if (victim === '' || !toMove.delete(event.ward!)) return
-        console.log(`${event.ward} moved from ${event.from ?? '?'} to ${event.node}, resuming at ${event.resume}`)
+        if (victim === '' || !toMove.has(event.ward!)) return
+        // After the kill: the first claim of each of the victim's wards is its move; the ward's
+        // start on the node that claimed it shows where it resumed.
+        if (event.start === undefined) return void (movedFrom.has(event.ward!) || movedFrom.set(event.ward!, { from: event.from ?? '?', to: event.node }))
+        const move = movedFrom.get(event.ward!)
+        if (move === undefined || move.to !== event.node) return
+        toMove.delete(event.ward!)
+        console.log(`${event.ward} moved from ${move.from} to ${event.node}, resuming at ${event.start}`)
         if (toMove.size === 0) done()
       })
     })
