@@ -153,8 +153,9 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
         last = 'owners or tokens changed within two beats'
         if (!wardIds.every((_, i) => second[i]!.node === first[i]!.node && second[i]!.token === first[i]!.token)) return false
         const entries = await logs()
-        last = 'a ward not yet started under its owner\'s token'
-        if (!wardIds.every((ward, i) => entries.get(ward)!.filter((e) => e.kind === 's').at(-1)?.token === second[i]!.token)) return false
+        const notStarted = wardIds.flatMap((ward, i) => (entries.get(ward)!.filter((e) => e.kind === 's').at(-1)?.token === second[i]!.token ? [] : [`${ward} (${second[i]!.node}, token ${second[i]!.token}, log ends ${JSON.stringify(entries.get(ward)!.slice(-3))})`]))
+        last = `wards not yet started under their owner's token: ${notStarted.slice(0, 3).join('; ')}`
+        if (notStarted.length > 0) return false
         settled = second
         return true
       }, 40_000, what)
