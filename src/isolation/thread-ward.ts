@@ -177,7 +177,10 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
           case 'ready': {
             started = true
             const host = ctx[wardHost]
-            if (host !== undefined) host.emit({ type: 'spawned', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, threadId: spawned.threadId })
+            if (host !== undefined) {
+              host.noteSpawned({ threadId: spawned.threadId })
+              host.emit({ type: 'spawned', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, threadId: spawned.threadId })
+            }
             send({
               type: 'start',
               name: ctx.name,
