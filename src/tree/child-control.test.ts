@@ -150,6 +150,10 @@ test('independent: a crashing child gives up alone after its own intensity; its 
     await run.restartChild('b')
     await clock.advance(5)
     assert.equal(starts.get('b'), 7, 'restartChild of a child that gave up starts it')
+    // Revived with a fresh count: an operator's restart before it fails again shows none counted.
+    await run.restartChild('b')
+    const manual = events.findLast((event) => event.type === 'decision')
+    assert.ok(manual?.type === 'decision' && manual.reason === 'manual' && manual.restarts === 0, JSON.stringify(manual))
     await run.stop()
   })
   assert.deepEqual(leaks, noLeaks)
