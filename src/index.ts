@@ -6,7 +6,7 @@ export type { Steward } from './steward/steward.js'
 export type { StewardOptions, RestartType, RestartInfo, StartOrder } from './steward/options.js'
 export type { Run, StartOptions, Outcome, StopReport, Lifecycle, EventOf } from './steward/run-api.js'
 export { wardHost } from './steward/host.js'
-export type { WardHost } from './steward/host.js'
+export type { SpawnedInfo, WardHost } from './steward/host.js'
 export type { Ward, WardContext } from './steward/ward.js'
 export { Output } from './steward/output.js'
 export type { DeadLetter } from './steward/output.js'
@@ -25,7 +25,7 @@ export {
 } from './steward/errors.js'
 export type { ErrorInfo, GiveUpReason } from './steward/errors.js'
 // A ward that cannot be started (a command not found, a module that does not load): not restarted.
-export { WardStartError } from './steward/errors.js'
+export { WardStartError, UnknownChildError } from './steward/errors.js'
 export type { StartTarget } from './steward/errors.js'
 // Over a memory limit: a process ward's maxMemory, a thread ward's resourceLimits (restart reason 'memory').
 export { MemoryLimitError } from './steward/errors.js'

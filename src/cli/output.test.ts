@@ -36,3 +36,28 @@ test("text: a hang says its probe's failure; a partial line is marked, its last 
     ['app/api ! aaaa [continues]', 'app/api ! bb'],
   )
 })
+
+test('text: a decision reads as a restart, an escalation, or (independent) a child giving up alone', () => {
+  const decision = {
+    ...base,
+    ward: 'app',
+    path: 'app',
+    type: 'decision',
+    child: 'api',
+    reason: 'failed',
+    strategy: 'independent',
+    action: 'restart',
+    restarting: ['api'],
+    merged: false,
+    restarts: 2,
+    maxRestarts: 3,
+    within: 5000,
+    intensity: 'window',
+    delay: 0,
+  } as const
+  assert.deepEqual(printed(false, decision, { ...decision, action: 'give-up', restarting: [], restarts: 4 }, { ...decision, strategy: 'one-for-one', action: 'escalate', restarting: [], restarts: 4 }), [
+    '12:30:45.123 app api failed: restart api (independent; 2 of 3)',
+    '12:30:45.123 app api failed: api gives up alone (4 restarts, 3 allowed)',
+    '12:30:45.123 app api failed: escalate (4 restarts, 3 allowed)',
+  ])
+})

@@ -61,7 +61,7 @@ export function describeEvent(event: StewardEvent): string {
     case 'decision':
       return event.action === 'restart'
         ? `${event.child} ${event.reason}: restart ${event.restarting.join(', ')} (${event.strategy}; ${event.restarts} of ${event.maxRestarts})`
-        : `${event.child} ${event.reason}: escalate (${event.restarts} restarts, ${event.maxRestarts} allowed)`
+        : `${event.child} ${event.reason}: ${event.action === 'give-up' ? `${event.child} gives up alone` : 'escalate'} (${event.restarts} restarts, ${event.maxRestarts} allowed)`
     case 'unstopped':
       return `did not stop within ${event.stopTimeout} ms: abandoned`
     case 'dead-letter':

@@ -30,13 +30,44 @@ export interface HttpHandlerOptions {
   readonly statusInterval?: number
   /** The run's clock, for the metrics' uptimes. @default systemClock */
   readonly clock?: Clock
+  /**
+   * Serves `POST /reload` (404 without it): called to re-read the config and apply the
+   * difference; what it resolves with is the answer's JSON body, what it rejects with a 400 with
+   * the error's message (an invalid config changes nothing). `steward up` passes one.
+   * @default none
+   */
+  readonly reload?: () => Promise<unknown>
+}
+
+/** A supervisor run's operator methods, which the `POST /apps/NAME/…` routes call. */
+interface Controllable {
+  restartChild(name: string): Promise<void>
+  stopChild(name: string): Promise<unknown>
+  startChild(name: string): Promise<void>
+}
+
+function controllable(run: Lifecycle): run is Lifecycle & Controllable {
+  const methods = run as Partial<Controllable>
+  return typeof methods.restartChild === 'function' && typeof methods.stopChild === 'function' && typeof methods.startChild === 'function'
+}
+
+/** The origin `req` was sent to (`http://` + its Host header), for comparing an `Origin` header with. */
+function sameOrigin(req: IncomingMessage, origin: string): boolean {
+  try {
+    return new URL(origin).host === req.headers.host
+  } catch {
+    return false // 'null' (a sandboxed page, a file:), or garbage
+  }
 }
 
 /**
  * A `(req, res)` request handler for `node:http` (or Express, Fastify's
  * raw mode, anything that hands over Node's request and response) serving
  * one run: `GET /healthz`, `/readyz`, `/metrics`, `/status`, `/events`
- * (Server-Sent Events) and `/` (the dashboard). It subscribes to the run's
+ * (Server-Sent Events) and `/` (the dashboard); for a supervisor's run,
+ * `POST /apps/NAME/restart|stop|start` (and `POST /reload` with the `reload`
+ * option), which always require the token (403 when none is configured), a
+ * `Content-Type: application/json` and no foreign `Origin`. It subscribes to the run's
  * events when made; `close()` ends the subscription and every open event
  * stream.
  */
@@ -91,7 +122,7 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
     throw new TypeError(`stewardHttp: run must be a steward or supervisor run, got ${describe(run)}`)
   }
   if (typeof options !== 'object' || options === null) throw new TypeError(`stewardHttp: options must be an object, got ${describe(options)}`)
-  const known = ['token', 'replay', 'statusInterval', 'clock']
+  const known = ['token', 'replay', 'statusInterval', 'clock', 'reload']
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) throw new TypeError(`stewardHttp: unknown option '${key}' (known: ${known.join(', ')})`)
   }
@@ -99,6 +130,10 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
   if (token !== undefined && (typeof token !== 'string' || token === '')) {
     throw new TypeError(`stewardHttp: option 'token' must be a non-empty string, got ${describe(token)}`)
   }
+  if (options.reload !== undefined && typeof options.reload !== 'function') {
+    throw new TypeError(`stewardHttp: option 'reload' must be a function returning a promise, got ${describe(options.reload)}`)
+  }
+  const reload = options.reload
   if (!Number.isInteger(replay) || replay < 1) throw new RangeError(`stewardHttp: option 'replay' must be an integer ≥ 1, got ${describe(replay)}`)
   if (typeof statusInterval !== 'number' || !(statusInterval >= 10) || !Number.isFinite(statusInterval)) {
     throw new RangeError(`stewardHttp: option 'statusInterval' must be a number of ms ≥ 10, got ${describe(statusInterval)}`)
@@ -174,9 +209,61 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
     )
   }
 
+  /**
+   * `POST /apps/NAME/restart|stop|start` and `POST /reload`. A control route changes the tree, so
+   * unlike the data routes it is never open: no token configured is a 403 saying how to set one,
+   * even on loopback (any local process or page could post otherwise). A browser page elsewhere
+   * cannot post either: a foreign `Origin` is refused, and `Content-Type: application/json` is
+   * required, which a cross-site form cannot send and a cross-site script cannot without a CORS
+   * preflight, which gets no CORS headers here.
+   */
+  const control = (req: IncomingMessage, res: ServerResponse, path: string): void => {
+    req.resume() // the body carries nothing: drain it
+    const app = /^\/apps\/([^/]+)\/(restart|stop|start)$/.exec(path)
+    if (app === null && !(path === '/reload' && reload !== undefined)) return json(res, 404, { error: `no POST route ${path}` })
+    if (app !== null && !controllable(run)) return json(res, 404, { error: 'this run has no apps to control (not a supervisor)' })
+    if (token === undefined) {
+      return json(res, 403, { error: 'the control routes need a token: set one with --http-token TOKEN or STEWARD_HTTP_TOKEN (stewardHttp option `token`)' })
+    }
+    if (!bearerMatches(req.headers.authorization, token)) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer realm="steward"', 'content-type': 'application/json; charset=utf-8' })
+      res.end(`${toJson({ error: 'unauthorized' })}\n`)
+      return
+    }
+    const origin = req.headers.origin
+    if (origin !== undefined && !sameOrigin(req, origin)) return json(res, 403, { error: `cross-origin request refused (Origin ${origin})` })
+    const type = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase()
+    if (type !== 'application/json') return json(res, 415, { error: 'a control request needs Content-Type: application/json' })
+    let action: Promise<unknown>
+    let done: (result: unknown) => unknown
+    if (app === null) {
+      action = reload!()
+      done = (result) => result
+    } else {
+      const [, encoded, verb] = app
+      let name: string
+      try {
+        name = decodeURIComponent(encoded!)
+      } catch {
+        return json(res, 400, { error: `bad app name in ${path}` })
+      }
+      const target = run as unknown as Controllable
+      action = verb === 'restart' ? target.restartChild(name) : verb === 'stop' ? target.stopChild(name) : target.startChild(name)
+      done = (report) => ({ ok: true, app: name, action: verb, ...(verb === 'stop' ? { report } : {}) })
+    }
+    action.then(
+      (result) => json(res, 200, done(result)),
+      (error: unknown) => {
+        const code = (error as { code?: unknown } | null)?.code === 'ERR_STEWARD_NO_CHILD' ? 404 : app === null ? 400 : 409
+        json(res, code, { error: error instanceof Error ? error.message : String(error) })
+      },
+    )
+  }
+
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method ?? 'GET'
     const path = new URL(req.url ?? '/', 'http://localhost').pathname
+    if (method === 'POST' && (path === '/reload' || path.startsWith('/apps/'))) return control(req, res, path)
     if (method !== 'GET' && method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
       res.end('method not allowed\n')

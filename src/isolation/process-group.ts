@@ -89,6 +89,31 @@ export function groupsRss(pgids: ReadonlySet<number>): Map<number, number> {
   return rss
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's times: `USER_HZ`, 100 on every Linux architecture Node runs on. */
+const ticksPerSecond = 100
+
+/**
+ * The resident memory (bytes, as {@link groupRss}) and CPU time (user + system, seconds, from
+ * `/proc/<pid>/stat`) of process group `pgid`'s live members, from one scan of /proc; `undefined`
+ * without /proc. Its exited members' time is not counted (the kernel adds it to their parent's
+ * `cutime` only once reaped). For `status()`, never per beat. @internal
+ */
+export function groupUsage(pgid: number): { rss: number; cpu: number } | undefined {
+  if (!hasProc) return undefined
+  let cpu = 0
+  for (const pid of groupMembers(pgid)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+      // After "pid (comm) ": state is field 3, utime field 14, stime field 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      cpu += (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
+    } catch {
+      // it exited while we looked
+    }
+  }
+  return { rss: groupRss(pgid), cpu: Math.round(cpu * 100) / 100 }
+}
+
 /** Sends `signal` to every process of group `pgid`; `false` when the group has no process left. @internal */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   try {

@@ -10,7 +10,7 @@ import type { Ward, WardContext } from '../steward/ward.js'
 import type { ChildMessage, ToChild } from './child.js'
 import { Mailbox } from './mailbox.js'
 import { lineReader } from './lines.js'
-import { groupAlive, hasProc, signalGroup } from './process-group.js'
+import { groupAlive, groupUsage, hasProc, signalGroup } from './process-group.js'
 import { memorySamplerFor } from './memory-sampler.js'
 import { guardGroup, releaseGroup } from './guardian.js'
 import { toBytes, type Size } from './size.js'
@@ -190,7 +190,11 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     if (groups && child.pid !== undefined) guardGroup(child.pid, killSignal)
     if (child.pid !== undefined) {
       const host = ctx[wardHost]
-      if (host !== undefined) host.emit({ type: 'spawned', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, pid: child.pid })
+      if (host !== undefined) {
+        const pid = child.pid
+        host.noteSpawned(groups ? { pid, usage: () => groupUsage(pid) } : { pid })
+        host.emit({ type: 'spawned', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, pid })
+      }
     }
     onSpawn?.(child)
     type Event =

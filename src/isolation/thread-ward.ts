@@ -56,7 +56,7 @@ export interface ThreadWardOptions {
 const known = new Set(['export', 'resourceLimits', 'terminateAfter', 'sampleEvery', 'stream', 'warm'])
 
 /** Reasons of retirement after which the steward starts a new incarnation. */
-const restarting = new Set(['hung', 'stalled', 'idle', 'failed', 'memory', 'start', 'returned', 'sibling'])
+const restarting = new Set(['hung', 'stalled', 'idle', 'failed', 'memory', 'start', 'returned', 'sibling', 'manual'])
 
 /** Workers started by thread wards and not yet exited (for leak checks). @internal */
 export const liveWorkers = new Set<Worker>()
@@ -177,7 +177,10 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
           case 'ready': {
             started = true
             const host = ctx[wardHost]
-            if (host !== undefined) host.emit({ type: 'spawned', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, threadId: spawned.threadId })
+            if (host !== undefined) {
+              host.noteSpawned({ threadId: spawned.threadId })
+              host.emit({ type: 'spawned', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, threadId: spawned.threadId })
+            }
             send({
               type: 'start',
               name: ctx.name,

@@ -30,7 +30,7 @@ export interface WardStatus {
   readonly path: string
   readonly kind: 'steward' | 'supervisor'
   /** A supervisor's strategy (absent for a steward). */
-  readonly strategy?: 'one-for-one' | 'one-for-all' | 'rest-for-one'
+  readonly strategy?: 'one-for-one' | 'one-for-all' | 'rest-for-one' | 'independent'
   readonly state: RunState
   /** The current (or last) incarnation, 1-based; 0 before the first start. */
   readonly attempt: number
@@ -52,6 +52,23 @@ export interface WardStatus {
    * probe answers healthy; `null` when its probes answer, or it has none. Always `null` for a supervisor.
    */
   readonly probeFailure: ProbeFailure | null
+  /** A process ward's child process id while its current incarnation runs; `null` otherwise (and for a thread ward or a supervisor). */
+  readonly pid: number | null
+  /** A thread ward's worker thread id while its current incarnation runs; `null` otherwise. */
+  readonly threadId: number | null
+  /**
+   * Milliseconds the current incarnation has run (on the run's clock), `null` between
+   * incarnations and once settled; `null` for a supervisor.
+   */
+  readonly uptime: number | null
+  /**
+   * A process ward's resident memory in bytes while its child runs: the sum of `VmRSS` over its
+   * process group's live members (as `maxMemory` measures it), read from /proc when the status is
+   * built; `null` otherwise, on systems without /proc, for a thread ward and a supervisor.
+   */
+  readonly rss: number | null
+  /** The CPU time (user + system, seconds) of the same processes, as `rss`; `null` when `rss` is. */
+  readonly cpu: number | null
   /**
    * Incarnations (this run's or nested ones) abandoned after their stop deadline during
    * restarts; those abandoned by a `stop()` are in that stop's report instead.

@@ -36,6 +36,26 @@ export interface WardHost {
    * with `null`, that a probe answered healthy again. Called on a change only, never per beat.
    */
   noteProbe(failure: ProbeFailure | null): void
+  /**
+   * Records what the current incarnation runs in, for `status()`: a process ward's child `pid` (and
+   * `usage`, which samples its resident memory and CPU time when a status is built, never per
+   * beat), or a thread ward's worker `threadId`. Called once per incarnation, when it spawned;
+   * forgotten when the incarnation ends.
+   */
+  noteSpawned(spawned: SpawnedInfo): void
   /** Records a run nested in the current incarnation, for status and tree termination. @internal */
   adopt(child: NestedRun): void
+}
+
+/** What an incarnation runs in: see {@link WardHost.noteSpawned}. */
+export interface SpawnedInfo {
+  /** A process ward's child process id. */
+  readonly pid?: number
+  /** A thread ward's worker thread id. */
+  readonly threadId?: number
+  /**
+   * Samples the resources of the child (its process group when it has one): resident memory in
+   * bytes and CPU time (user + system) in seconds; `undefined` where they cannot be read (no /proc).
+   */
+  readonly usage?: () => { readonly rss: number; readonly cpu: number } | undefined
 }

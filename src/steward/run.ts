@@ -15,7 +15,7 @@ import {
   WardStalledError,
   type GiveUpReason,
 } from './errors.js'
-import { wardHost, type NestedRun, type WardHost } from './host.js'
+import { wardHost, type NestedRun, type SpawnedInfo, type WardHost } from './host.js'
 import {
   abortReason,
   cancelIdle,
@@ -90,6 +90,8 @@ class RestartLog {
   backoffTimer: Timer | undefined = undefined
   /** A process ward's last probe failure, until a probe answers healthy (`noteProbe`). */
   probeFailure: ProbeFailure | undefined = undefined
+  /** What the incarnation of `attempt` runs in (`noteSpawned`). */
+  spawned: { readonly attempt: number; readonly info: SpawnedInfo } | undefined = undefined
 }
 
 /**
@@ -212,6 +214,11 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     else if (this.#log !== undefined) this.#log.probeFailure = undefined
   }
 
+  /** A process or thread ward of the current incarnation spawned its child or worker. */
+  noteSpawned(info: SpawnedInfo): void {
+    if (this.current !== undefined) this.#logged.spawned = { attempt: this.current.attempt, info }
+  }
+
   /** A run started with the current incarnation as its parent. */
   adopt(child: NestedRun): void {
     if (this.current !== undefined) setChild(this.current, child)
@@ -231,6 +238,9 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   status(): WardStatus {
     const child = childOf(this.current ?? this.#log?.last)
+    const current = this.current
+    const spawned = current !== undefined && this.#log?.spawned?.attempt === current.attempt ? this.#log.spawned.info : undefined
+    const usage = spawned?.usage?.()
     return {
       name: this.options.name,
       path: this.path,
@@ -244,6 +254,11 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       failuresHere: this.#failuresHere,
       lastFailure: this.#log?.lastFailure === undefined ? null : errorInfo(this.#log.lastFailure),
       probeFailure: this.#log?.probeFailure ?? null,
+      pid: spawned?.pid ?? null,
+      threadId: spawned?.threadId ?? null,
+      uptime: current === undefined || this.phase !== RUNNING ? null : this.uptime,
+      rss: usage?.rss ?? null,
+      cpu: usage?.cpu ?? null,
       abandoned: this.#log?.abandoned ?? 0,
       lastAbandoned: this.#log?.lastAbandoned ?? null,
       children: child === undefined ? [] : [child.status()],
@@ -598,11 +613,20 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     }
   }
 
-  #giveUp(inc: Incarnation, cause: Error, reason: GiveUpReason): void {
+  /**
+   * For a supervisor that lets a child give up alone (strategy `independent`): ends the run as
+   * given up (`reason` `'limit'`) with `cause`, the failure that exceeded the child's intensity.
+   */
+  giveUpAlone(cause: Error): void {
+    if (this.phase !== RUNNING) return
+    this.#giveUp(this.current, cause, 'limit')
+  }
+
+  #giveUp(inc: Incarnation | undefined, cause: Error, reason: GiveUpReason): void {
     const error = new GaveUpError(this.options.name, this.#logged.restarts, reason, cause)
     this.#finish(inc, 'the steward gave up', () => {
       if (this.listened) {
-        this.emit({ type: 'gave-up', ...this.base(inc.attempt), restarts: this.#logged.restarts, error: errorInfo(cause) })
+        this.emit({ type: 'gave-up', ...this.base(inc?.attempt ?? this.#attempts), restarts: this.#logged.restarts, error: errorInfo(cause) })
       }
       return { kind: 'gave-up', error, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 }
     })

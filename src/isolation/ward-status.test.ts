@@ -1,0 +1,85 @@
+// A process ward's status carries its child's pid, uptime, and its process group's RSS and CPU
+// time, read from /proc; a thread ward's its worker's threadId. Checked against /proc itself.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { StewardEvent } from '../observe/events.js'
+import { steward } from '../steward/steward.js'
+import { liveChildren, processWard } from './process-ward.js'
+import { liveWorkers, threadWard } from './thread-ward.js'
+import { hasProc } from './process-group.js'
+
+const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
+const fixtures = new URL('../../test/fixtures/thread-wards.mjs', import.meta.url)
+const linux = { skip: hasProc ? false : 'needs /proc' }
+
+async function until<T>(what: string, value: () => T | undefined, within = 20_000): Promise<T> {
+  const deadline = performance.now() + within
+  for (;;) {
+    const got = value()
+    if (got !== undefined) return got
+    if (performance.now() > deadline) throw new Error(`no ${what} within ${within} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** `/proc/<pid>/status`'s VmRSS in bytes, and `/proc/<pid>/stat`'s process group. */
+function proc(pid: number): { rss: number; pgrp: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1')
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  return {
+    rss: Number(/VmRSS:\s+(\d+)/.exec(status)![1]) * 1024,
+    pgrp: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]),
+  }
+}
+
+test("a process ward's status: its child's pid, uptime, its group's RSS and CPU seconds as /proc has them; all null once it stopped", { timeout: 60_000, ...linux }, async () => {
+  const spawned: number[] = []
+  const run = steward(processWard(process.execPath, [child, 'beats'], { heartbeat: 'ipc' }), { name: 'w', timeout: '10s', startTimeout: '10s' }).start({
+    onEvent: (event: StewardEvent) => void (event.type === 'spawned' && event.pid !== undefined && spawned.push(event.pid)),
+  })
+  try {
+    const pid = await until('a pid in status', () => run.status().pid ?? undefined)
+    assert.deepEqual(spawned, [pid], "the pid of the child's spawned event")
+    assert.equal(proc(pid).pgrp, pid, 'the child leads its own process group')
+    // CPU: a Node child's boot takes some; wait until the sample shows it.
+    const status = await until('CPU time in status', () => {
+      const now = run.status()
+      return now.cpu !== null && now.cpu > 0 ? now : undefined
+    })
+    assert.equal(status.pid, pid)
+    assert.equal(status.threadId, null)
+    assert.ok(status.cpu! < 60, `cpu seconds: ${status.cpu}`)
+    const rss = proc(pid).rss
+    assert.ok(status.rss! > rss / 2 && status.rss! < rss * 2, `status rss ${status.rss} beside /proc's ${rss}`)
+    assert.ok(status.uptime !== null && status.uptime >= 0, `uptime ${status.uptime}`)
+    const later = await until('uptime growing', () => {
+      const now = run.status()
+      return now.uptime! > status.uptime! ? now : undefined
+    })
+    assert.equal(later.pid, pid)
+  } finally {
+    await run.stop()
+  }
+  const stopped = run.status()
+  assert.deepEqual([stopped.pid, stopped.rss, stopped.cpu, stopped.uptime], [null, null, null, null])
+  assert.equal(liveChildren.size, 0)
+})
+
+test("a thread ward's status: its worker's threadId, no pid, RSS or CPU; null once it stopped", { timeout: 60_000 }, async () => {
+  const ids: number[] = []
+  const run = steward(threadWard(fixtures, { export: 'beatsUntilStopped' }), { name: 't', timeout: '10s', startTimeout: '10s' }).start({
+    onEvent: (event: StewardEvent) => void (event.type === 'spawned' && event.threadId !== undefined && ids.push(event.threadId)),
+  })
+  try {
+    const threadId = await until('a threadId in status', () => run.status().threadId ?? undefined)
+    assert.deepEqual(ids, [threadId])
+    const status = run.status()
+    assert.deepEqual([status.pid, status.rss, status.cpu], [null, null, null])
+  } finally {
+    await run.stop()
+  }
+  assert.equal(run.status().threadId, null)
+  assert.equal(liveWorkers.size, 0)
+})
