@@ -4,10 +4,12 @@ import { pathToFileURL } from 'node:url'
 import { processWard, type ProcessHeartbeat, type ProcessWardOptions } from '../isolation/process-ward.js'
 import { threadWard, type ThreadWardOptions } from '../isolation/thread-ward.js'
 import { describe } from '../time/duration.js'
+import { isBackoff } from '../policy/backoff.js'
 import { childRefusedKeys, childStewardOptionKeys, refuseUnknownKeys, supervisorOptionKeys, type OptionScope } from '../steward/validate.js'
 import { supervisor, type ChildSpec, type Supervisor, type SupervisorOptions } from '../tree/supervisor.js'
 import type { Ward } from '../steward/ward.js'
-import { parseBackoff, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
+import { cliBackoff, restartDefaults, type BackoffRange } from './defaults.js'
+import { parseBackoffRange, parseDuration, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
 
 /** The files `steward up` looks for in the current folder, in this order. */
 export const configNames = ['steward.config.js', 'steward.config.mjs', 'steward.config.json'] as const
@@ -177,10 +179,51 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
   }
   const { children: _children, backoff, ...rest } = top
   const options: Record<string, unknown> = { name: 'steward', ...rest }
-  if (typeof backoff === 'string') options.backoff = rethrow(() => parseBackoff(backoff, `key 'backoff'`), name)
-  else if (backoff !== undefined) options.backoff = backoff
+  // The restart defaults `steward run` shares (./defaults.ts), where the config does not say.
+  if (rest.decay === undefined) {
+    options.maxRestarts = rest.maxRestarts ?? restartDefaults.maxRestarts
+    options.within = rest.within ?? restartDefaults.within
+  }
+  options.backoff = isBackoff(backoff) ? backoff : cliBackoff(configBackoff(backoff, fail))
   const tree = fromLibrary(() => supervisor(options as SupervisorOptions, specs), undefined, name)
   return { file, tree, children: summary, warnings }
+}
+
+/**
+ * The config's `backoff`: absent (the defaults), `"MIN..MAX"`, or `{ min, max, resetAfter }`
+ * (durations: ms or strings like '30s'; each key optional, `resetAfter` may be `Infinity`).
+ */
+function configBackoff(value: unknown, fail: (reason: string) => never): BackoffRange {
+  const defaults = restartDefaults.backoff
+  if (value === undefined) return defaults
+  const where = `key 'backoff'`
+  const wrap = <T>(parse: () => T): T => {
+    try {
+      return parse()
+    } catch (error) {
+      return fail((error as Error).message)
+    }
+  }
+  if (typeof value === 'string') return { ...wrap(() => parseBackoffRange(value, where)), resetAfter: defaults.resetAfter }
+  if (!isObject(value)) {
+    return fail(`${where} must be "MIN..MAX" or an object { min, max, resetAfter } of durations, got ${describe(value)}`)
+  }
+  const unknown = Object.keys(value).filter((key) => !['min', 'max', 'resetAfter'].includes(key))
+  if (unknown.length > 0) fail(`${where}: unknown key '${unknown[0]!}'; known keys: min, max, resetAfter`)
+  const part = (key: 'min' | 'max' | 'resetAfter'): number => {
+    const given = value[key]
+    if (given === undefined) return defaults[key]
+    if (typeof given === 'number') {
+      if (given === Infinity && key === 'resetAfter') return given
+      if (!Number.isFinite(given) || given <= 0) return fail(`key 'backoff.${key}' must be a duration greater than zero, got ${String(given)}`)
+      return given
+    }
+    if (typeof given !== 'string') return fail(`key 'backoff.${key}' must be a duration like '30s' or a number of ms, got ${describe(given)}`)
+    return wrap(() => parseDuration(given, `key 'backoff.${key}'`, { zero: false, infinite: key === 'resetAfter' }))
+  }
+  const range = { min: part('min'), max: part('max'), resetAfter: part('resetAfter') }
+  if (range.max < range.min) fail(`${where}: max (${range.max} ms) must not be below min (${range.min} ms)`)
+  return range
 }
 
 /**

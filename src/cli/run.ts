@@ -8,7 +8,8 @@ import { suggestKey } from '../steward/validate.js'
 import { foreground, type SignalSource } from './foreground.js'
 import { Printer } from './output.js'
 import { httpFlags, httpUsage, type HttpPlan } from './http.js'
-import { parseBackoff, parseCount, parseDuration, parseEnvPair, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
+import { cliBackoff, restartDefaults } from './defaults.js'
+import { parseBackoffRange, parseCount, parseDuration, parseEnvPair, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
 
 export const runUsage = `Usage: steward run [flags] -- <command> [args…]
 
@@ -21,9 +22,13 @@ its heartbeat stops (--probe) and, with --restart permanent, when it exits at al
   --every D             probe interval for http, tcp and exec (default: --timeout / 2)
   --probe-timeout D     exec probe's own deadline, killed after it (default: --every)
   --restart R           permanent | transient | temporary (default permanent)
-  --max-restarts N      give up after more than N restarts within --within (default 5; Infinity)
+  --max-restarts N      give up after more than N restarts within --within (default Infinity:
+                        never; the backoff slows a crash loop instead)
   --within D            the window of --max-restarts (default 1m; Infinity)
-  --backoff MIN..MAX    exponential backoff, jittered (default none)
+  --backoff MIN..MAX    wait MIN before a restart, doubling up to MAX, ±20 % jitter kept
+                        inside MIN..MAX (default 100ms..30s)
+  --backoff-reset D     start the backoff over from MIN after the child ran D (default 10s;
+                        Infinity: never)
   --kill-signal S       signal that asks the child to stop (default SIGTERM)
   --kill-after D        SIGKILL after this long (default 5s)
   --stop-timeout D      how long a stop waits for the ward to settle (default 5s + --kill-after)
@@ -58,6 +63,7 @@ const runFlags = {
   'max-restarts': { type: 'string' },
   within: { type: 'string' },
   backoff: { type: 'string' },
+  'backoff-reset': { type: 'string' },
   'kill-signal': { type: 'string' },
   'kill-after': { type: 'string' },
   'stop-timeout': { type: 'string' },
@@ -140,7 +146,8 @@ export function parseRun(argv: readonly string[]): RunPlan {
   if (!restartTypes.includes(restart as RestartType)) throw new UsageError('--restart', `must be one of ${restartTypes.join(', ')}, got ${JSON.stringify(restart)}`)
   const maxRestarts = values['max-restarts'] === undefined ? undefined : parseCount(values['max-restarts'], '--max-restarts')
   const within = duration('within', { zero: false, infinite: true })
-  const backoff: Backoff | undefined = values.backoff === undefined ? undefined : parseBackoff(values.backoff, '--backoff')
+  const backoffReset = duration('backoff-reset', { zero: false, infinite: true }) ?? restartDefaults.backoff.resetAfter
+  const backoff: Backoff = cliBackoff({ ...(values.backoff === undefined ? restartDefaults.backoff : parseBackoffRange(values.backoff, '--backoff')), resetAfter: backoffReset })
   const killSignal = values['kill-signal'] === undefined ? undefined : parseSignal(values['kill-signal'], '--kill-signal')
   const killAfter = duration('kill-after', {})
   const stopTimeout = duration('stop-timeout', {})
@@ -178,9 +185,10 @@ export function parseRun(argv: readonly string[]): RunPlan {
     stopTimeout: stopTimeout ?? 5_000 + (killAfter ?? 5_000),
     ...(timeout === undefined ? {} : { timeout }),
     ...(startTimeout === undefined ? {} : { startTimeout }),
-    ...(maxRestarts === undefined ? {} : { maxRestarts }),
-    ...(within === undefined ? {} : { within }),
-    ...(backoff === undefined ? {} : { backoff }),
+    // The defaults `steward up` shares (./defaults.ts): a crash loop is slowed, not abandoned.
+    maxRestarts: maxRestarts ?? restartDefaults.maxRestarts,
+    within: within ?? restartDefaults.within,
+    backoff,
     ...(progressTimeout === undefined ? {} : { progressTimeout }),
     ...(idleTimeout === undefined ? {} : { idleTimeout }),
   }
