@@ -306,8 +306,10 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     let childIdle = false
     try {
       for (;;) {
-        // Without a heartbeat of its own the child is healthy until it exits: a wait for input.
-        const event = heartbeat === 'none' || childIdle ? await ctx.idle(mailbox.receive()) : await mailbox.receive()
+        // Without a heartbeat of its own the child is healthy until it exits: a wait for input —
+        // once it exists (no pid: the spawn failed, and its error is on the way; a child that could
+        // not start must not read as up, or `startOrder: 'ready'` would start the next one).
+        const event = (heartbeat === 'none' && child.pid !== undefined) || childIdle ? await ctx.idle(mailbox.receive()) : await mailbox.receive()
         if (event.type === 'message') {
           const message = event.message
           if (message.steward === 'beat') ctx.beat(message.progress)
