@@ -3,7 +3,7 @@ import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:pa
 import { pathToFileURL } from 'node:url'
 import { processWard, type ProcessHeartbeat, type ProcessWardOptions } from '../isolation/process-ward.js'
 import { threadWard, type ThreadWardOptions } from '../isolation/thread-ward.js'
-import { describe } from '../time/duration.js'
+import { describe, describeValue } from '../time/duration.js'
 import { isBackoff } from '../policy/backoff.js'
 import { childRefusedKeys, childStewardOptionKeys, refuseUnknownKeys, supervisorOptionKeys, type OptionScope } from '../steward/validate.js'
 import { supervisor, type ChildSpec, type Supervisor, type SupervisorOptions } from '../tree/supervisor.js'
@@ -109,6 +109,16 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
     const isThread = 'module' in entry
     if (isProcess && isThread) childFail('module', `and 'command' exclude each other: a child is a process (command) or a worker thread (module)`)
     if (!isProcess && !isThread) childFail('command', `is missing: a process child needs 'command' (a worker thread child 'module')`)
+    // A key of the other kind of child is refused with why (it would otherwise do nothing).
+    for (const key of isProcess ? threadKeys : processKeys) {
+      if (key === 'module' || key === 'command' || !(key in entry)) continue
+      childFail(
+        key,
+        isProcess
+          ? `applies only to a worker-thread child (one with 'module'); this child is a process (it has 'command')`
+          : `applies only to a process child (one with 'command'); this child is a worker thread (it has 'module')${key === 'maxMemory' ? ` (limit its memory with 'resourceLimits')` : ''}`,
+      )
+    }
     known(entry, [...sharedKeys, ...(isProcess ? processKeys : threadKeys)], where)
     const own = (keys: readonly string[]): Record<string, unknown> => Object.fromEntries(keys.filter((key) => entry[key] !== undefined).map((key) => [key, entry[key]]))
     let ward: Ward<unknown>
@@ -125,7 +135,10 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
         heartbeat = rethrow(() => parseProbe(text, `${where}: key 'heartbeat'`), name)
       }
       const env = options.env ?? {}
-      if (!isObject(env) || Object.values(env).some((value) => typeof value !== 'string')) childFail('env', `must be an object of strings, got ${describe(env)}`)
+      if (!isObject(env)) childFail('env', `must be an object of strings, got ${describe(env)}`)
+      for (const [key, value] of Object.entries(env as Record<string, unknown>)) {
+        if (typeof value !== 'string') childFail(`env.${key}`, `must be a string, got ${describeValue(value)}`)
+      }
       const cwd = options.cwd ?? '.'
       if (typeof cwd !== 'string' || cwd === '') childFail('cwd', `must be a non-empty string, got ${describe(cwd)}`)
       if (options.shell !== undefined && typeof options.shell !== 'boolean') childFail('shell', `must be a boolean, got ${describe(options.shell)}`)

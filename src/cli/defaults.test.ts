@@ -17,10 +17,12 @@ function delays(backoff: Backoff, uptimes: number[]): number[] {
   })
 }
 
+const zeros = (n: number): number[] => Array.from({ length: n }, () => 0)
+
 test('the CLI backoff keeps every delay inside [min, max], jitter included', () => {
   const range = { min: 100, max: 1_000, resetAfter: Infinity }
-  const highest = delays(cliBackoff(range, () => 0.999_999), Array(8).fill(0))
-  const lowest = delays(cliBackoff(range, () => 0), Array(8).fill(0))
+  const highest = delays(cliBackoff(range, () => 0.999_999), zeros(8))
+  const lowest = delays(cliBackoff(range, () => 0), zeros(8))
   // Jitter at its top: +20 % of each step, but never above max (the cap before the jitter gave 1,200).
   assert.deepEqual(highest.map(Math.round), [120, 240, 480, 960, 1_000, 1_000, 1_000, 1_000])
   // Jitter at its bottom: −20 %, but never below min.
@@ -38,7 +40,7 @@ test('run and up share the defaults: never give up, 100ms doubling to 30s, reset
   const plan = parseRun(['--', 'x'])
   assert.equal(plan.steward.maxRestarts, Infinity)
   assert.equal(plan.steward.within, 60_000)
-  const top = delays(plan.steward.backoff!, Array(12).fill(0))
+  const top = delays(plan.steward.backoff!, zeros(12))
   assert.ok(top.every((delay) => delay >= 100 && delay <= 30_000), top.join(', '))
   assert.ok(top.at(-1)! >= 24_000, `capped near 30 s after 12 restarts: ${top.join(', ')}`)
   // --backoff-reset: the same backoff, starting over after the given run time.

@@ -155,7 +155,9 @@ async function supervise(command: 'run' | 'up', argv: readonly string[], write: 
     return await upCommand(config, { printer: printer(plan.json, write) }, plan.http)
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
-    process.stderr.write(`steward ${command}: ${error.message}\n`)
+    // A UsageError of the command itself already starts with `steward run:` (not twice).
+    const prefix = `steward ${command}`
+    process.stderr.write(`${error.where === prefix ? error.message : `${prefix}: ${error.message}`}\n`)
     return 2
   }
 }

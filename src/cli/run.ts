@@ -1,4 +1,6 @@
+import { constants } from 'node:os'
 import { basename } from 'node:path'
+import { GaveUpError, MemoryLimitError, WardHungError, WardIdleTimeoutError, WardStalledError } from '../steward/errors.js'
 import { parseArgs } from 'node:util'
 import { processWard, type ProcessHeartbeat, type ProcessWardOptions } from '../isolation/process-ward.js'
 import type { Backoff } from '../policy/backoff.js'
@@ -7,7 +9,7 @@ import { steward } from '../steward/steward.js'
 import { suggestKey } from '../steward/validate.js'
 import { foreground, type SignalSource } from './foreground.js'
 import { Printer } from './output.js'
-import { httpFlags, httpUsage, type HttpPlan } from './http.js'
+import { bindHttp, httpFlags, httpUsage, type HttpPlan } from './http.js'
 import { cliBackoff, restartDefaults } from './defaults.js'
 import { parseBackoffRange, parseCount, parseDuration, parseEnvPair, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
 
@@ -206,18 +208,36 @@ export interface Io {
  * UsageError naming the flag), starts it, and runs it in the foreground. Returns the exit code.
  */
 export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
-  let lastExit = 0
+  /** How the last child ended: its exit code, or the signal that killed it. */
+  let lastExit: { code: number | null; signal: NodeJS.Signals | null } = { code: 0, signal: null }
   let supervised
   try {
     const ward = processWard(plan.command, plan.args, {
       ...plan.ward,
       ...(plan.maxMemory === undefined ? {} : { maxMemory: plan.maxMemory }),
-      onSpawn: (child) => child.once('exit', (code) => (lastExit = code ?? 1)),
+      onSpawn: (child) => child.once('exit', (code, signal) => (lastExit = { code, signal })),
     })
     supervised = steward(ward, plan.steward)
   } catch (error) {
     throw new UsageError('steward run', (error as Error).message)
   }
+  // Bound before the child starts: a taken port is a usage error and nothing was started.
+  const http = plan.http === undefined ? undefined : await bindHttp(plan.http)
   const run = supervised.start({ onEvent: (event) => io.printer.event(event) })
-  return foreground(run, io.printer, () => lastExit, io.signals, plan.http)
+  return foreground(run, io.printer, () => lastExit.code ?? 1, io.signals, http, (error) => childExitCode(error, lastExit))
+}
+
+/**
+ * The exit code of a temporary child that failed on its own (it exited non-zero, or a signal
+ * killed it: 128 + the signal's number, as a shell gives it), which `steward run` passes through
+ * as tini and dumb-init do; `undefined` for any other give-up (the restart limit, a hang, a stall,
+ * the memory limit: steward ended it, exit 1).
+ */
+function childExitCode(error: GaveUpError, exit: { code: number | null; signal: NodeJS.Signals | null }): number | undefined {
+  if (error.reason !== 'temporary') return undefined
+  const cause = error.cause
+  if (cause instanceof WardHungError || cause instanceof WardStalledError || cause instanceof WardIdleTimeoutError || cause instanceof MemoryLimitError) return undefined
+  if (exit.code !== null && exit.code !== 0) return exit.code
+  if (exit.signal !== null) return 128 + (constants.signals[exit.signal] ?? 0)
+  return undefined
 }
