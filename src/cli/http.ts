@@ -20,10 +20,10 @@ export interface HttpPlan {
 }
 
 /** The usage lines of the HTTP flags, for every command that takes them. */
-export const httpUsage = `  --http ADDR        serve /healthz, /readyz, /metrics, /status, /events and the dashboard
-                     on ADDR (PORT, HOST:PORT or [IPV6]:PORT; HOST defaults to 127.0.0.1)
-  --http-token TOKEN require "Authorization: Bearer TOKEN" on the data routes (default:
-                     $STEWARD_HTTP_TOKEN); required when ADDR is not a loopback address`
+export const httpUsage = `  --http ADDR           serve /healthz, /readyz, /metrics, /status, /events and the dashboard
+                        on ADDR (PORT, HOST:PORT or [IPV6]:PORT; HOST defaults to 127.0.0.1)
+  --http-token TOKEN    require "Authorization: Bearer TOKEN" on the data routes (default:
+                        $STEWARD_HTTP_TOKEN); required when ADDR is not a loopback address`
 
 /**
  * Checks `--http` and `--http-token` before anything starts: `undefined` without `--http`,

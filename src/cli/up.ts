@@ -10,9 +10,9 @@ export const upUsage = `Usage: steward up [config] [--check] [--json] [--http AD
 Starts a supervision tree from a config file (default: the first of ${configNames.join(', ')}
 in the current folder) and supervises it in the foreground.
 
-  --check   validate the config and exit (0 when valid, 2 when not); nothing is started;
-            a command not found on its PATH is a warning
-  --json    one JSON object per line: the library's events, child lines as 'line'
+  --check               validate the config and exit (0 when valid, 2 when not); nothing is
+                        started; a command not found on its PATH is a warning
+  --json                one JSON object per line: the library's events, child lines as 'line'
 ${httpUsage}
 
 Signals: SIGINT, SIGTERM and SIGHUP stop the tree gracefully (a second SIGINT SIGKILLs every
