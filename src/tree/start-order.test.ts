@@ -104,3 +104,22 @@ test("startOrder 'ready': with nothing else running, a dependency that ends with
   assert.match(outcome.kind === 'gave-up' ? outcome.error.cause.message : '', /db: bad password/)
   assert.deepEqual(starts, ['0 db'])
 })
+
+test("startOrder 'ready': a child that completes (a one-shot task) lets the next one start", async () => {
+  const clock = new ManualClock()
+  const starts: string[] = []
+  const migrate: ChildSpec = {
+    name: 'migrate',
+    restart: 'transient',
+    ward: async () => {
+      starts.push(`${clock.now()} migrate`)
+      await clock.sleep(300)
+    },
+  }
+  const events: string[] = []
+  const run = supervisor({ startOrder: 'ready' }, [migrate, idler('app', starts, clock)]).start({ clock, onEvent: (event) => events.push(event.type) })
+  await clock.advance(1_000)
+  assert.deepEqual(starts, ['0 migrate', '300 app'])
+  assert.ok(!events.includes('blocked'))
+  await clock.runUntil(run.stop())
+})

@@ -227,9 +227,11 @@ class Child implements ChildDecider {
 
   /** Whether its run ended without being up and without completing: the children after it must not start. */
   get endedDown(): boolean {
-    if (!this.tree.has(this)) return true // a temporary child that failed is forgotten
     const outcome = this.run?.outcome
-    return this.failedToStart || (outcome !== undefined && outcome.kind !== 'completed')
+    // A child that completed (a one-shot task: a migration) did its part: the next ones start.
+    if (outcome?.kind === 'completed') return false
+    // One that could not be started, or a temporary child that failed (forgotten), did not.
+    return this.failedToStart || !this.tree.has(this) || outcome !== undefined
   }
 }
 
