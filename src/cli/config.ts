@@ -205,8 +205,9 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
 /**
  * The config's `backoff`: absent (the defaults), `"MIN..MAX"`, or `{ min, max, resetAfter }`
  * (durations: ms or strings like '30s'; each key optional, `resetAfter` may be `Infinity`).
+ * `fail` throws the config's error. @internal
  */
-function configBackoff(value: unknown, fail: (reason: string) => never): BackoffRange {
+export function configBackoff(value: unknown, fail: (reason: string) => never): BackoffRange {
   const defaults = restartDefaults.backoff
   if (value === undefined) return defaults
   const where = `key 'backoff'`

@@ -6,6 +6,7 @@ import type { WardContext } from '../steward/ward.js'
 import type { Backoff } from '../policy/backoff.js'
 import { cliBackoff, restartDefaults } from './defaults.js'
 import { parseRun } from './run.js'
+import { configBackoff } from './config.js'
 
 /** The delays a policy gives for restarts after incarnations that ran `uptimes` ms. */
 function delays(backoff: Backoff, uptimes: number[]): number[] {
@@ -72,4 +73,17 @@ test('a steward with the CLI backoff on a ManualClock: delays grow, are capped, 
   assert.equal((await clock.runUntil(run.done)).kind, 'completed')
   assert.deepEqual(waits, [100, 200, 400, 800, 1_000, 1_000, 100, 200])
   assert.deepEqual(starts, [0, 100, 300, 700, 1_500, 2_500, 3_500, 9_600, 9_800])
+})
+
+test("the config's backoff: absent, 'MIN..MAX' or { min, max, resetAfter } (each key optional)", () => {
+  const fail = (reason: string): never => {
+    throw new Error(reason)
+  }
+  assert.deepEqual(configBackoff(undefined, fail), { min: 100, max: 30_000, resetAfter: 10_000 })
+  assert.deepEqual(configBackoff('1s..1m', fail), { min: 1_000, max: 60_000, resetAfter: 10_000 })
+  assert.deepEqual(configBackoff({ max: '5s', resetAfter: '2m' }, fail), { min: 100, max: 5_000, resetAfter: 120_000 })
+  assert.deepEqual(configBackoff({ min: 250, resetAfter: Infinity }, fail), { min: 250, max: 30_000, resetAfter: Infinity })
+  assert.throws(() => configBackoff({ min: 0 }, fail), /key 'backoff\.min' must be a duration greater than zero, got 0/)
+  assert.throws(() => configBackoff({ max: true }, fail), /key 'backoff\.max' must be a duration like '30s'/)
+  assert.throws(() => configBackoff(5, fail), /key 'backoff' must be "MIN\.\.MAX" or an object/)
 })

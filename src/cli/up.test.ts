@@ -76,7 +76,8 @@ test('steward up: a child that hangs is restarted by the tree; output for a pers
     /^tree\/hanger \| beat 8$/,
     /^\d\d:\d\d:\d\d\.\d{3} tree\/hanger hung: no beat for 1000 ms$/,
     /^\d\d:\d\d:\d\d\.\d{3} tree hanger hung: restart hanger \(one-for-one; no restart limit\)$/,
-    /^\d\d:\d\d:\d\d\.\d{3} tree\/hanger restarting \(hung\), restart 1, in \d+ ms$/,
+    // backoff '10ms..20ms': the first delay is MIN, jittered and kept inside MIN..MAX.
+    /^\d\d:\d\d:\d\d\.\d{3} tree\/hanger restarting \(hung\), restart 1, in (1\d|20) ms$/,
     /^\d\d:\d\d:\d\d\.\d{3} steward received SIGINT: stopping every ward/,
     /^\d\d:\d\d:\d\d\.\d{3} steward stop report: every ward stopped in time; none needed SIGKILL; exit 130$/,
   ]) {
