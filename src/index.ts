@@ -55,6 +55,7 @@ export type {
   CompletedEvent,
   StoppedEvent,
   GaveUpEvent,
+  BlockedEvent,
   RestartReason,
   EventListener,
   Subscription,

@@ -3,11 +3,13 @@ import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:pa
 import { pathToFileURL } from 'node:url'
 import { processWard, type ProcessHeartbeat, type ProcessWardOptions } from '../isolation/process-ward.js'
 import { threadWard, type ThreadWardOptions } from '../isolation/thread-ward.js'
-import { describe } from '../time/duration.js'
+import { describe, describeValue } from '../time/duration.js'
+import { isBackoff } from '../policy/backoff.js'
 import { childRefusedKeys, childStewardOptionKeys, refuseUnknownKeys, supervisorOptionKeys, type OptionScope } from '../steward/validate.js'
 import { supervisor, type ChildSpec, type Supervisor, type SupervisorOptions } from '../tree/supervisor.js'
 import type { Ward } from '../steward/ward.js'
-import { parseBackoff, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
+import { cliBackoff, restartDefaults, type BackoffRange } from './defaults.js'
+import { parseBackoffRange, parseDuration, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
 
 /** The files `steward up` looks for in the current folder, in this order. */
 export const configNames = ['steward.config.js', 'steward.config.mjs', 'steward.config.json'] as const
@@ -129,6 +131,16 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
     const isThread = 'module' in entry
     if (isProcess && isThread) childFail('module', `and 'command' exclude each other: a child is a process (command) or a worker thread (module)`)
     if (!isProcess && !isThread) childFail('command', `is missing: a process child needs 'command' (a worker thread child 'module')`)
+    // A key of the other kind of child is refused with why (it would otherwise do nothing).
+    for (const key of isProcess ? threadKeys : processKeys) {
+      if (key === 'module' || key === 'command' || !(key in entry)) continue
+      childFail(
+        key,
+        isProcess
+          ? `applies only to a worker-thread child (one with 'module'); this child is a process (it has 'command')`
+          : `applies only to a process child (one with 'command'); this child is a worker thread (it has 'module')${key === 'maxMemory' ? ` (limit its memory with 'resourceLimits')` : ''}`,
+      )
+    }
     known(entry, [...sharedKeys, ...(isProcess ? processKeys : threadKeys)], where)
     const own = (keys: readonly string[]): Record<string, unknown> => Object.fromEntries(keys.filter((key) => entry[key] !== undefined).map((key) => [key, entry[key]]))
     let ward: Ward<unknown>
@@ -145,7 +157,10 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
         heartbeat = rethrow(() => parseProbe(text, `${where}: key 'heartbeat'`), name)
       }
       const env = options.env ?? {}
-      if (!isObject(env) || Object.values(env).some((value) => typeof value !== 'string')) childFail('env', `must be an object of strings, got ${describe(env)}`)
+      if (!isObject(env)) childFail('env', `must be an object of strings, got ${describe(env)}`)
+      for (const [key, value] of Object.entries(env as Record<string, unknown>)) {
+        if (typeof value !== 'string') childFail(`env.${key}`, `must be a string, got ${describeValue(value)}`)
+      }
       const cwd = options.cwd ?? '.'
       if (typeof cwd !== 'string' || cwd === '') childFail('cwd', `must be a non-empty string, got ${describe(cwd)}`)
       if (options.shell !== undefined && typeof options.shell !== 'boolean') childFail('shell', `must be a boolean, got ${describe(options.shell)}`)
@@ -201,10 +216,52 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
   const { children: _children, backoff, ...rest } = top
   // Apps are independent unless the config names a strategy: one that gives up does not stop the others.
   const options: Record<string, unknown> = { name: 'steward', strategy: 'independent', ...rest }
-  if (typeof backoff === 'string') options.backoff = rethrow(() => parseBackoff(backoff, `key 'backoff'`), name)
-  else if (backoff !== undefined) options.backoff = backoff
+  // The restart defaults `steward run` shares (./defaults.ts), where the config does not say.
+  if (rest.decay === undefined) {
+    options.maxRestarts = rest.maxRestarts ?? restartDefaults.maxRestarts
+    options.within = rest.within ?? restartDefaults.within
+  }
+  options.backoff = isBackoff(backoff) ? backoff : cliBackoff(configBackoff(backoff, fail))
   const tree = fromLibrary(() => supervisor(options as SupervisorOptions, specs), undefined, name)
   return { file, tree, children: summary, warnings, specs: new Map(specs.map((spec) => [spec.name, spec])), entries, top: stableText({ ...top, children: undefined }) }
+}
+
+/**
+ * The config's `backoff`: absent (the defaults), `"MIN..MAX"`, or `{ min, max, resetAfter }`
+ * (durations: ms or strings like '30s'; each key optional, `resetAfter` may be `Infinity`).
+ * `fail` throws the config's error. @internal
+ */
+export function configBackoff(value: unknown, fail: (reason: string) => never): BackoffRange {
+  const defaults = restartDefaults.backoff
+  if (value === undefined) return defaults
+  const where = `key 'backoff'`
+  const wrap = <T>(parse: () => T): T => {
+    try {
+      return parse()
+    } catch (error) {
+      return fail((error as Error).message)
+    }
+  }
+  if (typeof value === 'string') return { ...wrap(() => parseBackoffRange(value, where)), resetAfter: defaults.resetAfter }
+  if (!isObject(value)) {
+    return fail(`${where} must be "MIN..MAX" or an object { min, max, resetAfter } of durations, got ${describe(value)}`)
+  }
+  const unknown = Object.keys(value).filter((key) => !['min', 'max', 'resetAfter'].includes(key))
+  if (unknown.length > 0) fail(`${where}: unknown key '${unknown[0]!}'; known keys: min, max, resetAfter`)
+  const part = (key: 'min' | 'max' | 'resetAfter'): number => {
+    const given = value[key]
+    if (given === undefined) return defaults[key]
+    if (typeof given === 'number') {
+      if (given === Infinity && key === 'resetAfter') return given
+      if (!Number.isFinite(given) || given <= 0) return fail(`key 'backoff.${key}' must be a duration greater than zero, got ${String(given)}`)
+      return given
+    }
+    if (typeof given !== 'string') return fail(`key 'backoff.${key}' must be a duration like '30s' or a number of ms, got ${describe(given)}`)
+    return wrap(() => parseDuration(given, `key 'backoff.${key}'`, { zero: false, infinite: key === 'resetAfter' }))
+  }
+  const range = { min: part('min'), max: part('max'), resetAfter: part('resetAfter') }
+  if (range.max < range.min) fail(`${where}: max (${range.max} ms) must not be below min (${range.min} ms)`)
+  return range
 }
 
 /**

@@ -74,13 +74,18 @@ export interface StewardConfig {
   readonly name?: string
   /** @default 'one-for-one' */
   readonly strategy?: Strategy
-  /** @default 3 */
+  /** More than this many restarts within `within` gives up (the CLI's restart defaults). @default Infinity */
   readonly maxRestarts?: number
-  /** @default '5s' */
+  /** The window of `maxRestarts`. @default '1m' */
   readonly within?: Duration
   readonly decay?: { readonly threshold: number; readonly halfLife: Duration }
-  /** A policy (`exponential()` …), or `'MIN..MAX'`: exponential, jittered. @default none */
-  readonly backoff?: Backoff | string
+  /**
+   * The wait before a restart: `{ min, max, resetAfter }` (exponential from `min` doubling up to
+   * `max`, ±20 % jitter kept inside them, back to `min` after an incarnation that ran
+   * `resetAfter`), `'MIN..MAX'` (the same, `resetAfter` by default), or a library policy
+   * (`exponential()` …). @default { min: '100ms', max: '30s', resetAfter: '10s' }
+   */
+  readonly backoff?: Backoff | string | { readonly min?: Duration; readonly max?: Duration; readonly resetAfter?: Duration }
   /** @default 'started' */
   readonly startOrder?: StartOrder
   readonly children: readonly ChildConfig[]

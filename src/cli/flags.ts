@@ -1,5 +1,6 @@
 import { constants } from 'node:os'
-import { exponential, jittered, type Backoff } from '../policy/backoff.js'
+import type { Backoff } from '../policy/backoff.js'
+import { cliBackoff, restartDefaults } from './defaults.js'
 import type { ProcessHeartbeat } from '../isolation/process-ward.js'
 import { toMs } from '../time/duration.js'
 import { toBytes } from '../isolation/size.js'
@@ -57,8 +58,8 @@ export function parseSize(value: string, where: string): number {
   }
 }
 
-/** `MIN..MAX` (durations): an exponential backoff from MIN doubling up to MAX, jittered by ±50 %. */
-export function parseBackoff(value: string, where: string): Backoff {
+/** `MIN..MAX` (durations, MIN > 0, MAX ≥ MIN) in ms. */
+export function parseBackoffRange(value: string, where: string): { min: number; max: number } {
   const parts = value.split('..')
   if (parts.length !== 2 || parts[0]!.trim() === '' || parts[1]!.trim() === '') {
     throw new UsageError(where, `must be MIN..MAX, two durations like 100ms..30s, got ${JSON.stringify(value)}`)
@@ -66,7 +67,15 @@ export function parseBackoff(value: string, where: string): Backoff {
   const min = parseDuration(parts[0]!, `${where} (MIN)`, { zero: false })
   const max = parseDuration(parts[1]!, `${where} (MAX)`, { zero: false })
   if (max < min) throw new UsageError(where, `MAX (${max} ms) must not be below MIN (${min} ms)`)
-  return jittered(exponential({ initial: min, max }))
+  return { min, max }
+}
+
+/**
+ * `MIN..MAX` (durations): the CLI's backoff ({@link cliBackoff}) from MIN doubling up to MAX,
+ * jittered inside [MIN, MAX], starting over after a failed incarnation that ran `reset` ms or more.
+ */
+export function parseBackoff(value: string, where: string, reset: number = restartDefaults.backoff.resetAfter): Backoff {
+  return cliBackoff({ ...parseBackoffRange(value, where), resetAfter: reset })
 }
 
 /**

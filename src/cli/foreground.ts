@@ -1,8 +1,8 @@
 import { endOnSignals, statusLines, type ProcessSide, type SignalNote } from '../isolation/stop-on-signals.js'
 import type { Lifecycle } from '../steward/run-api.js'
 import type { Printer } from './output.js'
-import { serveRun, type HttpPlan } from './http.js'
-import type { HttpServer } from '../http/server.js'
+import type { BoundHttp } from './http.js'
+import type { GaveUpError } from '../steward/errors.js'
 import { startErrorExitCode } from './exit-code.js'
 
 /** What {@link foreground} needs of the process it runs in (the real `process`, or a test's). */
@@ -15,32 +15,34 @@ export type SignalSource = Omit<ProcessSide, 'exit'>
  * prints the stop report and gives 130, 143 or 129; a second SIGINT, or SIGQUIT at any time,
  * SIGKILLs every child's process group at once (SIGQUIT gives 131 when it began the stop);
  * SIGUSR2 prints the status tree and keeps running. Otherwise 1 when it gave up, and
- * `completedCode()` when it completed. With `http`, the run's status, metrics, events and
- * dashboard are served while it runs; a server that cannot listen (the port is taken) stops the
- * run and gives 2.
+ * `completedCode()` when it completed (`gaveUpCode(error)`, when it gives one, for a give-up).
+ * With `http` (bound before the run started: a taken port is a usage error, exit 2, before
+ * anything starts), the run's status, metrics, events and dashboard are served while it runs.
  */
-export async function foreground(run: Lifecycle, printer: Printer, completedCode: () => number, signals: SignalSource = process, http?: HttpPlan): Promise<number> {
+export async function foreground(
+  run: Lifecycle,
+  printer: Printer,
+  completedCode: () => number,
+  signals: SignalSource = process,
+  http?: BoundHttp,
+  gaveUpCode: (error: GaveUpError) => number | undefined = () => undefined,
+): Promise<number> {
+  // Served from the start: the address was bound before the run started (bindHttp).
+  if (http !== undefined) {
+    http.serve(run)
+    printer.note(`dashboard on ${http.url}/${http.token ? '#token=…' : ''} (metrics on ${http.url}/metrics)`, { http: http.address })
+  }
   const ended = endOnSignals(run, { exit: false, quit: true, status: true, onNote: (note) => print(printer, note) }, { on: signals.on.bind(signals), off: signals.off.bind(signals), exit: noop })
-  let server: HttpServer | undefined
   try {
-    if (http !== undefined) {
-      try {
-        server = await serveRun(run, http, (line) => printer.note(line.replace(/^steward: /, ''), { http: `${http.host}:${http.port}` }))
-      } catch (error) {
-        printer.note(`--http ${http.host}:${http.port}: ${(error as Error).message}; stopping`, { error: (error as Error).message })
-        await run.stop(error)
-        await ended
-        return 2
-      }
-    }
     const code = await ended
     const outcome = await run.done
     if (outcome.kind === 'completed' && code === 0) return completedCode()
-    // Gave up because a command cannot be started: 127 or 126, as a shell exits (not found, not executable).
-    if (outcome.kind === 'gave-up' && code === 1) return startErrorExitCode(outcome.error) ?? 1
+    // Gave up because a command cannot be started: 127 or 126, as a shell exits (not found, not
+    // executable); a temporary child that exited on its own: its code, as tini and dumb-init do.
+    if (outcome.kind === 'gave-up' && code === 1) return startErrorExitCode(outcome.error) ?? gaveUpCode(outcome.error) ?? 1
     return code
   } finally {
-    await server?.close()
+    await http?.close()
   }
 }
 

@@ -1,4 +1,7 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { serveHttp, type HttpServer } from '../http/server.js'
+import { stewardHttp, type HttpHandler } from '../http/handler.js'
 import { isLoopback } from '../http/auth.js'
 import type { Lifecycle } from '../steward/run-api.js'
 import { UsageError } from './flags.js'
@@ -17,10 +20,10 @@ export interface HttpPlan {
 }
 
 /** The usage lines of the HTTP flags, for every command that takes them. */
-export const httpUsage = `  --http ADDR        serve /healthz, /readyz, /metrics, /status, /events and the dashboard
-                     on ADDR (PORT, HOST:PORT or [IPV6]:PORT; HOST defaults to 127.0.0.1)
-  --http-token TOKEN require "Authorization: Bearer TOKEN" on the data routes (default:
-                     $STEWARD_HTTP_TOKEN); required when ADDR is not a loopback address`
+export const httpUsage = `  --http ADDR           serve /healthz, /readyz, /metrics, /status, /events and the dashboard
+                        on ADDR (PORT, HOST:PORT or [IPV6]:PORT; HOST defaults to 127.0.0.1)
+  --http-token TOKEN    require "Authorization: Bearer TOKEN" on the data routes (default:
+                        $STEWARD_HTTP_TOKEN); required when ADDR is not a loopback address`
 
 /**
  * Checks `--http` and `--http-token` before anything starts: `undefined` without `--http`,
@@ -51,6 +54,63 @@ export async function serveRun(run: Lifecycle, plan: HttpPlan, write: (line: str
   const server = await serveHttp(run, { host: plan.host, port: plan.port, ...(plan.token === undefined ? {} : { token: plan.token }) })
   write(`steward: dashboard on ${server.url}/${plan.token === undefined ? '' : '#token=…'} (metrics on ${server.url}/metrics)`)
   return server
+}
+
+/** `--http` bound before anything starts: {@link BoundHttp.serve} attaches the run once it exists. */
+export interface BoundHttp {
+  /** `http://host:port` as bound. */
+  readonly url: string
+  /** `HOST:PORT` as the flag gave it. */
+  readonly address: string
+  /** Whether the data routes require the token. */
+  readonly token: boolean
+  /** Serves `run` (status, metrics, events, dashboard) from now on; call once, right after starting it. */
+  serve(run: Lifecycle): void
+  /** Stops listening and ends the event streams; resolves once closed. Idempotent. */
+  close(): Promise<void>
+}
+
+/**
+ * Binds `--http`'s address before the run starts, so a taken port is a usage error (exit 2)
+ * naming the flag and the address, and nothing was started. No request is answered before
+ * `serve()` (it is called in the same tick as the run's start).
+ */
+export async function bindHttp(plan: HttpPlan): Promise<BoundHttp> {
+  const server = createServer()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(plan.port, plan.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException
+    const address = `${plan.host.includes(':') ? `[${plan.host}]` : plan.host}:${plan.port}`
+    const reason = code === 'EADDRINUSE' ? 'the address is in use (EADDRINUSE); choose another port' : code === 'EACCES' ? 'permission denied (EACCES)' : message
+    throw new UsageError(`--http ${address}`, `cannot listen: ${reason}`)
+  }
+  const bound = server.address() as AddressInfo
+  const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`
+  let handler: HttpHandler | undefined
+  let closing: Promise<void> | undefined
+  return {
+    url,
+    address: `${plan.host}:${plan.port}`,
+    token: plan.token !== undefined,
+    serve(run) {
+      if (handler !== undefined) throw new Error('bindHttp: serve() was called twice')
+      handler = stewardHttp(run, plan.token === undefined ? {} : { token: plan.token })
+      server.on('request', handler)
+    },
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        handler?.close()
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })),
+  }
 }
 
 /** What a command does with `--http`: serve the first run it reports, hold until interrupted, close. */

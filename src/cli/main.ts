@@ -7,7 +7,8 @@ import { Printer, wantsColour } from './output.js'
 import { parseRun, runCommand, runUsage } from './run.js'
 import { loadConfig, parseUp, upCommand, upUsage } from './up.js'
 
-const usage = `steward — heartbeat supervision for long-running Node.js work
+/** `steward --help`. */
+export const usage = `steward — heartbeat supervision for long-running Node.js work
 
 Usage:
   steward run [flags] -- <command> [args…]   supervise one command (steward run --help)
@@ -19,11 +20,12 @@ demo    replays the seed's programs (Concurrency in Go, "healing goroutines")
         under steward and prints their timelines (all = s1..s4); tree shows a
         supervision tree healing a crash, a hang and a cascade; cpu-hang and
         process heal a worker thread and a child process (real time only).
-  --virtual   run on a manual clock: finishes at once, times in virtual ms
-  --json      the library's events, one JSON object per line: scenario, type, ward, path, at (ms), attempt, ...
-  --speed N   run real time N times faster (default 1)
+  --virtual             run on a manual clock: finishes at once, times in virtual ms
+  --json                the library's events, one JSON object per line: scenario, type, ward,
+                        path, at (ms), attempt, ...
+  --speed N             run real time N times faster (default 1)
 ${httpUsage}
-              (demo tree only; serves the final state after the demo until interrupted)
+                        (demo tree only; serves the final state after the demo until interrupted)
 
 SIGINT and SIGTERM stop the demo gracefully (exit 130 / 143).`
 
@@ -155,7 +157,9 @@ async function supervise(command: 'run' | 'up', argv: readonly string[], write: 
     return await upCommand(config, { printer: printer(plan.json, write) }, plan.http)
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
-    process.stderr.write(`steward ${command}: ${error.message}\n`)
+    // A UsageError of the command itself already starts with `steward run:` (not twice).
+    const prefix = `steward ${command}`
+    process.stderr.write(`${error.where === prefix ? error.message : `${prefix}: ${error.message}`}\n`)
     return 2
   }
 }

@@ -2,6 +2,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { StewardEvent } from '../observe/events.js'
 import { Printer } from './output.js'
+import { runUsage } from './run.js'
+import { upUsage } from './up.js'
+import { usage as mainUsage } from './main.js'
 
 // What a person reads: a ward is "started" once its child or worker is (spawned, with its pid or
 // thread); a hang says why its probe failed; a piece of a long line says the line goes on.
@@ -60,4 +63,27 @@ test('text: a decision reads as a restart, an escalation, or (independent) a chi
     '12:30:45.123 app api failed: api gives up alone (4 restarts, 3 allowed)',
     '12:30:45.123 app api failed: escalate (4 restarts, 3 allowed)',
   ])
+})
+
+test('--help of run, up and the demo: every flag row and its continuation lines align at one column', () => {
+  const column = 24
+  for (const [name, text] of [
+    ['run', runUsage],
+    ['up', upUsage],
+    ['steward', mainUsage],
+  ] as const) {
+    const lines = text.split('\n')
+    let inFlags = false
+    for (const line of lines) {
+      const flag = /^ {2}(--\S+(?: \S+)?)( +)\S/.exec(line)
+      if (flag !== null) {
+        inFlags = true
+        // A flag too long for the column is followed by two spaces (--max-line-length SIZE).
+        const at = 2 + flag[1]!.length + flag[2]!.length
+        assert.ok(at === column || (2 + flag[1]!.length >= column - 2 && flag[2] === '  '), `${name}: ${JSON.stringify(line)} starts its text at ${at}, not ${column}`)
+      } else if (inFlags && /^ +\S/.test(line)) {
+        assert.equal(/^ */.exec(line)![0].length, column, `${name}: continuation ${JSON.stringify(line)}`)
+      } else inFlags = false
+    }
+  }
 })

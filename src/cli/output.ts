@@ -31,6 +31,7 @@ const eventColour: Partial<Record<StewardEvent['type'], Colour>> = {
   'idle-timeout': 'red',
   failed: 'red',
   'gave-up': 'red',
+  blocked: 'red',
   unstopped: 'red',
   restarting: 'yellow',
   decision: 'yellow',
@@ -60,8 +61,10 @@ export function describeEvent(event: StewardEvent): string {
       return `restarting (${event.reason}), restart ${event.restarts}${event.delay > 0 ? `, in ${Math.round(event.delay)} ms` : ''}`
     case 'decision':
       return event.action === 'restart'
-        ? `${event.child} ${event.reason}: restart ${event.restarting.join(', ')} (${event.strategy}; ${event.restarts} of ${event.maxRestarts})`
+        ? `${event.child} ${event.reason}: restart ${event.restarting.join(', ')} (${event.strategy}; ${event.maxRestarts === Infinity ? 'no restart limit' : `${event.restarts} of ${event.maxRestarts}`})`
         : `${event.child} ${event.reason}: ${event.action === 'give-up' ? `${event.child} gives up alone` : 'escalate'} (${event.restarts} restarts, ${event.maxRestarts} allowed)`
+    case 'blocked':
+      return `${event.child} ended without being up: not starting ${event.blocked.join(', ')} (startOrder 'ready')${event.error === null ? '' : `: ${event.error.message}`}`
     case 'unstopped':
       return `did not stop within ${event.stopTimeout} ms: abandoned`
     case 'dead-letter':

@@ -1,5 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { freePort } from '../testing/net.js'
 import { alive, childPids, cliChild, startCli } from '../testing/cli.js'
 
@@ -49,5 +53,29 @@ test('run and up: --http beyond loopback without a token, a bad address, or a to
     assert.equal(code, 2, args.join(' '))
     assert.match(stderr, message)
     assert.deepEqual(childPids(cli), [], 'no child was started')
+  }
+})
+
+test('run and up: --http on a taken port exits 2 before anything starts, naming the flag and the address', { timeout: 30_000 }, async (t) => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.after(() => taken.close())
+  const port = (taken.address() as AddressInfo).port
+  const dir = mkdtempSync(join(tmpdir(), '.steward-http-taken-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const marker = join(dir, 'started')
+  writeFileSync(join(dir, 'steward.config.json'), JSON.stringify({ children: [{ name: 'web', command: 'sh', args: ['-c', `touch '${marker}'; sleep 30`] }] }))
+  for (const args of [
+    ['run', '--http', `127.0.0.1:${port}`, '--', 'sh', '-c', `touch '${marker}'; sleep 30`],
+    ['up', '--http', String(port)],
+  ]) {
+    const cli = startCli(args, { cwd: dir })
+    t.after(() => cli.kill())
+    const { code } = await cli.exited
+    const said = cli.lines.map((line) => `${line.stream} ${line.text}`)
+    assert.equal(code, 2, `${args.join(' ')}:\n${said.join('\n')}`)
+    assert.deepEqual(said, [`stderr steward ${args[0]!}: --http 127.0.0.1:${port}: cannot listen: the address is in use (EADDRINUSE); choose another port`])
+    assert.deepEqual(childPids(cli), [], 'no child was started')
+    assert.equal(existsSync(marker), false, 'the command never ran')
   }
 })

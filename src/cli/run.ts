@@ -1,4 +1,6 @@
+import { constants } from 'node:os'
 import { basename } from 'node:path'
+import { GaveUpError, MemoryLimitError, WardHungError, WardIdleTimeoutError, WardStalledError } from '../steward/errors.js'
 import { parseArgs } from 'node:util'
 import { processWard, type ProcessHeartbeat, type ProcessWardOptions } from '../isolation/process-ward.js'
 import type { Backoff } from '../policy/backoff.js'
@@ -7,8 +9,9 @@ import { steward } from '../steward/steward.js'
 import { suggestKey } from '../steward/validate.js'
 import { foreground, type SignalSource } from './foreground.js'
 import { Printer } from './output.js'
-import { httpFlags, httpUsage, type HttpPlan } from './http.js'
-import { parseBackoff, parseCount, parseDuration, parseEnvPair, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
+import { bindHttp, httpFlags, httpUsage, type HttpPlan } from './http.js'
+import { cliBackoff, restartDefaults } from './defaults.js'
+import { parseBackoffRange, parseCount, parseDuration, parseEnvPair, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
 
 export const runUsage = `Usage: steward run [flags] -- <command> [args…]
 
@@ -21,9 +24,13 @@ its heartbeat stops (--probe) and, with --restart permanent, when it exits at al
   --every D             probe interval for http, tcp and exec (default: --timeout / 2)
   --probe-timeout D     exec probe's own deadline, killed after it (default: --every)
   --restart R           permanent | transient | temporary (default permanent)
-  --max-restarts N      give up after more than N restarts within --within (default 5; Infinity)
+  --max-restarts N      give up after more than N restarts within --within (default Infinity:
+                        never; the backoff slows a crash loop instead)
   --within D            the window of --max-restarts (default 1m; Infinity)
-  --backoff MIN..MAX    exponential backoff, jittered (default none)
+  --backoff MIN..MAX    wait MIN before a restart, doubling up to MAX, ±20 % jitter kept
+                        inside MIN..MAX (default 100ms..30s)
+  --backoff-reset D     start the backoff over from MIN after the child ran D (default 10s;
+                        Infinity: never)
   --kill-signal S       signal that asks the child to stop (default SIGTERM)
   --kill-after D        SIGKILL after this long (default 5s)
   --stop-timeout D      how long a stop waits for the ward to settle (default 5s + --kill-after)
@@ -58,6 +65,7 @@ const runFlags = {
   'max-restarts': { type: 'string' },
   within: { type: 'string' },
   backoff: { type: 'string' },
+  'backoff-reset': { type: 'string' },
   'kill-signal': { type: 'string' },
   'kill-after': { type: 'string' },
   'stop-timeout': { type: 'string' },
@@ -140,7 +148,8 @@ export function parseRun(argv: readonly string[]): RunPlan {
   if (!restartTypes.includes(restart as RestartType)) throw new UsageError('--restart', `must be one of ${restartTypes.join(', ')}, got ${JSON.stringify(restart)}`)
   const maxRestarts = values['max-restarts'] === undefined ? undefined : parseCount(values['max-restarts'], '--max-restarts')
   const within = duration('within', { zero: false, infinite: true })
-  const backoff: Backoff | undefined = values.backoff === undefined ? undefined : parseBackoff(values.backoff, '--backoff')
+  const backoffReset = duration('backoff-reset', { zero: false, infinite: true }) ?? restartDefaults.backoff.resetAfter
+  const backoff: Backoff = cliBackoff({ ...(values.backoff === undefined ? restartDefaults.backoff : parseBackoffRange(values.backoff, '--backoff')), resetAfter: backoffReset })
   const killSignal = values['kill-signal'] === undefined ? undefined : parseSignal(values['kill-signal'], '--kill-signal')
   const killAfter = duration('kill-after', {})
   const stopTimeout = duration('stop-timeout', {})
@@ -178,9 +187,10 @@ export function parseRun(argv: readonly string[]): RunPlan {
     stopTimeout: stopTimeout ?? 5_000 + (killAfter ?? 5_000),
     ...(timeout === undefined ? {} : { timeout }),
     ...(startTimeout === undefined ? {} : { startTimeout }),
-    ...(maxRestarts === undefined ? {} : { maxRestarts }),
-    ...(within === undefined ? {} : { within }),
-    ...(backoff === undefined ? {} : { backoff }),
+    // The defaults `steward up` shares (./defaults.ts): a crash loop is slowed, not abandoned.
+    maxRestarts: maxRestarts ?? restartDefaults.maxRestarts,
+    within: within ?? restartDefaults.within,
+    backoff,
     ...(progressTimeout === undefined ? {} : { progressTimeout }),
     ...(idleTimeout === undefined ? {} : { idleTimeout }),
   }
@@ -198,18 +208,36 @@ export interface Io {
  * UsageError naming the flag), starts it, and runs it in the foreground. Returns the exit code.
  */
 export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
-  let lastExit = 0
+  /** How the last child ended: its exit code, or the signal that killed it. */
+  let lastExit: { code: number | null; signal: NodeJS.Signals | null } = { code: 0, signal: null }
   let supervised
   try {
     const ward = processWard(plan.command, plan.args, {
       ...plan.ward,
       ...(plan.maxMemory === undefined ? {} : { maxMemory: plan.maxMemory }),
-      onSpawn: (child) => child.once('exit', (code) => (lastExit = code ?? 1)),
+      onSpawn: (child) => child.once('exit', (code, signal) => (lastExit = { code, signal })),
     })
     supervised = steward(ward, plan.steward)
   } catch (error) {
     throw new UsageError('steward run', (error as Error).message)
   }
+  // Bound before the child starts: a taken port is a usage error and nothing was started.
+  const http = plan.http === undefined ? undefined : await bindHttp(plan.http)
   const run = supervised.start({ onEvent: (event) => io.printer.event(event) })
-  return foreground(run, io.printer, () => lastExit, io.signals, plan.http)
+  return foreground(run, io.printer, () => lastExit.code ?? 1, io.signals, http, (error) => childExitCode(error, lastExit))
+}
+
+/**
+ * The exit code of a temporary child that failed on its own (it exited non-zero, or a signal
+ * killed it: 128 + the signal's number, as a shell gives it), which `steward run` passes through
+ * as tini and dumb-init do; `undefined` for any other give-up (the restart limit, a hang, a stall,
+ * the memory limit: steward ended it, exit 1).
+ */
+function childExitCode(error: GaveUpError, exit: { code: number | null; signal: NodeJS.Signals | null }): number | undefined {
+  if (error.reason !== 'temporary') return undefined
+  const cause = error.cause
+  if (cause instanceof WardHungError || cause instanceof WardStalledError || cause instanceof WardIdleTimeoutError || cause instanceof MemoryLimitError) return undefined
+  if (exit.code !== null && exit.code !== 0) return exit.code
+  if (exit.signal !== null) return 128 + (constants.signals[exit.signal] ?? 0)
+  return undefined
 }

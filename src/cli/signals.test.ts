@@ -127,6 +127,34 @@ test('run: a second SIGINT SIGKILLs the grandchildren too (they ignore SIGTERM, 
   const since = performance.now()
   const exit = await Promise.race([cli.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000))])
   assert.equal(exit?.code, 130, 'exited 130 within 15 s of the second SIGINT, not after --kill-after 60s')
+  // The stop report names what the second SIGINT killed: the child's process group.
+  const report = cli.events().find((event) => event.type === 'stop-report')
+  assert.ok((report?.killed as string[] | undefined)?.includes(`process group ${childPid!}`), JSON.stringify(report))
   await noneLeft([...tree, ...grandchildren()], since, "steward's end")
   assertJsonLines(cli)
+})
+
+test('up: a SIGTERM arriving while the tree gives up (waiting for a deaf child to stop) leaves the exit code 1, not 143', { timeout: 60_000, ...linuxOnly }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), '.steward-signals-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(
+    join(dir, 'steward.config.json'),
+    JSON.stringify({
+      name: 'app',
+      strategy: 'one-for-one',
+      maxRestarts: 0,
+      children: [
+        { name: 'deaf', command: deafShell[0], args: deafShell.slice(1), killAfter: '4s' },
+        { name: 'crash', command: 'sh', args: ['-c', 'sleep 0.5; exit 1'] },
+      ],
+    }),
+  )
+  const cli = startCli(['up', '--json'], { cwd: dir })
+  t.after(() => cli.kill())
+  // The tree escalates and stops 'deaf', which ignores SIGTERM: the give-up waits for its SIGKILL.
+  await cli.waitFor('the escalation', isEvent('decision', { action: 'escalate' }))
+  cli.process.kill('SIGTERM')
+  const { code } = await cli.exited
+  assert.equal(code, 1, cli.lines.map((line) => line.text).join('\n'))
+  assert.ok(cli.events().some((event) => event.type === 'gave-up' && event.path === 'app'))
 })

@@ -75,8 +75,9 @@ test('steward up: a child that hangs is restarted by the tree; output for a pers
     /^tree\/hanger ! pid \d+ attempt 1$/,
     /^tree\/hanger \| beat 8$/,
     /^\d\d:\d\d:\d\d\.\d{3} tree\/hanger hung: no beat for 1000 ms$/,
-    /^\d\d:\d\d:\d\d\.\d{3} tree hanger hung: restart hanger \(independent; 1 of 3\)$/,
-    /^\d\d:\d\d:\d\d\.\d{3} tree\/hanger restarting \(hung\), restart 1, in \d+ ms$/,
+    /^\d\d:\d\d:\d\d\.\d{3} tree hanger hung: restart hanger \(independent; no restart limit\)$/,
+    // backoff '10ms..20ms': the first delay is MIN, jittered and kept inside MIN..MAX.
+    /^\d\d:\d\d:\d\d\.\d{3} tree\/hanger restarting \(hung\), restart 1, in (1\d|20) ms$/,
     /^\d\d:\d\d:\d\d\.\d{3} steward received SIGINT: stopping every ward/,
     /^\d\d:\d\d:\d\d\.\d{3} steward stop report: every ward stopped in time; none needed SIGKILL; exit 130$/,
   ]) {
@@ -122,7 +123,14 @@ test('bad config files exit 2 before anything starts; the message names the file
     ['probe.json', { children: [child('web', { heartbeat: 'htp:x' })] }, /child 'web': key 'heartbeat': must be one of ipc, stdout, none/],
     ['probe-object.json', { children: [child('web', { heartbeat: { exec: [] } })] }, /child 'web': key 'heartbeat\.exec' must be \[command, \.\.\.args\]/],
     ['args.json', { children: [child('web', { args: 'x' })] }, /child 'web': key 'args' must be an array of strings/],
-    ['env.json', { children: [child('web', { env: { A: 1 } })] }, /child 'web': key 'env' must be an object of strings/],
+    ['env.json', { children: [child('web', { env: { A: 'x', PORT: 8080 } })] }, /child 'web': key 'env\.PORT' must be a string, got the number 8080$/m],
+    ['env-array.json', { children: [child('web', { env: ['A=1'] })] }, /child 'web': key 'env' must be an object of strings, got an array/],
+    ['warm-on-process.json', { children: [child('web', { warm: true })] }, /child 'web': key 'warm' applies only to a worker-thread child \(one with 'module'\); this child is a process/],
+    ['export-on-process.json', { children: [child('web', { export: 'run' })] }, /child 'web': key 'export' applies only to a worker-thread child/],
+    ['max-memory-on-thread.json', { children: [{ name: 'w', module: threadWards, maxMemory: '1G' }] }, /child 'w': key 'maxMemory' applies only to a process child \(one with 'command'\); this child is a worker thread/],
+    ['kill-after-on-thread.json', { children: [{ name: 'w', module: threadWards, killAfter: '1s' }] }, /child 'w': key 'killAfter' applies only to a process child/],
+    ['backoff-object.json', { backoff: { min: '1s', max: '10ms' }, children: [child('web')] }, /key 'backoff': max \(10 ms\) must not be below min \(1000 ms\)/],
+    ['backoff-key.json', { backoff: { min: '1s', reset: '1m' }, children: [child('web')] }, /key 'backoff': unknown key 'reset'; known keys: min, max, resetAfter/],
     ['kill-signal.json', { children: [child('web', { killSignal: 'SIGNOPE' })] }, /child 'web': key 'killSignal': must be a signal name/],
     ['max-memory.json', { children: [child('web', { maxMemory: '1Q' })] }, /child 'web': key 'maxMemory': must be a size/],
     ['refused.json', { children: [child('web', { maxRestarts: 3 })] }, /child 'web': key 'maxRestarts' does not apply to a child/],
@@ -142,6 +150,10 @@ test('bad config files exit 2 before anything starts; the message names the file
     assert.match(stderr, /^steward up: /, name)
     assert.match(stderr, pattern, name)
     assert.equal(liveChildren.size, 0, `${name}: nothing started`)
+    // --check says the same, with the same exit code.
+    const checked = await inProcess(['up', '--check', file])
+    assert.equal(checked.code, 2, `${name} --check`)
+    assert.equal(checked.stderr, stderr, `${name} --check`)
   }
   writeFileSync(join(dir, 'syntax.json'), '{ "children": [')
   assert.match((await inProcess(['up', join(dir, 'syntax.json')])).stderr, /syntax\.json: not valid JSON/)
@@ -160,7 +172,10 @@ test('bad config files exit 2 before anything starts; the message names the file
     process.chdir(cwd)
   }
   assert.deepEqual(readdirSync(dir).filter((entry) => entry.startsWith('started-')), [], 'no child ever ran')
-  // The executable: exit 2, the reason on stderr, nothing started.
+  // The executable: exit 2, the reason on stderr, nothing started; with --check too.
+  const checking = startCli(['up', '--check', join(dir, 'bad.duplicate.json')])
+  assert.equal((await checking.exited).code, 2)
+  assert.match(checking.lines[0]!.text, /^steward up: bad\.duplicate\.json: child 'web': key 'name' is not unique/)
   const cli = startCli(['up', join(dir, 'bad.duplicate.json')])
   assert.equal((await cli.exited).code, 2)
   assert.equal(cli.lines.length, 1)

@@ -3,16 +3,16 @@ import { buildConfig, configNames, findConfig, readConfig, type LoadedConfig } f
 import { foreground } from './foreground.js'
 import { flagError, type Io } from './run.js'
 import { UsageError } from './flags.js'
-import { httpFlags, httpUsage, type HttpPlan } from './http.js'
+import { bindHttp, httpFlags, httpUsage, type HttpPlan } from './http.js'
 
 export const upUsage = `Usage: steward up [config] [--check] [--json] [--http ADDR]
 
 Starts a supervision tree from a config file (default: the first of ${configNames.join(', ')}
 in the current folder) and supervises it in the foreground.
 
-  --check   validate the config and exit (0 when valid, 2 when not); nothing is started;
-            a command not found on its PATH is a warning
-  --json    one JSON object per line: the library's events, child lines as 'line'
+  --check               validate the config and exit (0 when valid, 2 when not); nothing is
+                        started; a command not found on its PATH is a warning
+  --json                one JSON object per line: the library's events, child lines as 'line'
 ${httpUsage}
 
 Signals: SIGINT, SIGTERM and SIGHUP stop the tree gracefully (a second SIGINT SIGKILLs every
@@ -59,6 +59,8 @@ export async function loadConfig(plan: UpPlan, cwd: string): Promise<LoadedConfi
 
 /** Starts a validated config's tree and supervises it in the foreground; returns the exit code. */
 export async function upCommand(config: LoadedConfig, io: Io, http?: HttpPlan): Promise<number> {
+  // Bound before any child starts: a taken port is a usage error and nothing was started.
+  const bound = http === undefined ? undefined : await bindHttp(http)
   const run = config.tree.start({ onEvent: (event) => io.printer.event(event) })
-  return foreground(run, io.printer, () => 0, io.signals, http)
+  return foreground(run, io.printer, () => 0, io.signals, bound)
 }

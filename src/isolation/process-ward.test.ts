@@ -309,6 +309,11 @@ test('bad process ward arguments are refused', () => {
   assert.throws(() => processWard(node, [], { stream: true }), /'stream' needs heartbeat 'ipc'/)
   assert.throws(() => processWard(node, [], { killAfter: -1 }), /option 'killAfter': must not be negative/)
   assert.throws(() => processWard(node, [], { wat: 1 } as never), /unknown option 'wat'/)
+  // threadWard's options are named as such, not "unknown"; env values are checked one by one.
+  assert.throws(() => processWard(node, [], { warm: true } as never), /processWard: option 'warm' applies only to threadWard \(a worker thread\), not to a child process/)
+  assert.throws(() => processWard(node, [], { export: 'run' } as never), /processWard: option 'export' applies only to threadWard/)
+  assert.throws(() => processWard(node, [], { env: { PORT: 8080 } } as never), /processWard: option 'env\.PORT' must be a string, got the number 8080/)
+  assert.doesNotThrow(() => processWard(node, [], { env: { PORT: '8080', UNSET: undefined } }))
   assert.throws(() => processWard(node, [], { cwd: 7 as never }), /option 'cwd' must be a string/)
   assert.throws(() => processWard(node, [], { env: 'x' as never }), /option 'env' must be an object/)
   assert.throws(() => processWard(node, [], { shell: 1 as never }), /option 'shell' must be a boolean/)

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import type { Timer } from '../time/clock.js'
 import { startProbes, validProbe, type ProbeHeartbeat } from './probes.js'
-import { describe, toMs, type Duration } from '../time/duration.js'
+import { describe, describeValue, toMs, type Duration } from '../time/duration.js'
 import type { Output } from '../steward/output.js'
 import { MemoryLimitError, WardStartError } from '../steward/errors.js'
 import { wardHost } from '../steward/host.js'
@@ -92,6 +92,8 @@ export interface ProcessWardOptions {
   readonly onSpawn?: (child: ChildProcess) => void
 }
 
+/** threadWard's own options: named as such when given to processWard. */
+const threadOnly = new Set(['export', 'resourceLimits', 'terminateAfter', 'sampleEvery', 'warm'])
 const known = new Set(['heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory', 'memoryEvery', 'stream', 'onLine', 'maxLineLength', 'onSpawn'])
 
 /** Spawn errors that starting again cannot heal (the command, or its folder, is missing or not executable): a start error. */
@@ -139,6 +141,7 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
   if (!Array.isArray(args) || args.some((arg) => typeof arg !== 'string')) throw new TypeError('processWard: args must be an array of strings')
   if (typeof options !== 'object' || options === null) throw new TypeError(`processWard: options must be an object, got ${describe(options)}`)
   for (const key of Object.keys(options)) {
+    if (threadOnly.has(key)) throw new TypeError(`processWard: option '${key}' applies only to threadWard (a worker thread), not to a child process`)
     if (!known.has(key)) throw new TypeError(`processWard: unknown option '${key}'; known options: ${[...known].join(', ')}`)
   }
   const heartbeat = options.heartbeat ?? 'none'
@@ -152,8 +155,11 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
   const onLine = options.onLine
   if (onLine !== undefined && typeof onLine !== 'function') throw new TypeError(`processWard: option 'onLine' must be a function, got ${describe(onLine)}`)
   if (options.cwd !== undefined && typeof options.cwd !== 'string') throw new TypeError(`processWard: option 'cwd' must be a string, got ${describe(options.cwd)}`)
-  if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null)) {
+  if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null || Array.isArray(options.env))) {
     throw new TypeError(`processWard: option 'env' must be an object of strings, got ${describe(options.env)}`)
+  }
+  for (const [name, value] of Object.entries(options.env ?? {})) {
+    if (value !== undefined && typeof value !== 'string') throw new TypeError(`processWard: option 'env.${name}' must be a string, got ${describeValue(value)}`)
   }
   if (options.shell !== undefined && typeof options.shell !== 'boolean' && typeof options.shell !== 'string') {
     throw new TypeError(`processWard: option 'shell' must be a boolean or a shell's path, got ${describe(options.shell)}`)
@@ -310,8 +316,10 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     let childIdle = false
     try {
       for (;;) {
-        // Without a heartbeat of its own the child is healthy until it exits: a wait for input.
-        const event = heartbeat === 'none' || childIdle ? await ctx.idle(mailbox.receive()) : await mailbox.receive()
+        // Without a heartbeat of its own the child is healthy until it exits: a wait for input —
+        // once it exists (no pid: the spawn failed, and its error is on the way; a child that could
+        // not start must not read as up, or `startOrder: 'ready'` would start the next one).
+        const event = (heartbeat === 'none' && child.pid !== undefined) || childIdle ? await ctx.idle(mailbox.receive()) : await mailbox.receive()
         if (event.type === 'message') {
           const message = event.message
           if (message.steward === 'beat') ctx.beat(message.progress)

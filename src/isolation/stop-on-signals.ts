@@ -13,7 +13,8 @@ import { liveChildren } from './process-ward.js'
  * - `status`: SIGUSR2 (with `status`): the status tree of each run; the process keeps running;
  * - `gave-up`: a run gave up (its error names the last failure); the others are stopped, exit 1;
  * - `stopped`: the runs stopped after a signal, with what did not stop in time and what needed
- *   SIGKILL, and the exit code.
+ *   SIGKILL (the runs' own SIGKILLs, then `process group PGID` for each group a `killed` note
+ *   named), and the exit code (1 when a run gave up meanwhile).
  */
 export type SignalNote =
   | { readonly type: 'stopping'; readonly signal: NodeJS.Signals }
@@ -64,7 +65,8 @@ const stopSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
  * gives the conventional exit code, 128 + the signal's number (130, 143, 129); a second SIGINT
  * SIGKILLs the process group of every process ward child of this process at once (grandchildren
  * included) and the stop goes on. A run that gives up is reported (its error, with the last
- * failure, on stderr), the other runs are stopped, and the code is 1; when every run completed
+ * failure, on stderr), the other runs are stopped, and the code is 1 (also when a signal arrived
+ * while it was giving up); when every run completed
  * (or was stopped by the program itself) it is 0. Once every run has settled, its listeners are
  * removed and the process exits with the code (`process.exit`), or, with `exit: false`, the
  * returned promise resolves with it.
@@ -111,11 +113,19 @@ async function ending(list: readonly Lifecycle[], options: StopOnSignalsOptions,
   /** The signal that began the stop, which decides the code. */
   let first: NodeJS.Signals | undefined
   let gaveUp = false
+  /** A run gave up, before or after a signal began the stop. */
+  let gaveUpToo = false
   let stopping: Promise<StopReport[]> | undefined
   const stopAll = (reason: unknown): void => {
     stopping ??= Promise.all(list.map((run) => run.stop(reason)))
   }
-  const kill = (signal: NodeJS.Signals): void => note({ type: 'killed', signal, groups: killProcessGroups() })
+  /** The process groups a second SIGINT or a SIGQUIT killed, for the stop report. */
+  const killedGroups: string[] = []
+  const kill = (signal: NodeJS.Signals): void => {
+    const groups = killProcessGroups()
+    killedGroups.push(...groups.map((pgid) => `process group ${pgid}`))
+    note({ type: 'killed', signal, groups })
+  }
   const onStop = (signal: NodeJS.Signals): void => {
     if (first === undefined && !gaveUp) {
       first = signal
@@ -142,6 +152,7 @@ async function ending(list: readonly Lifecycle[], options: StopOnSignalsOptions,
       list.map((run) =>
         run.done.then((outcome: Outcome) => {
           if (outcome.kind !== 'gave-up') return
+          gaveUpToo = true
           note({ type: 'gave-up', name: run.name, error: errorInfo(outcome.error) })
           if (first !== undefined) return
           // A root that gives up ends the program: the other runs are stopped.
@@ -152,8 +163,10 @@ async function ending(list: readonly Lifecycle[], options: StopOnSignalsOptions,
     )
     if (first !== undefined) {
       const reports = await stopping!
-      code = 128 + (constants.signals[first] ?? 0)
-      note({ type: 'stopped', signal: first, report: { unstopped: reports.flatMap((report) => report.unstopped), killed: reports.flatMap((report) => report.killed) }, code })
+      // A run that gave up did so on its own (a stopped run ends 'stopped'), perhaps while the
+      // signal's stop waited for it: the give-up decides the code, not the signal.
+      code = gaveUpToo ? 1 : 128 + (constants.signals[first] ?? 0)
+      note({ type: 'stopped', signal: first, report: { unstopped: reports.flatMap((report) => report.unstopped), killed: [...reports.flatMap((report) => report.killed), ...killedGroups] }, code })
     } else code = gaveUp ? 1 : 0
     await stopping
   } finally {

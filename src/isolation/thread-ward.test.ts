@@ -114,6 +114,9 @@ test('bad thread ward arguments are refused', () => {
   assert.throws(() => threadWard('relative/path.js'), /module must be a file: URL or an absolute path/)
   assert.throws(() => threadWard(fixtures, { terminateAfter: -1 }), /option 'terminateAfter': must not be negative/)
   assert.throws(() => threadWard(fixtures, { wat: 1 } as never), /unknown option 'wat'/)
+  // processWard's options are named as such, not "unknown".
+  assert.throws(() => threadWard(fixtures, { maxMemory: 1e9 } as never), /threadWard: option 'maxMemory' applies only to processWard \(a child process\), not to a worker thread \(limit a worker's memory with 'resourceLimits'\)/)
+  assert.throws(() => threadWard(fixtures, { killAfter: '1s' } as never), /threadWard: option 'killAfter' applies only to processWard/)
 })
 
 test('a hung worker is terminated at once, whatever terminateAfter says: its replacement does not wait for it', { timeout: 30_000 }, async () => {

@@ -53,6 +53,8 @@ export interface ThreadWardOptions {
   readonly warm?: boolean
 }
 
+/** processWard's own options: named as such when given to threadWard. */
+const processOnly = new Set(['heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory', 'memoryEvery', 'onLine', 'maxLineLength', 'onSpawn'])
 const known = new Set(['export', 'resourceLimits', 'terminateAfter', 'sampleEvery', 'stream', 'warm'])
 
 /** Reasons of retirement after which the steward starts a new incarnation. */
@@ -99,6 +101,10 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
   const href = moduleHref(module)
   if (typeof options !== 'object' || options === null) throw new TypeError(`threadWard: options must be an object, got ${describe(options)}`)
   for (const key of Object.keys(options)) {
+    if (processOnly.has(key)) {
+      const instead = key === 'maxMemory' ? " (limit a worker's memory with 'resourceLimits')" : ''
+      throw new TypeError(`threadWard: option '${key}' applies only to processWard (a child process), not to a worker thread${instead}`)
+    }
     if (!known.has(key)) throw new TypeError(`threadWard: unknown option '${key}'; known options: ${[...known].join(', ')}`)
   }
   const exportName = options.export ?? 'default'

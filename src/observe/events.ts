@@ -170,6 +170,22 @@ export interface StoppedEvent extends EventBase {
   readonly unstopped: readonly string[]
 }
 
+/**
+ * A supervisor with `startOrder: 'ready'` leaves children unstarted: the child
+ * before them (`child`) ended without being up — it could not be started, or
+ * it failed and its restart type is `temporary` — so the children that wait
+ * for it (`blocked`, in start order) are not started. Reported by the supervisor.
+ */
+export interface BlockedEvent extends EventBase {
+  readonly type: 'blocked'
+  /** The child that ended without being up. */
+  readonly child: string
+  /** The children left unstarted because of it, in start order. */
+  readonly blocked: readonly string[]
+  /** Why `child` ended; `null` when it ended without an error. */
+  readonly error: ErrorInfo | null
+}
+
 /** The steward gave up; `error` is the last failure. */
 export interface GaveUpEvent extends EventBase {
   readonly type: 'gave-up'
@@ -196,6 +212,7 @@ export type StewardEvent =
   | CompletedEvent
   | StoppedEvent
   | GaveUpEvent
+  | BlockedEvent
 
 /** The `type` of a {@link StewardEvent}. */
 export type StewardEventType = StewardEvent['type']

@@ -76,6 +76,16 @@ export interface WardStatus {
   readonly abandoned: number
   /** The last of them: its path, attempt and clock time. */
   readonly lastAbandoned: { readonly path: string; readonly attempt: number; readonly at: number } | null
+  /**
+   * A supervisor's child not started yet under `startOrder: 'ready'`: the child it waits for to
+   * be up (absent otherwise).
+   */
+  readonly waitingFor?: string
+  /**
+   * `true` on a child that will not be started: the child before it ended without being up (a
+   * `blocked` event said so). Absent otherwise.
+   */
+  readonly blocked?: true
   /** Stewards nested inside this ward (a steward used as the ward of another); a supervisor's children. */
   readonly children: readonly WardStatus[]
 }

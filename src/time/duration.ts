@@ -51,6 +51,14 @@ export function toMs(value: unknown, option: string, rules: DurationRules = {}):
   return ms
 }
 
+/**
+ * A value as an error message shows it, with an article for a primitive: `the number 8080`,
+ * `the boolean true`, otherwise as {@link describe}. @internal
+ */
+export function describeValue(value: unknown): string {
+  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? `the ${describe(value)}` : describe(value)
+}
+
 /** A short description of a value for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null'

@@ -164,9 +164,14 @@ function resolve(options: SupervisorOptions | undefined): Resolved {
   return { ...resolved, policy: { intensity: resolved.intensity, backoff: resolved.backoff } }
 }
 
-/** The status of a child not started yet (it waits for the one before it to be up, or an operator stopped it first). */
-function notStarted(path: string, name: string, stopped: boolean): WardStatus {
+/**
+ * The status of a child not started yet: it waits for the one before it to be up (`waitingFor`),
+ * is blocked by it, or an operator stopped it first.
+ */
+function notStarted(path: string, name: string, waitingFor: string | undefined, blocked: boolean, stopped: boolean): WardStatus {
   return {
+    ...(waitingFor === undefined ? {} : { waitingFor }),
+    ...(blocked ? { blocked: true as const } : {}),
     name,
     path,
     kind: 'steward',
@@ -220,7 +225,10 @@ class Child implements ChildDecider {
   /** Under `independent`: its own intensity. */
   policy: RestartPolicyState | undefined = undefined
   counted = 0
-  #whenReady: (() => void) | undefined = undefined
+  /** Left unstarted (`startOrder: 'ready'`): the child before it, which ended without being up. */
+  blockedBy: string | undefined = undefined
+  /** Waits for this child to be up: the first start's (no owner) and restarts' (their owner). */
+  readonly #waiters = new Set<{ readonly wake: () => void; readonly owner: Restart | undefined }>()
 
   constructor(tree: SupervisorTree, spec: ResolvedChild) {
     this.tree = tree
@@ -235,27 +243,47 @@ class Child implements ChildDecider {
     this.tree.childFailed(this, reason as RestartReason, error)
   }
 
+  /** It is up, or its run ended: every wait for it ends. */
   childReady(): void {
-    const wake = this.#whenReady
-    this.#whenReady = undefined
-    wake?.()
+    for (const waiter of [...this.#waiters]) waiter.wake()
   }
 
-  /** Resolves when the child is up, or a newer restart took it over, or its run ended, or the supervisor started stopping. */
-  ready(): Promise<void> {
+  /**
+   * A newer restart took it over from `owner`: only that restart stops waiting for it (the newer
+   * one starts it). A wait of the first start goes on through restarts until it is up.
+   */
+  takenOver(owner: Restart): void {
+    for (const waiter of [...this.#waiters]) if (waiter.owner === owner) waiter.wake()
+  }
+
+  /**
+   * Resolves when the child is up, or its run ended, or the supervisor started stopping, or (for
+   * a wait of restart `owner`) a newer restart took it over.
+   */
+  ready(owner?: Restart): Promise<void> {
     const run = this.run
     if (run === undefined || run.isUp || run.outcome !== undefined) return Promise.resolve()
     return new Promise<void>((resolve) => {
-      const previous = this.#whenReady
-      const wake = (): void => {
-        this.tree.offStopping(wake)
-        if (this.#whenReady === wake) this.#whenReady = undefined
-        previous?.()
-        resolve()
+      const waiter = {
+        owner,
+        wake: (): void => {
+          this.tree.offStopping(waiter.wake)
+          this.#waiters.delete(waiter)
+          resolve()
+        },
       }
-      this.#whenReady = wake
-      this.tree.onStopping(wake)
+      this.#waiters.add(waiter)
+      this.tree.onStopping(waiter.wake)
     })
+  }
+
+  /** Whether its run ended without being up and without completing: the children after it must not start. */
+  get endedDown(): boolean {
+    const outcome = this.run?.outcome
+    // A child that completed (a one-shot task: a migration) did its part: the next ones start.
+    if (outcome?.kind === 'completed') return false
+    // One that could not be started, or a temporary child that failed (forgotten), did not.
+    return this.kept === 'start' || !this.tree.has(this) || outcome !== undefined
   }
 }
 
@@ -272,6 +300,8 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
   /** The restart that is still gathering its children (not starting them again yet), if any. */
   #gathering: Restart | undefined = undefined
   #lastFailure: Error | undefined
+  /** The failure of the child that left others unstarted (`blocked`), for the give-up when nothing else runs. */
+  #blockedCause: Error | undefined
   /** Child processes its children's runs had to SIGKILL while it stopped. */
   readonly #killed: string[] = []
   /** Restarts in progress (a strategy's stop-then-start), so a stop waits for them. */
@@ -295,6 +325,11 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
 
   get name(): string {
     return this.#options.name
+  }
+
+  /** Whether `child` is still one of its children. */
+  has(child: Child): boolean {
+    return this.#children.includes(child)
   }
 
   /** Runs `callback` when the supervisor starts stopping (at once if it has). */
@@ -369,7 +404,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     }
     this.#restarts++
     for (const other of affected) {
-      if (other.owner !== undefined && other.owner !== restart) other.childReady()
+      if (other.owner !== undefined && other.owner !== restart) other.takenOver(other.owner)
       restart.children.add(other)
       other.owner = restart
     }
@@ -410,6 +445,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     child.counted = 0
     child.owner = undefined
     child.held = false
+    child.blockedBy = undefined
     this.#start(child)
   }
 
@@ -452,7 +488,12 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       cpu: null,
       abandoned: 0,
       lastAbandoned: null,
-      children: this.#children.map((child) => child.run?.status() ?? notStarted(`${this.path}/${child.name}`, child.name, child.kept === 'stopped')),
+      children: this.#children.map((child, index) => {
+        if (child.run !== undefined) return child.run.status()
+        const stopped = child.kept === 'stopped'
+        const before = !stopped && this.#options.startOrder === 'ready' && index > 0 ? this.#children[index - 1]!.name : undefined
+        return notStarted(`${this.path}/${child.name}`, child.name, child.blockedBy ?? before, child.blockedBy !== undefined, stopped)
+      }),
     }
   }
 
@@ -494,14 +535,36 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
   async #startAll(): Promise<void> {
     if (this.phase !== RUNNING) return
     if (this.#children.length === 0) return this.#settle(this.#completed())
-    for (const child of [...this.#children]) {
+    const children = [...this.#children]
+    for (const [index, child] of children.entries()) {
       if (this.phase !== RUNNING) return
       // A restart decided meanwhile covers this child and the ones after it: it starts them, in order.
       if (child.owner !== undefined) return
       if (child.run !== undefined || child.kept !== undefined) continue
       this.#start(child)
-      if (this.#options.startOrder === 'ready') await child.ready()
+      if (this.#options.startOrder !== 'ready') continue
+      await child.ready()
+      if (this.phase !== RUNNING) return
+      if (child.endedDown) return this.#block(child, children.slice(index + 1).filter((other) => other.run === undefined && other.owner === undefined))
     }
+  }
+
+  /**
+   * `startOrder: 'ready'`: `child` ended without being up, so the children after it that are not
+   * started yet stay unstarted; said by a `blocked` event and in status. With nothing else
+   * running, the supervisor ends (gives up with the child's failure).
+   */
+  #block(child: Child, after: readonly Child[]): void {
+    const left = after.filter((other) => other.blockedBy === undefined && this.#children.includes(other))
+    if (left.length === 0) return
+    for (const other of left) other.blockedBy = child.name
+    const outcome = child.run?.outcome
+    this.#blockedCause ??= outcome?.kind === 'gave-up' ? outcome.error.cause : undefined
+    if (this.listened) {
+      const error = outcome?.kind === 'gave-up' ? errorInfo(outcome.error.cause) : null
+      this.emit({ type: 'blocked', ...this.base(this.#attempt), child: child.name, blocked: left.map((other) => other.name), error })
+    }
+    this.#endIfNoneRuns()
   }
 
   #start(child: Child): void {
@@ -541,10 +604,11 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
    * operator stopped keeps it running: it waits for `startChild`, or its own `stop()`.
    */
   #endIfNoneRuns(): void {
-    if (this.#children.some((child) => child.kept === undefined || child.kept === 'stopped')) return
-    const failed = this.#children.find((child) => child.kept !== undefined)
+    if (this.#children.some((child) => (child.kept === undefined && child.blockedBy === undefined) || child.kept === 'stopped')) return
+    const failed = this.#children.find((child) => child.kept === 'start' || child.kept === 'gave-up')
     const outcome = failed?.run?.outcome
     if (outcome?.kind === 'gave-up') this.#escalate(outcome.error.cause, failed!.kept === 'start' ? 'start' : 'limit')
+    else if (this.#blockedCause !== undefined) this.#escalate(this.#blockedCause, 'temporary')
     else this.#settle(this.#completed())
   }
 
@@ -610,7 +674,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     const restart = gathering ?? new Restart(delay)
     for (const other of affected) {
       // Taken over from an older restart still starting its children: that one stops waiting for it.
-      if (other.owner !== undefined && other.owner !== restart) other.childReady()
+      if (other.owner !== undefined && other.owner !== restart) other.takenOver(other.owner)
       restart.children.add(other)
       other.owner = restart
     }
@@ -673,8 +737,14 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
         other.run.relaunch()
       }
       // Owned until it is up, so that a newer restart taking it over can end this wait.
-      if (this.#options.startOrder === 'ready') await other.ready()
+      if (this.#options.startOrder === 'ready') await other.ready(restart)
       if (other.owner === restart) other.owner = undefined
+      if (this.#options.startOrder === 'ready' && this.phase === RUNNING && other.endedDown) {
+        // It ended without being up: the rest of this restart stays down, as at the first start.
+        const rest = this.#inOrder(restart.children).filter((later) => later.owner === restart)
+        for (const later of rest) later.owner = undefined
+        return this.#block(other, rest)
+      }
     }
   }
 
