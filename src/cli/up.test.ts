@@ -46,7 +46,7 @@ test("steward up, startOrder 'ready': each child starts only after the one befor
   assert.equal((await cli.exited).code, 143)
   for (const pid of pids) assert.equal(alive(pid), false, `child ${pid} is gone`)
   assert.deepEqual(cli.events().filter((event) => event.type === 'stopped').map((event) => event.path), ['app/web', 'app/api', 'app/db', 'app'])
-  assert.deepEqual(cli.events().at(-1), { type: 'stop-report', unstopped: [], killed: [], exitCode: 143 })
+  assert.deepEqual(cli.events().at(-1), { type: 'stop-report', unstopped: [], killed: [], exitCode: 143, time: cli.events().at(-1)?.time, pid: cli.process.pid })
   assertJsonLines(cli)
 })
 
