@@ -4,10 +4,11 @@ import { pathToFileURL } from 'node:url'
 import { processWard, type ProcessHeartbeat, type ProcessWardOptions } from '../isolation/process-ward.js'
 import { threadWard, type ThreadWardOptions } from '../isolation/thread-ward.js'
 import { describe } from '../time/duration.js'
-import { childRefusedKeys, childStewardOptionKeys, refuseUnknownKeys, supervisorOptionKeys, type OptionScope } from '../steward/validate.js'
+import { childRefusedKeys, childStewardOptionKeys, refuseUnknownKeys, suggestKey, supervisorOptionKeys, type OptionScope } from '../steward/validate.js'
 import { supervisor, type ChildSpec, type Supervisor, type SupervisorOptions } from '../tree/supervisor.js'
 import type { Ward } from '../steward/ward.js'
 import { parseBackoff, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
+import { logLimits, type LogPlan } from './log-files.js'
 
 /** The files `steward up` looks for in the current folder, in this order. */
 export const configNames = ['steward.config.js', 'steward.config.mjs', 'steward.config.json'] as const
@@ -15,7 +16,8 @@ export const configNames = ['steward.config.js', 'steward.config.mjs', 'steward.
 const processKeys = ['command', 'args', 'heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory', 'maxLineLength'] as const
 const threadKeys = ['module', 'export', 'stream', 'terminateAfter', 'sampleEvery', 'warm', 'resourceLimits'] as const
 const sharedKeys = ['name', 'restart', ...childStewardOptionKeys] as const
-const topKeys = [...supervisorOptionKeys.filter((key) => key !== 'onEvent'), 'children'] as const
+const topKeys = [...supervisorOptionKeys.filter((key) => key !== 'onEvent'), 'logs', 'children'] as const
+const logKeys = ['dir', 'maxSize', 'keep'] as const
 
 /** A validated config: the supervisor to start, and what it says, for `--check`. */
 export interface LoadedConfig {
@@ -24,6 +26,8 @@ export interface LoadedConfig {
   readonly children: readonly { readonly name: string; readonly kind: 'process' | 'thread'; readonly maxMemory: number | undefined }[]
   /** What is valid but will fail when started, for `--check`: a command not found on the child's PATH. */
   readonly warnings: readonly string[]
+  /** The `logs` key: the children's log files (folder absolute), or none. */
+  readonly logs?: LogPlan | undefined
 }
 
 /** The config file: `given` (relative to `cwd`), or the first of {@link configNames} in `cwd`. */
@@ -175,12 +179,24 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
     specs.push({ ...stewardOptions, name: childName as string, ward })
     summary.push({ name: childName as string, kind: isProcess ? 'process' : 'thread', maxMemory })
   }
-  const { children: _children, backoff, ...rest } = top
+  const { children: _children, backoff, logs: logsKey, ...rest } = top
+  let logs: LogPlan | undefined
+  if (logsKey !== undefined) {
+    if (!isObject(logsKey)) fail(`key 'logs' must be an object { dir, maxSize, keep }, got ${describe(logsKey)}`)
+    const entry = logsKey as Record<string, unknown>
+    for (const key of Object.keys(entry)) {
+      if ((logKeys as readonly string[]).includes(key)) continue
+      const suggestion = suggestKey(key, logKeys)
+      fail(`key 'logs.${key}' is unknown${suggestion === undefined ? '' : `; did you mean 'logs.${suggestion}'?`} (known keys: ${logKeys.join(', ')})`)
+    }
+    if (typeof entry.dir !== 'string' || entry.dir === '') fail(`key 'logs.dir' must be a non-empty string (a folder, relative to ${name}), got ${describe(entry.dir)}`)
+    logs = { dir: resolve(folder, entry.dir as string), ...rethrow(() => logLimits(entry.maxSize, entry.keep, { maxSize: `key 'logs.maxSize'`, keep: `key 'logs.keep'` }), name) }
+  }
   const options: Record<string, unknown> = { name: 'steward', ...rest }
   if (typeof backoff === 'string') options.backoff = rethrow(() => parseBackoff(backoff, `key 'backoff'`), name)
   else if (backoff !== undefined) options.backoff = backoff
   const tree = fromLibrary(() => supervisor(options as SupervisorOptions, specs), undefined, name)
-  return { file, tree, children: summary, warnings }
+  return { file, tree, children: summary, warnings, logs }
 }
 
 /**

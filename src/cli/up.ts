@@ -1,7 +1,8 @@
+import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildConfig, configNames, findConfig, readConfig, type LoadedConfig } from './config.js'
 import { foreground } from './foreground.js'
-import { flagError, type Io } from './run.js'
+import { flagError, openLogs, type Io } from './run.js'
 import { UsageError } from './flags.js'
 import { httpFlags, httpUsage, type HttpPlan } from './http.js'
 
@@ -59,6 +60,11 @@ export async function loadConfig(plan: UpPlan, cwd: string): Promise<LoadedConfi
 
 /** Starts a validated config's tree and supervises it in the foreground; returns the exit code. */
 export async function upCommand(config: LoadedConfig, io: Io, http?: HttpPlan): Promise<number> {
-  const run = config.tree.start({ onEvent: (event) => io.printer.event(event) })
-  return foreground(run, io.printer, () => 0, io.signals, http)
+  const logs = config.logs === undefined ? undefined : openLogs(config.logs, `${basename(config.file)}: key 'logs.dir'`, io.printer)
+  const run = config.tree.start({ onEvent: logs === undefined ? (event) => io.printer.event(event) : (event) => (logs.event(event), io.printer.event(event)) })
+  try {
+    return await foreground(run, io.printer, () => 0, io.signals, http)
+  } finally {
+    await logs?.close()
+  }
 }
