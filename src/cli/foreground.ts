@@ -4,6 +4,7 @@ import type { Printer } from './output.js'
 import { serveRun, type HttpPlan } from './http.js'
 import type { HttpServer } from '../http/server.js'
 import { startErrorExitCode } from './exit-code.js'
+import { notifySystemd, type NotifyTarget } from './sd-notify.js'
 
 /** What {@link foreground} needs of the process it runs in (the real `process`, or a test's). */
 export type SignalSource = Omit<ProcessSide, 'exit'>
@@ -17,10 +18,16 @@ export type SignalSource = Omit<ProcessSide, 'exit'>
  * SIGUSR2 prints the status tree and keeps running. Otherwise 1 when it gave up, and
  * `completedCode()` when it completed. With `http`, the run's status, metrics, events and
  * dashboard are served while it runs; a server that cannot listen (the port is taken) stops the
- * run and gives 2.
+ * run and gives 2. With `notify` (systemd's `NOTIFY_SOCKET`, `takeNotifyEnv`), systemd hears
+ * `READY=1`, `STATUS=`, `WATCHDOG=1` and `STOPPING=1` (`notifySystemd`).
  */
-export async function foreground(run: Lifecycle, printer: Printer, completedCode: () => number, signals: SignalSource = process, http?: HttpPlan): Promise<number> {
-  const ended = endOnSignals(run, { exit: false, quit: true, status: true, onNote: (note) => print(printer, note) }, { on: signals.on.bind(signals), off: signals.off.bind(signals), exit: noop })
+export async function foreground(run: Lifecycle, printer: Printer, completedCode: () => number, signals: SignalSource = process, http?: HttpPlan, notify?: NotifyTarget): Promise<number> {
+  const systemd = notify === undefined ? undefined : notifySystemd(run, notify, { onError: (message) => printer.note(`NOTIFY_SOCKET: ${message}; nothing more is sent to systemd`, { error: message }) })
+  const onNote = (note: SignalNote): void => {
+    if (note.type === 'stopping') systemd?.stopping()
+    print(printer, note)
+  }
+  const ended = endOnSignals(run, { exit: false, quit: true, status: true, onNote }, { on: signals.on.bind(signals), off: signals.off.bind(signals), exit: noop })
   let server: HttpServer | undefined
   try {
     if (http !== undefined) {
@@ -41,6 +48,7 @@ export async function foreground(run: Lifecycle, printer: Printer, completedCode
     return code
   } finally {
     await server?.close()
+    await systemd?.close()
   }
 }
 

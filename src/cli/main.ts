@@ -5,6 +5,7 @@ import { httpFace, httpUsage, planHttp } from './http.js'
 import { UsageError } from './flags.js'
 import { Printer, wantsColour } from './output.js'
 import { parseRun, runCommand, runUsage } from './run.js'
+import { takeNotifyEnv } from './sd-notify.js'
 import { loadConfig, parseUp, upCommand, upUsage } from './up.js'
 
 const usage = `steward — heartbeat supervision for long-running Node.js work
@@ -127,6 +128,8 @@ export async function main(argv: readonly string[], write: (line: string) => voi
  * in the foreground.
  */
 async function supervise(command: 'run' | 'up', argv: readonly string[], write: (line: string) => void): Promise<number> {
+  // Before the children's environment is made from steward's: they must not inherit it.
+  const notify = takeNotifyEnv(process.env)
   try {
     if (command === 'run') {
       const plan = parseRun(argv)
@@ -134,7 +137,7 @@ async function supervise(command: 'run' | 'up', argv: readonly string[], write: 
         write(runUsage)
         return 0
       }
-      return await runCommand(plan, { printer: printer(plan.json, write) })
+      return await runCommand(plan, { printer: printer(plan.json, write), notify })
     }
     const plan = parseUp(argv)
     if (plan.help) {
@@ -152,7 +155,7 @@ async function supervise(command: 'run' | 'up', argv: readonly string[], write: 
       }
       return 0
     }
-    return await upCommand(config, { printer: printer(plan.json, write) }, plan.http)
+    return await upCommand(config, { printer: printer(plan.json, write), notify }, plan.http)
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
     process.stderr.write(`steward ${command}: ${error.message}\n`)

@@ -7,6 +7,7 @@ import { steward } from '../steward/steward.js'
 import { suggestKey } from '../steward/validate.js'
 import { foreground, type SignalSource } from './foreground.js'
 import { Printer } from './output.js'
+import type { NotifyTarget } from './sd-notify.js'
 import { httpFlags, httpUsage, type HttpPlan } from './http.js'
 import { LogFiles, logLimits, prepareLogDir, type LogPlan } from './log-files.js'
 import { parseBackoff, parseCount, parseDuration, parseEnvPair, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
@@ -207,6 +208,8 @@ export function parseRun(argv: readonly string[]): RunPlan {
 export interface Io {
   readonly printer: Printer
   readonly signals?: SignalSource
+  /** systemd's `NOTIFY_SOCKET` and watchdog, taken from the environment before anything started. */
+  readonly notify?: NotifyTarget | undefined
 }
 
 /**
@@ -229,7 +232,7 @@ export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
   const logs = plan.logs === undefined ? undefined : openLogs(plan.logs, '--log-dir', io.printer)
   const run = supervised.start({ onEvent: logs === undefined ? (event) => io.printer.event(event) : (event) => (logs.event(event), io.printer.event(event)) })
   try {
-    return await foreground(run, io.printer, () => lastExit, io.signals, plan.http)
+    return await foreground(run, io.printer, () => lastExit, io.signals, plan.http, io.notify)
   } finally {
     await logs?.close()
   }

@@ -63,7 +63,7 @@ export async function upCommand(config: LoadedConfig, io: Io, http?: HttpPlan): 
   const logs = config.logs === undefined ? undefined : openLogs(config.logs, `${basename(config.file)}: key 'logs.dir'`, io.printer)
   const run = config.tree.start({ onEvent: logs === undefined ? (event) => io.printer.event(event) : (event) => (logs.event(event), io.printer.event(event)) })
   try {
-    return await foreground(run, io.printer, () => 0, io.signals, http)
+    return await foreground(run, io.printer, () => 0, io.signals, http, io.notify)
   } finally {
     await logs?.close()
   }
