@@ -82,7 +82,7 @@ class RotatingFile {
   write(text: string): void {
     if (this.#failed) return
     this.#queue.push(Buffer.from(text))
-    this.#draining ??= this.#drain()
+    this.#draining ??= this.#drain().finally(() => (this.#draining = undefined))
   }
 
   async #drain(): Promise<void> {
@@ -113,8 +113,6 @@ class RotatingFile {
       this.#failed = true
       this.#queue = []
       this.#onError(`${this.#path}: ${(error as Error).message}; its lines are no longer written`)
-    } finally {
-      this.#draining = undefined
     }
   }
 

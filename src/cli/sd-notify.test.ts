@@ -53,8 +53,9 @@ test('under Type=notify (fake NOTIFY_SOCKET, a path): READY=1 with a STATUS once
   const dir = tempDir(t)
   const socket = join(dir, 'notify.sock')
   const messages = await fakeNotifySocket(t, socket)
-  const child = `console.log('env ' + process.env.NOTIFY_SOCKET + ' ' + process.env.WATCHDOG_USEC + ' ' + process.env.WATCHDOG_PID); setInterval(() => console.log('beat'), 100)`
-  const cli = startCli(['run', '--json', '--name', 'web', '--probe', 'stdout', '--timeout', '5s', '--', process.execPath, '-e', child], {
+  // It ignores SIGTERM: the stop lasts until SIGQUIT, so STOPPING=1 is seen while it runs.
+  const child = `process.on('SIGTERM', () => console.log('ignoring SIGTERM')); console.log('env ' + process.env.NOTIFY_SOCKET + ' ' + process.env.WATCHDOG_USEC + ' ' + process.env.WATCHDOG_PID); setInterval(() => console.log('beat'), 100)`
+  const cli = startCli(['run', '--json', '--name', 'web', '--probe', 'stdout', '--timeout', '5s', '--kill-after', '60s', '--', process.execPath, '-e', child], {
     env: { ...process.env, NO_COLOR: '1', NOTIFY_SOCKET: socket, WATCHDOG_USEC: '1000000', WATCHDOG_PID: '' },
   })
   t.after(() => cli.kill())
@@ -66,9 +67,12 @@ test('under Type=notify (fake NOTIFY_SOCKET, a path): READY=1 with a STATUS once
   await cli.waitFor('the env line', isLine(/^env /, 'web'))
   assert.ok(cli.lines.some(isLine(/^env undefined undefined undefined$/, 'web')), 'the child has no NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID')
   cli.process.kill('SIGTERM')
-  assert.equal((await cli.exited).code, 143)
-  await until('STOPPING=1', () => indexOf(messages, 'STOPPING=1') !== -1, 20_000)
+  await cli.waitFor('the child ignoring SIGTERM', isLine(/^ignoring SIGTERM$/, 'web'))
+  await until('STOPPING=1 when the stop begins', () => indexOf(messages, 'STOPPING=1') !== -1, 20_000)
+  assert.equal(cli.process.exitCode, null, 'steward still stopping')
   assert.ok(indexOf(messages, 'STOPPING=1') > ready)
+  cli.process.kill('SIGQUIT')
+  assert.equal((await cli.exited).code, 143)
   for (const message of messages) assert.ok(message.includes(`MAINPID=${cli.process.pid}`), message.join(' '))
 })
 
@@ -130,7 +134,7 @@ test("statusText: 'N apps running' when all are up, otherwise how many and what 
   )
 })
 
-test('Notifier: a systemd-notify that cannot be run is reported once, and nothing more is tried', async (t) => {
+test('Notifier: a systemd-notify that cannot be run is reported once, and nothing more is tried', { timeout: 10_000 }, async (t) => {
   const dir = tempDir(t)
   const errors: string[] = []
   const notifier = new Notifier(join(dir, 'notify.sock'), { command: join(dir, 'no-such-systemd-notify'), onError: (message) => errors.push(message) })

@@ -70,18 +70,15 @@ export class Notifier {
   send(fields: Readonly<Record<string, string>>): void {
     if (this.#broken) return
     for (const [key, value] of Object.entries(fields)) this.#pending.set(key, value.replace(/\n/g, ' '))
-    this.#inFlight ??= this.#drain()
+    // Cleared by a callback, not inside #drain: one that ends without awaiting must not leave its promise set.
+    this.#inFlight ??= this.#drain().finally(() => (this.#inFlight = undefined))
   }
 
   async #drain(): Promise<void> {
-    try {
-      while (this.#pending.size > 0 && !this.#broken) {
-        const fields = [...this.#pending].map(([key, value]) => `${key}=${value}`)
-        this.#pending.clear()
-        await this.#run(fields)
-      }
-    } finally {
-      this.#inFlight = undefined
+    while (this.#pending.size > 0 && !this.#broken) {
+      const fields = [...this.#pending].map(([key, value]) => `${key}=${value}`)
+      this.#pending.clear()
+      await this.#run(fields)
     }
   }
 
