@@ -6,6 +6,7 @@ import { UsageError } from './flags.js'
 import { Printer, wantsColour } from './output.js'
 import { parseRun, runCommand, runUsage } from './run.js'
 import { takeNotifyEnv } from './sd-notify.js'
+import { unitMain } from './unit.js'
 import { loadConfig, parseUp, upCommand, upUsage } from './up.js'
 
 const usage = `steward — heartbeat supervision for long-running Node.js work
@@ -13,6 +14,7 @@ const usage = `steward — heartbeat supervision for long-running Node.js work
 Usage:
   steward run [flags] -- <command> [args…]   supervise one command (steward run --help)
   steward up [config] [--check] [--json]     supervise a tree from steward.config.js (steward up --help)
+  steward unit [config]                      print a systemd unit for the tree (steward unit --help)
   steward demo <${[...demos.keys()].join('|')}|all> [--virtual] [--json] [--speed N] [--http ADDR]
   steward --help | --version
 
@@ -31,6 +33,7 @@ SIGINT and SIGTERM stop the demo gracefully (exit 130 / 143).`
 /** Runs the command line; returns the exit code. */
 export async function main(argv: readonly string[], write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
   if (argv[0] === 'run' || argv[0] === 'up') return supervise(argv[0], argv.slice(1), write)
+  if (argv[0] === 'unit') return unitMain(argv.slice(1), write)
   let parsed
   try {
     parsed = parseArgs({
