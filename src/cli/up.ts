@@ -16,6 +16,11 @@ in the current folder) and supervises it in the foreground.
   --json    one JSON object per line: the library's events, child lines as 'line'
 ${httpUsage}
 
+The config's logs: { dir, maxSize, keep } also writes each child's stdout and stderr to
+DIR/NAME.out.log and DIR/NAME.err.log, rotated by size (default: nothing is written to disk).
+Under systemd's Type=notify steward sends READY=1, STATUS=, WATCHDOG=1 and STOPPING=1
+(steward unit prints the unit).
+
 Signals: SIGINT, SIGTERM and SIGHUP stop the tree gracefully (a second SIGINT SIGKILLs every
 child's process group at once); SIGQUIT SIGKILLs them at once; SIGUSR2 prints the status tree and
 goes on. However steward itself ends (even SIGKILL), every child's process group is stopped.
