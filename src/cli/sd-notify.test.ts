@@ -8,7 +8,7 @@ import type { WardStatus } from '../observe/status.js'
 import { isLine, startCli } from '../testing/cli.js'
 import { until } from '../testing/process-tree.js'
 import { lineReader } from '../isolation/lines.js'
-import { Notifier, statusText, takeNotifyEnv } from './sd-notify.js'
+import { isReady, Notifier, statusText, takeNotifyEnv } from './sd-notify.js'
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), '.steward-notify-'))
@@ -132,6 +132,15 @@ test("statusText: 'N apps running' when all are up, otherwise how many and what 
     statusText(tree(app('db', 'working', true), app('web', 'backoff', false), app('jobs', 'gave-up', false), app('mail', 'working', false)), new Map([['app/web', 'hung']])),
     '1 of 4 apps running; web restarting (hung), jobs gave up, mail starting',
   )
+})
+
+test('isReady: every app up, or completed (a one-shot child that finished does not hold READY=1 back); a steward when it is up', () => {
+  const tree = (...children: WardStatus[]): WardStatus => ({ ...app('app', 'working', children.every((child) => child.up)), path: 'app', kind: 'supervisor', children })
+  assert.equal(isReady(tree(app('db', 'working', true), app('migrate', 'completed', false))), true)
+  assert.equal(isReady(tree(app('db', 'working', true), app('web', 'working', false))), false)
+  assert.equal(isReady(tree(app('db', 'working', true), app('web', 'gave-up', false))), false)
+  assert.equal(isReady(app('web', 'working', true)), true)
+  assert.equal(isReady(app('web', 'working', false)), false)
 })
 
 test('Notifier: a systemd-notify that cannot be run is reported once, and nothing more is tried', { timeout: 10_000 }, async (t) => {

@@ -116,6 +116,15 @@ function apps(status: WardStatus): readonly WardStatus[] {
   return status.kind === 'supervisor' ? status.children : [status]
 }
 
+/**
+ * Whether the service is ready for systemd: every app is up (its first beat), or completed — a
+ * one-shot child (`restart: 'transient'` or `'temporary'`) that finished must not hold `READY=1`
+ * back for ever, which a supervisor's own `up` (every child up) would.
+ */
+export function isReady(status: WardStatus): boolean {
+  return status.kind === 'supervisor' ? status.children.every((app) => app.up || app.state === 'completed') : status.up
+}
+
 const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : 's'}`
 
 /**
@@ -152,7 +161,7 @@ export interface SystemdNotifications {
 
 /**
  * A run's notifications to systemd under `Type=notify`: `READY=1` once every app is up (its first
- * beat), `STATUS=` lines when what runs changes (`3 apps running`, `web restarting (hung)`),
+ * beat) or completed ({@link isReady}), `STATUS=` lines when what runs changes (`3 apps running`, `web restarting (hung)`),
  * `WATCHDOG=1` from steward's own event loop every half of `WATCHDOG_USEC` (a blocked loop misses
  * them and systemd restarts the service), `STOPPING=1` when the stop begins. A `systemd-notify`
  * that cannot be run or fails is reported once to `options.onError`, and nothing more is sent.
@@ -168,7 +177,7 @@ export function notifySystemd(run: Lifecycle, target: NotifyTarget, options: Not
     const status = run.status()
     const text = statusText(status, reasons)
     const fields: Record<string, string> = {}
-    if (!ready && status.up) {
+    if (!ready && isReady(status)) {
       ready = true
       fields.READY = '1'
     }
