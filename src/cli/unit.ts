@@ -9,9 +9,10 @@ import { flagError } from './run.js'
 
 export const unitUsage = `Usage: steward unit [config] [--name NAME] [--user USER] [--watchdog D]
 
-Prints a systemd service unit that runs \`steward up\` on the config (default: the first of
-${configNames.join(', ')} in the current folder), validated first. Save it as
-/etc/systemd/system/NAME.service, then: systemctl daemon-reload && systemctl enable --now NAME
+Prints a systemd service unit that runs \`steward up\` on the config, validated first (default:
+the first of ${configNames.join(', ')} in the current folder).
+Save it as /etc/systemd/system/NAME.service, then:
+  systemctl daemon-reload && systemctl enable --now NAME
 
   --name NAME     the service's name in its Description and the header (default: the config's
                   name, or steward)
