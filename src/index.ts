@@ -106,4 +106,4 @@ export { bridge } from './streams/bridge.js'
 
 // The CLI's config file (`steward up`): typed by defineConfig()
 export { defineConfig } from './cli/define-config.js'
-export type { StewardConfig, ChildConfig, ProcessChildConfig, ThreadChildConfig, ChildConfigOptions, ProbeText } from './cli/define-config.js'
+export type { StewardConfig, ChildConfig, ProcessChildConfig, ThreadChildConfig, ChildConfigOptions, LogsConfig, ProbeText } from './cli/define-config.js'

@@ -5,11 +5,12 @@ import { processWard, type ProcessHeartbeat, type ProcessWardOptions } from '../
 import { threadWard, type ThreadWardOptions } from '../isolation/thread-ward.js'
 import { describe, describeValue } from '../time/duration.js'
 import { isBackoff } from '../policy/backoff.js'
-import { childRefusedKeys, childStewardOptionKeys, refuseUnknownKeys, supervisorOptionKeys, type OptionScope } from '../steward/validate.js'
+import { childRefusedKeys, childStewardOptionKeys, refuseUnknownKeys, suggestKey, supervisorOptionKeys, type OptionScope } from '../steward/validate.js'
 import { supervisor, type ChildSpec, type Supervisor, type SupervisorOptions } from '../tree/supervisor.js'
 import type { Ward } from '../steward/ward.js'
 import { cliBackoff, restartDefaults, type BackoffRange } from './defaults.js'
 import { parseBackoffRange, parseDuration, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
+import { logLimits, type LogPlan } from './log-files.js'
 
 /** The files `steward up` looks for in the current folder, in this order. */
 export const configNames = ['steward.config.js', 'steward.config.mjs', 'steward.config.json'] as const
@@ -17,7 +18,8 @@ export const configNames = ['steward.config.js', 'steward.config.mjs', 'steward.
 const processKeys = ['command', 'args', 'heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory', 'maxLineLength'] as const
 const threadKeys = ['module', 'export', 'stream', 'terminateAfter', 'sampleEvery', 'warm', 'resourceLimits'] as const
 const sharedKeys = ['name', 'restart', ...childStewardOptionKeys] as const
-const topKeys = [...supervisorOptionKeys.filter((key) => key !== 'onEvent'), 'children'] as const
+const topKeys = [...supervisorOptionKeys.filter((key) => key !== 'onEvent'), 'logs', 'children'] as const
+const logKeys = ['dir', 'maxSize', 'keep'] as const
 
 /** A validated config: the supervisor to start, and what it says, for `--check`. */
 export interface LoadedConfig {
@@ -32,6 +34,8 @@ export interface LoadedConfig {
   readonly entries: ReadonlyMap<string, string>
   /** The top-level keys but `children`, in the same form. */
   readonly top: string
+  /** The `logs` key: the children's log files (folder absolute), or none. */
+  readonly logs?: LogPlan | undefined
 }
 
 /**
@@ -213,7 +217,19 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
     entries.set(childName as string, stableText(entry))
     summary.push({ name: childName as string, kind: isProcess ? 'process' : 'thread', maxMemory })
   }
-  const { children: _children, backoff, ...rest } = top
+  const { children: _children, backoff, logs: logsKey, ...rest } = top
+  let logs: LogPlan | undefined
+  if (logsKey !== undefined) {
+    if (!isObject(logsKey)) fail(`key 'logs' must be an object { dir, maxSize, keep }, got ${describe(logsKey)}`)
+    const entry = logsKey as Record<string, unknown>
+    for (const key of Object.keys(entry)) {
+      if ((logKeys as readonly string[]).includes(key)) continue
+      const suggestion = suggestKey(key, logKeys)
+      fail(`key 'logs.${key}' is unknown${suggestion === undefined ? '' : `; did you mean 'logs.${suggestion}'?`} (known keys: ${logKeys.join(', ')})`)
+    }
+    if (typeof entry.dir !== 'string' || entry.dir === '') fail(`key 'logs.dir' must be a non-empty string (a folder, relative to ${name}), got ${describe(entry.dir)}`)
+    logs = { dir: resolve(folder, entry.dir as string), ...rethrow(() => logLimits(entry.maxSize, entry.keep, { maxSize: `key 'logs.maxSize'`, keep: `key 'logs.keep'` }), name) }
+  }
   // Apps are independent unless the config names a strategy: one that gives up does not stop the others.
   const options: Record<string, unknown> = { name: 'steward', strategy: 'independent', ...rest }
   // The restart defaults `steward run` shares (./defaults.ts), where the config does not say.
@@ -223,7 +239,7 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
   }
   options.backoff = isBackoff(backoff) ? backoff : cliBackoff(configBackoff(backoff, fail))
   const tree = fromLibrary(() => supervisor(options as SupervisorOptions, specs), undefined, name)
-  return { file, tree, children: summary, warnings, specs: new Map(specs.map((spec) => [spec.name, spec])), entries, top: stableText({ ...top, children: undefined }) }
+  return { file, tree, children: summary, warnings, specs: new Map(specs.map((spec) => [spec.name, spec])), entries, top: stableText({ ...top, children: undefined }), logs }
 }
 
 /**

@@ -88,7 +88,22 @@ export interface StewardConfig {
   readonly backoff?: Backoff | string | { readonly min?: Duration; readonly max?: Duration; readonly resetAfter?: Duration }
   /** @default 'started' */
   readonly startOrder?: StartOrder
+  /** Per-child log files; none when absent (steward writes nothing to disk). */
+  readonly logs?: LogsConfig
   readonly children: readonly ChildConfig[]
+}
+
+/**
+ * `steward up`'s log files: each process child's stdout in `DIR/NAME.out.log`, its stderr in
+ * `DIR/NAME.err.log`, each line prefixed with its ISO-8601 time and the child's pid, rotated by size.
+ */
+export interface LogsConfig {
+  /** The folder, relative to the config file's folder (or absolute); created when missing. */
+  readonly dir: string
+  /** A file is rotated before a line would take it over this: bytes, or `'10M'`, `'1G'`. @default '10M' */
+  readonly maxSize?: number | string
+  /** Rotated files kept per stream (`NAME.out.log.1` … `.KEEP`, the oldest deleted); 0 keeps none. @default 5 */
+  readonly keep?: number
 }
 
 /**

@@ -4,9 +4,24 @@ import type { Printer } from './output.js'
 import type { BoundHttp } from './http.js'
 import type { GaveUpError } from '../steward/errors.js'
 import { startErrorExitCode } from './exit-code.js'
+import { notifySystemd, type NotifyTarget } from './sd-notify.js'
 
 /** What {@link foreground} needs of the process it runs in (the real `process`, or a test's). */
 export type SignalSource = Omit<ProcessSide, 'exit'>
+
+/** What {@link foreground} is told besides the run and the printer. */
+export interface ForegroundOptions {
+  /** The exit code when the run completed. */
+  readonly completedCode: () => number
+  /** Where signals come from (default: `process`). */
+  readonly signals?: SignalSource | undefined
+  /** The HTTP face, bound before the run started (`bindHttp`). */
+  readonly http?: BoundHttp | undefined
+  /** The exit code of a give-up, when it gives one (a temporary child's own code); else 1. */
+  readonly gaveUpCode?: ((error: GaveUpError) => number | undefined) | undefined
+  /** systemd's notification socket (`takeNotifyEnv`), when steward runs under `Type=notify`. */
+  readonly notify?: NotifyTarget | undefined
+}
 
 /**
  * Runs a started steward or supervisor in the foreground until it settles, and returns the exit
@@ -18,21 +33,22 @@ export type SignalSource = Omit<ProcessSide, 'exit'>
  * `completedCode()` when it completed (`gaveUpCode(error)`, when it gives one, for a give-up).
  * With `http` (bound before the run started: a taken port is a usage error, exit 2, before
  * anything starts), the run's status, metrics, events and dashboard are served while it runs.
+ * With `notify` (systemd's `NOTIFY_SOCKET`, `takeNotifyEnv`), systemd hears `READY=1`,
+ * `STATUS=`, `WATCHDOG=1` and `STOPPING=1` (`notifySystemd`).
  */
-export async function foreground(
-  run: Lifecycle,
-  printer: Printer,
-  completedCode: () => number,
-  signals: SignalSource = process,
-  http?: BoundHttp,
-  gaveUpCode: (error: GaveUpError) => number | undefined = () => undefined,
-): Promise<number> {
+export async function foreground(run: Lifecycle, printer: Printer, options: ForegroundOptions): Promise<number> {
+  const { completedCode, signals = process, http, gaveUpCode = () => undefined, notify } = options
+  const systemd = notify === undefined ? undefined : notifySystemd(run, notify, { onError: (message) => printer.note(`NOTIFY_SOCKET: ${message}; nothing more is sent to systemd`, { error: message }) })
   // Served from the start: the address was bound before the run started (bindHttp).
   if (http !== undefined) {
     http.serve(run)
     printer.note(`dashboard on ${http.url}/${http.token ? '#token=…' : ''} (metrics on ${http.url}/metrics)`, { http: http.address })
   }
-  const ended = endOnSignals(run, { exit: false, quit: true, status: true, onNote: (note) => print(printer, note) }, { on: signals.on.bind(signals), off: signals.off.bind(signals), exit: noop })
+  const onNote = (note: SignalNote): void => {
+    if (note.type === 'stopping') systemd?.stopping()
+    print(printer, note)
+  }
+  const ended = endOnSignals(run, { exit: false, quit: true, status: true, onNote }, { on: signals.on.bind(signals), off: signals.off.bind(signals), exit: noop })
   try {
     const code = await ended
     const outcome = await run.done
@@ -43,6 +59,7 @@ export async function foreground(
     return code
   } finally {
     await http?.close()
+    await systemd?.close()
   }
 }
 

@@ -5,6 +5,8 @@ import { httpFace, httpUsage, planHttp } from './http.js'
 import { UsageError } from './flags.js'
 import { Printer, wantsColour } from './output.js'
 import { parseRun, runCommand, runUsage } from './run.js'
+import { takeNotifyEnv } from './sd-notify.js'
+import { unitMain } from './unit.js'
 import { loadConfig, parseUp, upCommand, upUsage } from './up.js'
 
 /** `steward --help`. */
@@ -13,6 +15,7 @@ export const usage = `steward — heartbeat supervision for long-running Node.js
 Usage:
   steward run [flags] -- <command> [args…]   supervise one command (steward run --help)
   steward up [config] [--check] [--json]     supervise a tree from steward.config.js (steward up --help)
+  steward unit [config]                      print a systemd unit for the tree (steward unit --help)
   steward demo <${[...demos.keys()].join('|')}|all> [--virtual] [--json] [--speed N] [--http ADDR]
   steward --help | --version
 
@@ -32,6 +35,7 @@ SIGINT and SIGTERM stop the demo gracefully (exit 130 / 143).`
 /** Runs the command line; returns the exit code. */
 export async function main(argv: readonly string[], write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
   if (argv[0] === 'run' || argv[0] === 'up') return supervise(argv[0], argv.slice(1), write)
+  if (argv[0] === 'unit') return unitMain(argv.slice(1), write)
   let parsed
   try {
     parsed = parseArgs({
@@ -129,6 +133,8 @@ export async function main(argv: readonly string[], write: (line: string) => voi
  * in the foreground.
  */
 async function supervise(command: 'run' | 'up', argv: readonly string[], write: (line: string) => void): Promise<number> {
+  // Before the children's environment is made from steward's: they must not inherit it.
+  const notify = takeNotifyEnv(process.env)
   try {
     if (command === 'run') {
       const plan = parseRun(argv)
@@ -136,7 +142,7 @@ async function supervise(command: 'run' | 'up', argv: readonly string[], write: 
         write(runUsage)
         return 0
       }
-      return await runCommand(plan, { printer: printer(plan.json, write) })
+      return await runCommand(plan, { printer: printer(plan.json, write), notify })
     }
     const plan = parseUp(argv)
     if (plan.help) {
@@ -154,7 +160,7 @@ async function supervise(command: 'run' | 'up', argv: readonly string[], write: 
       }
       return 0
     }
-    return await upCommand(config, { printer: printer(plan.json, write) }, plan.http)
+    return await upCommand(config, { printer: printer(plan.json, write), notify }, plan.http)
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
     // A UsageError of the command itself already starts with `steward run:` (not twice).

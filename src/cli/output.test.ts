@@ -13,20 +13,46 @@ const base = { ward: 'api', path: 'app/api', at: 5, attempt: 1 }
 
 function printed(json: boolean, ...events: StewardEvent[]): string[] {
   const lines: string[] = []
-  const printer = new Printer({ json, colour: false, write: (line) => lines.push(line), now: () => Date.UTC(2026, 0, 1, 12, 30, 45, 123) })
+  const printer = new Printer({ json, colour: false, write: (line) => lines.push(line), now: () => Date.UTC(2026, 0, 1, 12, 30, 45, 123), pid: 100 })
   for (const event of events) printer.event(event)
   return lines
 }
 
-test('text: started prints nothing, spawned prints started with its pid or thread and attempt; JSON prints both as they are', () => {
+const time = '2026-01-01T12:30:45.123Z'
+
+test('text: started prints nothing, spawned prints started with its pid or thread and attempt; JSON prints both as they are, with time and pid', () => {
   const started = { ...base, type: 'started', resume: undefined } as const
   const spawned = { ...base, type: 'spawned', pid: 4242 } as const
   const again = { ...base, attempt: 3, type: 'spawned', threadId: 7 } as const
   assert.deepEqual(printed(false, started, spawned, again), ['12:30:45.123 app/api started (pid 4242)', '12:30:45.123 app/api started (attempt 3, thread 7)'])
   assert.deepEqual(
     printed(true, started, spawned).map((line) => JSON.parse(line) as { type: string }),
-    [{ ...started, resume: undefined }, spawned].map((event) => JSON.parse(JSON.stringify(event)) as { type: string }),
+    [
+      { ...base, type: 'started', time, pid: 100 },
+      { ...spawned, time, pid: 4242 },
+    ],
   )
+})
+
+test("JSON: an event of a process ward's incarnation carries its child's pid from spawned on; before it, after the next start, and for other wards and notes, steward's own", () => {
+  const lines: string[] = []
+  const printer = new Printer({ json: true, colour: false, write: (line) => lines.push(line), now: () => Date.UTC(2026, 0, 1, 12, 30, 45, 123), pid: 100 })
+  printer.event({ ...base, type: 'started', resume: undefined })
+  printer.event({ ...base, type: 'spawned', pid: 4242 })
+  printer.event({ ...base, type: 'line', stream: 'stderr', line: 'x' })
+  printer.event({ ...base, type: 'hung', timeout: 10, starting: false, overdue: 1 })
+  printer.event({ ...base, ward: 'web', path: 'app/web', type: 'line', stream: 'stdout', line: 'y' })
+  printer.event({ ...base, attempt: 2, type: 'started', resume: undefined })
+  printer.event({ ...base, attempt: 2, type: 'spawned', pid: 5353 })
+  printer.event({ ...base, attempt: 2, type: 'line', stream: 'stdout', line: 'z' })
+  printer.note('stopping', { signal: 'SIGTERM' })
+  printer.report({ unstopped: [], killed: [] }, 143)
+  const parsed = lines.map((line) => JSON.parse(line) as { type: string; pid: number; time: string })
+  assert.deepEqual(
+    parsed.map((line) => `${line.type} ${line.pid}`),
+    ['started 100', 'spawned 4242', 'line 4242', 'hung 4242', 'line 100', 'started 100', 'spawned 5353', 'line 5353', 'steward 100', 'stop-report 100'],
+  )
+  for (const line of parsed) assert.equal(line.time, time)
 })
 
 test("text: a hang says its probe's failure; a partial line is marked, its last piece not", () => {

@@ -7,8 +7,10 @@ export interface OutputOptions {
   readonly colour: boolean
   /** Writes one line (without its newline). */
   readonly write: (line: string) => void
-  /** Wall-clock time for a person's lines. @default Date.now */
+  /** Wall-clock time: a person's lines, and JSON lines' `time`. @default Date.now */
   readonly now?: () => number
+  /** steward's own pid: JSON lines' `pid` when no child process is concerned. @default process.pid */
+  readonly pid?: number
 }
 
 /**
@@ -83,8 +85,29 @@ export function describeEvent(event: StewardEvent): string {
 /** Prints events and the stop report, one line each. */
 export class Printer {
   readonly #options: OutputOptions
+  /** The pid of each process ward's current child by path, with its attempt, from `spawned`. */
+  readonly #children = new Map<string, { readonly attempt: number; readonly pid: number }>()
   constructor(options: OutputOptions) {
     this.#options = options
+  }
+
+  /** JSON lines' `time` (ISO-8601, wall clock) and `pid`. */
+  #stamp(pid: number = this.#options.pid ?? process.pid): { time: string; pid: number } {
+    return { time: new Date((this.#options.now ?? Date.now)()).toISOString(), pid }
+  }
+
+  /**
+   * The pid an event concerns: the child's, for an event of a process ward's incarnation whose
+   * child was spawned; otherwise steward's own (its supervisors and thread wards run in it).
+   */
+  #pidOf(event: StewardEvent): number | undefined {
+    if (event.type === 'spawned') {
+      if (event.pid === undefined) this.#children.delete(event.path)
+      else this.#children.set(event.path, { attempt: event.attempt, pid: event.pid })
+      return event.pid
+    }
+    const child = this.#children.get(event.path)
+    return child !== undefined && child.attempt === event.attempt ? child.pid : undefined
   }
 
   /** Whether it writes JSON lines. */
@@ -102,7 +125,8 @@ export class Printer {
 
   /**
    * One event: with `json`, the library's event as it is, one object per line (a child's line is
-   * a `line` event); otherwise `time path what` — a child's own lines as `path | line`
+   * a `line` event), with `time` (ISO-8601 wall clock) and `pid` (the child's for an event of a
+   * process ward's incarnation once its child is spawned, steward's own otherwise); otherwise `time path what` — a child's own lines as `path | line`
    * (`path ! line` from stderr), as foreman and overmind prefix them, a piece of a line cut at
    * the line limit followed by `[continues]`. For a person, a ward is "started" once its child
    * or worker is (`spawned`, with its pid or thread): a `started` event alone, which comes before
@@ -112,7 +136,7 @@ export class Printer {
   event(event: StewardEvent): void {
     const { json, write } = this.#options
     if (json) {
-      write(JSON.stringify(event))
+      write(JSON.stringify({ ...event, ...this.#stamp(this.#pidOf(event)) }))
       return
     }
     if (event.type === 'line') {
@@ -123,18 +147,18 @@ export class Printer {
     write(`${this.#paint('dim', this.#time())} ${event.path} ${this.#paint(eventColour[event.type], describeEvent(event))}`)
   }
 
-  /** A note of the CLI's own (`stopping on SIGTERM`): a `steward` event in JSON. */
+  /** A note of the CLI's own (`stopping on SIGTERM`): a `steward` event in JSON, with `time` and steward's `pid`. */
   note(message: string, fields: Record<string, unknown> = {}): void {
     const { json, write } = this.#options
-    if (json) write(JSON.stringify({ type: 'steward', message, ...fields }))
+    if (json) write(JSON.stringify({ type: 'steward', message, ...fields, ...this.#stamp() }))
     else write(`${this.#paint('dim', this.#time())} steward ${message}`)
   }
 
-  /** The stop report: what did not stop in time and which children needed SIGKILL. */
+  /** The stop report: what did not stop in time and which children needed SIGKILL (in JSON with `time` and steward's `pid`). */
   report(report: StopReport, exitCode: number): void {
     const { json, write } = this.#options
     if (json) {
-      write(JSON.stringify({ type: 'stop-report', unstopped: report.unstopped, killed: report.killed, exitCode }))
+      write(JSON.stringify({ type: 'stop-report', unstopped: report.unstopped, killed: report.killed, exitCode, ...this.#stamp() }))
       return
     }
     const parts = [

@@ -45,7 +45,7 @@ test('run --probe ipc: a Node child that beats then hangs is killed within timeo
   assert.equal(alive(pids[1]!), false, 'the second child is gone after the CLI exited')
   assertJsonLines(cli)
   const report = cli.events().find((event) => event.type === 'stop-report')
-  assert.deepEqual(report, { type: 'stop-report', unstopped: [], killed: [], exitCode: 143 })
+  assert.deepEqual(report, { type: 'stop-report', unstopped: [], killed: [], exitCode: 143, time: report?.time, pid: cli.process.pid })
   assert.ok(cli.events().some((event) => event.type === 'stopped' && event.path === 'node'))
 })
 

@@ -1,5 +1,5 @@
 import { constants } from 'node:os'
-import { basename } from 'node:path'
+import { basename, resolve } from 'node:path'
 import { GaveUpError, MemoryLimitError, WardHungError, WardIdleTimeoutError, WardStalledError } from '../steward/errors.js'
 import { parseArgs } from 'node:util'
 import { processWard, type ProcessHeartbeat, type ProcessWardOptions } from '../isolation/process-ward.js'
@@ -9,8 +9,10 @@ import { steward } from '../steward/steward.js'
 import { suggestKey } from '../steward/validate.js'
 import { foreground, type SignalSource } from './foreground.js'
 import { Printer } from './output.js'
+import type { NotifyTarget } from './sd-notify.js'
 import { bindHttp, httpFlags, httpUsage, type HttpPlan } from './http.js'
 import { cliBackoff, restartDefaults } from './defaults.js'
+import { LogFiles, logLimits, prepareLogDir, type LogPlan } from './log-files.js'
 import { parseBackoffRange, parseCount, parseDuration, parseEnvPair, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
 
 export const runUsage = `Usage: steward run [flags] -- <command> [args…]
@@ -43,6 +45,10 @@ its heartbeat stops (--probe) and, with --restart permanent, when it exits at al
   --name NAME           the ward's name in output (default: the command's base name)
   --shell               run the command through /bin/sh (arguments are then shell syntax)
   --json                one JSON object per line: the library's events, child lines as 'line'
+  --log-dir DIR         also write the child's stdout and stderr to DIR/NAME.out.log and
+                        DIR/NAME.err.log, each line with its time and pid (default: no files)
+  --log-max-size SIZE   rotate a log file before it grows over SIZE (default 10M)
+  --log-keep N          rotated files kept per stream, NAME.out.log.1 … .N (default 5)
 ${httpUsage}
 
 Signals: SIGINT, SIGTERM and SIGHUP stop the child gracefully (a second SIGINT SIGKILLs its
@@ -78,6 +84,9 @@ const runFlags = {
   name: { type: 'string' },
   shell: { type: 'boolean' },
   json: { type: 'boolean' },
+  'log-dir': { type: 'string' },
+  'log-max-size': { type: 'string' },
+  'log-keep': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -107,6 +116,8 @@ export interface RunPlan {
   readonly maxMemory: number | undefined
   /** `--http` and `--http-token`, checked: where to serve the status, metrics and dashboard. */
   readonly http: HttpPlan | undefined
+  /** `--log-dir` (absolute), `--log-max-size`, `--log-keep`: the child's log files, or none. */
+  readonly logs?: LogPlan | undefined
 }
 
 const restartTypes: readonly RestartType[] = ['permanent', 'transient', 'temporary']
@@ -168,6 +179,12 @@ export function parseRun(argv: readonly string[]): RunPlan {
   if (values.cwd === '') throw new UsageError('--cwd', 'must not be empty')
   if (values.name === '') throw new UsageError('--name', 'must not be empty')
   const startTimeout = duration('start-timeout')
+  const logDir = values['log-dir']
+  if (logDir === undefined) {
+    const without = values['log-max-size'] !== undefined ? '--log-max-size' : values['log-keep'] !== undefined ? '--log-keep' : undefined
+    if (without !== undefined) throw new UsageError(without, 'applies to log files: give --log-dir DIR too')
+  } else if (logDir === '') throw new UsageError('--log-dir', 'must not be empty')
+  const logs: LogPlan | undefined = logDir === undefined ? undefined : { dir: resolve(logDir), ...logLimits(values['log-max-size'], values['log-keep'], { maxSize: '--log-max-size', keep: '--log-keep' }) }
   if (every !== undefined && every >= (timeout ?? 10_000)) {
     throw new UsageError('--every', `(${every} ms) must be below --timeout (${timeout ?? 10_000} ms), or one slow answer is a hang`)
   }
@@ -194,13 +211,15 @@ export function parseRun(argv: readonly string[]): RunPlan {
     ...(progressTimeout === undefined ? {} : { progressTimeout }),
     ...(idleTimeout === undefined ? {} : { idleTimeout }),
   }
-  return { help: false, json: values.json === true, command, args, ward, steward: stewardOptions, maxMemory, http }
+  return { help: false, json: values.json === true, command, args, ward, steward: stewardOptions, maxMemory, http, logs }
 }
 
 /** What `steward run` writes to and listens on. */
 export interface Io {
   readonly printer: Printer
   readonly signals?: SignalSource
+  /** systemd's `NOTIFY_SOCKET` and watchdog, taken from the environment before anything started. */
+  readonly notify?: NotifyTarget | undefined
 }
 
 /**
@@ -221,10 +240,22 @@ export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
   } catch (error) {
     throw new UsageError('steward run', (error as Error).message)
   }
-  // Bound before the child starts: a taken port is a usage error and nothing was started.
-  const http = plan.http === undefined ? undefined : await bindHttp(plan.http)
-  const run = supervised.start({ onEvent: (event) => io.printer.event(event) })
-  return foreground(run, io.printer, () => lastExit.code ?? 1, io.signals, http, (error) => childExitCode(error, lastExit))
+  // Checked and bound before the child starts: a folder that cannot be written or a taken port
+  // is a usage error, and nothing was started.
+  const logs = plan.logs === undefined ? undefined : openLogs(plan.logs, '--log-dir', io.printer)
+  try {
+    const http = plan.http === undefined ? undefined : await bindHttp(plan.http)
+    const run = supervised.start({ onEvent: logs === undefined ? (event) => io.printer.event(event) : (event) => (logs.event(event), io.printer.event(event)) })
+    return await foreground(run, io.printer, {
+      completedCode: () => lastExit.code ?? 1,
+      signals: io.signals,
+      http,
+      gaveUpCode: (error) => childExitCode(error, lastExit),
+      notify: io.notify,
+    })
+  } finally {
+    await logs?.close()
+  }
 }
 
 /**
@@ -240,4 +271,13 @@ function childExitCode(error: GaveUpError, exit: { code: number | null; signal: 
   if (exit.code !== null && exit.code !== 0) return exit.code
   if (exit.signal !== null) return 128 + (constants.signals[exit.signal] ?? 0)
   return undefined
+}
+
+/**
+ * The log files of a plan, their folder created and checked first (a {@link UsageError} naming
+ * `where` when it cannot be written); a file that fails later is a note, not a stop.
+ */
+export function openLogs(plan: LogPlan, where: string, printer: Printer): LogFiles {
+  prepareLogDir(plan.dir, where)
+  return new LogFiles(plan, (message) => printer.note(`logs: ${message}`, { error: message }))
 }

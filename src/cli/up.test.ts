@@ -46,7 +46,7 @@ test("steward up, startOrder 'ready': each child starts only after the one befor
   assert.equal((await cli.exited).code, 143)
   for (const pid of pids) assert.equal(alive(pid), false, `child ${pid} is gone`)
   assert.deepEqual(cli.events().filter((event) => event.type === 'stopped').map((event) => event.path), ['app/web', 'app/api', 'app/db', 'app'])
-  assert.deepEqual(cli.events().at(-1), { type: 'stop-report', unstopped: [], killed: [], exitCode: 143 })
+  assert.deepEqual(cli.events().at(-1), { type: 'stop-report', unstopped: [], killed: [], exitCode: 143, time: cli.events().at(-1)?.time, pid: cli.process.pid })
   assertJsonLines(cli)
 })
 
@@ -100,7 +100,10 @@ test('colour only on a terminal and without NO_COLOR; each kind of event reads a
   new Printer({ json: false, colour: false, write: (line) => lines.push(line), now: () => 0 }).event({ ...base, type: 'line', stream: 'stdout', line: 'hello' })
   assert.equal(lines[1], 'app/api | hello')
   new Printer({ json: true, colour: true, write: (line) => lines.push(line) }).event(hung)
-  assert.deepEqual(JSON.parse(lines[2]!), hung)
+  const { time, pid, ...event } = JSON.parse(lines[2]!) as Record<string, unknown>
+  assert.deepEqual(event, hung)
+  assert.equal(pid, process.pid, "steward's pid: no child was spawned")
+  assert.match(String(time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
   assert.equal(describeEvent({ ...base, type: 'hung', timeout: 5_000, starting: true, overdue: 0 }), 'hung: no first beat within 5000 ms')
   assert.equal(describeEvent({ ...base, type: 'restarting', reason: 'failed', restarts: 3, delay: 250.4 }), 'restarting (failed), restart 3, in 250 ms')
   assert.equal(describeEvent({ ...base, type: 'failed', error: { name: 'Error', message: 'x exited with code 2' } } as never), 'failed: x exited with code 2')

@@ -1,7 +1,8 @@
+import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildConfig, configNames, findConfig, readConfig, type LoadedConfig } from './config.js'
 import { foreground } from './foreground.js'
-import { flagError, type Io } from './run.js'
+import { flagError, openLogs, type Io } from './run.js'
 import { UsageError } from './flags.js'
 import { bindHttp, httpFlags, httpUsage, type HttpPlan } from './http.js'
 
@@ -14,6 +15,11 @@ in the current folder) and supervises it in the foreground.
                         started; a command not found on its PATH is a warning
   --json                one JSON object per line: the library's events, child lines as 'line'
 ${httpUsage}
+
+The config's logs: { dir, maxSize, keep } also writes each child's stdout and stderr to
+DIR/NAME.out.log and DIR/NAME.err.log, rotated by size (default: nothing is written to disk).
+Under systemd's Type=notify steward sends READY=1, STATUS=, WATCHDOG=1 and STOPPING=1
+(steward unit prints the unit).
 
 Signals: SIGINT, SIGTERM and SIGHUP stop the tree gracefully (a second SIGINT SIGKILLs every
 child's process group at once); SIGQUIT SIGKILLs them at once; SIGUSR2 prints the status tree and
@@ -59,8 +65,14 @@ export async function loadConfig(plan: UpPlan, cwd: string): Promise<LoadedConfi
 
 /** Starts a validated config's tree and supervises it in the foreground; returns the exit code. */
 export async function upCommand(config: LoadedConfig, io: Io, http?: HttpPlan): Promise<number> {
-  // Bound before any child starts: a taken port is a usage error and nothing was started.
-  const bound = http === undefined ? undefined : await bindHttp(http)
-  const run = config.tree.start({ onEvent: (event) => io.printer.event(event) })
-  return foreground(run, io.printer, () => 0, io.signals, bound)
+  // Checked and bound before any child starts: a log folder that cannot be written or a taken
+  // port is a usage error, and nothing was started.
+  const logs = config.logs === undefined ? undefined : openLogs(config.logs, `${basename(config.file)}: key 'logs.dir'`, io.printer)
+  try {
+    const bound = http === undefined ? undefined : await bindHttp(http)
+    const run = config.tree.start({ onEvent: logs === undefined ? (event) => io.printer.event(event) : (event) => (logs.event(event), io.printer.event(event)) })
+    return await foreground(run, io.printer, { completedCode: () => 0, signals: io.signals, http: bound, notify: io.notify })
+  } finally {
+    await logs?.close()
+  }
 }
