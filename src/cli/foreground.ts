@@ -17,10 +17,10 @@ export type SignalSource = Omit<ProcessSide, 'exit'>
  * SIGUSR2 prints the status tree and keeps running. Otherwise 1 when it gave up, and
  * `completedCode()` when it completed. With `http`, the run's status, metrics, events and
  * dashboard are served while it runs; a server that cannot listen (the port is taken) stops the
- * run and gives 2.
+ * run and gives 2. With `onHangup` (`steward up`: reload the config), SIGHUP calls it instead.
  */
-export async function foreground(run: Lifecycle, printer: Printer, completedCode: () => number, signals: SignalSource = process, http?: HttpPlan): Promise<number> {
-  const ended = endOnSignals(run, { exit: false, quit: true, status: true, onNote: (note) => print(printer, note) }, { on: signals.on.bind(signals), off: signals.off.bind(signals), exit: noop })
+export async function foreground(run: Lifecycle, printer: Printer, completedCode: () => number, signals: SignalSource = process, http?: HttpPlan, onHangup?: () => void): Promise<number> {
+  const ended = endOnSignals(run, { exit: false, quit: true, status: true, onNote: (note) => print(printer, note) }, { on: signals.on.bind(signals), off: signals.off.bind(signals), exit: noop }, onHangup)
   let server: HttpServer | undefined
   try {
     if (http !== undefined) {

@@ -8,6 +8,7 @@ import { suggestKey } from '../steward/validate.js'
 import { foreground, type SignalSource } from './foreground.js'
 import { Printer } from './output.js'
 import { httpFlags, httpUsage, type HttpPlan } from './http.js'
+import { checkSocketPath, ControlServer, defaultSocket, openControl, runTarget } from './control.js'
 import { parseBackoff, parseCount, parseDuration, parseEnvPair, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
 
 export const runUsage = `Usage: steward run [flags] -- <command> [args…]
@@ -36,6 +37,9 @@ its heartbeat stops (--probe) and, with --restart permanent, when it exits at al
   --name NAME           the ward's name in output (default: the command's base name)
   --shell               run the command through /bin/sh (arguments are then shell syntax)
   --json                one JSON object per line: the library's events, child lines as 'line'
+  --socket PATH         the control socket for steward status|logs (default: derived from the
+                        current folder and --name; when another steward holds the default, this
+                        run goes without one; a PATH given and held by another steward: exit 2)
 ${httpUsage}
 
 Signals: SIGINT, SIGTERM and SIGHUP stop the child gracefully (a second SIGINT SIGKILLs its
@@ -70,6 +74,7 @@ const runFlags = {
   name: { type: 'string' },
   shell: { type: 'boolean' },
   json: { type: 'boolean' },
+  socket: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -99,6 +104,13 @@ export interface RunPlan {
   readonly maxMemory: number | undefined
   /** `--http` and `--http-token`, checked: where to serve the status, metrics and dashboard. */
   readonly http: HttpPlan | undefined
+  /** `--socket`: the control socket's path; `undefined`: the default of {@link runSocketKey}. */
+  readonly socket: string | undefined
+}
+
+/** The key of `steward run`'s default control socket: the folder it runs in and its name. */
+export function runSocketKey(cwd: string, name: string): string {
+  return `run:${cwd}\0${name}`
 }
 
 const restartTypes: readonly RestartType[] = ['permanent', 'transient', 'temporary']
@@ -118,7 +130,7 @@ export function parseRun(argv: readonly string[]): RunPlan {
   } catch (error) {
     throw flagError(error as Error, Object.keys(runFlags), 'steward run')
   }
-  const nothing = { help: true, json: false, command: '', args: [], ward: {}, steward: {}, maxMemory: undefined, http: undefined }
+  const nothing = { help: true, json: false, command: '', args: [], ward: {}, steward: {}, maxMemory: undefined, http: undefined, socket: undefined }
   if (values.help === true) return nothing
   if (positionals.length > 0) throw new UsageError('steward run', `put the command after '--': steward run [flags] -- ${positionals.join(' ')}`)
   const [command, ...args] = commandArgs
@@ -184,7 +196,8 @@ export function parseRun(argv: readonly string[]): RunPlan {
     ...(progressTimeout === undefined ? {} : { progressTimeout }),
     ...(idleTimeout === undefined ? {} : { idleTimeout }),
   }
-  return { help: false, json: values.json === true, command, args, ward, steward: stewardOptions, maxMemory, http }
+  const socket = values.socket === undefined ? undefined : checkSocketPath(values.socket, '--socket')
+  return { help: false, json: values.json === true, command, args, ward, steward: stewardOptions, maxMemory, http, socket }
 }
 
 /** What `steward run` writes to and listens on. */
@@ -210,6 +223,27 @@ export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
   } catch (error) {
     throw new UsageError('steward run', (error as Error).message)
   }
-  const run = supervised.start({ onEvent: (event) => io.printer.event(event) })
-  return foreground(run, io.printer, () => lastExit, io.signals, plan.http)
+  const control = await runControl(plan, io.printer)
+  try {
+    const run = supervised.start({ onEvent: (event) => io.printer.event(event) })
+    control?.serve(runTarget(run, [plan.command, ...plan.args].join(' ')), run, (path) => path.split('/')[0]!)
+    return await foreground(run, io.printer, () => lastExit, io.signals, plan.http)
+  } finally {
+    await control?.close()
+  }
+}
+
+/**
+ * `steward run`'s control socket: `--socket`'s (held by another steward: a UsageError), or the
+ * default one, which a run goes without (saying so) when another steward of the same name in the
+ * same folder holds it.
+ */
+async function runControl(plan: RunPlan, printer: Printer): Promise<ControlServer | undefined> {
+  if (plan.socket !== undefined) return openControl(plan.socket)
+  try {
+    return await ControlServer.open(defaultSocket(runSocketKey(process.cwd(), plan.steward.name!)))
+  } catch (error) {
+    printer.note(`no control socket for this run: ${(error as Error).message}`, { error: (error as Error).message })
+    return undefined
+  }
 }
