@@ -48,7 +48,7 @@ function fake(): { target: ControlTarget; calls: string[]; emit: (event: Steward
   const reload = { result: Promise.resolve<ReloadResult>({ started: ['new'], stopped: [], restarted: ['web'], unchanged: ['db'] }) }
   const target: ControlTarget = {
     what: '/srv/steward.config.json',
-    status: () => [ward('db', { lastFailure: { name: 'Error', message: 'exited with code 1' } as WardStatus['lastFailure'] }), ward('web', { state: 'stopped', up: false })],
+    status: () => [ward('db', { lastFailure: { name: 'Error', message: 'exited with code 1' } }), ward('web', { state: 'stopped', up: false })],
     restart: async (name) => void calls.push(`restart ${name}`),
     stop: async (name) => {
       calls.push(`stop ${name}`)
