@@ -223,7 +223,7 @@ export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
   } catch (error) {
     throw new UsageError('steward run', (error as Error).message)
   }
-  const control = await runControl(plan, io.printer)
+  const control = await runControl(plan)
   try {
     const run = supervised.start({ onEvent: (event) => io.printer.event(event) })
     control?.serve(runTarget(run, [plan.command, ...plan.args].join(' ')), run, (path) => path.split('/')[0]!)
@@ -238,12 +238,13 @@ export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
  * default one, which a run goes without (saying so) when another steward of the same name in the
  * same folder holds it.
  */
-async function runControl(plan: RunPlan, printer: Printer): Promise<ControlServer | undefined> {
+async function runControl(plan: RunPlan): Promise<ControlServer | undefined> {
   if (plan.socket !== undefined) return openControl(plan.socket)
   try {
     return await ControlServer.open(defaultSocket(runSocketKey(process.cwd(), plan.steward.name!)))
   } catch (error) {
-    printer.note(`no control socket for this run: ${(error as Error).message}`, { error: (error as Error).message })
+    // On stderr: a second run of one command in one folder is common (scripts, tests) and its output stays as it was.
+    process.stderr.write(`steward run: no control socket for this run: ${(error as Error).message}\n`)
     return undefined
   }
 }
