@@ -263,3 +263,33 @@ test('steward restart|stop|start|reload and SIGHUP on a real stack: only the app
   assert.equal((await cli.exited).code, 143)
   for (const pid of Object.values(afterHup)) assert.equal(alive(pid!), false)
 })
+
+test('steward run has a control socket too: status and logs by --name; restart is refused (2: one command, no apps); its socket given to another run: refused (2)', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t)
+  const env = { ...process.env, NO_COLOR: '1', XDG_RUNTIME_DIR: dir }
+  const worker = join(dir, 'worker.mjs')
+  writeFileSync(worker, `setInterval(() => console.log(\`tick \${process.pid}\`), 100)\n`)
+  const cli = startCli(['run', '--json', '--name', 'ticker', '--', process.execPath, worker], { cwd: dir, env })
+  t.after(() => cli.kill())
+  const first = await cli.waitFor('a tick', isLine(/^tick \d+$/))
+  const pid = Number(String(first.json!.line).split(' ')[1])
+  const apps = await until('the ticker with its pid', async () => {
+    const done = await steward(['status', '--json', '--name', 'ticker'], dir, env)
+    const found = done.code === 0 ? (JSON.parse(done.stdout) as { apps: App[] }).apps : []
+    return found[0]?.pid === pid ? found : undefined
+  })
+  assert.deepEqual(apps.map((app) => [app.name, app.state]), [['ticker', 'idle']])
+  assert.equal(procStat(pid).ppid, cli.process.pid)
+  const logs = await steward(['logs', '--name', 'ticker', '-n', '1'], dir, env)
+  assert.equal(logs.stdout, `ticker | tick ${pid}\n`)
+  const restart = await steward(['restart', 'ticker', '--name', 'ticker'], dir, env)
+  assert.equal(restart.code, 2)
+  assert.match(restart.stderr, /steward run supervises one command .*: 'restart' is for the apps of steward up/)
+  const socket = defaultSocket(`run:${dir}\0ticker`, env)
+  const second = await steward(['run', '--socket', socket, '--', 'sleep', '1'], dir, env)
+  assert.equal(second.code, 2)
+  assert.match(second.stderr, new RegExp(`^steward run: --socket: another steward \\(pid ${cli.process.pid}, running .*worker\\.mjs\\) is running on control socket`))
+  cli.process.kill('SIGTERM')
+  assert.equal((await cli.exited).code, 143)
+  assert.equal(existsSync(socket), false)
+})
