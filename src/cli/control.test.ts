@@ -12,7 +12,7 @@ import { ControlServer, ControlSocketTaken, defaultSocket, LogBook, request, typ
 import { UsageError } from './flags.js'
 import { parseControl, statusTable } from './ctl.js'
 import { upTarget, type ControllableTree } from './up-control.js'
-import type { LoadedConfig } from './config.js'
+import { readConfig, type LoadedConfig } from './config.js'
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), '.steward-ctl-'))
@@ -274,4 +274,12 @@ test('upTarget: a reload asked for while one runs is not run beside it: the requ
   await assert.rejects(target.reload(), /bad/)
   assert.deepEqual(applied, ['v0->v1', 'v1->v2'])
   assert.equal(target.config.file, 'v2')
+})
+
+test('readConfig imports a module config afresh each time: a reload sees the edited file', async (t) => {
+  const file = join(tempDir(t), 'steward.config.mjs')
+  writeFileSync(file, 'export default { name: "one" }\n')
+  assert.deepEqual(await readConfig(file), { name: 'one' })
+  writeFileSync(file, 'export default { name: "two" }\n')
+  assert.deepEqual(await readConfig(file), { name: 'two' })
 })
