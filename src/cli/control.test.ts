@@ -73,11 +73,14 @@ function fake(): { target: ControlTarget; calls: string[]; emit: (event: Steward
 const base = { ward: 'db', at: 0, attempt: 1 }
 const line = (path: string, text: string, stream: 'stdout' | 'stderr' = 'stdout'): StewardEvent => ({ type: 'line', ...base, path, stream, line: text })
 
-test('control protocol: hello, status rows (pid from the spawned event, failure), actions in order, unknown apps refused with the known ones, reload; the socket is 0600 and removed on close, nothing left', async (t) => {
+test('control protocol: hello, status rows (pid from the spawned event, failure), actions in order, unknown apps refused with the known ones, reload; the socket is 0600 and removed on close, nothing left', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t)
   const socket = join(dir, 'c.sock')
+  // A failed assertion must not leave the socket listening (the test file would never end).
+  let opened: ControlServer | undefined
+  t.after(() => opened?.close())
   const { leaks } = await checkLeaks(async () => {
-    const server = await ControlServer.open(socket)
+    const server = (opened = await ControlServer.open(socket))
     const { target, calls, emit, run } = fake()
     assert.deepEqual((await request(socket, { command: 'status' }))[0], { ok: false, code: 'failed', error: 'steward is starting; try again' })
     server.serve(target, run, (path) => path.split('/')[1]!)
@@ -111,7 +114,7 @@ test('control protocol: hello, status rows (pid from the spawned event, failure)
   assert.deepEqual(leaks, noLeaks)
 })
 
-test('control protocol: an invalid config on reload is invalid-config (the client exits 2), a failing action is failed (exit 1)', async (t) => {
+test('control protocol: an invalid config on reload is invalid-config (the client exits 2), a failing action is failed (exit 1)', { timeout: 30_000 }, async (t) => {
   const socket = join(tempDir(t), 'c.sock')
   const server = await ControlServer.open(socket)
   t.after(() => server.close())
@@ -123,10 +126,12 @@ test('control protocol: an invalid config on reload is invalid-config (the clien
   assert.deepEqual((await request(socket, { command: 'restart', names: ['db'] }))[0], { ok: false, code: 'failed', error: 'it would not start' })
 })
 
-test('control protocol: logs sends the last N lines of each app in the order they came, then with follow each new line of the apps asked for until the client leaves', async (t) => {
+test('control protocol: logs sends the last N lines of each app in the order they came, then with follow each new line of the apps asked for until the client leaves', { timeout: 30_000 }, async (t) => {
   const socket = join(tempDir(t), 'c.sock')
+  let opened: ControlServer | undefined
+  t.after(() => opened?.close())
   const { leaks } = await checkLeaks(async () => {
-    const server = await ControlServer.open(socket)
+    const server = (opened = await ControlServer.open(socket))
     const { target, emit, run } = fake()
     server.serve(target, run, (path) => path.split('/')[1]!)
     for (let i = 1; i <= 5; i++) {
@@ -176,10 +181,11 @@ test('LogBook keeps the last lines per app only; a follower stops receiving once
   assert.equal(book.recent([], 10)[0]!.time, '1970-01-01T00:00:00.000Z')
 })
 
-test('control socket: a second steward on a live socket is refused naming the first one\'s pid; a stale socket (its steward SIGKILLed) is taken over; a file that is not a socket is left alone', async (t) => {
+test('control socket: a second steward on a live socket is refused naming the first one\'s pid; a stale socket (its steward SIGKILLed) is taken over; a file that is not a socket is left alone', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t)
   const socket = join(dir, 'c.sock')
   const first = await ControlServer.open(socket)
+  t.after(() => first.close())
   const { target, run } = fake()
   first.serve(target, run, (path) => path)
   await assert.rejects(ControlServer.open(socket), (error: unknown) => error instanceof ControlSocketTaken && error.pid === process.pid && /another steward \(pid \d+, running \/srv\/steward.config.json\) is running on control socket/.test(error.message))
@@ -194,6 +200,7 @@ test('control socket: a second steward on a live socket is refused naming the fi
   await new Promise((resolve) => holder.once('exit', resolve))
   assert.ok(lstatSync(stale).isSocket(), 'the stale socket is still there')
   const taker = await ControlServer.open(stale)
+  t.after(() => taker.close())
   taker.serve(target, run, (path) => path)
   assert.equal((await request(stale, { command: 'hello' }))[0]!.pid, process.pid)
   await taker.close()

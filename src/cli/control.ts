@@ -103,7 +103,7 @@ interface Spawned {
  * notes each app's current child (pid, start time) from `spawned` events.
  */
 export class LogBook {
-  readonly #rings = new Map<string, { seq: number; line: LogLine }[]>()
+  readonly #rings = new Map<string, Ring>()
   readonly #followers = new Set<(line: LogLine) => void>()
   readonly #spawned = new Map<string, Spawned>()
   readonly #appOf: (path: string) => string
@@ -117,16 +117,20 @@ export class LogBook {
     this.#perApp = options.perApp ?? logLinesPerApp
   }
 
-  /** Takes one event of the run. */
+  /** Takes one event of the run. A line costs a slot in its app's ring (its time is formatted when it is sent). */
   event(event: StewardEvent): void {
     if (event.type === 'line') {
       const app = this.#appOf(event.path)
-      const line: LogLine = { type: 'line', app, path: event.path, stream: event.stream, line: event.line, ...(event.partial === true && { partial: true }), time: new Date(this.#now()).toISOString() }
       let ring = this.#rings.get(app)
-      if (ring === undefined) this.#rings.set(app, (ring = []))
-      ring.push({ seq: this.#seq++, line })
-      if (ring.length > this.#perApp) ring.shift()
-      for (const follower of this.#followers) follower(line)
+      if (ring === undefined) this.#rings.set(app, (ring = { entries: [], next: 0 }))
+      const entry: Entry = { seq: this.#seq++, at: this.#now(), app, event }
+      if (ring.entries.length < this.#perApp) ring.entries.push(entry)
+      else ring.entries[ring.next] = entry
+      ring.next = (ring.next + 1) % this.#perApp
+      if (this.#followers.size > 0) {
+        const line = logLine(entry)
+        for (const follower of this.#followers) follower(line)
+      }
     } else if (event.type === 'spawned') {
       this.#spawned.set(event.path, { pid: event.pid ?? null, since: this.#now() })
     } else if (event.type === 'failed' || event.type === 'hung' || event.type === 'stalled' || event.type === 'idle-timeout' || event.type === 'stopped' || event.type === 'gave-up' || event.type === 'completed') {
@@ -138,9 +142,12 @@ export class LogBook {
   recent(apps: readonly string[], count: number): LogLine[] {
     const chosen = [...this.#rings.entries()].filter(([app]) => apps.length === 0 || apps.includes(app))
     return chosen
-      .flatMap(([, ring]) => ring.slice(Math.max(0, ring.length - count)))
+      .flatMap(([, ring]) => {
+        const inOrder = ring.entries.length < this.#perApp ? ring.entries : [...ring.entries.slice(ring.next), ...ring.entries.slice(0, ring.next)]
+        return inOrder.slice(Math.max(0, inOrder.length - count))
+      })
       .sort((a, b) => a.seq - b.seq)
-      .map((entry) => entry.line)
+      .map(logLine)
   }
 
   /** Calls `follower` with every new line until the returned function is called. */
@@ -153,6 +160,24 @@ export class LogBook {
   spawned(path: string): Spawned | undefined {
     return this.#spawned.get(path)
   }
+}
+
+/** A line as the ring keeps it: the event itself, when it came, its app. */
+interface Entry {
+  readonly seq: number
+  readonly at: number
+  readonly app: string
+  readonly event: Extract<StewardEvent, { type: 'line' }>
+}
+
+/** The last lines of an app; once full, `next` is the oldest (overwritten next). */
+interface Ring {
+  readonly entries: Entry[]
+  next: number
+}
+
+function logLine({ at, app, event }: Entry): LogLine {
+  return { type: 'line', app, path: event.path, stream: event.stream, line: event.line, ...(event.partial === true && { partial: true }), time: new Date(at).toISOString() }
 }
 
 /** One app's row from its status (and what the log book saw of its child). */
