@@ -24,6 +24,27 @@ export interface LoadedConfig {
   readonly children: readonly { readonly name: string; readonly kind: 'process' | 'thread'; readonly maxMemory: number | undefined }[]
   /** What is valid but will fail when started, for `--check`: a command not found on the child's PATH. */
   readonly warnings: readonly string[]
+  /** Each child's spec, by name, in the config's order: what a reload adds or replaces. */
+  readonly specs: ReadonlyMap<string, ChildSpec>
+  /** Each child's entry as written, in a stable text form (keys sorted; a function never equal to another): what a reload compares. */
+  readonly entries: ReadonlyMap<string, string>
+  /** The top-level keys but `children`, in the same form. */
+  readonly top: string
+}
+
+/**
+ * `value` as JSON with every object's keys sorted, so two configs that say the same compare equal
+ * as text. A function (a JS config's `shouldRestart`, say) is written as a token of its own that
+ * no other function shares: a reload cannot tell whether it changed, so it counts as changed.
+ */
+export function stableText(value: unknown): string {
+  let functions = 0
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item === 'function') return `\u0000function ${++functions} ${Math.random()}`
+    if (typeof item === 'bigint') return `${item}n`
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) return item
+    return Object.fromEntries(Object.keys(item).sort().map((key) => [key, (item as Record<string, unknown>)[key]]))
+  })
 }
 
 /** The config file: `given` (relative to `cwd`), or the first of {@link configNames} in `cwd`. */
@@ -100,6 +121,7 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
   if (!Array.isArray(children) || children.length === 0) fail(`key 'children' must be a non-empty array of children, got ${describe(children)}`)
   const names = new Set<string>()
   const specs: ChildSpec[] = []
+  const entries = new Map<string, string>()
   const summary: { name: string; kind: 'process' | 'thread'; maxMemory: number | undefined }[] = []
   const warnings: string[] = []
   for (const [index, child] of (children as unknown[]).entries()) {
@@ -181,14 +203,16 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
     }
     const stewardOptions = own(sharedKeys)
     specs.push({ ...stewardOptions, name: childName as string, ward })
+    entries.set(childName as string, stableText(entry))
     summary.push({ name: childName as string, kind: isProcess ? 'process' : 'thread', maxMemory })
   }
   const { children: _children, backoff, ...rest } = top
-  const options: Record<string, unknown> = { name: 'steward', ...rest }
+  // Apps are independent unless the config names a strategy: one that gives up does not stop the others.
+  const options: Record<string, unknown> = { name: 'steward', strategy: 'independent', ...rest }
   if (typeof backoff === 'string') options.backoff = rethrow(() => parseBackoff(backoff, `key 'backoff'`), name)
   else if (backoff !== undefined) options.backoff = backoff
   const tree = fromLibrary(() => supervisor(options as SupervisorOptions, specs), undefined, name)
-  return { file, tree, children: summary, warnings }
+  return { file, tree, children: summary, warnings, specs: new Map(specs.map((spec) => [spec.name, spec])), entries, top: stableText({ ...top, children: undefined }) }
 }
 
 /**

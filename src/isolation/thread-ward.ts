@@ -56,7 +56,7 @@ export interface ThreadWardOptions {
 const known = new Set(['export', 'resourceLimits', 'terminateAfter', 'sampleEvery', 'stream', 'warm'])
 
 /** Reasons of retirement after which the steward starts a new incarnation. */
-const restarting = new Set(['hung', 'stalled', 'idle', 'failed', 'memory', 'start', 'returned', 'sibling'])
+const restarting = new Set(['hung', 'stalled', 'idle', 'failed', 'memory', 'start', 'returned', 'sibling', 'manual'])
 
 /** Workers started by thread wards and not yet exited (for leak checks). @internal */
 export const liveWorkers = new Set<Worker>()

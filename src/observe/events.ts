@@ -9,8 +9,9 @@ import type { ProbeFailure } from './probe-failure.js'
  * (`returned`), or, in a supervisor, a sibling's failure that the strategy
  * (`one-for-all`, `rest-for-one`) restarts it for (`sibling`). `start`: the ward could not be
  * started at all (a `WardStartError`), restarted only when `shouldRestart` returned `true` for it.
+ * `manual`: an operator asked for it (`SupervisorRun.restartChild`, `steward restart NAME`).
  */
-export type RestartReason = 'hung' | 'stalled' | 'idle' | 'failed' | 'memory' | 'start' | 'returned' | 'sibling'
+export type RestartReason = 'hung' | 'stalled' | 'idle' | 'failed' | 'memory' | 'start' | 'returned' | 'sibling' | 'manual'
 
 /** Fields every {@link StewardEvent} has. */
 export interface EventBase {
@@ -104,8 +105,9 @@ export interface DecisionEvent extends EventBase {
   readonly child: string
   /** How the child failed. */
   readonly reason: RestartReason
-  readonly strategy: 'one-for-one' | 'one-for-all' | 'rest-for-one'
-  readonly action: 'restart' | 'escalate'
+  readonly strategy: 'one-for-one' | 'one-for-all' | 'rest-for-one' | 'independent'
+  /** `give-up`: under `independent`, the child exceeded its own intensity and gives up alone; its siblings run on. */
+  readonly action: 'restart' | 'escalate' | 'give-up'
   /** The children restarted, in start order (the child itself included); empty when escalating. */
   readonly restarting: readonly string[]
   /**

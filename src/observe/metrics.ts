@@ -195,7 +195,7 @@ class Metrics implements StewardMetrics {
     const family = (name: string, type: string, help: string, samples: readonly string[]): void => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples)
     }
-    family('steward_restarts_total', 'counter', 'Restarts of a ward, by reason (hung, stalled, idle, failed, returned, sibling).', restarts)
+    family('steward_restarts_total', 'counter', 'Restarts of a ward, by reason (hung, stalled, idle, failed, memory, start, returned, sibling, manual).', restarts)
     family('steward_hangs_total', 'counter', 'Heartbeat deadlines a ward missed.', counters.hangs)
     family('steward_stalls_total', 'counter', 'Progress deadlines a ward missed (livelock).', counters.stalls)
     family('steward_idle_timeouts_total', 'counter', 'Idle deadlines a ward missed.', counters.idleTimeouts)

@@ -30,7 +30,7 @@ export interface WardStatus {
   readonly path: string
   readonly kind: 'steward' | 'supervisor'
   /** A supervisor's strategy (absent for a steward). */
-  readonly strategy?: 'one-for-one' | 'one-for-all' | 'rest-for-one'
+  readonly strategy?: 'one-for-one' | 'one-for-all' | 'rest-for-one' | 'independent'
   readonly state: RunState
   /** The current (or last) incarnation, 1-based; 0 before the first start. */
   readonly attempt: number

@@ -225,7 +225,7 @@ export class WardRetiredError extends Error {
   override readonly name = 'WardRetiredError'
   readonly code = 'ERR_WARD_RETIRED'
   /**
-   * Why: `'hung'`, `'stalled'`, `'idle'`, `'failed'`, `'memory'`, `'returned'` or `'sibling'` when a new
+   * Why: `'hung'`, `'stalled'`, `'idle'`, `'failed'`, `'memory'`, `'returned'`, `'sibling'` or `'manual'` (an operator's restart) when a new
    * incarnation follows; `'completed'`, `'stopped'` or `'the steward gave up'` when the run ends.
    */
   readonly why: string
@@ -307,5 +307,25 @@ function safeString(value: unknown): string {
     return typeof value === 'string' ? JSON.stringify(value) : String(value)
   } catch {
     return Object.prototype.toString.call(value)
+  }
+}
+
+/**
+ * A supervisor was asked to act on a child it does not have (`restartChild`, `stopChild`,
+ * `startChild`, `replaceChild`, `remove`). `code` is `'ERR_STEWARD_NO_CHILD'`; `known` lists the
+ * names it has, in start order.
+ */
+export class UnknownChildError extends RangeError {
+  override readonly name = 'UnknownChildError'
+  readonly code = 'ERR_STEWARD_NO_CHILD'
+  readonly supervisor: string
+  readonly child: string
+  readonly known: readonly string[]
+
+  constructor(supervisor: string, child: string, known: readonly string[]) {
+    super(`supervisor '${supervisor}' has no child '${child}' (its children: ${known.length === 0 ? 'none' : known.join(', ')})`)
+    this.supervisor = supervisor
+    this.child = child
+    this.known = known
   }
 }

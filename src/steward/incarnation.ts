@@ -35,7 +35,7 @@ const WHY_OTHER = 15
 /** It has shown it is up: a first beat, output, idle wait or dead letter. */
 const READY = 1 << 9
 
-const whys: readonly string[] = ['', 'completed', 'hung', 'stalled', 'idle', 'failed', 'returned', 'sibling', 'the steward gave up', 'stopped', 'memory']
+const whys: readonly string[] = ['', 'completed', 'hung', 'stalled', 'idle', 'failed', 'returned', 'sibling', 'the steward gave up', 'stopped', 'memory', 'manual']
 
 /** Why an incarnation was retired: a word, or the caller's own reason. @internal */
 export type RetireWhy = string | { readonly reason: unknown }

@@ -598,11 +598,20 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     }
   }
 
-  #giveUp(inc: Incarnation, cause: Error, reason: GiveUpReason): void {
+  /**
+   * For a supervisor that lets a child give up alone (strategy `independent`): ends the run as
+   * given up (`reason` `'limit'`) with `cause`, the failure that exceeded the child's intensity.
+   */
+  giveUpAlone(cause: Error): void {
+    if (this.phase !== RUNNING) return
+    this.#giveUp(this.current, cause, 'limit')
+  }
+
+  #giveUp(inc: Incarnation | undefined, cause: Error, reason: GiveUpReason): void {
     const error = new GaveUpError(this.options.name, this.#logged.restarts, reason, cause)
     this.#finish(inc, 'the steward gave up', () => {
       if (this.listened) {
-        this.emit({ type: 'gave-up', ...this.base(inc.attempt), restarts: this.#logged.restarts, error: errorInfo(cause) })
+        this.emit({ type: 'gave-up', ...this.base(inc?.attempt ?? this.#attempts), restarts: this.#logged.restarts, error: errorInfo(cause) })
       }
       return { kind: 'gave-up', error, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 }
     })

@@ -134,7 +134,7 @@ test('wrong types are OptionTypeErrors naming the option (and the child)', () =>
     [stewardOf({ restart: 1 }), 'restart', undefined, 'steward', /option 'restart' must be one of 'transient', 'permanent', 'temporary', got number 1/],
     [stewardOf({ backoff: {} }), 'backoff', undefined, 'steward', /option 'backoff' must be a backoff policy/],
     [stewardOf({ name: '' }), 'name', undefined, 'steward', /^steward: option 'name' must be a non-empty string, got ""$/],
-    [supervisorOf({ strategy: 1 }), 'strategy', undefined, 'supervisor', /^supervisor: option 'strategy' must be one of 'one-for-one', 'one-for-all', 'rest-for-one', got number 1$/],
+    [supervisorOf({ strategy: 1 }), 'strategy', undefined, 'supervisor', /^supervisor: option 'strategy' must be one of 'one-for-one', 'one-for-all', 'rest-for-one', 'independent', got number 1$/],
     [supervisorOf({ decay: 5 }), 'decay', undefined, 'supervisor', /^supervisor: option 'decay' must be an object \{ threshold, halfLife \}, got number 5$/],
     [supervisorOf({ decay: { threshold: '2', halfLife: '1s' } }), 'decay.threshold', undefined, 'supervisor', /option 'decay.threshold' must be a positive number/],
     [supervisorOf({ decay: { threshold: 2 } }), 'decay.halfLife', undefined, 'supervisor', /option 'decay.halfLife': expected a duration/],

@@ -128,7 +128,7 @@ const _supervisorKeysListed: Unlisted<keyof SupervisorOptionsToCheck, (typeof su
 
 const restartTypes: readonly RestartType[] = ['transient', 'permanent', 'temporary']
 const childRestartTypes: readonly RestartType[] = ['permanent', 'transient', 'temporary']
-const strategies: readonly Strategy[] = ['one-for-one', 'one-for-all', 'rest-for-one']
+const strategies: readonly Strategy[] = ['one-for-one', 'one-for-all', 'rest-for-one', 'independent']
 const startOrders: readonly StartOrder[] = ['started', 'ready']
 
 // ---------------------------------------------------------------------------

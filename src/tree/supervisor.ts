@@ -4,7 +4,7 @@ import type { Backoff } from '../policy/backoff.js'
 import { initialRestartState, nextRestartStep, type RestartPolicy, type RestartPolicyState } from '../policy/restart-policy.js'
 import { systemClock, type Clock, type Timer } from '../time/clock.js'
 import { describe, type Duration } from '../time/duration.js'
-import { errorInfo, GaveUpError, type GiveUpReason } from '../steward/errors.js'
+import { errorInfo, GaveUpError, UnknownChildError, type GiveUpReason } from '../steward/errors.js'
 import { wardHost } from '../steward/host.js'
 import { ENDING, RUNNING, RunLifecycle, type ChildDecider } from '../steward/lifecycle.js'
 import type { RestartType, StartOrder, StewardOptions } from '../steward/options.js'
@@ -18,9 +18,15 @@ import type { Ward, WardContext } from '../steward/ward.js'
  * What a supervisor does when a child must be restarted (OTP's strategies):
  * - `one-for-one`: restart that child;
  * - `one-for-all`: stop every other child (in reverse start order), then start all again in order;
- * - `rest-for-one`: stop the children started after it (in reverse order), then start it and them again.
+ * - `rest-for-one`: stop the children started after it (in reverse order), then start it and them again;
+ * - `independent`: restart that child, with an intensity of its own (`maxRestarts` within `within`,
+ *   or `decay`, counted per child): a child that exceeds it gives up alone — kept in `status()` as
+ *   `gave-up`, its `gave-up` event on its path — while its siblings run on, and the supervisor never
+ *   escalates for a child. `startChild` or `restartChild` starts it again with a fresh count. The
+ *   supervisor gives up when every child it keeps has given up (none runs, none was stopped by
+ *   `stopChild`). systemd's independent units; `steward up`'s default.
  */
-export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one'
+export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one' | 'independent'
 
 /**
  * A child's ward: a {@link Ward}, declared as a method so that its context
@@ -106,6 +112,39 @@ export interface SupervisorRun extends Lifecycle {
   add(child: ChildSpec): void
   /** Stops a child and forgets it. Resolves with the child's stop report. */
   remove(name: string): Promise<StopReport>
+  /**
+   * An operator's restart of child `name`: its current incarnation is retired (within its stop
+   * deadline) and the next one started at once, with no backoff (unless a restart in progress
+   * with a backoff takes it in). It does not count toward the supervisor's intensity. The strategy
+   * applies: under `one-for-all` every other child restarts with it, under `rest-for-one` those
+   * started after it (their reason `sibling`); its own `restarting` event has the reason `manual`,
+   * after a `decision` event with that reason. A child that is not running (stopped by
+   * {@link SupervisorRun.stopChild}, given up, not started) is started, as by `startChild`.
+   * Resolves once the new incarnation was launched (not necessarily up). Rejects with an
+   * `UnknownChildError` for a name the supervisor does not have, and when it is not running.
+   */
+  restartChild(name: string): Promise<void>
+  /**
+   * Stops child `name` (within its stop deadline) and keeps it stopped — in `status()` with
+   * state `stopped` — until {@link SupervisorRun.startChild}; its siblings run on, no strategy
+   * restarts it, and the supervisor does not end while it keeps a child stopped this way (its own
+   * `stop()` ends it). Resolves with the child's stop report; at once for a child not running.
+   */
+  stopChild(name: string): Promise<StopReport>
+  /**
+   * Starts child `name` again when it is not running: stopped by `stopChild`, given up (a start
+   * error, or its own intensity under `independent`), or stopping (it waits for that first). It
+   * starts as a new run: attempt 1, no restarts, no resume point, a fresh intensity count. A
+   * running child is left alone. Resolves once it was launched.
+   */
+  startChild(name: string): Promise<void>
+  /**
+   * Replaces the child of `spec.name` by `spec` (validated first, as `supervisor()` does): the old
+   * one is stopped, then the new one started in its place, the same position in start and stop
+   * order, as a new run. For a config reload. Rejects with an `UnknownChildError` for a name the
+   * supervisor does not have.
+   */
+  replaceChild(spec: ChildSpec): Promise<void>
 }
 
 /** A supervisor: a ward (so it nests in stewards and supervisors) with `start()`. */
@@ -125,13 +164,13 @@ function resolve(options: SupervisorOptions | undefined): Resolved {
   return { ...resolved, policy: { intensity: resolved.intensity, backoff: resolved.backoff } }
 }
 
-/** The status of a child not started yet (it waits for the one before it to be up). */
-function notStarted(path: string, name: string): WardStatus {
+/** The status of a child not started yet (it waits for the one before it to be up, or an operator stopped it first). */
+function notStarted(path: string, name: string, stopped: boolean): WardStatus {
   return {
     name,
     path,
     kind: 'steward',
-    state: 'starting',
+    state: stopped ? 'stopped' : 'starting',
     attempt: 0,
     restarts: 0,
     up: false,
@@ -167,10 +206,15 @@ class Child implements ChildDecider {
   /** The restart that will start it again (a newer one takes a child over from an older one). */
   owner: Restart | undefined = undefined
   /**
-   * Its run gave up because its ward could not be started (a `WardStartError`): kept, settled, so
-   * that status shows it and its failure until `remove()`; no strategy restarts it.
+   * Kept while not running, settled, so that status shows it (no strategy restarts it):
+   * `start`, its run gave up because its ward could not be started (a `WardStartError`);
+   * `gave-up`, it exceeded its own intensity under `independent`; `stopped`, an operator stopped it
+   * (`stopChild`, or while `replaceChild` swaps it). `undefined` while it runs (or waits to start).
    */
-  failedToStart = false
+  kept: 'start' | 'gave-up' | 'stopped' | undefined = undefined
+  /** Under `independent`: its own intensity. */
+  policy: RestartPolicyState | undefined = undefined
+  counted = 0
   #whenReady: (() => void) | undefined = undefined
 
   constructor(tree: SupervisorTree, spec: ResolvedChild) {
@@ -271,12 +315,113 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
   }
 
   async remove(name: string): Promise<StopReport> {
-    const index = this.#children.findIndex((child) => child.name === name)
-    if (index === -1) throw new RangeError(`supervisor '${this.path}' has no child '${name}'`)
+    const index = this.#children.indexOf(this.#child(name))
     const [child] = this.#children.splice(index, 1)
     const report = (await child!.run?.stop()) ?? { unstopped: [], killed: [] }
     if (this.phase === RUNNING) this.#endIfNoneRuns()
     return report
+  }
+
+  #child(name: string): Child {
+    const child = this.#children.find((each) => each.name === name)
+    if (child === undefined) throw new UnknownChildError(this.path, name, this.#children.map((each) => each.name))
+    return child
+  }
+
+  #mustRun(what: string): void {
+    if (this.phase !== RUNNING) throw new Error(`supervisor '${this.path}' is not running: cannot ${what}`)
+  }
+
+  async restartChild(name: string): Promise<void> {
+    const child = this.#child(name)
+    this.#mustRun(`restart '${name}'`)
+    const run = child.run
+    if (child.kept !== undefined || run === undefined || run.outcome !== undefined) return this.startChild(name)
+    const strategy = this.#options.strategy
+    const index = this.#children.indexOf(child)
+    const affected = (strategy === 'one-for-all' ? [...this.#children] : strategy === 'rest-for-one' ? this.#children.slice(index) : [child]).filter((other) => other.kept === undefined)
+    const gathering = this.#gathering
+    const restart = gathering ?? new Restart(0)
+    if (this.listened) {
+      const intensity = this.#options.policy.intensity
+      const window = 'maxRestarts' in intensity
+      const counted = strategy === 'independent' ? child.counted : this.#counted
+      this.emit({
+        type: 'decision',
+        ...this.base(this.#attempt),
+        child: name,
+        reason: 'manual',
+        strategy,
+        action: 'restart',
+        restarting: affected.map((other) => other.name),
+        merged: gathering !== undefined,
+        restarts: window ? counted : Math.round(counted * 1000) / 1000,
+        maxRestarts: window ? intensity.maxRestarts : intensity.threshold,
+        within: window ? intensity.within : intensity.halfLife,
+        intensity: window ? 'window' : 'decay',
+        delay: restart.delay,
+      })
+    }
+    this.#restarts++
+    for (const other of affected) {
+      if (other.owner !== undefined && other.owner !== restart) other.childReady()
+      restart.children.add(other)
+      other.owner = restart
+    }
+    if (!child.held) {
+      child.held = true
+      restart.retiring.push(run.retireFor('manual', restart.delay))
+    }
+    if (gathering === undefined) {
+      this.#gathering = restart
+      this.#busy = this.#busy.then(() => this.#carryOut(restart))
+    }
+    await this.#busy
+  }
+
+  async stopChild(name: string): Promise<StopReport> {
+    const child = this.#child(name)
+    this.#mustRun(`stop '${name}'`)
+    const run = child.run
+    const running = child.kept === undefined && run !== undefined && run.outcome === undefined
+    child.kept = 'stopped'
+    child.owner = undefined
+    child.held = false
+    return running ? run.stop() : { unstopped: [], killed: [] }
+  }
+
+  async startChild(name: string): Promise<void> {
+    const child = this.#child(name)
+    this.#mustRun(`start '${name}'`)
+    const run = child.run
+    if (run !== undefined && run.outcome === undefined) {
+      if (child.kept === undefined) return // running, or in a restart that launches it
+      await run.done // a stopChild in progress
+      if (this.phase !== RUNNING || !this.#children.includes(child)) return
+    }
+    if (child.kept === undefined && child.run !== undefined && child.run.outcome === undefined) return // started meanwhile
+    child.kept = undefined
+    child.policy = undefined
+    child.counted = 0
+    child.owner = undefined
+    child.held = false
+    this.#start(child)
+  }
+
+  async replaceChild(spec: ChildSpec): Promise<void> {
+    const name = (spec as { name?: unknown } | null)?.name
+    const old = this.#child(typeof name === 'string' ? name : String(name))
+    this.#mustRun(`replace '${old.name}'`)
+    const others = new Set(this.#children.filter((child) => child !== old).map((child) => child.name))
+    const fresh = new Child(this, resolveChildSpec(spec, others, this.name))
+    // Kept aside while the old one stops: no restart of a sibling starts it early.
+    fresh.kept = 'stopped'
+    this.#children[this.#children.indexOf(old)] = fresh
+    old.owner = undefined
+    await old.run?.stop()
+    if (this.phase !== RUNNING || !this.#children.includes(fresh) || fresh.kept !== 'stopped') return
+    fresh.kept = undefined
+    this.#start(fresh)
   }
 
   status(): WardStatus {
@@ -289,7 +434,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       state,
       attempt: this.#attempt,
       restarts: this.#restarts,
-      up: this.phase === RUNNING && this.#children.every((child) => child.run?.isUp === true),
+      up: this.phase === RUNNING && this.#children.every((child) => child.kept === 'stopped' || child.run?.isUp === true),
       lastBeatAgo: null,
       progress: undefined,
       failuresHere: 0,
@@ -297,7 +442,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       probeFailure: null,
       abandoned: 0,
       lastAbandoned: null,
-      children: this.#children.map((child) => child.run?.status() ?? notStarted(`${this.path}/${child.name}`, child.name)),
+      children: this.#children.map((child) => child.run?.status() ?? notStarted(`${this.path}/${child.name}`, child.name, child.kept === 'stopped')),
     }
   }
 
@@ -343,7 +488,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       if (this.phase !== RUNNING) return
       // A restart decided meanwhile covers this child and the ones after it: it starts them, in order.
       if (child.owner !== undefined) return
-      if (child.run !== undefined) continue
+      if (child.run !== undefined || child.kept !== undefined) continue
       this.#start(child)
       if (this.#options.startOrder === 'ready') await child.ready()
     }
@@ -367,8 +512,12 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     if (child.run !== run || this.phase !== RUNNING) return
     if (outcome.kind === 'stopped' && outcome.reason instanceof TerminateTree) return void this.stop(outcome.reason)
     if (outcome.kind === 'gave-up') this.#lastFailure = outcome.error.cause
-    if (outcome.kind === 'gave-up' && outcome.error.reason === 'start') {
-      child.failedToStart = true
+    if (child.kept === 'stopped') {
+      // Stopped by an operator: kept until startChild.
+    } else if (outcome.kind === 'gave-up' && outcome.error.reason === 'start') {
+      child.kept = 'start'
+    } else if (outcome.kind === 'gave-up' && outcome.error.reason === 'limit' && this.#options.strategy === 'independent') {
+      child.kept = 'gave-up'
     } else {
       const index = this.#children.indexOf(child)
       if (index !== -1) this.#children.splice(index, 1)
@@ -378,13 +527,14 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
 
   /**
    * With no child left running, the supervisor ends: completed, or, when a child it keeps could
-   * not be started, given up with that start error (its work was not done).
+   * not be started or gave up alone, given up with that error (its work was not done). A child an
+   * operator stopped keeps it running: it waits for `startChild`, or its own `stop()`.
    */
   #endIfNoneRuns(): void {
-    if (this.#children.some((child) => !child.failedToStart)) return
-    const unstarted = this.#children.find((child) => child.failedToStart)
-    const outcome = unstarted?.run?.outcome
-    if (outcome?.kind === 'gave-up') this.#escalate(outcome.error.cause, 'start')
+    if (this.#children.some((child) => child.kept === undefined || child.kept === 'stopped')) return
+    const failed = this.#children.find((child) => child.kept !== undefined)
+    const outcome = failed?.run?.outcome
+    if (outcome?.kind === 'gave-up') this.#escalate(outcome.error.cause, failed!.kept === 'start' ? 'start' : 'limit')
     else this.#settle(this.#completed())
   }
 
@@ -405,40 +555,47 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     // Under one-for-all and rest-for-one, a failure while a restart gathers its children joins
     // it (its dependents failing because it failed are the same cause), counted once.
     const strategy = this.#options.strategy
-    const merged = gathering !== undefined && strategy !== 'one-for-one'
+    const independent = strategy === 'independent'
+    const merged = gathering !== undefined && strategy !== 'one-for-one' && !independent
     let allowed = true
     let delay = gathering?.delay ?? 0
     if (!merged) {
-      const verdict = nextRestartStep(this.#options.policy, this.#policy, this.clock.now(), run.uptime)
-      this.#policy = verdict.state
-      this.#counted = verdict.counted
+      const verdict = nextRestartStep(this.#options.policy, independent ? (child.policy ??= initialRestartState(this.#options.policy)) : this.#policy, this.clock.now(), run.uptime)
+      if (independent) {
+        child.policy = verdict.state
+        child.counted = verdict.counted
+      } else {
+        this.#policy = verdict.state
+        this.#counted = verdict.counted
+      }
       allowed = verdict.allowed
       if (gathering === undefined) delay = verdict.delay
     }
     const index = this.#children.indexOf(child)
-    const affected = (!allowed ? [] : strategy === 'one-for-one' ? [child] : strategy === 'one-for-all' ? [...this.#children] : this.#children.slice(index)).filter(
-      (other) => !other.failedToStart,
+    const affected = (!allowed ? [] : strategy === 'one-for-all' ? [...this.#children] : strategy === 'rest-for-one' ? this.#children.slice(index) : [child]).filter(
+      (other) => other.kept === undefined,
     )
     if (this.listened) {
       const intensity = this.#options.policy.intensity
       const window = 'maxRestarts' in intensity
+      const counted = independent ? child.counted : this.#counted
       this.emit({
         type: 'decision',
         ...this.base(this.#attempt),
         child: child.name,
         reason,
         strategy,
-        action: allowed ? 'restart' : 'escalate',
+        action: allowed ? 'restart' : independent ? 'give-up' : 'escalate',
         restarting: affected.map((c) => c.name),
         merged,
-        restarts: window ? this.#counted : Math.round(this.#counted * 1000) / 1000,
+        restarts: window ? counted : Math.round(counted * 1000) / 1000,
         maxRestarts: window ? intensity.maxRestarts : intensity.threshold,
         within: window ? intensity.within : intensity.halfLife,
         intensity: window ? 'window' : 'decay',
         delay,
       })
     }
-    if (!allowed) return this.#escalate(error)
+    if (!allowed) return independent ? run.giveUpAlone(error) : this.#escalate(error)
     if (!merged) this.#restarts++
     const restart = gathering ?? new Restart(delay)
     for (const other of affected) {
@@ -470,7 +627,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     for (;;) {
       const next = this.#inOrder(restart.children)
         .reverse()
-        .find((other) => !other.held && other.run !== undefined && other.owner === restart)
+        .find((other) => !other.held && other.run !== undefined && other.owner === restart && other.kept === undefined)
       if (next === undefined || this.phase !== RUNNING) break
       next.held = true
       const retiring = next.run!.retireFor('sibling', restart.delay)
@@ -495,7 +652,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     for (const other of this.#inOrder(restart.children)) {
       // A newer restart took this child over (a failure upstream of it): that one starts it.
       if (other.owner !== restart) continue
-      if (this.phase !== RUNNING || !this.#children.includes(other)) {
+      if (this.phase !== RUNNING || !this.#children.includes(other) || other.kept !== undefined) {
         other.owner = undefined
         continue
       }
