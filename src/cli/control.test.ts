@@ -8,10 +8,12 @@ import type { StewardEvent } from '../observe/events.js'
 import type { WardStatus } from '../observe/status.js'
 import type { EventListener, Subscription } from '../observe/events.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
-import { ControlServer, ControlSocketTaken, defaultSocket, LogBook, request, type ControlTarget, type ReloadResult } from './control.js'
+import { ControlServer, ControlSocketTaken, defaultSocket, LogBook, request, type ControlTarget } from './control.js'
+import type { ReloadResult } from './reload.js'
 import { UsageError } from './flags.js'
 import { parseControl, statusTable } from './ctl.js'
-import { upTarget, type ControllableTree } from './up-control.js'
+import { upTarget } from './up-control.js'
+import type { SupervisorRun } from '../tree/supervisor.js'
 import { readConfig, type LoadedConfig } from './config.js'
 
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -253,8 +255,8 @@ test('upTarget: a reload asked for while one runs is not run beside it: the requ
   let loads = 0
   let release: () => void = () => {}
   const gate = new Promise<void>((resolve) => (release = resolve))
-  const config = (file: string): LoadedConfig => ({ file, tree: undefined as never, children: [], warnings: [] })
-  const run = { status: () => ward('tree', { kind: 'supervisor' }) } as unknown as ControllableTree
+  const config = (file: string): LoadedConfig => ({ file, tree: undefined as never, children: [], warnings: [], specs: new Map(), entries: new Map(), top: '' })
+  const run = { status: () => ward('tree', { kind: 'supervisor' }) } as unknown as SupervisorRun
   let invalid = false
   const target = upTarget(
     run,

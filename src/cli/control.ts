@@ -7,6 +7,7 @@ import type { StewardEvent } from '../observe/events.js'
 import type { WardStatus } from '../observe/status.js'
 import type { Lifecycle, StopReport } from '../steward/run-api.js'
 import { UsageError } from './flags.js'
+import type { ReloadResult } from './reload.js'
 
 // The control channel of a running `steward up` or `steward run`: a Unix socket (mode 0600) that
 // `steward status|restart|stop|start|reload|logs` talk to. The protocol is newline-delimited JSON:
@@ -19,14 +20,6 @@ export const maxSocketPathBytes = 107
 
 /** Lines kept in memory per app for `steward logs`. */
 export const logLinesPerApp = 1000
-
-/** What `steward reload` changed: app names. */
-export interface ReloadResult {
-  readonly started: readonly string[]
-  readonly stopped: readonly string[]
-  readonly restarted: readonly string[]
-  readonly unchanged: readonly string[]
-}
 
 /** A request to the control socket. */
 export type ControlRequest =

@@ -1,16 +1,9 @@
 import type { WardStatus } from '../observe/status.js'
-import type { StopReport } from '../steward/run-api.js'
 import type { SupervisorRun } from '../tree/supervisor.js'
 import { buildConfig, readConfig, type LoadedConfig } from './config.js'
-import type { ControlTarget, ReloadResult } from './control.js'
+import type { ControlTarget } from './control.js'
+import type { ReloadResult } from './reload.js'
 import type { Printer } from './output.js'
-
-/** What the control channel needs of `steward up`'s tree beyond a {@link SupervisorRun}: its per-child actions. */
-export interface ControllableTree extends SupervisorRun {
-  restartChild(name: string): Promise<void>
-  stopChild(name: string): Promise<StopReport>
-  startChild(name: string): Promise<void>
-}
 
 /** Applies a config's difference to the running tree (`applyReload`). */
 export type ApplyReload = (run: SupervisorRun, before: LoadedConfig, after: LoadedConfig) => Promise<ReloadResult>
@@ -28,7 +21,7 @@ export interface UpTarget extends ControlTarget {
  * run beside it: the requests that come meanwhile share one more reload after it (so each sees
  * the file as it is once its turn comes). `onReload` sees each reload that starts.
  */
-export function upTarget(run: ControllableTree, config: LoadedConfig, load: () => Promise<LoadedConfig>, apply: ApplyReload, onReload?: (reloading: Promise<ReloadResult>) => void): UpTarget {
+export function upTarget(run: SupervisorRun, config: LoadedConfig, load: () => Promise<LoadedConfig>, apply: ApplyReload, onReload?: (reloading: Promise<ReloadResult>) => void): UpTarget {
   let current = config
   let running: Promise<ReloadResult> | undefined
   let next: Promise<ReloadResult> | undefined

@@ -5,7 +5,8 @@ import { flagError, type Io } from './run.js'
 import { UsageError } from './flags.js'
 import { httpFlags, httpUsage, type HttpPlan } from './http.js'
 import { checkSocketPath, defaultSocket, openControl } from './control.js'
-import { reloadFrom, reloadNote, upApp, upTarget, type ApplyReload, type ControllableTree } from './up-control.js'
+import { reloadFrom, reloadNote, upApp, upTarget } from './up-control.js'
+import { applyReload } from './reload.js'
 
 export const upUsage = `Usage: steward up [config] [--check] [--json] [--http ADDR] [--socket PATH]
 
@@ -73,7 +74,7 @@ export async function upCommand(config: LoadedConfig, io: Io, http?: HttpPlan, s
   const control = await openControl(socket ?? defaultSocket(`up:${config.file}`))
   try {
     const run = config.tree.start({ onEvent: (event) => io.printer.event(event) })
-    const target = upTarget(run as ControllableTree, config, reloadFrom(config.file), applyReload, (reloading) => void reloadNote(io.printer, reloading))
+    const target = upTarget(run, config, reloadFrom(config.file), applyReload, (reloading) => void reloadNote(io.printer, reloading))
     control.serve(target, run, upApp)
     const onHangup = (): void => {
       io.printer.note(`received SIGHUP: reloading ${config.file}`, { signal: 'SIGHUP' })
@@ -85,5 +86,3 @@ export async function upCommand(config: LoadedConfig, io: Io, http?: HttpPlan, s
     await control.close()
   }
 }
-
-const applyReload: ApplyReload = () => Promise.reject(new Error('reload is not available yet'))
