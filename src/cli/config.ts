@@ -67,7 +67,13 @@ export function findConfig(given: string | undefined, cwd: string): string {
   throw new UsageError('steward up', `no ${configNames.join(', ')} in ${cwd}; give the config file: steward up <file>`)
 }
 
-/** Reads a config file: JSON, or a module whose default export is the config (or a promise of it). */
+let loads = 0
+
+/**
+ * Reads a config file: JSON, or a module whose default export is the config (or a promise of it).
+ * A module is imported afresh each time (a new query string), so that `steward reload` reads
+ * the edited file; the modules it imports in turn stay cached.
+ */
 export async function readConfig(file: string): Promise<unknown> {
   const name = basename(file)
   if (file.endsWith('.json')) {
@@ -79,7 +85,9 @@ export async function readConfig(file: string): Promise<unknown> {
   }
   let module: { default?: unknown }
   try {
-    module = (await import(pathToFileURL(file).href)) as { default?: unknown }
+    const url = pathToFileURL(file)
+    if (loads++ > 0) url.searchParams.set('reload', String(loads))
+    module = (await import(url.href)) as { default?: unknown }
   } catch (error) {
     throw new UsageError(name, `could not be loaded: ${(error as Error).message}`)
   }

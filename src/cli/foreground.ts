@@ -21,6 +21,10 @@ export interface ForegroundOptions {
   readonly gaveUpCode?: ((error: GaveUpError) => number | undefined) | undefined
   /** systemd's notification socket (`takeNotifyEnv`), when steward runs under `Type=notify`. */
   readonly notify?: NotifyTarget | undefined
+  /** Called on SIGHUP instead of stopping the run (`steward up`: reload the config). */
+  readonly onHangup?: (() => void) | undefined
+  /** What the HTTP face's `POST /reload` calls (`steward up`: reload the config); without it, that route is 404. */
+  readonly reload?: (() => Promise<unknown>) | undefined
 }
 
 /**
@@ -34,21 +38,22 @@ export interface ForegroundOptions {
  * With `http` (bound before the run started: a taken port is a usage error, exit 2, before
  * anything starts), the run's status, metrics, events and dashboard are served while it runs.
  * With `notify` (systemd's `NOTIFY_SOCKET`, `takeNotifyEnv`), systemd hears `READY=1`,
- * `STATUS=`, `WATCHDOG=1` and `STOPPING=1` (`notifySystemd`).
+ * `STATUS=`, `WATCHDOG=1` and `STOPPING=1` (`notifySystemd`). With `onHangup` (`steward up`:
+ * reload the config), SIGHUP calls it instead of stopping the run.
  */
 export async function foreground(run: Lifecycle, printer: Printer, options: ForegroundOptions): Promise<number> {
-  const { completedCode, signals = process, http, gaveUpCode = () => undefined, notify } = options
+  const { completedCode, signals = process, http, gaveUpCode = () => undefined, notify, onHangup, reload } = options
   const systemd = notify === undefined ? undefined : notifySystemd(run, notify, { onError: (message) => printer.note(`NOTIFY_SOCKET: ${message}; nothing more is sent to systemd`, { error: message }) })
   // Served from the start: the address was bound before the run started (bindHttp).
   if (http !== undefined) {
-    http.serve(run)
+    http.serve(run, { reload })
     printer.note(`dashboard on ${http.url}/${http.token ? '#token=…' : ''} (metrics on ${http.url}/metrics)`, { http: http.address })
   }
   const onNote = (note: SignalNote): void => {
     if (note.type === 'stopping') systemd?.stopping()
     print(printer, note)
   }
-  const ended = endOnSignals(run, { exit: false, quit: true, status: true, onNote }, { on: signals.on.bind(signals), off: signals.off.bind(signals), exit: noop })
+  const ended = endOnSignals(run, { exit: false, quit: true, status: true, onNote }, { on: signals.on.bind(signals), off: signals.off.bind(signals), exit: noop }, onHangup)
   try {
     const code = await ended
     const outcome = await run.done

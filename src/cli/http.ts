@@ -64,8 +64,11 @@ export interface BoundHttp {
   readonly address: string
   /** Whether the data routes require the token. */
   readonly token: boolean
-  /** Serves `run` (status, metrics, events, dashboard) from now on; call once, right after starting it. */
-  serve(run: Lifecycle): void
+  /**
+   * Serves `run` (status, metrics, events, dashboard, and the control routes of a supervisor's
+   * run) from now on; call once, right after starting it. With `reload`, `POST /reload` calls it.
+   */
+  serve(run: Lifecycle, options?: { readonly reload?: (() => Promise<unknown>) | undefined }): void
   /** Stops listening and ends the event streams; resolves once closed. Idempotent. */
   close(): Promise<void>
 }
@@ -99,9 +102,9 @@ export async function bindHttp(plan: HttpPlan): Promise<BoundHttp> {
     url,
     address: `${plan.host}:${plan.port}`,
     token: plan.token !== undefined,
-    serve(run) {
+    serve(run, options = {}) {
       if (handler !== undefined) throw new Error('bindHttp: serve() was called twice')
-      handler = stewardHttp(run, plan.token === undefined ? {} : { token: plan.token })
+      handler = stewardHttp(run, { ...(plan.token === undefined ? {} : { token: plan.token }), ...(options.reload === undefined ? {} : { reload: options.reload }) })
       server.on('request', handler)
     },
     close: () =>

@@ -8,6 +8,7 @@ import { parseRun, runCommand, runUsage } from './run.js'
 import { takeNotifyEnv } from './sd-notify.js'
 import { unitMain } from './unit.js'
 import { loadConfig, parseUp, upCommand, upUsage } from './up.js'
+import { controlCommand, controlCommands, type ControlCommand } from './ctl.js'
 
 /** `steward --help`. */
 export const usage = `steward — heartbeat supervision for long-running Node.js work
@@ -16,6 +17,10 @@ Usage:
   steward run [flags] -- <command> [args…]   supervise one command (steward run --help)
   steward up [config] [--check] [--json]     supervise a tree from steward.config.js (steward up --help)
   steward unit [config]                      print a systemd unit for the tree (steward unit --help)
+  steward status [NAME…] [--json]            a running steward's apps: state, pid, uptime, restarts, CPU, memory
+  steward restart|stop|start NAME…           act on apps of a running steward up
+  steward reload                             re-read its config; apply only what changed (as SIGHUP)
+  steward logs [-f] [-n N] [NAME…]           recent lines of its apps, then follow
   steward demo <${[...demos.keys()].join('|')}|all> [--virtual] [--json] [--speed N] [--http ADDR]
   steward --help | --version
 
@@ -30,12 +35,16 @@ demo    replays the seed's programs (Concurrency in Go, "healing goroutines")
 ${httpUsage}
                         (demo tree only; serves the final state after the demo until interrupted)
 
+The control commands find a steward up by its config (-c FILE, default: the one in the current
+folder) or --socket PATH; each takes --json and --help (steward status --help).
+
 SIGINT and SIGTERM stop the demo gracefully (exit 130 / 143).`
 
 /** Runs the command line; returns the exit code. */
 export async function main(argv: readonly string[], write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
   if (argv[0] === 'run' || argv[0] === 'up') return supervise(argv[0], argv.slice(1), write)
   if (argv[0] === 'unit') return unitMain(argv.slice(1), write)
+  if (controlCommands.includes(argv[0] as ControlCommand)) return controlCommand(argv[0] as ControlCommand, argv.slice(1), write)
   let parsed
   try {
     parsed = parseArgs({
@@ -160,7 +169,7 @@ async function supervise(command: 'run' | 'up', argv: readonly string[], write: 
       }
       return 0
     }
-    return await upCommand(config, { printer: printer(plan.json, write), notify }, plan.http)
+    return await upCommand(config, { printer: printer(plan.json, write), notify }, plan.http, plan.socket)
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
     // A UsageError of the command itself already starts with `steward run:` (not twice).

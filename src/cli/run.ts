@@ -14,6 +14,7 @@ import { bindHttp, httpFlags, httpUsage, type HttpPlan } from './http.js'
 import { cliBackoff, restartDefaults } from './defaults.js'
 import { LogFiles, logLimits, prepareLogDir, type LogPlan } from './log-files.js'
 import { parseBackoffRange, parseCount, parseDuration, parseEnvPair, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
+import { checkSocketPath, ControlServer, defaultSocket, openControl, runTarget } from './control.js'
 
 export const runUsage = `Usage: steward run [flags] -- <command> [args…]
 
@@ -49,6 +50,9 @@ its heartbeat stops (--probe) and, with --restart permanent, when it exits at al
                         DIR/NAME.err.log, each line with its time and pid (default: no files)
   --log-max-size SIZE   rotate a log file before it grows over SIZE (default 10M)
   --log-keep N          rotated files kept per stream, NAME.out.log.1 … .N (default 5)
+  --socket PATH         the control socket for steward status|logs (default: derived from the
+                        current folder and --name; when another steward holds the default, this
+                        run goes without one; a PATH given and held by another steward: exit 2)
 ${httpUsage}
 
 Signals: SIGINT, SIGTERM and SIGHUP stop the child gracefully (a second SIGINT SIGKILLs its
@@ -87,6 +91,7 @@ const runFlags = {
   'log-dir': { type: 'string' },
   'log-max-size': { type: 'string' },
   'log-keep': { type: 'string' },
+  socket: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -118,6 +123,13 @@ export interface RunPlan {
   readonly http: HttpPlan | undefined
   /** `--log-dir` (absolute), `--log-max-size`, `--log-keep`: the child's log files, or none. */
   readonly logs?: LogPlan | undefined
+  /** `--socket`: the control socket's path; `undefined`: the default of {@link runSocketKey}. */
+  readonly socket: string | undefined
+}
+
+/** The key of `steward run`'s default control socket: the folder it runs in and its name. */
+export function runSocketKey(cwd: string, name: string): string {
+  return `run:${cwd}\0${name}`
 }
 
 const restartTypes: readonly RestartType[] = ['permanent', 'transient', 'temporary']
@@ -137,7 +149,7 @@ export function parseRun(argv: readonly string[]): RunPlan {
   } catch (error) {
     throw flagError(error as Error, Object.keys(runFlags), 'steward run')
   }
-  const nothing = { help: true, json: false, command: '', args: [], ward: {}, steward: {}, maxMemory: undefined, http: undefined }
+  const nothing = { help: true, json: false, command: '', args: [], ward: {}, steward: {}, maxMemory: undefined, http: undefined, socket: undefined }
   if (values.help === true) return nothing
   if (positionals.length > 0) throw new UsageError('steward run', `put the command after '--': steward run [flags] -- ${positionals.join(' ')}`)
   const [command, ...args] = commandArgs
@@ -211,7 +223,8 @@ export function parseRun(argv: readonly string[]): RunPlan {
     ...(progressTimeout === undefined ? {} : { progressTimeout }),
     ...(idleTimeout === undefined ? {} : { idleTimeout }),
   }
-  return { help: false, json: values.json === true, command, args, ward, steward: stewardOptions, maxMemory, http, logs }
+  const socket = values.socket === undefined ? undefined : checkSocketPath(values.socket, '--socket')
+  return { help: false, json: values.json === true, command, args, ward, steward: stewardOptions, maxMemory, http, logs, socket }
 }
 
 /** What `steward run` writes to and listens on. */
@@ -240,12 +253,20 @@ export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
   } catch (error) {
     throw new UsageError('steward run', (error as Error).message)
   }
-  // Checked and bound before the child starts: a folder that cannot be written or a taken port
-  // is a usage error, and nothing was started.
+  // Checked and bound before the child starts: a folder that cannot be written, a taken port or
+  // a control socket another steward holds is a usage error, and nothing was started.
   const logs = plan.logs === undefined ? undefined : openLogs(plan.logs, '--log-dir', io.printer)
+  let control: ControlServer | undefined
   try {
     const http = plan.http === undefined ? undefined : await bindHttp(plan.http)
+    try {
+      control = await runControl(plan)
+    } catch (error) {
+      await http?.close()
+      throw error
+    }
     const run = supervised.start({ onEvent: logs === undefined ? (event) => io.printer.event(event) : (event) => (logs.event(event), io.printer.event(event)) })
+    control?.serve(runTarget(run, [plan.command, ...plan.args].join(' ')), run, (path) => path.split('/')[0]!)
     return await foreground(run, io.printer, {
       completedCode: () => lastExit.code ?? 1,
       signals: io.signals,
@@ -254,6 +275,7 @@ export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
       notify: io.notify,
     })
   } finally {
+    await control?.close()
     await logs?.close()
   }
 }
@@ -280,4 +302,20 @@ function childExitCode(error: GaveUpError, exit: { code: number | null; signal: 
 export function openLogs(plan: LogPlan, where: string, printer: Printer): LogFiles {
   prepareLogDir(plan.dir, where)
   return new LogFiles(plan, (message) => printer.note(`logs: ${message}`, { error: message }))
+}
+
+/**
+ * `steward run`'s control socket: `--socket`'s (held by another steward: a UsageError), or the
+ * default one, which a run goes without (saying so) when another steward of the same name in the
+ * same folder holds it.
+ */
+async function runControl(plan: RunPlan): Promise<ControlServer | undefined> {
+  if (plan.socket !== undefined) return openControl(plan.socket)
+  try {
+    return await ControlServer.open(defaultSocket(runSocketKey(process.cwd(), plan.steward.name!)))
+  } catch (error) {
+    // On stderr: a second run of one command in one folder is common (scripts, tests) and its output stays as it was.
+    process.stderr.write(`steward run: no control socket for this run: ${(error as Error).message}\n`)
+    return undefined
+  }
 }

@@ -11,6 +11,7 @@ import { cleanup, commandOf, noneLeft, until } from '../testing/process-tree.js'
 // guardian of theirs is alive 2 s after they are gone (a zombie counts as gone).
 
 const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
+const isEventOf = (type: string, signal: string) => (event: Record<string, unknown>): boolean => event.type === type && event.signal === signal
 const linuxOnly = { skip: process.platform === 'linux' ? false : 'reads /proc' }
 /** A shell that ignores SIGTERM, with two sleeps that inherit that. */
 const deafShell = ['sh', '-c', "trap '' TERM; sleep 600 & sleep 600 & wait"]
@@ -51,7 +52,8 @@ const commands: Command[] = [
 ]
 
 for (const command of commands) {
-  test(`steward ${command.name}: SIGHUP stops gracefully (129); nothing of its tree is left`, { timeout: 60_000, ...linuxOnly }, async (t) => {
+  // SIGHUP stops steward run; steward up takes it as "reload the config" (below).
+  if (command.name === 'run') test(`steward ${command.name}: SIGHUP stops gracefully (129); nothing of its tree is left`, { timeout: 60_000, ...linuxOnly }, async (t) => {
     const cli = command.start(t, '300ms')
     t.after(() => cli.kill())
     const tree = await treeOf(t, cli, command.size)
@@ -61,6 +63,23 @@ for (const command of commands) {
     await cli.waitFor('the stopping note', isEvent('steward', { signal: 'SIGHUP' }))
     assert.equal(cli.events().at(-1)?.type, 'stop-report')
     assert.equal(cli.events().at(-1)?.exitCode, 129)
+    await noneLeft(tree, since, "steward's end")
+    assertJsonLines(cli)
+  })
+
+  if (command.name === 'up') test('steward up: SIGHUP reloads the config and does not stop the tree; SIGTERM then stops it (143)', { timeout: 60_000, ...linuxOnly }, async (t) => {
+    const cli = command.start(t, '300ms')
+    t.after(() => cli.kill())
+    const tree = await treeOf(t, cli, command.size)
+    cli.process.kill('SIGHUP')
+    await cli.waitFor('the reload note', isEvent('steward', { signal: 'SIGHUP' }))
+    await cli.waitFor('the reload\'s outcome', (line) => line.json?.type === 'steward' && /^reload/.test(String(line.json.message)))
+    assert.match(String(cli.events().find(isEventOf('steward', 'SIGHUP'))?.message), /^received SIGHUP: reloading .*steward\.config\.json$/)
+    assert.ok(tree.every((pid) => !dead(pid)), 'the tree runs on')
+    assert.equal(cli.process.exitCode, null)
+    cli.process.kill('SIGTERM')
+    const since = performance.now()
+    assert.equal((await cli.exited).code, 143)
     await noneLeft(tree, since, "steward's end")
     assertJsonLines(cli)
   })

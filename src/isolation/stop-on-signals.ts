@@ -88,8 +88,12 @@ export function stopOnSignals(runs: Lifecycle | readonly Lifecycle[], options: S
   })
 }
 
-/** {@link stopOnSignals} over any process side (the CLI's tests give their own). Bad arguments throw at once. @internal */
-export function endOnSignals(runs: Lifecycle | readonly Lifecycle[], options: StopOnSignalsOptions, side: ProcessSide): Promise<number> {
+/**
+ * {@link stopOnSignals} over any process side (the CLI's tests give their own). Bad arguments
+ * throw at once. With `onHangup`, SIGHUP calls it (`steward up` reloads its config) instead of
+ * stopping. @internal
+ */
+export function endOnSignals(runs: Lifecycle | readonly Lifecycle[], options: StopOnSignalsOptions, side: ProcessSide, onHangup?: () => void): Promise<number> {
   const list: readonly Lifecycle[] = Array.isArray(runs) ? runs : [runs as Lifecycle]
   for (const run of list) {
     if (typeof run !== 'object' || run === null || typeof run.stop !== 'function' || !(run.done instanceof Promise)) {
@@ -104,10 +108,10 @@ export function endOnSignals(runs: Lifecycle | readonly Lifecycle[], options: St
     if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new TypeError(`stopOnSignals: option '${key}' must be a boolean, got ${describe(options[key])}`)
   }
   if (options.onNote !== undefined && typeof options.onNote !== 'function') throw new TypeError(`stopOnSignals: option 'onNote' must be a function, got ${describe(options.onNote)}`)
-  return ending(list, options, side)
+  return ending(list, options, side, onHangup)
 }
 
-async function ending(list: readonly Lifecycle[], options: StopOnSignalsOptions, side: ProcessSide): Promise<number> {
+async function ending(list: readonly Lifecycle[], options: StopOnSignalsOptions, side: ProcessSide, onHangup: (() => void) | undefined): Promise<number> {
   const note = options.onNote ?? writeNote
 
   /** The signal that began the stop, which decides the code. */
@@ -141,7 +145,7 @@ async function ending(list: readonly Lifecycle[], options: StopOnSignalsOptions,
     }
   }
   const onStatus = (signal: NodeJS.Signals): void => note({ type: 'status', signal, status: list.map((run) => run.status()) })
-  const listening: Array<[NodeJS.Signals, (signal: NodeJS.Signals) => void]> = stopSignals.map((signal) => [signal, onStop])
+  const listening: Array<[NodeJS.Signals, (signal: NodeJS.Signals) => void]> = stopSignals.map((signal) => [signal, signal === 'SIGHUP' && onHangup !== undefined ? () => onHangup() : onStop])
   if (options.quit === true) listening.push(['SIGQUIT', onQuit])
   if (options.status === true) listening.push(['SIGUSR2', onStatus])
   for (const [signal, listener] of listening) side.on(signal, listener)
