@@ -70,6 +70,27 @@ test('a namespace written by another protocol version is refused', async () => {
   }
 })
 
+/** The active TCP sockets and timers of this process, by kind. */
+function activeSocketsAndTimers(): { sockets: number; timers: number } {
+  const info = process.getActiveResourcesInfo()
+  return { sockets: info.filter((kind) => kind === 'TCPSocketWrap').length, timers: info.filter((kind) => kind === 'Timeout').length }
+}
+
+test("stop() resolves once the node's own Redis connection is closed, not while it waits for Redis to close it", { timeout: 30_000 }, async () => {
+  const server = await RedisServer.start()
+  try {
+    // An earlier test's connection may still be closing: start from none.
+    await until(() => activeSocketsAndTimers().sockets === 0 && activeSocketsAndTimers().timers === 0, 10_000, 'no socket or timer left from before')
+    const node = cluster({ redis: server.url, namespace: 'closing', ward: noWard })
+    await node.ready
+    await node.stop()
+    // Read in the same turn as stop() resolved: nothing may still be closing.
+    assert.deepEqual(activeSocketsAndTimers(), { sockets: 0, timers: 0 })
+  } finally {
+    await server.stop()
+  }
+})
+
 interface Record_ {
   readonly node: string
   readonly token: number

@@ -154,6 +154,9 @@ export class ClusterOptionError extends TypeError {
   }
 }
 
+/** The longest a stop waits for its own Redis connection to close (ioredis destroys it after 2 s). */
+const CLOSE_WAIT = 5_000
+
 const optionKeys = ['redis', 'namespace', 'ward', 'leaseTtl', 'beat', 'checkpointEvery', 'maxWardsPerNode', 'node', 'connectTimeout', 'onEvent'] as const
 
 interface Resolved {
@@ -411,7 +414,17 @@ export function cluster(options: ClusterOptions): ClusterNode {
     client.off('error', onClientError)
     // A client whose connection failed is already closed; disconnecting it again would leave
     // ioredis's disconnect timer waiting for a close event that never comes.
-    if (ownClient && client.status !== 'end') client.disconnect()
+    if (!ownClient || client.status === 'end') return
+    // An open socket is ended, not destroyed: it closes when Redis answers the FIN (ioredis
+    // destroys it after its disconnectTimeout otherwise). The stop waits for that, so no socket
+    // outlives it; bounded, for a state in which no 'end' event comes.
+    const open = ['connecting', 'connect', 'ready'].includes(client.status)
+    const ended = open ? new Promise<void>((resolve) => client.once('end', resolve)) : undefined
+    client.disconnect()
+    if (ended === undefined) return
+    let bound: Timer | undefined
+    await Promise.race([ended, new Promise<void>((resolve) => (bound = systemClock.setTimer(CLOSE_WAIT, resolve)))])
+    bound?.cancel()
   }
 
   const ready = (async () => {
