@@ -8,11 +8,17 @@
 //   default SIGTERM and --kill-after 5 s): SIGSTOP → a new redis answering PING. The frozen one is
 //   sent SIGCONT after its SIGTERM, so it shuts down at once instead of waiting for SIGKILL.
 // - crash → restart (a child SIGKILLed → its replacement's pid written), steward and PM2.
-// - cli.rss_mb_1 / _50: the supervisor's own RSS with 1 and 50 idle children, steward up and pm2-runtime.
+// - cli.rss_mb_1 / _3 / _50: the supervisor's own RSS with 1, 3 and 50 idle children, steward up and pm2-runtime.
+// - cli.control_restart_ms: `steward restart web` on a running `steward up` of three apps → an HTTP
+//   answer from the new web server's pid, beside `pm2 restart web` on a PM2 daemon with the same apps.
+// - cli.log_lines_per_s: 80-byte lines from a child into a log file: `steward run --log-dir` (each
+//   line timestamped, rotation on), PM2's daemon (`time: true`, its out_file), and the child piped
+//   into `cat > file`, in the same run.
 // - cli.line_mb_per_s: one 32 MB line (no newline inside) through `steward run`, beside the same bytes
 //   through `cat` on a plain pipe (peer.cat.line_mb_per_s), in the same run.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { get as httpGet } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,7 +30,10 @@ import { redisPid } from '../src/testing/redis-server.js'
 
 const bin = fileURLToPath(new URL('../dist/cli/bin.js', import.meta.url))
 const pm2Runtime = fileURLToPath(new URL('../node_modules/pm2/bin/pm2-runtime', import.meta.url))
+const pm2Cli = fileURLToPath(new URL('../node_modules/pm2/bin/pm2', import.meta.url))
 const pidChild = fileURLToPath(new URL('./fixtures/pid-child.mjs', import.meta.url))
+const pidServer = fileURLToPath(new URL('./fixtures/pid-server.mjs', import.meta.url))
+const lineWriter = fileURLToPath(new URL('./fixtures/line-writer.mjs', import.meta.url))
 const repetitions = quick ? 3 : 5
 
 async function freePort(): Promise<number> {
@@ -246,6 +255,155 @@ async function rss(kind: 'steward' | 'pm2', count: number): Promise<number> {
   }
 }
 
+/** Runs a command to its end; throws when it exits non-zero. */
+function runToEnd(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    child.once('error', reject)
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${[command, ...args].join(' ')} exited ${code}: ${stderr}`))))
+  })
+}
+
+/** The pid an HTTP pid-server on `port` answers with, or undefined when nothing answers. */
+function servedPid(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const request = httpGet({ host: '127.0.0.1', port, path: '/', timeout: 2_000 }, (response) => {
+      let body = ''
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk))
+      response.once('end', () => resolve(Number(body) || undefined))
+    })
+    request.once('error', () => resolve(undefined))
+    request.once('timeout', () => request.destroy())
+  })
+}
+
+/** Polls until a new pid (not `old`) serves on `port`; resolves with the time it did. */
+async function newServer(port: number, old: number | undefined): Promise<number> {
+  const deadline = performance.now() + 30_000
+  for (;;) {
+    const pid = await servedPid(port)
+    if (pid !== undefined && pid !== old) return performance.now()
+    if (performance.now() > deadline) throw new Error(`no new server on port ${port} within 30 s`)
+    await sleep(2)
+  }
+}
+
+/**
+ * An operator's restart of one app of three (a web server and two idle children): the command
+ * typed → the new web server answering, steward (`steward restart web` on `steward up`) or PM2
+ * (`pm2 restart web` on its daemon).
+ */
+async function controlRestart(kind: 'steward' | 'pm2'): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'sbc-'))
+  const port = await freePort()
+  const pidFile = join(dir, 'pids')
+  const env = kind === 'steward' ? { ...process.env, XDG_RUNTIME_DIR: dir } : pm2Env(dir)
+  let supervisor: Supervised | undefined
+  const samples: number[] = []
+  let restart: () => Promise<void>
+  try {
+    if (kind === 'steward') {
+      const config = join(dir, 'steward.config.json')
+      const idle = ['a', 'b'].map((name) => ({ name, command: process.execPath, args: [pidChild, pidFile] }))
+      writeFileSync(config, JSON.stringify({ children: [{ name: 'web', command: process.execPath, args: [pidServer, String(port)] }, ...idle] }))
+      supervisor = new Supervised(process.execPath, [bin, 'up', '--json', config], env)
+      restart = () => runToEnd(process.execPath, [bin, 'restart', 'web', '--config', config], env)
+    } else {
+      const config = join(dir, 'ecosystem.config.json')
+      const idle = ['a', 'b'].map((name) => ({ name, script: pidChild, args: [pidFile], autorestart: true }))
+      writeFileSync(config, JSON.stringify({ apps: [{ name: 'web', script: pidServer, args: [String(port)], autorestart: true }, ...idle] }))
+      await runToEnd(process.execPath, [pm2Cli, 'start', config], env)
+      restart = () => runToEnd(process.execPath, [pm2Cli, 'restart', 'web'], env)
+    }
+    await newServer(port, undefined)
+    for (let r = 0; r < repetitions; r++) {
+      await sleep(1_200) // past PM2's min_uptime (1 s)
+      const old = await servedPid(port)
+      const typed = performance.now()
+      const [serving] = await Promise.all([newServer(port, old), restart()])
+      samples.push(serving - typed)
+    }
+  } finally {
+    await supervisor?.end()
+    if (kind === 'pm2') await runToEnd(process.execPath, [pm2Cli, 'kill'], env).catch(() => undefined)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return samples
+}
+
+/** The last bytes of a file ('' when it does not exist). */
+function tail(file: string, bytes = 200): string {
+  if (!existsSync(file)) return ''
+  const size = statSync(file).size
+  const fd = openSync(file, 'r')
+  try {
+    const buffer = Buffer.alloc(Math.min(bytes, size))
+    readSync(fd, buffer, 0, buffer.length, size - buffer.length)
+    return buffer.toString('utf8')
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Lines per second of `count` 80-byte lines from a child into a file: through steward, PM2, or a pipe into cat. */
+async function logThroughput(kind: 'steward' | 'pm2' | 'pipe', count: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'sbc-'))
+  const last = `line ${count} done`
+  try {
+    if (kind === 'pipe') {
+      const file = join(dir, 'w.out.log')
+      const out = openSync(file, 'w')
+      const started = performance.now()
+      const producer = spawn(process.execPath, [lineWriter, String(count)], { stdio: ['ignore', 'pipe', 'ignore'] })
+      const cat = spawn('cat', [], { stdio: ['pipe', out, 'ignore'] })
+      producer.stdout.pipe(cat.stdin!)
+      await new Promise((resolve) => cat.once('close', resolve))
+      const ms = performance.now() - started
+      closeSync(out)
+      if (!tail(file).includes(last)) throw new Error('the pipe lost lines')
+      return count / (ms / 1_000)
+    }
+    if (kind === 'steward') {
+      const logs = join(dir, 'logs')
+      const started = performance.now()
+      await runToEnd(process.execPath, [bin, 'run', '--name', 'w', '--log-dir', logs, '--', process.execPath, lineWriter, String(count)], { ...process.env, XDG_RUNTIME_DIR: dir })
+      const ms = performance.now() - started
+      if (!tail(join(logs, 'w.out.log')).includes(last)) throw new Error(`steward's log file lacks '${last}'`)
+      return count / (ms / 1_000)
+    }
+    const env = pm2Env(dir)
+    const file = join(dir, 'w-out.log')
+    const config = join(dir, 'ecosystem.config.json')
+    writeFileSync(config, JSON.stringify({ apps: [{ name: 'w', script: lineWriter, args: [String(count)], autorestart: false, time: true, out_file: file, error_file: join(dir, 'w-err.log') }] }))
+    await runToEnd(process.execPath, [pm2Cli, 'ping'], env) // the daemon up first: its start is not the log's cost
+    try {
+      const started = performance.now()
+      await runToEnd(process.execPath, [pm2Cli, 'start', config], env)
+      const done = await until("PM2's last line in its log file", () => tail(file).includes(last), 120_000, 5)
+      return count / ((done - started) / 1_000)
+    } finally {
+      await runToEnd(process.execPath, [pm2Cli, 'kill'], env).catch(() => undefined)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The three log paths, each the median of a few runs, in one group. */
+async function logLines(): Promise<Figures> {
+  const count = quick ? 200_000 : 500_000
+  const runs = quick ? 1 : 3
+  const rates = { steward: [] as number[], pm2: [] as number[], pipe: [] as number[] }
+  for (let r = 0; r < runs; r++) for (const kind of ['pipe', 'steward', 'pm2'] as const) rates[kind].push(await logThroughput(kind, count))
+  return {
+    'cli.log_lines_per_s': { value: median(rates.steward), unit: `lines/s (${count} lines of 80 bytes, steward run --log-dir)` },
+    'peer.pm2.log_lines_per_s': { value: median(rates.pm2), unit: 'lines/s (PM2 daemon, time: true)' },
+    'peer.pipe.log_lines_per_s': { value: median(rates.pipe), unit: 'lines/s (the child | cat > file)' },
+  }
+}
+
 export async function measure(): Promise<Figures> {
   if (spawnSync('redis-server', ['--version']).status !== 0) throw new Error('the cli group needs redis-server and redis-cli (scripts/test-deps.sh installs them)')
   if (!existsSync(pm2Runtime)) throw new Error('the cli group needs pm2 (npm ci installs it, a devDependency)')
@@ -265,8 +423,13 @@ export async function measure(): Promise<Figures> {
     'peer.pm2.crash_restart_ms': { value: median(pm2Crash), unit: 'ms' },
     'cli.rss_mb_1': { value: await rss('steward', 1), unit: 'MB' },
     'peer.pm2.rss_mb_1': { value: await rss('pm2', 1), unit: 'MB' },
+    'cli.rss_mb_3': { value: await rss('steward', 3), unit: 'MB' },
+    'peer.pm2.rss_mb_3': { value: await rss('pm2', 3), unit: 'MB' },
     'cli.rss_mb_50': { value: await rss('steward', 50), unit: 'MB' },
     'peer.pm2.rss_mb_50': { value: await rss('pm2', 50), unit: 'MB' },
+    'cli.control_restart_ms': { value: median(await controlRestart('steward')), unit: 'ms (steward restart web → the new server answering; 3 apps)' },
+    'peer.pm2.control_restart_ms': { value: median(await controlRestart('pm2')), unit: 'ms (pm2 restart web, the same)' },
+    ...(await logLines()),
     ...(await lineThroughput().then(({ steward, cat }) => ({
       'cli.line_mb_per_s': { value: steward, unit: 'MB/s (one 32 MB line through steward run)' },
       'peer.cat.line_mb_per_s': { value: cat, unit: 'MB/s (the same bytes through cat on a pipe)' },
