@@ -14,7 +14,8 @@
 // - cli.log_lines_per_s: 80-byte lines from a child into a log file: `steward run --log-dir` (each
 //   line timestamped, rotation on), PM2's daemon (`time: true`, its out_file), and the child piped
 //   into `cat > file`, in the same run.
-// - cli.line_mb_per_s: one 32 MB line (no newline inside) through `steward run`, beside the same bytes
+// - cli.line_mb_per_s: one 32 MB line (no newline inside) through `steward run --restart transient`
+//   (the child completes once), beside the same bytes
 //   through `cat` on a plain pipe (peer.cat.line_mb_per_s), in the same run.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -196,9 +197,10 @@ async function lineThroughput(): Promise<{ steward: number; cat: number }> {
     catRates.push(LINE_BYTES / 1_048_576 / (catOut.ms / 1_000))
 
     const startedSteward = performance.now()
-    const cli = spawn(process.execPath, [bin, 'run', '--', process.execPath, '-e', lineChild], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NO_COLOR: '1' } })
+    const cli = spawn(process.execPath, [bin, 'run', '--restart', 'transient', '--', process.execPath, '-e', lineChild], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NO_COLOR: '1' } })
     const out = await drain(cli, startedSteward)
-    if (out.bytes < LINE_BYTES) throw new Error(`steward run passed ${out.bytes} bytes of ${LINE_BYTES}`)
+    // Once: the child completes (transient), so steward exits after one pass of the bytes.
+    if (out.bytes < LINE_BYTES || out.bytes > LINE_BYTES * 1.5) throw new Error(`steward run passed ${out.bytes} bytes for ${LINE_BYTES}`)
     stewardRates.push(LINE_BYTES / 1_048_576 / (out.ms / 1_000))
   }
   return { steward: median(stewardRates), cat: median(catRates) }
@@ -368,7 +370,7 @@ async function logThroughput(kind: 'steward' | 'pm2' | 'pipe', count: number): P
     if (kind === 'steward') {
       const logs = join(dir, 'logs')
       const started = performance.now()
-      await runToEnd(process.execPath, [bin, 'run', '--name', 'w', '--log-dir', logs, '--', process.execPath, lineWriter, String(count)], { ...process.env, XDG_RUNTIME_DIR: dir })
+      await runToEnd(process.execPath, [bin, 'run', '--restart', 'transient', '--name', 'w', '--log-dir', logs, '--', process.execPath, lineWriter, String(count)], { ...process.env, XDG_RUNTIME_DIR: dir })
       const ms = performance.now() - started
       if (!tail(join(logs, 'w.out.log')).includes(last)) throw new Error(`steward's log file lacks '${last}'`)
       return count / (ms / 1_000)
