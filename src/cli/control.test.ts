@@ -55,7 +55,7 @@ function fake(): { target: ControlTarget; calls: string[]; emit: (event: Steward
   const reload = { result: Promise.resolve<ReloadResult>({ started: ['new'], stopped: [], restarted: ['web'], unchanged: ['db'] }) }
   const target: ControlTarget = {
     what: '/srv/steward.config.json',
-    status: () => [ward('db', { lastFailure: { name: 'Error', message: 'exited with code 1' } }), ward('web', { state: 'stopped', up: false })],
+    status: () => [ward('db', { pid: 4242, uptime: 1_500, lastFailure: { name: 'Error', message: 'exited with code 1' } }), ward('web', { state: 'stopped', up: false })],
     restart: async (name) => void calls.push(`restart ${name}`),
     stop: async (name) => {
       calls.push(`stop ${name}`)
@@ -80,7 +80,7 @@ function fake(): { target: ControlTarget; calls: string[]; emit: (event: Steward
 const base = { ward: 'db', at: 0, attempt: 1 }
 const line = (path: string, text: string, stream: 'stdout' | 'stderr' = 'stdout'): StewardEvent => ({ type: 'line', ...base, path, stream, line: text })
 
-test('control protocol: hello, status rows (pid from the spawned event, failure), actions in order, unknown apps refused with the known ones, reload; the socket is 0600 and removed on close, nothing left', { timeout: 30_000 }, async (t) => {
+test('control protocol: hello, status rows (pid and uptime from the run status, failure), actions in order, unknown apps refused with the known ones, reload; the socket is 0600 and removed on close, nothing left', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t)
   const socket = join(dir, 'c.sock')
   // A failed assertion must not leave the socket listening (the test file would never end).
@@ -88,10 +88,9 @@ test('control protocol: hello, status rows (pid from the spawned event, failure)
   t.after(() => opened?.close())
   const { leaks } = await checkLeaks(async () => {
     const server = (opened = await ControlServer.open(socket))
-    const { target, calls, emit, run } = fake()
+    const { target, calls, run } = fake()
     assert.deepEqual((await request(socket, { command: 'status' }))[0], { ok: false, code: 'failed', error: 'steward is starting; try again' })
     server.serve(target, run, (path) => path.split('/')[1]!)
-    emit({ type: 'spawned', ...base, path: 'tree/db', pid: 4242 })
     assert.equal(lstatSync(socket).mode & 0o777, 0o600)
     assert.deepEqual((await request(socket, { command: 'hello' }))[0], { ok: true, pid: process.pid, what: '/srv/steward.config.json' })
     const [status] = await request(socket, { command: 'status' })
@@ -103,7 +102,7 @@ test('control protocol: hello, status rows (pid from the spawned event, failure)
         ['web', 'stopped', null, 0, null],
       ],
     )
-    assert.equal(typeof apps[0]!.uptime, 'number')
+    assert.deepEqual(apps.map((app) => app.uptime), [1_500, null])
     assert.deepEqual(((await request(socket, { command: 'status', names: ['web'] }))[0]!.apps as { name: string }[]).map((app) => app.name), ['web'])
     assert.deepEqual((await request(socket, { command: 'restart', names: ['web', 'db'] }))[0], { ok: true, restarted: ['web', 'db'] })
     assert.deepEqual((await request(socket, { command: 'stop', names: ['db'] }))[0], { ok: true, stopped: ['db'], reports: { db: { unstopped: [], killed: [] } } })

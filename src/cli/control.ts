@@ -85,20 +85,10 @@ export interface ControlTarget {
   reload(): Promise<ReloadResult>
 }
 
-/** The process details a status row needs, where the run's status does not carry them (pid, start time). */
-interface Spawned {
-  readonly pid: number | null
-  readonly since: number
-}
-
-/**
- * Keeps the last {@link logLinesPerApp} lines of each app and hands new ones to followers; also
- * notes each app's current child (pid, start time) from `spawned` events.
- */
+/** Keeps the last {@link logLinesPerApp} lines of each app and hands new ones to followers. */
 export class LogBook {
   readonly #rings = new Map<string, Ring>()
   readonly #followers = new Set<(line: LogLine) => void>()
-  readonly #spawned = new Map<string, Spawned>()
   readonly #appOf: (path: string) => string
   readonly #now: () => number
   readonly #perApp: number
@@ -124,10 +114,6 @@ export class LogBook {
         const line = logLine(entry)
         for (const follower of this.#followers) follower(line)
       }
-    } else if (event.type === 'spawned') {
-      this.#spawned.set(event.path, { pid: event.pid ?? null, since: this.#now() })
-    } else if (event.type === 'failed' || event.type === 'hung' || event.type === 'stalled' || event.type === 'idle-timeout' || event.type === 'stopped' || event.type === 'gave-up' || event.type === 'completed') {
-      this.#spawned.delete(event.path)
     }
   }
 
@@ -147,11 +133,6 @@ export class LogBook {
   follow(follower: (line: LogLine) => void): () => void {
     this.#followers.add(follower)
     return () => this.#followers.delete(follower)
-  }
-
-  /** The current child of a ward path, if one runs. */
-  spawned(path: string): Spawned | undefined {
-    return this.#spawned.get(path)
   }
 }
 
@@ -173,21 +154,15 @@ function logLine({ at, app, event }: Entry): LogLine {
   return { type: 'line', app, path: event.path, stream: event.stream, line: event.line, ...(event.partial === true && { partial: true }), time: new Date(at).toISOString() }
 }
 
-/**
- * One app's row from its status: pid, uptime, RSS and CPU seconds as the run's status has them
- * (read from /proc when it is built); the pid and start time the log book saw of its child where the
- * status has none.
- */
-export function appStatus(status: WardStatus, book: LogBook, now: number = Date.now()): AppStatus {
-  const live = status.state === 'working' || status.state === 'idle' || status.state === 'waiting' || status.state === 'starting'
-  const spawned = live ? book.spawned(status.path) : undefined
+/** One app's row from its status: pid, uptime, RSS and CPU seconds as the run's status has them (read from /proc when it is built). */
+export function appStatus(status: WardStatus): AppStatus {
   return {
     name: status.name,
     path: status.path,
     state: status.state,
     up: status.up,
-    pid: live ? (status.pid ?? spawned?.pid ?? null) : null,
-    uptime: status.uptime ?? (spawned === undefined ? null : Math.max(0, now - spawned.since)),
+    pid: status.pid,
+    uptime: status.uptime,
     restarts: status.restarts,
     lastFailure: status.lastFailure === null ? null : { message: status.lastFailure.message, name: status.lastFailure.name },
     rss: status.rss,
@@ -420,10 +395,8 @@ export class ControlServer {
       return { ok: false, code: 'unknown-app', error: `no app ${unknown.map((name) => `'${name}'`).join(', ')} in ${target.what}; known: ${known.join(', ') || 'none'}`, known }
     }
     switch (command) {
-      case 'status': {
-        const now = Date.now()
-        return { ok: true, pid: process.pid, what: target.what, apps: apps.filter((app) => names.length === 0 || names.includes(app.name)).map((app) => appStatus(app, book, now)) }
-      }
+      case 'status':
+        return { ok: true, pid: process.pid, what: target.what, apps: apps.filter((app) => names.length === 0 || names.includes(app.name)).map(appStatus) }
       case 'restart':
       case 'stop':
       case 'start': {
