@@ -418,13 +418,18 @@ export function cluster(options: ClusterOptions): ClusterNode {
     // An open socket is ended, not destroyed: it closes when Redis answers the FIN (ioredis
     // destroys it after its disconnectTimeout otherwise). The stop waits for that, so no socket
     // outlives it; bounded, for a state in which no 'end' event comes.
-    const open = ['connecting', 'connect', 'ready'].includes(client.status)
-    const ended = open ? new Promise<void>((resolve) => client.once('end', resolve)) : undefined
-    client.disconnect()
-    if (ended === undefined) return
+    if (!['connecting', 'connect', 'ready'].includes(client.status)) return void client.disconnect()
+    let onEnd: (() => void) | undefined
     let bound: Timer | undefined
-    await Promise.race([ended, new Promise<void>((resolve) => (bound = systemClock.setTimer(CLOSE_WAIT, resolve)))])
+    const closed = new Promise<void>((resolve) => {
+      onEnd = resolve
+      client.once('end', onEnd)
+      bound = systemClock.setTimer(CLOSE_WAIT, resolve)
+    })
+    client.disconnect()
+    await closed
     bound?.cancel()
+    client.off('end', onEnd!)
   }
 
   const ready = (async () => {
