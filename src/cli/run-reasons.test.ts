@@ -81,10 +81,11 @@ test('a failing probe says why in the hung line and the hung event: exec not fou
   ]
   const common = ['--timeout', '1s', '--every', '200ms', '--max-restarts', '0', '--kill-after', '1s']
   const runs = await Promise.all(
-    probes.flatMap(([, probe]) => [
-      finished(['run', ...common, '--probe', probe, '--name', 'app', '--', 'sleep', '60'], t),
-      finished(['run', '--json', ...common, '--probe', probe, '--name', 'app', '--', 'sleep', '60'], t),
-    ]),
+    probes.flatMap(([, probe]) => {
+      // An exec probe's answer may take longer than its interval on a busy machine.
+      const flags = [...common, ...(probe.startsWith('exec:') ? ['--probe-timeout', '750ms'] : []), '--probe', probe, '--name', 'app']
+      return [finished(['run', ...flags, '--', 'sleep', '60'], t), finished(['run', '--json', ...flags, '--', 'sleep', '60'], t)]
+    }),
   )
   for (const [index, [what, , reason]] of probes.entries()) {
     const text = runs[2 * index]!

@@ -49,7 +49,7 @@ function listen(server: Server): Promise<number> {
 }
 
 test('exec probe: a command not found says so (ENOENT) in the hung event, status() and the hang error', { timeout: 30_000 }, async () => {
-  const { hung, status, error } = await firstHang({ exec: ['redis-clii-steward-test', 'ping'], every: 50 })
+  const { hung, status, error } = await firstHang({ exec: ['redis-clii-steward-test', 'ping'], every: 50, timeout: 5_000 })
   assert.equal(hung.probeFailure?.kind, 'exec')
   assert.equal(hung.probeFailure?.message, 'exec redis-clii-steward-test: not found (ENOENT)')
   assert.equal(hung.probeFailure?.code, 'ENOENT')
@@ -61,7 +61,7 @@ test('exec probe: a command not found says so (ENOENT) in the hung event, status
 })
 
 test('exec probe: a non-zero exit says its code and the last line of its stderr', { timeout: 30_000 }, async () => {
-  const { hung } = await firstHang({ exec: ['sh', '-c', 'echo "first line" >&2; echo "Could not connect to Redis at 127.0.0.1:6390" >&2; echo >&2; exit 3'], every: 50 })
+  const { hung } = await firstHang({ exec: ['sh', '-c', 'echo "first line" >&2; echo "Could not connect to Redis at 127.0.0.1:6390" >&2; echo >&2; exit 3'], every: 50, timeout: 5_000 })
   assert.equal(hung.probeFailure?.message, 'exec sh: exited with code 3: Could not connect to Redis at 127.0.0.1:6390')
   assert.equal(hung.probeFailure?.exitCode, 3)
 })
@@ -78,7 +78,7 @@ test('http probe: a 404 says its status; a refused connection says ECONNREFUSED'
   })
   const port = await listen(server)
   try {
-    const { hung } = await firstHang({ http: `http://user:secret@127.0.0.1:${port}/nonexistent?token=secret`, every: 50 })
+    const { hung } = await firstHang({ http: `http://user:secret@127.0.0.1:${port}/nonexistent?token=secret`, every: 50, timeout: 5_000 })
     assert.equal(hung.probeFailure?.kind, 'http')
     assert.equal(hung.probeFailure?.message, `http GET http://127.0.0.1:${port}/nonexistent: 404 Not Found`, 'neither credentials nor query shown')
     assert.equal(hung.probeFailure?.status, 404)
@@ -86,28 +86,28 @@ test('http probe: a 404 says its status; a refused connection says ECONNREFUSED'
     server.close()
   }
   const closed = await freePort()
-  const { hung } = await firstHang({ http: `http://127.0.0.1:${closed}/health`, every: 50 })
+  const { hung } = await firstHang({ http: `http://127.0.0.1:${closed}/health`, every: 50, timeout: 5_000 })
   assert.equal(hung.probeFailure?.code, 'ECONNREFUSED')
   assert.equal(hung.probeFailure?.message, `http GET http://127.0.0.1:${closed}/health: connect ECONNREFUSED 127.0.0.1:${closed}`)
 })
 
 test('tcp probe: a refused connection says ECONNREFUSED and where', { timeout: 30_000 }, async () => {
   const port = await freePort()
-  const { hung } = await firstHang({ tcp: { port }, every: 50 })
+  const { hung } = await firstHang({ tcp: { port }, every: 50, timeout: 5_000 })
   assert.equal(hung.probeFailure?.kind, 'tcp')
   assert.equal(hung.probeFailure?.code, 'ECONNREFUSED')
   assert.equal(hung.probeFailure?.message, `tcp 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`)
 })
 
 test('probe function: its rejection says why', { timeout: 30_000 }, async () => {
-  const { hung } = await firstHang({ probe: () => Promise.reject(Object.assign(new Error('PING answered LOADING'), { code: 'ELOADING' })), every: 50 })
+  const { hung } = await firstHang({ probe: () => Promise.reject(Object.assign(new Error('PING answered LOADING'), { code: 'ELOADING' })), every: 50, timeout: 5_000 })
   assert.equal(hung.probeFailure?.message, 'probe: PING answered LOADING')
   assert.equal(hung.probeFailure?.code, 'ELOADING')
 })
 
 test('a healthy answer clears the failure from status(); a hang with probes that answered has no probeFailure', { timeout: 30_000 }, async () => {
   const healthy = join(dir, 'healthy')
-  const run = steward(processWard('sleep', ['600'], { heartbeat: { exec: ['test', '-f', healthy], every: 50 } }), { timeout: '1m', startTimeout: '1m' }).start()
+  const run = steward(processWard('sleep', ['600'], { heartbeat: { exec: ['test', '-f', healthy], every: 50, timeout: 5_000 } }), { timeout: '1m', startTimeout: '1m' }).start()
   try {
     await waitFor('a failure', () => run.status().probeFailure !== null)
     assert.match(run.status().probeFailure!.message, /^exec test: exited with code 1$/)
