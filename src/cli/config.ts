@@ -3,7 +3,7 @@ import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:pa
 import { pathToFileURL } from 'node:url'
 import { processWard, type ProcessHeartbeat, type ProcessWardOptions } from '../isolation/process-ward.js'
 import { threadWard, type ThreadWardOptions } from '../isolation/thread-ward.js'
-import { describe, describeValue } from '../time/duration.js'
+import { describe, describeValue, toMs } from '../time/duration.js'
 import { isBackoff } from '../policy/backoff.js'
 import { childRefusedKeys, childStewardOptionKeys, refuseUnknownKeys, suggestKey, supervisorOptionKeys, type OptionScope } from '../steward/validate.js'
 import { supervisor, type ChildSpec, type Supervisor, type SupervisorOptions } from '../tree/supervisor.js'
@@ -11,13 +11,17 @@ import type { Ward } from '../steward/ward.js'
 import { cliBackoff, restartDefaults, type BackoffRange } from './defaults.js'
 import { parseBackoffRange, parseDuration, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
 import { logLimits, type LogPlan } from './log-files.js'
+import { envFileVars } from './env-file.js'
+import { defaultWatchDelay, planWatch, type WatchPlan } from './watch.js'
 
 /** The files `steward up` looks for in the current folder, in this order. */
 export const configNames = ['steward.config.js', 'steward.config.mjs', 'steward.config.json'] as const
 
-const processKeys = ['command', 'args', 'heartbeat', 'env', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory', 'maxLineLength'] as const
+const processKeys = ['command', 'args', 'heartbeat', 'env', 'envFile', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory', 'maxLineLength'] as const
 const threadKeys = ['module', 'export', 'stream', 'terminateAfter', 'sampleEvery', 'warm', 'resourceLimits'] as const
 const sharedKeys = ['name', 'restart', ...childStewardOptionKeys] as const
+/** Watch mode's keys, for both kinds of child; steward up's, not the child's steward options. */
+const watchKeys = ['watch', 'watchDelay', 'watchIgnore'] as const
 const topKeys = [...supervisorOptionKeys.filter((key) => key !== 'onEvent'), 'logs', 'children'] as const
 const logKeys = ['dir', 'maxSize', 'keep'] as const
 
@@ -36,6 +40,8 @@ export interface LoadedConfig {
   readonly top: string
   /** The `logs` key: the children's log files (folder absolute), or none. */
   readonly logs?: LogPlan | undefined
+  /** Each app with a `watch` key: what to watch (paths absolute, checked to exist), by name. */
+  readonly watches?: ReadonlyMap<string, WatchPlan> | undefined
 }
 
 /**
@@ -130,6 +136,7 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
   const entries = new Map<string, string>()
   const summary: { name: string; kind: 'process' | 'thread'; maxMemory: number | undefined }[] = []
   const warnings: string[] = []
+  const watches = new Map<string, WatchPlan>()
   for (const [index, child] of (children as unknown[]).entries()) {
     if (!isObject(child)) fail(`children[${index}] must be an object, got ${describe(child)}`)
     const entry = child as Record<string, unknown>
@@ -153,10 +160,14 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
           : `applies only to a process child (one with 'command'); this child is a worker thread (it has 'module')${key === 'maxMemory' ? ` (limit its memory with 'resourceLimits')` : ''}`,
       )
     }
-    known(entry, [...sharedKeys, ...(isProcess ? processKeys : threadKeys)], where)
+    known(entry, [...sharedKeys, ...watchKeys, ...(isProcess ? processKeys : threadKeys)], where)
     const own = (keys: readonly string[]): Record<string, unknown> => Object.fromEntries(keys.filter((key) => entry[key] !== undefined).map((key) => [key, entry[key]]))
     let ward: Ward<unknown>
     let maxMemory: number | undefined
+    /** The variables of the child's `envFile`, read now: a reload compares them too. */
+    let fileVars: Record<string, string> | undefined
+    /** What the child's relative paths are relative to: its working directory, or the config's folder. */
+    let base = folder
     if (isProcess) {
       const options = own(processKeys)
       const command = options.command
@@ -196,8 +207,18 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
         else if (typeof value === 'string') maxLineLength = rethrow(() => parseSize(value, `${where}: key 'maxLineLength'`), name)
         else childFail('maxLineLength', `must be a number of bytes or a size like '64K', got ${describe(value)}`)
       }
-      const childEnv = { ...process.env, ...(env as Record<string, string>) }
       const childCwd = resolve(folder, cwd as string)
+      base = childCwd
+      if (options.envFile !== undefined) {
+        const files = typeof options.envFile === 'string' ? [options.envFile] : options.envFile
+        if (!Array.isArray(files) || files.length === 0 || files.some((file) => typeof file !== 'string' || file === '')) {
+          childFail('envFile', `must be a path (relative to the child's cwd) or a non-empty array of them, got ${describe(options.envFile)}`)
+        }
+        fileVars = {}
+        for (const file of files as string[]) Object.assign(fileVars, rethrow(() => envFileVars(file, childCwd, `${where}: key 'envFile'`), name))
+      }
+      // Beneath the child's env, above steward's own environment: the file is this app's, steward's environment is not.
+      const childEnv = { ...process.env, ...fileVars, ...(env as Record<string, string>) }
       if (options.shell !== true) {
         const missing = commandMissing(command as string, childCwd, childEnv.PATH)
         if (missing !== undefined) warnings.push(`${where}: command '${command as string}' ${missing}; starting it will fail (steward run exits 127 or 126 for such a command)`)
@@ -220,9 +241,14 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
       if (!existsSync(path)) childFail('module', `names no file: ${path}`)
       ward = fromLibrary(() => threadWard(path, options as ThreadWardOptions), where, name)
     }
+    const watch = watchPlan(entry, base, where, name)
+    if (watch !== undefined) watches.set(childName as string, watch)
     const stewardOptions = own(sharedKeys)
     specs.push({ ...stewardOptions, name: childName as string, ward })
-    entries.set(childName as string, stableText(entry))
+    // Compared by a reload: the env file's variables as they are now, not its name only; not the
+    // watch keys, which a reload applies to the running app without restarting it.
+    const { watch: _watch, watchDelay: _watchDelay, watchIgnore: _watchIgnore, ...compared } = entry
+    entries.set(childName as string, stableText(fileVars === undefined ? compared : { ...compared, envFile: { files: entry.envFile, vars: fileVars } }))
     summary.push({ name: childName as string, kind: isProcess ? 'process' : 'thread', maxMemory })
   }
   const { children: _children, backoff, logs: logsKey, ...rest } = top
@@ -247,7 +273,34 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
   }
   options.backoff = isBackoff(backoff) ? backoff : cliBackoff(configBackoff(backoff, fail))
   const tree = fromLibrary(() => supervisor(options as SupervisorOptions, specs), undefined, name)
-  return { file, tree, children: summary, warnings, specs: new Map(specs.map((spec) => [spec.name, spec])), entries, top: stableText({ ...top, children: undefined }), logs }
+  return { file, tree, children: summary, warnings, specs: new Map(specs.map((spec) => [spec.name, spec])), entries, top: stableText({ ...top, children: undefined }), logs, watches }
+}
+
+/**
+ * A child's `watch`, `watchDelay` and `watchIgnore`, checked (paths relative to `base`, the
+ * child's working directory, and existing); `undefined` without `watch`. @internal
+ */
+export function watchPlan(entry: Record<string, unknown>, base: string, where: string, file: string): WatchPlan | undefined {
+  const fail = (key: string, reason: string): never => {
+    throw new UsageError(file, `${where}: key '${key}' ${reason}`)
+  }
+  const { watch, watchDelay, watchIgnore } = entry
+  if (watch === undefined) {
+    const without = watchDelay !== undefined ? 'watchDelay' : watchIgnore !== undefined ? 'watchIgnore' : undefined
+    if (without !== undefined) fail(without, `applies to watch mode: give 'watch' too (the paths to watch)`)
+    return undefined
+  }
+  if (!Array.isArray(watch) || watch.length === 0 || watch.some((path) => typeof path !== 'string')) fail('watch', `must be a non-empty array of paths (relative to the child's cwd), like ['src'], got ${describe(watch)}`)
+  if (watchIgnore !== undefined && (!Array.isArray(watchIgnore) || watchIgnore.some((name) => typeof name !== 'string'))) fail('watchIgnore', `must be an array of names like ['dist', '*.log'], got ${describe(watchIgnore)}`)
+  let delay = defaultWatchDelay
+  if (watchDelay !== undefined) {
+    try {
+      delay = toMs(watchDelay, `${where}: key 'watchDelay'`, { zero: false })
+    } catch (error) {
+      throw new UsageError(file, (error as Error).message)
+    }
+  }
+  return rethrow(() => planWatch(watch as string[], base, delay, (watchIgnore ?? []) as string[], { paths: `${where}: key 'watch'`, ignore: `${where}: key 'watchIgnore'` }), file)
 }
 
 /**

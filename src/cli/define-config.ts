@@ -12,6 +12,17 @@ export interface ChildConfigOptions
   readonly name: string
   /** @default 'permanent' */
   readonly restart?: RestartType
+  /**
+   * Watch mode: restart the child when a file under these paths changes (files or folders,
+   * relative to the child's `cwd`, each must exist; `node_modules` and dot-names such as `.git`
+   * are ignored). The restart is an operator's (`steward restart NAME`, reason `manual`).
+   * @default none: not watched
+   */
+  readonly watch?: readonly string[]
+  /** The quiet time after the last change before the restart (a burst of writes restarts once). @default '200ms' */
+  readonly watchDelay?: Duration
+  /** More names to ignore under `watch`, besides `node_modules` and dot-names; `*` matches any characters (`'*.log'`). @default [] */
+  readonly watchIgnore?: readonly string[]
 }
 
 /** `steward run --probe`'s text forms with a value: `'http:URL'` (or the URL), `'tcp:HOST:PORT'`, `'exec:CMD ARGS'`. */
@@ -29,8 +40,14 @@ export interface ProcessChildConfig extends ChildConfigOptions {
    * @default 'none'
    */
   readonly heartbeat?: ProcessHeartbeat | ProbeText
-  /** Added to steward's own environment. @default {} */
+  /** Added to steward's own environment, over `envFile`'s variables. @default {} */
   readonly env?: Readonly<Record<string, string>>
+  /**
+   * Env files (relative to the child's `cwd`) whose `KEY=VALUE` lines are added to steward's own
+   * environment, beneath `env` (a later file wins over an earlier one). Read when the config is
+   * loaded or reloaded; no shell expansion. @default none
+   */
+  readonly envFile?: string | readonly string[]
   /** Relative to the config file's folder. @default the config file's folder */
   readonly cwd?: string
   /** @default false */

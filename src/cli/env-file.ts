@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { UsageError } from './flags.js'
 
 // An env file (`--env-file`, a config's `envFile`), read by steward itself: Node's own reader
 // (`process.loadEnvFile`, `util.parseEnv`) is missing from early Node 20 releases, and its rules
@@ -102,6 +104,24 @@ export function parseEnvFile(text: string, file: string): Record<string, string>
  */
 export function readEnvFile(path: string, shown: string = path): Record<string, string> {
   return parseEnvFile(readFileSync(path, 'utf8'), shown)
+}
+
+/**
+ * An env file's variables (`given` relative to `base`), for the flag or key `where`: a file that
+ * is missing or cannot be read, or a malformed line (named by file and line), is a
+ * {@link UsageError} naming `where`. Read when the command or config is loaded, so the error
+ * comes before anything starts.
+ */
+export function envFileVars(given: string, base: string, where: string): Record<string, string> {
+  if (given === '') throw new UsageError(where, 'must not be empty')
+  const path = resolve(base, given)
+  try {
+    return readEnvFile(path, given)
+  } catch (error) {
+    if (error instanceof EnvFileError) throw new UsageError(where, error.message)
+    const code = (error as NodeJS.ErrnoException).code
+    throw new UsageError(where, code === 'ENOENT' ? `no file ${JSON.stringify(given)} (${path})` : `cannot read ${JSON.stringify(given)}: ${(error as Error).message}`)
+  }
 }
 
 /** At most 40 characters of a bad key for a message. Values are never quoted in a message: they may be secrets. */

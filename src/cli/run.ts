@@ -15,6 +15,10 @@ import { cliBackoff, restartDefaults } from './defaults.js'
 import { LogFiles, logLimits, prepareLogDir, type LogPlan } from './log-files.js'
 import { parseBackoffRange, parseCount, parseDuration, parseEnvPair, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
 import { checkSocketPath, ControlServer, defaultSocket, openControl, runTarget } from './control.js'
+import { StewardRun } from '../steward/run.js'
+import type { Run } from '../steward/run-api.js'
+import { envFileVars } from './env-file.js'
+import { defaultWatchDelay, describeChanges, FileWatcher, planWatch, type WatchPlan } from './watch.js'
 
 export const runUsage = `Usage: steward run [flags] -- <command> [args…]
 
@@ -41,7 +45,14 @@ its heartbeat stops (--probe) and, with --restart permanent, when it exits at al
   --max-line-length SIZE  longer child lines come in pieces of at most SIZE (default 64K)
   --progress-timeout D  restart when IPC progress does not change for D (default none)
   --idle-timeout D      restart a --probe none child alive for D (default none)
-  --env K=V             add to the child's environment (repeatable)
+  --env K=V             add to the child's environment (repeatable; wins over --env-file)
+  --env-file PATH       add the KEY=VALUE lines of PATH to the child's environment, read before
+                        anything starts (repeatable, a later file wins; no shell expansion)
+  --watch PATH          restart the child when a file under PATH changes (repeatable; a file or
+                        a folder; node_modules and dot-names like .git are ignored)
+  --watch-delay D       the quiet time after a change before the restart (default 200ms)
+  --watch-ignore NAME   also ignore files and folders of this name under --watch; * matches any
+                        characters ('*.log'; repeatable)
   --cwd DIR             the child's working directory (default: the current one)
   --name NAME           the ward's name in output (default: the command's base name)
   --shell               run the command through /bin/sh (arguments are then shell syntax)
@@ -84,6 +95,10 @@ const runFlags = {
   'progress-timeout': { type: 'string' },
   'idle-timeout': { type: 'string' },
   env: { type: 'string', multiple: true },
+  'env-file': { type: 'string', multiple: true },
+  watch: { type: 'string', multiple: true },
+  'watch-delay': { type: 'string' },
+  'watch-ignore': { type: 'string', multiple: true },
   cwd: { type: 'string' },
   name: { type: 'string' },
   shell: { type: 'boolean' },
@@ -125,6 +140,8 @@ export interface RunPlan {
   readonly logs?: LogPlan | undefined
   /** `--socket`: the control socket's path; `undefined`: the default of {@link runSocketKey}. */
   readonly socket: string | undefined
+  /** `--watch`, `--watch-delay`, `--watch-ignore` (paths relative to the current folder, checked): restart the child on a change. */
+  readonly watch?: WatchPlan | undefined
 }
 
 /** The key of `steward run`'s default control socket: the folder it runs in and its name. */
@@ -183,7 +200,9 @@ export function parseRun(argv: readonly string[]): RunPlan {
   const idleTimeout = duration('idle-timeout')
   if (progressTimeout !== undefined && heartbeat !== 'ipc') throw new UsageError('--progress-timeout', `needs --probe ipc: progress comes with the child's IPC beats`)
   if (idleTimeout !== undefined && heartbeat !== 'none') throw new UsageError('--idle-timeout', `applies to --probe none (a child without a heartbeat waits until it exits)`)
+  // Beneath --env, above steward's own environment: the file is this command's, the shell's is not.
   const env: Record<string, string | undefined> = { ...process.env }
+  for (const file of values['env-file'] ?? []) Object.assign(env, envFileVars(file, process.cwd(), '--env-file'))
   for (const pair of values.env ?? []) {
     const [key, value] = parseEnvPair(pair, '--env')
     env[key] = value
@@ -224,7 +243,13 @@ export function parseRun(argv: readonly string[]): RunPlan {
     ...(idleTimeout === undefined ? {} : { idleTimeout }),
   }
   const socket = values.socket === undefined ? undefined : checkSocketPath(values.socket, '--socket')
-  return { help: false, json: values.json === true, command, args, ward, steward: stewardOptions, maxMemory, http, logs, socket }
+  const watchDelay = duration('watch-delay')
+  if (values.watch === undefined) {
+    const without = watchDelay !== undefined ? '--watch-delay' : values['watch-ignore'] !== undefined ? '--watch-ignore' : undefined
+    if (without !== undefined) throw new UsageError(without, 'applies to watch mode: give --watch PATH too')
+  }
+  const watch = values.watch === undefined ? undefined : planWatch(values.watch, process.cwd(), watchDelay ?? defaultWatchDelay, values['watch-ignore'] ?? [], { paths: '--watch', ignore: '--watch-ignore' })
+  return { help: false, json: values.json === true, command, args, ward, steward: stewardOptions, maxMemory, http, logs, socket, watch }
 }
 
 /** What `steward run` writes to and listens on. */
@@ -257,15 +282,19 @@ export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
   // a control socket another steward holds is a usage error, and nothing was started.
   const logs = plan.logs === undefined ? undefined : openLogs(plan.logs, '--log-dir', io.printer)
   let control: ControlServer | undefined
+  let watcher: FileWatcher | undefined
+  let run: Run<unknown> | undefined
   try {
     const http = plan.http === undefined ? undefined : await bindHttp(plan.http)
     try {
       control = await runControl(plan)
+      // Watching from before the start: a change while the child starts is not missed.
+      if (plan.watch !== undefined) watcher = openWatch(plan.watch, '--watch', io.printer, (files) => run !== undefined && watchRestart(run, plan.steward.name!, files, io.printer))
     } catch (error) {
       await http?.close()
       throw error
     }
-    const run = supervised.start({ onEvent: logs === undefined ? (event) => io.printer.event(event) : (event) => (logs.event(event), io.printer.event(event)) })
+    run = supervised.start({ onEvent: logs === undefined ? (event) => io.printer.event(event) : (event) => (logs.event(event), io.printer.event(event)) })
     control?.serve(runTarget(run, [plan.command, ...plan.args].join(' ')), run, (path) => path.split('/')[0]!)
     return await foreground(run, io.printer, {
       completedCode: () => lastExit.code ?? 1,
@@ -275,9 +304,44 @@ export async function runCommand(plan: RunPlan, io: Io): Promise<number> {
       notify: io.notify,
     })
   } finally {
+    watcher?.close()
     await control?.close()
     await logs?.close()
   }
+}
+
+/**
+ * Starts watching a plan; a folder that cannot be watched at all (the kernel's inotify limit,
+ * say) is a {@link UsageError} naming `where`, one that fails later a note. @internal
+ */
+export function openWatch(plan: WatchPlan, where: string, printer: Printer, onChange: (files: readonly string[]) => void): FileWatcher {
+  try {
+    return new FileWatcher(plan, onChange, (message) => printer.note(`watch: ${message}`, { error: message }))
+  } catch (error) {
+    throw new UsageError(where, (error as Error).message)
+  }
+}
+
+/**
+ * `steward run --watch`'s restart: the child is retired and started again at once, as an
+ * operator's restart of an app of `steward up` is (the `restarting` event's reason is `manual`),
+ * after a note saying which files changed. A change while the child is already being replaced
+ * (in its backoff) only says so, and one while it retires says nothing: the child that starts
+ * next sees the files as they are.
+ */
+function watchRestart(run: Run<unknown>, name: string, files: readonly string[], printer: Printer): void {
+  const what = describeChanges(files)
+  const state = run.status().state
+  // Retiring (for a restart, or the run's stop: the child that starts next, if any, sees the files as they are): nothing to say.
+  if (state === 'stopping') return
+  if (state === 'backoff' || state === 'restarting') {
+    printer.note(`${name}: file changed: ${what}; it is already restarting (${state})`, { app: name, files, watch: state })
+    return
+  }
+  if (!(run instanceof StewardRun) || (state !== 'working' && state !== 'idle' && state !== 'waiting')) return
+  printer.note(`${name}: restarting (file changed: ${what})`, { app: name, files, watch: 'restart' })
+  // The library's own restart of one run, as a supervisor does for its child.
+  void run.retireFor('manual', 0).then(() => run.relaunch())
 }
 
 /**

@@ -1,4 +1,5 @@
 import { basename } from 'node:path'
+import type { RunState } from '../observe/status.js'
 import { parseArgs } from 'node:util'
 import { buildConfig, configNames, findConfig, readConfig, type LoadedConfig } from './config.js'
 import { foreground } from './foreground.js'
@@ -6,8 +7,10 @@ import { flagError, openLogs, type Io } from './run.js'
 import { UsageError } from './flags.js'
 import { bindHttp, httpFlags, httpUsage, type HttpPlan } from './http.js'
 import { checkSocketPath, defaultSocket, openControl, type ControlServer } from './control.js'
-import { reloadFrom, reloadNote, upApp, upTarget } from './up-control.js'
+import { reloadFrom, reloadNote, upApp, upTarget, type UpTarget } from './up-control.js'
 import { applyReload } from './reload.js'
+import { AppWatches } from './up-watch.js'
+import type { SupervisorRun } from '../tree/supervisor.js'
 
 export const upUsage = `Usage: steward up [config] [--check] [--json] [--http ADDR] [--socket PATH]
 
@@ -83,25 +86,47 @@ export async function loadConfig(plan: UpPlan, cwd: string): Promise<LoadedConfi
 export async function upCommand(config: LoadedConfig, io: Io, http?: HttpPlan, socket?: string): Promise<number> {
   const logs = config.logs === undefined ? undefined : openLogs(config.logs, `${basename(config.file)}: key 'logs.dir'`, io.printer)
   let control: ControlServer | undefined
+  let run: SupervisorRun | undefined
+  let target: UpTarget | undefined
+  // A change restarts the app as `steward restart NAME` does (the target's restart: what the operator's is).
+  const watches = new AppWatches(io.printer, async (name) => target?.restart(name), (name) => appState(run, name), basename(config.file))
   try {
     const bound = http === undefined ? undefined : await bindHttp(http)
     try {
       control = await openControl(socket ?? defaultSocket(`up:${config.file}`))
+      // Watching from before the start: a change while the apps start is not missed.
+      watches.update(config.watches)
     } catch (error) {
       await bound?.close()
       throw error
     }
-    const run = config.tree.start({ onEvent: logs === undefined ? (event) => io.printer.event(event) : (event) => (logs.event(event), io.printer.event(event)) })
-    const target = upTarget(run, config, reloadFrom(config.file), applyReload, (reloading) => void reloadNote(io.printer, reloading))
-    control.serve(target, run, upApp)
+    run = config.tree.start({ onEvent: logs === undefined ? (event) => io.printer.event(event) : (event) => (logs.event(event), io.printer.event(event)) })
+    const onReload = (reloading: Promise<unknown>): void => {
+      void reloading.then(
+        () => watches.update(target?.config.watches, (message) => io.printer.note(`reload: ${message}; that app is not watched`, { error: message })),
+        () => undefined,
+      )
+    }
+    const controlled = upTarget(run, config, reloadFrom(config.file), applyReload, (reloading) => (onReload(reloading), void reloadNote(io.printer, reloading)))
+    target = controlled
+    control.serve(controlled, run, upApp)
     const onHangup = (): void => {
       io.printer.note(`received SIGHUP: reloading ${config.file}`, { signal: 'SIGHUP' })
       // Its outcome is printed by reloadNote.
-      target.reload().catch(() => undefined)
+      controlled.reload().catch(() => undefined)
     }
-    return await foreground(run, io.printer, { completedCode: () => 0, signals: io.signals, http: bound, notify: io.notify, onHangup, reload: () => target.reload() })
+    return await foreground(run, io.printer, { completedCode: () => 0, signals: io.signals, http: bound, notify: io.notify, onHangup, reload: () => controlled.reload() })
   } finally {
+    watches.close()
     await control?.close()
     await logs?.close()
   }
+}
+
+/** An app's state, for its watch: `undefined` before the tree started, once it is ending, or for no such app. */
+function appState(run: SupervisorRun | undefined, name: string): RunState | undefined {
+  if (run === undefined) return undefined
+  const tree = run.status()
+  if (tree.state !== 'working' && tree.state !== 'idle' && tree.state !== 'waiting' && tree.state !== 'starting') return undefined
+  return tree.children.find((child) => child.name === name)?.state
 }
