@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { alive, assertJsonLines, childPids, inProcess, isEvent, isLine, startCli, type CliLine, type RunningCli } from '../testing/cli.js'
+import { alive, assertJsonLines, childPids, inProcess, isLine, startCli, type CliLine, type RunningCli } from '../testing/cli.js'
 
 // Watch mode and env files through the built CLI, as a user runs them: real files written, real
 // children restarted. Verdicts wait for what they are about (a note, a child's pid line); that
@@ -41,6 +41,8 @@ function project(t: { after(fn: () => void): void }, folder = '.'): { dir: strin
 }
 
 const isWatchNote = (line: CliLine): boolean => line.json?.type === 'steward' && line.json.watch === 'restart'
+/** The variables a child printed on its `env` line. */
+const envOf = (line: CliLine): Record<string, string | undefined> => JSON.parse(String(line.json!.line).slice(4)) as Record<string, string | undefined>
 const pidLine = (path: string): ((line: CliLine) => boolean) => isLine(/^pid \d+$/, path)
 
 /** Writes under node_modules and .git (ignored), then `times` writes to `file` 40 ms apart (a burst within the quiet time). */
@@ -70,7 +72,7 @@ test('run --watch --env-file: a burst of writes restarts the child once; node_mo
   })
   t.after(() => cli.kill())
   const env = await cli.waitFor("the child's environment", isLine(/^env /, 'app'))
-  assert.deepEqual(JSON.parse(String(env.json!.line).slice(4)), { A: 'from-file', B: 'explicit', C: '$HOME/x\ty', D: 'single $HOME', E: 'from-steward' })
+  assert.deepEqual(envOf(env), { A: 'from-file', B: 'explicit', C: '$HOME/x\ty', D: 'single $HOME', E: 'from-steward' })
   await cli.waitFor('the first child', pidLine('app'))
 
   await touch(at, 'src/a.js', 5)
@@ -95,7 +97,7 @@ test('run --watch --env-file: a burst of writes restarts the child once; node_mo
   // The run ends (its watchers closed: an open one would keep steward's event loop alive).
   cli.process.kill('SIGTERM')
   assert.equal((await cli.exited).code, 143)
-  assert.equal(alive(pids[2]!), false)
+  assert.equal(alive(pids[2]), false)
   assertJsonLines(cli)
 })
 
@@ -116,9 +118,9 @@ test('steward up: watch restarts only its app, once per burst; envFile reaches i
   const cli = startCli(['up', '--json', file], { cwd: dir, env: { ...process.env, NO_COLOR: '1', A: 'from-steward' } })
   t.after(() => cli.kill())
   const env = await cli.waitFor("web's environment", isLine(/^env /, 'stack/web'))
-  assert.deepEqual(JSON.parse(String(env.json!.line).slice(4)), { A: 'from-file', B: 'explicit', C: '$HOME/x\ty', D: 'single $HOME' })
+  assert.deepEqual(envOf(env), { A: 'from-file', B: 'explicit', C: '$HOME/x\ty', D: 'single $HOME' })
   const workerEnv = await cli.waitFor("worker's environment", isLine(/^env /, 'stack/worker'))
-  assert.equal(JSON.parse(String(workerEnv.json!.line).slice(4)).A, 'from-steward', "another app's env file is not the worker's")
+  assert.equal(envOf(workerEnv).A, 'from-steward', "another app's env file is not the worker's")
   await cli.waitFor('web', pidLine('stack/web'))
   await cli.waitFor('worker', pidLine('stack/worker'))
 
@@ -143,7 +145,7 @@ test('steward up: watch restarts only its app, once per burst; envFile reaches i
   cli.process.kill('SIGHUP')
   await cli.waitFor('the reload', (line) => line.json?.type === 'steward' && /^reload: restarted web; unchanged worker$/.test(String(line.json.message)), 15_000, from)
   const reloaded = await cli.waitFor("web's environment after the reload", isLine(/^env /, 'stack/web'), 15_000, from)
-  assert.equal(JSON.parse(String(reloaded.json!.line).slice(4)).A, 'changed')
+  assert.equal(envOf(reloaded).A, 'changed')
   // Its watch goes on after the reload.
   await touch(at, 'src/a.js', 1)
   await nextRestart(cli, 'stack/web', 'a write after the reload')
