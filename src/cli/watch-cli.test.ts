@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { buildConfig } from './config.js'
 import { alive, assertJsonLines, childPids, inProcess, isLine, startCli, type CliLine, type RunningCli } from '../testing/cli.js'
 
 // Watch mode and env files through the built CLI, as a user runs them: real files written, real
@@ -115,7 +116,8 @@ test('steward up: watch restarts only its app, once per burst; envFile reaches i
       ],
     }),
   )
-  const cli = startCli(['up', '--json', file], { cwd: dir, env: { ...process.env, NO_COLOR: '1', A: 'from-steward' } })
+  const socket = join(dir, 'control.sock')
+  const cli = startCli(['up', '--json', '--socket', socket, file], { cwd: dir, env: { ...process.env, NO_COLOR: '1', A: 'from-steward' } })
   t.after(() => cli.kill())
   const env = await cli.waitFor("web's environment", isLine(/^env /, 'stack/web'))
   assert.deepEqual(envOf(env), { A: 'from-file', B: 'explicit', C: '$HOME/x\ty', D: 'single $HOME' })
@@ -149,6 +151,14 @@ test('steward up: watch restarts only its app, once per burst; envFile reaches i
   // Its watch goes on after the reload.
   await touch(at, 'src/a.js', 1)
   await nextRestart(cli, 'stack/web', 'a write after the reload')
+
+  // An app an operator stopped stays stopped: a change says so and starts nothing.
+  assert.equal((await inProcess(['stop', 'web', '--socket', socket])).code, 0)
+  const stoppedAt = cli.lines.length
+  await touch(at, 'src/a.js', 1)
+  const kept = await cli.waitFor('the note on a stopped app', (line) => line.json?.type === 'steward' && line.json.watch === 'stopped', 15_000, stoppedAt)
+  assert.match(String(kept.json!.message), /^web: file changed: src\/a\.js; not restarting: it was stopped \(steward start web starts it\)$/)
+  assert.equal(cli.lines.slice(stoppedAt).filter(pidLine('stack/web')).length, 0, 'no child of web started')
 
   cli.process.kill('SIGTERM')
   assert.equal((await cli.exited).code, 143)
@@ -202,4 +212,17 @@ test('steward up --check: watch and envFile mistakes name the file, the app and 
   writeFileSync(file, JSON.stringify({ children: [{ ...web, watch: ['src'], envFile: ['.env', '.env'] }, { name: 'worker', module: 'app.mjs', watch: ['app.mjs'] }] }))
   const { code, stderr } = await inProcess(['up', '--check', file])
   assert.equal(code, 0, stderr)
+})
+
+test("what a reload compares: an env file's variables count, the watch keys do not", (t) => {
+  const { dir } = project(t)
+  const file = join(dir, 'steward.config.json')
+  const web = { name: 'web', command: process.execPath, args: ['app.mjs'], envFile: '.env' }
+  const entry = (child: Record<string, unknown>): string => buildConfig({ children: [child] }, file).entries.get('web')!
+  const before = entry({ ...web, watch: ['src'] })
+  assert.equal(entry({ ...web, watch: ['src', 'app.mjs'], watchDelay: '1s', watchIgnore: ['*.log'] }), before, 'watch keys changed only: applied without a restart')
+  assert.equal(entry(web), before, 'watch removed: the same')
+  writeFileSync(join(dir, '.env'), envText.replace('A=from-file', 'A=changed'))
+  assert.notEqual(entry({ ...web, watch: ['src'] }), before, "the env file's variables changed: the app is replaced")
+  assert.equal(buildConfig({ children: [{ ...web, watch: ['src'] }] }, file).watches?.get('web')?.delay, 200, 'the default quiet time')
 })

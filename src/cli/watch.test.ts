@@ -62,6 +62,27 @@ test('a burst of writes is one change after the quiet time; the next write is an
   assert.equal(calls.length, 2)
 })
 
+test('a burst longer than the quiet time is still one change while each write comes within it of the last', async (t) => {
+  const folder = project(t)
+  const { watcher, calls, next } = watching(planWatch(['src'], folder, 400, [], where))
+  t.after(() => watcher.close())
+  const times: number[] = []
+  for (let index = 0; index < 8; index++) {
+    if (index > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+    writeFileSync(join(folder, 'src', 'a.js'), String(index))
+    times.push(performance.now())
+  }
+  const widest = Math.max(...times.slice(1).map((time, index) => time - times[index]!))
+  // Meaningful only when every write came within the quiet time of the one before (a stalled machine may not manage it).
+  if (widest < 300) {
+    assert.deepEqual(await next('eight writes 100 ms apart over 700 ms'), ['src/a.js'])
+    assert.ok(performance.now() - times.at(-1)! >= 400 - 20, 'the change came a quiet time after the last write')
+    writeFileSync(join(folder, 'src', 'b.js'), 'b')
+    assert.deepEqual(await next('the control write'), ['src/b.js'])
+    assert.equal(calls.length, 2)
+  }
+})
+
 test('changes under node_modules and dot-folders are ignored (a change after them is seen alone)', async (t) => {
   const folder = project(t)
   const { watcher, next } = watching(planWatch(['.'], folder, 100, [], where))
