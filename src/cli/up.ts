@@ -27,6 +27,8 @@ ${httpUsage}
 
 The config's logs: { dir, maxSize, keep } also writes each child's stdout and stderr to
 DIR/NAME.out.log and DIR/NAME.err.log, rotated by size (default: nothing is written to disk).
+A child's watch: ['src'] restarts it when a file under src changes (node_modules and dot-names
+ignored); its envFile: '.env' adds that file's KEY=VALUE lines beneath its env.
 Under systemd's Type=notify steward sends READY=1, STATUS=, WATCHDOG=1 and STOPPING=1
 (steward unit prints the unit).
 
