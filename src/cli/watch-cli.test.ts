@@ -106,16 +106,14 @@ test('steward up: watch restarts only its app, once per burst; envFile reaches i
   const { dir, at } = project(t, 'web')
   const file = join(dir, 'steward.config.json')
   const child = { command: process.execPath, args: [join(dir, 'app.mjs')] }
-  writeFileSync(
-    file,
-    JSON.stringify({
-      name: 'stack',
-      children: [
-        { name: 'web', ...child, cwd: 'web', watch: ['.'], watchDelay: '300ms', watchIgnore: ['*.log'], envFile: '.env', env: { B: 'explicit' } },
-        { name: 'worker', ...child },
-      ],
-    }),
-  )
+  const config = {
+    name: 'stack',
+    children: [
+      { name: 'web', ...child, cwd: 'web', watch: ['.'], watchDelay: '300ms', watchIgnore: ['*.log'], envFile: '.env', env: { B: 'explicit' } },
+      { name: 'worker', ...child },
+    ],
+  }
+  writeFileSync(file, JSON.stringify(config))
   const socket = join(dir, 'control.sock')
   const cli = startCli(['up', '--json', '--socket', socket, file], { cwd: dir, env: { ...process.env, NO_COLOR: '1', A: 'from-steward' } })
   t.after(() => cli.kill())
@@ -141,23 +139,25 @@ test('steward up: watch restarts only its app, once per burst; envFile reaches i
   assert.equal(pidsOf('stack/worker').length, 1, 'the worker was not restarted')
   assert.ok(cli.events().some((event) => event.type === 'restarting' && event.reason === 'manual' && event.path === 'stack/web'))
 
-  // A reload reads the env file again: web, whose file changed, is restarted with the new value.
+  // A reload reads the env file again: web, whose file's variables changed, is restarted with the
+  // new value. Its watch keys changed too (src ignored now): applied to its watch.
   writeFileSync(join(at, '.env'), envText.replace('A=from-file', 'A=changed'))
+  writeFileSync(file, JSON.stringify({ ...config, children: [{ ...config.children[0], watchIgnore: ['*.log', 'src'] }, config.children[1]] }))
   const from = cli.lines.length
   cli.process.kill('SIGHUP')
   await cli.waitFor('the reload', (line) => line.json?.type === 'steward' && /^reload: restarted web; unchanged worker$/.test(String(line.json.message)), 15_000, from)
-  const reloaded = await cli.waitFor("web's environment after the reload", isLine(/^env /, 'stack/web'), 15_000, from)
-  assert.equal(envOf(reloaded).A, 'changed')
-  // Its watch goes on after the reload.
+  await cli.waitFor("web's environment after the reload", isLine(/^env \{"A":"changed"/, 'stack/web'), 15_000, from)
   await touch(at, 'src/a.js', 1)
-  await nextRestart(cli, 'stack/web', 'a write after the reload')
+  await touch(at, 'b.js', 1)
+  const after = await nextRestart(cli, 'stack/web', 'writes after the reload')
+  assert.deepEqual(after.note.json!.files, ['b.js'], "the reload's watchIgnore applies: src is ignored now")
 
   // An app an operator stopped stays stopped: a change says so and starts nothing.
   assert.equal((await inProcess(['stop', 'web', '--socket', socket])).code, 0)
   const stoppedAt = cli.lines.length
-  await touch(at, 'src/a.js', 1)
+  await touch(at, 'b.js', 1)
   const kept = await cli.waitFor('the note on a stopped app', (line) => line.json?.type === 'steward' && line.json.watch === 'stopped', 15_000, stoppedAt)
-  assert.match(String(kept.json!.message), /^web: file changed: src\/a\.js; not restarting: it was stopped \(steward start web starts it\)$/)
+  assert.match(String(kept.json!.message), /^web: file changed: b\.js; not restarting: it was stopped \(steward start web starts it\)$/)
   assert.equal(cli.lines.slice(stoppedAt).filter(pidLine('stack/web')).length, 0, 'no child of web started')
 
   cli.process.kill('SIGTERM')
