@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EnvFileError, parseEnvFile, readEnvFile } from './env-file.js'
@@ -85,4 +85,18 @@ test('readEnvFile reads a file and names it as shown', (t) => {
   writeFileSync(file, 'A=1\n')
   assert.deepEqual(readEnvFile(file), { A: '1' })
   assert.throws(() => readEnvFile(join(folder, 'missing')), { code: 'ENOENT' })
+})
+
+test("the README's example env file reads as the README says", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('The\nformat, read by steward itself'))
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1]
+  assert.ok(block !== undefined, "the README's env file example")
+  assert.deepEqual(parseEnvFile(block, 'README.md'), {
+    PORT: '8080',
+    NODE_ENV: 'production',
+    GREETING: 'single quotes are literal: $HOME \\n',
+    MOTD: 'double quotes know \n, \t, ", \\ and may span\nlines',
+    PATH_LIKE: '$HOME/bin',
+  })
 })

@@ -13,6 +13,7 @@ import { alive, assertJsonLines, childPids, inProcess, isLine, startCli, type Cl
 
 /** A child that says its pid (stderr) and the variables the tests set (stdout), then stays. */
 const app = `process.stderr.write('pid ' + process.pid + '\\n')
+if (process.env.DEAF === '1') process.on('SIGTERM', () => {})
 const { A, B, C, D, E } = process.env
 process.stdout.write('env ' + JSON.stringify({ A, B, C, D, E }) + '\\n')
 setInterval(() => {}, 1000)
@@ -110,7 +111,8 @@ test('steward up: watch restarts only its app, once per burst; envFile reaches i
     name: 'stack',
     children: [
       { name: 'web', ...child, cwd: 'web', watch: ['.'], watchDelay: '300ms', watchIgnore: ['*.log'], envFile: '.env', env: { B: 'explicit' } },
-      { name: 'worker', ...child },
+      // Deaf to SIGTERM: the tree's stop waits for its SIGKILL, web still running meanwhile.
+      { name: 'worker', ...child, env: { DEAF: '1' }, killAfter: '4s' },
     ],
   }
   writeFileSync(file, JSON.stringify(config))
@@ -160,8 +162,15 @@ test('steward up: watch restarts only its app, once per burst; envFile reaches i
   assert.match(String(kept.json!.message), /^web: file changed: b\.js; not restarting: it was stopped \(steward start web starts it\)$/)
   assert.equal(cli.lines.slice(stoppedAt).filter(pidLine('stack/web')).length, 0, 'no child of web started')
 
+  assert.equal((await inProcess(['start', 'web', '--socket', socket])).code, 0)
+  await cli.waitFor('web started again', pidLine('stack/web'), 15_000, stoppedAt)
+  const stopping = cli.lines.length
   cli.process.kill('SIGTERM')
+  await cli.waitFor('the stop', (line) => line.json?.type === 'steward' && line.json.signal === 'SIGTERM', 15_000, stopping)
+  // While the tree stops (the worker waits for its SIGKILL), a change restarts nothing and says nothing.
+  await touch(at, 'b.js', 1)
   assert.equal((await cli.exited).code, 143)
+  assert.deepEqual(cli.lines.slice(stopping).filter((line) => line.json?.type === 'steward' && line.json.app === 'web'), [])
   for (const pid of [...pidsOf('stack/web'), ...pidsOf('stack/worker')]) assert.equal(alive(pid), false, `child ${pid} is gone`)
   assertJsonLines(cli)
 })
