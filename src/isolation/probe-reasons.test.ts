@@ -31,7 +31,7 @@ async function firstHang(heartbeat: ProcessHeartbeat): Promise<{ hung: HungEvent
   const events: StewardEvent[] = []
   let status: ProbeFailure | null = null
   const { result, leaks } = await checkLeaks(async () => {
-    const run = steward(processWard('sleep', ['600'], { heartbeat }), { name: 'app', timeout: 600, maxRestarts: 0 }).start({ onEvent: (event) => events.push(event) })
+    const run = steward(processWard('sleep', ['600'], { heartbeat }), { name: 'app', timeout: 2_000, maxRestarts: 0 }).start({ onEvent: (event) => events.push(event) })
     await waitFor('a probe failure in status()', () => run.status().probeFailure !== null)
     status = run.status().probeFailure
     const outcome = await run.done
@@ -57,7 +57,7 @@ test('exec probe: a command not found says so (ENOENT) in the hung event, status
   assert.ok((hung.probeFailure?.failures ?? 0) >= 1)
   assert.equal(status?.message, 'exec redis-clii-steward-test: not found (ENOENT)')
   assert.ok(error instanceof WardHungError)
-  assert.match(error.message, /did not beat for 600 ms; probe: exec redis-clii-steward-test: not found \(ENOENT\)$/)
+  assert.match(error.message, /did not beat for 2000 ms; probe: exec redis-clii-steward-test: not found \(ENOENT\)$/)
 })
 
 test('exec probe: a non-zero exit says its code and the last line of its stderr', { timeout: 30_000 }, async () => {
