@@ -11,6 +11,7 @@ import type { Ward } from '../steward/ward.js'
 import { cliBackoff, restartDefaults, type BackoffRange } from './defaults.js'
 import { parseBackoffRange, parseDuration, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
 import { logLimits, type LogPlan } from './log-files.js'
+import { resolveStewardToSelf } from './self-resolve.js'
 
 /** The files `steward up` looks for in the current folder, in this order. */
 export const configNames = ['steward.config.js', 'steward.config.mjs', 'steward.config.json'] as const
@@ -72,7 +73,8 @@ let loads = 0
 /**
  * Reads a config file: JSON, or a module whose default export is the config (or a promise of it).
  * A module is imported afresh each time (a new query string), so that `steward reload` reads
- * the edited file; the modules it imports in turn stay cached.
+ * the edited file; the modules it imports in turn stay cached. `steward` imported by the module
+ * (or by what it imports) is this copy of steward, wherever the file is ({@link resolveStewardToSelf}).
  */
 export async function readConfig(file: string): Promise<unknown> {
   const name = basename(file)
@@ -84,6 +86,7 @@ export async function readConfig(file: string): Promise<unknown> {
     }
   }
   let module: { default?: unknown }
+  resolveStewardToSelf()
   try {
     const url = pathToFileURL(file)
     if (loads++ > 0) url.searchParams.set('reload', String(loads))
