@@ -38,7 +38,7 @@ export interface WardStatus {
   readonly restarts: number
   /**
    * The reasons this run can be restarted for (each a `reason` its `restarting` events may carry),
-   * from its options and its place in a tree: `hung` with a finite `timeout`/`startTimeout`,
+   * from its options and its place in a tree: `hung` always (`timeout` is finite),
    * `stalled` with a `progressTimeout`, `idle` with an `idleTimeout`, `failed` always, `memory`
    * for a process ward with `maxMemory` or a thread ward with `resourceLimits`, `start` with a
    * `shouldRestart`, `returned` under `restart: 'permanent'` (none of these under `temporary`),
@@ -75,10 +75,9 @@ export interface WardStatus {
   readonly uptime: number | null
   /**
    * A process ward's resident memory in bytes while its child runs: the sum of `VmRSS` over its
-   * process group's live members (as `maxMemory` measures it), read from /proc when the status is
-   * sampled (all process wards' groups in one /proc scan, at most once a second: see
-   * `usageEvery`), so a figure is up to a second old; `null` otherwise, on systems without /proc,
-   * for a thread ward and a supervisor.
+   * process group's live members (as `maxMemory` measures it), from /proc: one scan for every
+   * process ward's group at most once a second, made when a status is built, so a figure may be up
+   * to a second old; `null` otherwise, on systems without /proc, for a thread ward and a supervisor.
    */
   readonly rss: number | null
   /** The CPU time (user + system, seconds) of the same processes, as `rss`; `null` when `rss` is. */

@@ -37,8 +37,8 @@ export type Placement = undefined | { readonly siblingRestarts: boolean }
 
 /**
  * The restart reasons a run with these options can report in a `restarting` event:
- * - `hung` with a finite `timeout` or `startTimeout`; `stalled` with a `progressTimeout`; `idle`
- *   with an `idleTimeout`;
+ * - `hung` always (`timeout` is finite); `stalled` with a `progressTimeout`; `idle` with an
+ *   `idleTimeout`;
  * - `failed` always, `memory` for a memory-limited process or thread ward, `start` when a
  *   `shouldRestart` may choose to restart a start error, `returned` under `restart: 'permanent'`
  *   (none of these for `temporary`, which never restarts);
@@ -49,7 +49,7 @@ export type Placement = undefined | { readonly siblingRestarts: boolean }
 export function restartReasonsOf(options: ResolvedOptions, placement: Placement): readonly RestartReason[] {
   let mask = 0
   if (options.restart !== 'temporary') {
-    if (Math.min(options.timeout, options.startTimeout) !== Infinity) mask |= bit.hung
+    mask |= bit.hung // `timeout` is always finite
     if (options.progressTimeout !== Infinity) mask |= bit.stalled
     if (options.idleTimeout !== Infinity) mask |= bit.idle
     mask |= bit.failed
