@@ -100,8 +100,9 @@ export function memorySamplerFor(clock: Clock): MemorySampler {
 /**
  * The figures of every live process ward's group, as `status()` shows them: the first ask after
  * `every` ms (or after a group was added) scans /proc once for all tracked groups, and every ask
- * until then reads that scan. So building a status of N process wards, or a scrape, costs at most
- * one scan, and a status polled many times a second costs one scan a second. No timer: nothing is
+ * until then — and every ask in the same synchronous turn, whatever `every` — reads that scan. So
+ * building a status of N process wards, or a scrape, costs at most one scan, and a status polled
+ * many times a second costs one scan a second. No timer: nothing is
  * read while nobody asks. Real time (`performance.now()`), whatever clock the runs use: /proc
  * changes in real time. @internal
  */
@@ -114,6 +115,11 @@ export class UsageSampler {
   /** A group was tracked since the last scan: the next ask scans. */
   #added = false
   #selfFds: number | null = null
+  /** A scan was made in this synchronous turn (until the next microtask). */
+  #thisTurn = false
+  readonly #turnEnded = (): void => {
+    this.#thisTurn = false
+  }
 
   constructor(every: number) {
     this.every = every
@@ -144,11 +150,15 @@ export class UsageSampler {
   }
 
   #refresh(): void {
+    // One status() (one scrape) is one synchronous walk: it reads one scan, even at the turn of an interval.
+    if (this.#thisTurn) return
     const now = performance.now()
     if (!this.#added && now - this.#sampledAt < this.every) return
     usageScans.count++
     this.#sampledAt = now
     this.#added = false
+    this.#thisTurn = true
+    queueMicrotask(this.#turnEnded)
     this.#sample = groupsUsage(this.#groups)
     try {
       // Less the one the read itself opens.

@@ -302,3 +302,33 @@ test('process figures of the steward process itself, and none with processMetric
   assert.throws(() => stewardMetrics(run, { processMetrics: 'yes' as never }), /option 'processMetrics' must be true or false/)
   await clock.runUntil(run.stop())
 })
+
+test("a process ward's figures: pid, RSS, CPU, open fds and start time under its path; promtool accepts them", { timeout: 30_000, skip: process.platform === 'linux' ? false : 'needs /proc' }, async () => {
+  const run = supervisor({ name: 'app' }, [{ name: 'sleeper', ward: processWard('sleep', ['60'], { heartbeat: 'none' }) }]).start()
+  const metrics = stewardMetrics(run)
+  try {
+    const deadline = Date.now() + 20_000
+    while (run.status().children[0]?.fds == null) {
+      assert.ok(Date.now() < deadline, 'the sleeper has its figures within 20 s')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const text = metrics.render()
+    const status = run.status().children[0]!
+    assert.equal(sample(text, 'steward_process_pid{path="app/sleeper"}'), status.pid)
+    assert.ok(sample(text, 'steward_process_resident_memory_bytes{path="app/sleeper"}')! > 100_000)
+    assert.ok(sample(text, 'steward_process_cpu_seconds_total{path="app/sleeper"}')! >= 0)
+    assert.ok(sample(text, 'steward_process_open_fds{path="app/sleeper"}')! >= 3)
+    const started = sample(text, 'steward_process_start_time_seconds{path="app/sleeper"}')!
+    assert.ok(Math.abs(started - Date.now() / 1000) < 30, `start time ${started}`)
+    assert.match(text, /^# TYPE steward_process_cpu_seconds_total counter$/m)
+    const checked = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
+    assert.equal(checked.status, 0, `promtool check metrics:\n${checked.stdout}${checked.stderr}`)
+    assert.equal(`${checked.stdout}${checked.stderr}`.trim(), '')
+  } finally {
+    await run.stop()
+  }
+  // Gone with its child; its counters stay.
+  const after = metrics.render()
+  assert.equal(sample(after, 'steward_process_pid{path="app/sleeper"}'), undefined)
+  assert.equal(sample(after, 'steward_restarts_total{path="app/sleeper",reason="failed"}'), 0)
+})
