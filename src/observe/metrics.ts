@@ -108,6 +108,11 @@ class PathCounters {
   readonly lines: Array<string | undefined> = new Array<string | undefined>(families).fill(undefined)
   /** The clock time its current incarnation started, from the last `started` event. */
   startedAt: number | undefined = undefined
+  /**
+   * The gauge lines that change seldom (state, up, attempt, pid, start time), kept with what they
+   * were made of: a render makes a line again only when its value changed.
+   */
+  gauges: GaugeLines | undefined = undefined
 
   constructor(path: string) {
     this.label = label(path)
@@ -156,17 +161,17 @@ class PathCounters {
     this.seed(fed)
   }
 
-  /** The lines of `family` for this path, each ending with a newline; '' when it has none. */
+  /** The lines of `family` for this path, joined by newlines (none after the last); '' when it has none. */
   rendered(family: number): string {
     const cached = this.lines[family]
     if (cached !== undefined) return cached
     let text = ''
     if (family === RESTARTS) {
       for (let i = 0; i < reasons.length; i++) {
-        if ((this.restartSeries & (1 << i)) !== 0) text += `steward_restarts_total{path="${this.label}",reason="${reasons[i]}"} ${this.restarts[i]}\n`
+        if ((this.restartSeries & (1 << i)) !== 0) text += `${text === '' ? '' : '\n'}steward_restarts_total{path="${this.label}",reason="${reasons[i]}"} ${this.restarts[i]}`
       }
     } else if ((this.series & (1 << family)) !== 0) {
-      text = `${counterNames[family]}{path="${this.label}"} ${this.counts[family]}\n`
+      text = `${counterNames[family]}{path="${this.label}"} ${this.counts[family]}`
     }
     this.lines[family] = text
     return text
@@ -174,6 +179,21 @@ class PathCounters {
 }
 
 const live = new Set(['working', 'idle', 'waiting'])
+
+/** A ward's seldom-changing gauge lines and their values (see {@link PathCounters.gauges}). */
+class GaugeLines {
+  kind = ''
+  state = ''
+  stateLine = ''
+  up: boolean | undefined = undefined
+  upLine = ''
+  attempt = -1
+  attemptLine = ''
+  pid = -1
+  pidLine = ''
+  startTime = -1
+  startTimeLine = ''
+}
 
 /** This process's start, in unix seconds (to the millisecond). */
 const processStart = Math.round(performance.timeOrigin) / 1000
@@ -297,46 +317,74 @@ class Metrics implements StewardMetrics {
 
   render(): string {
     const now = this.#clock.now()
-    let state = ''
-    let up = ''
-    let attempt = ''
-    let beatAge = ''
-    let uptime = ''
-    let pid = ''
-    let rss = ''
-    let cpu = ''
-    let fds = ''
-    let started = ''
+    // One array per family and one join at the end: a flat string, no rope of 100,000 pieces.
+    const state: string[] = []
+    const up: string[] = []
+    const attempt: string[] = []
+    const beatAge: string[] = []
+    const uptime: string[] = []
+    const pid: string[] = []
+    const rss: string[] = []
+    const cpu: string[] = []
+    const fds: string[] = []
+    const started: string[] = []
     const walk = (status: WardStatus): void => {
       const counters = this.#counters(status.path)
       if (status.kind === 'supervisor') counters.seed(1 << GIVE_UPS)
       else if (counters.seenReasons !== status.restartReasons) counters.seedReasons(status.restartReasons ?? [])
       const path = counters.label
-      state += `steward_state{path="${path}",kind="${status.kind}",state="${status.state}"} 1\n`
-      up += `steward_up{path="${path}"} ${status.up ? 1 : 0}\n`
-      attempt += `steward_attempt{path="${path}"} ${status.attempt}\n`
-      if (status.lastBeatAgo !== null) beatAge += `steward_last_beat_age_seconds{path="${path}"} ${status.lastBeatAgo / 1000}\n`
+      const gauges = (counters.gauges ??= new GaugeLines())
+      if (gauges.state !== status.state || gauges.kind !== status.kind) {
+        gauges.kind = status.kind
+        gauges.state = status.state
+        gauges.stateLine = `steward_state{path="${path}",kind="${status.kind}",state="${status.state}"} 1`
+      }
+      state.push(gauges.stateLine)
+      if (gauges.up !== status.up) {
+        gauges.up = status.up
+        gauges.upLine = `steward_up{path="${path}"} ${status.up ? 1 : 0}`
+      }
+      up.push(gauges.upLine)
+      if (gauges.attempt !== status.attempt) {
+        gauges.attempt = status.attempt
+        gauges.attemptLine = `steward_attempt{path="${path}"} ${status.attempt}`
+      }
+      attempt.push(gauges.attemptLine)
+      if (status.lastBeatAgo !== null) beatAge.push(`steward_last_beat_age_seconds{path="${path}"} ${status.lastBeatAgo / 1000}`)
       const startedAt = counters.startedAt
-      if (startedAt !== undefined && live.has(status.state)) uptime += `steward_incarnation_uptime_seconds{path="${path}"} ${Math.max(0, now - startedAt) / 1000}\n`
+      if (startedAt !== undefined && live.has(status.state)) uptime.push(`steward_incarnation_uptime_seconds{path="${path}"} ${Math.max(0, now - startedAt) / 1000}`)
       if (status.pid !== null) {
-        pid += `steward_process_pid{path="${path}"} ${status.pid}\n`
-        if (status.rss !== null) rss += `steward_process_resident_memory_bytes{path="${path}"} ${status.rss}\n`
-        if (status.cpu !== null) cpu += `steward_process_cpu_seconds_total{path="${path}"} ${status.cpu}\n`
-        if (status.fds !== null) fds += `steward_process_open_fds{path="${path}"} ${status.fds}\n`
-        if (status.startTime !== null) started += `steward_process_start_time_seconds{path="${path}"} ${status.startTime}\n`
+        if (gauges.pid !== status.pid) {
+          gauges.pid = status.pid
+          gauges.pidLine = `steward_process_pid{path="${path}"} ${status.pid}`
+        }
+        pid.push(gauges.pidLine)
+        if (status.rss !== null) rss.push(`steward_process_resident_memory_bytes{path="${path}"} ${status.rss}`)
+        if (status.cpu !== null) cpu.push(`steward_process_cpu_seconds_total{path="${path}"} ${status.cpu}`)
+        if (status.fds !== null) fds.push(`steward_process_open_fds{path="${path}"} ${status.fds}`)
+        if (status.startTime !== null) {
+          if (gauges.startTime !== status.startTime) {
+            gauges.startTime = status.startTime
+            gauges.startTimeLine = `steward_process_start_time_seconds{path="${path}"} ${status.startTime}`
+          }
+          started.push(gauges.startTimeLine)
+        }
       }
       for (const child of status.children) walk(child)
     }
     walk(this.#run.status())
 
-    let out = ''
-    const family = (name: string, type: string, help: string, samples: string): void => {
-      out += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${samples}`
+    const out: string[] = []
+    const family = (name: string, type: string, help: string, samples: readonly string[]): void => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+      for (const sample of samples) out.push(sample)
     }
     for (let index = 0; index < families; index++) {
-      let samples = ''
-      for (const counters of this.#paths.values()) samples += counters.rendered(index)
-      family(counterNames[index]!, 'counter', counterHelp[index]!, samples)
+      out.push(`# HELP ${counterNames[index]!} ${counterHelp[index]!}`, `# TYPE ${counterNames[index]!} counter`)
+      for (const counters of this.#paths.values()) {
+        const lines = counters.rendered(index)
+        if (lines !== '') out.push(lines)
+      }
     }
     family('steward_state', 'gauge', 'The current state of a ward (1 on the series of its state).', state)
     family('steward_up', 'gauge', 'Whether the current incarnation showed it is up (1) or not (0).', up)
@@ -350,21 +398,22 @@ class Metrics implements StewardMetrics {
     family('steward_process_start_time_seconds', 'gauge', "Start time of a process ward's child since the unix epoch, in seconds.", started)
     if (this.#processMetrics) {
       const usage = process.cpuUsage()
-      family('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', `process_resident_memory_bytes ${process.memoryUsage.rss()}\n`)
-      family('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.', `process_cpu_seconds_total ${(usage.user + usage.system) / 1e6}\n`)
+      family('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [`process_resident_memory_bytes ${process.memoryUsage.rss()}`])
+      family('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.', [`process_cpu_seconds_total ${(usage.user + usage.system) / 1e6}`])
       const openFds = usageSampler.selfFds()
-      if (openFds !== null) family('process_open_fds', 'gauge', 'Number of open file descriptors.', `process_open_fds ${openFds}\n`)
-      family('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', `process_start_time_seconds ${processStart}\n`)
+      if (openFds !== null) family('process_open_fds', 'gauge', 'Number of open file descriptors.', [`process_open_fds ${openFds}`])
+      family('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', [`process_start_time_seconds ${processStart}`])
     }
-    let histogram = ''
+    const histogram: string[] = []
     // record() counts a hang in every bucket it fits: the counts are cumulative already.
-    for (let i = 0; i < this.#bounds.length; i++) histogram += `steward_hang_detection_lateness_seconds_bucket{le="${this.#bounds[i]}"} ${this.#bucketCounts[i]}\n`
-    histogram +=
-      `steward_hang_detection_lateness_seconds_bucket{le="+Inf"} ${this.#latenessCount}\n` +
-      `steward_hang_detection_lateness_seconds_sum ${this.#latenessSum}\n` +
-      `steward_hang_detection_lateness_seconds_count ${this.#latenessCount}\n`
+    for (let i = 0; i < this.#bounds.length; i++) histogram.push(`steward_hang_detection_lateness_seconds_bucket{le="${this.#bounds[i]}"} ${this.#bucketCounts[i]}`)
+    histogram.push(
+      `steward_hang_detection_lateness_seconds_bucket{le="+Inf"} ${this.#latenessCount}`,
+      `steward_hang_detection_lateness_seconds_sum ${this.#latenessSum}`,
+      `steward_hang_detection_lateness_seconds_count ${this.#latenessCount}`,
+    )
     family('steward_hang_detection_lateness_seconds', 'histogram', 'How late hangs were noticed: seconds from the missed deadline to the restart decision.', histogram)
-    return out
+    return `${out.join('\n')}\n`
   }
 
   dispose(): void {
