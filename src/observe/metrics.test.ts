@@ -68,8 +68,14 @@ test('metrics count restarts by reason and hangs, and read the gauges from the s
   const clock = new ManualClock()
   const run = tree(clock)
   const metrics = stewardMetrics(run, { clock })
+  await clock.advance(1)
+  // A render before the changes: the lines it made are not reused once their values changed.
+  const first = metrics.render()
+  assert.equal(sample(first, 'steward_state{path="app/hanger",kind="steward",state="working"}'), 1)
+  assert.equal(sample(first, 'steward_attempt{path="app/hanger"}'), 1)
   await clock.advanceTo(500)
   const text = metrics.render()
+  assert.equal(sample(text, 'steward_state{path="app/hanger",kind="steward",state="working"}'), undefined)
   // hanger beats at 0, 50 … 200 and stops (its sleep ends at 250), timeout 200: hung at 400 exactly.
   assert.equal(sample(text, 'steward_restarts_total{path="app/hanger",reason="hung"}'), 1)
   assert.equal(sample(text, 'steward_hangs_total{path="app/hanger"}'), 1)
