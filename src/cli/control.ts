@@ -49,6 +49,8 @@ export interface AppStatus {
   readonly rss: number | null
   /** CPU seconds (user + system) of the child's process group, when known. */
   readonly cpu: number | null
+  /** Open file descriptors of the child's process group, when known. */
+  readonly fds: number | null
   /** The last probe failure's message, while its probe fails. */
   readonly probeFailure: string | null
 }
@@ -167,6 +169,7 @@ export function appStatus(status: WardStatus): AppStatus {
     lastFailure: status.lastFailure === null ? null : { message: status.lastFailure.message, name: status.lastFailure.name },
     rss: status.rss,
     cpu: status.cpu,
+    fds: status.fds,
     probeFailure: status.probeFailure === null ? null : status.probeFailure.message,
   }
 }

@@ -163,7 +163,7 @@ test('/metrics, /status, 404 and 405', { timeout: 15_000 }, async () => {
   try {
     await poll(() => get(`${server.url}/readyz`), (r) => r.status === 200)
     worker.crash()
-    const metrics = await poll(() => get(`${server.url}/metrics`), (r) => r.body.includes('reason="failed"'))
+    const metrics = await poll(() => get(`${server.url}/metrics`), (r) => r.body.includes('reason="failed"} 1'))
     assert.equal(metrics.type, 'text/plain; version=0.0.4; charset=utf-8')
     assert.match(metrics.body, /^steward_restarts_total\{path="app\/worker",reason="failed"\} 1$/m)
     assert.equal((await get(`${server.url}/nope`)).status, 404)

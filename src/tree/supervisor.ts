@@ -12,6 +12,7 @@ import { resolveChildSpec, resolveSupervisorOptions, type ResolvedChild, type Re
 import type { Lifecycle, Outcome, StopReport } from '../steward/run-api.js'
 import { StewardRun } from '../steward/run.js'
 import { TerminateTree } from '../steward/sentinels.js'
+import { restartReasonsOf } from '../steward/restart-reasons.js'
 import type { Ward, WardContext } from '../steward/ward.js'
 
 /**
@@ -164,11 +165,14 @@ function resolve(options: SupervisorOptions | undefined): Resolved {
   return { ...resolved, policy: { intensity: resolved.intensity, backoff: resolved.backoff } }
 }
 
+/** A supervisor's restart reasons: none (its children's restarts are theirs). */
+const noReasons: readonly RestartReason[] = Object.freeze([])
+
 /**
  * The status of a child not started yet: it waits for the one before it to be up (`waitingFor`),
  * is blocked by it, or an operator stopped it first.
  */
-function notStarted(path: string, name: string, waitingFor: string | undefined, blocked: boolean, stopped: boolean): WardStatus {
+function notStarted(path: string, name: string, waitingFor: string | undefined, blocked: boolean, stopped: boolean, restartReasons: readonly RestartReason[]): WardStatus {
   return {
     ...(waitingFor === undefined ? {} : { waitingFor }),
     ...(blocked ? { blocked: true as const } : {}),
@@ -178,6 +182,7 @@ function notStarted(path: string, name: string, waitingFor: string | undefined, 
     state: stopped ? 'stopped' : 'starting',
     attempt: 0,
     restarts: 0,
+    restartReasons,
     up: false,
     lastBeatAgo: null,
     progress: undefined,
@@ -189,6 +194,8 @@ function notStarted(path: string, name: string, waitingFor: string | undefined, 
       uptime: null,
       rss: null,
       cpu: null,
+      fds: null,
+      startTime: null,
     abandoned: 0,
     lastAbandoned: null,
     children: [],
@@ -241,6 +248,10 @@ class Child implements ChildDecider {
 
   childFailed(reason: string, error: Error): void {
     this.tree.childFailed(this, reason as RestartReason, error)
+  }
+
+  get siblingRestarts(): boolean {
+    return this.tree.restartsSiblings
   }
 
   /** It is up, or its run ended: every wait for it ends. */
@@ -325,6 +336,11 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
 
   get name(): string {
     return this.#options.name
+  }
+
+  /** Whether its strategy restarts other children with a failed one (one-for-all, rest-for-one). */
+  get restartsSiblings(): boolean {
+    return this.#options.strategy === 'one-for-all' || this.#options.strategy === 'rest-for-one'
   }
 
   /** Whether `child` is still one of its children. */
@@ -475,6 +491,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       state,
       attempt: this.#attempt,
       restarts: this.#restarts,
+      restartReasons: noReasons,
       up: this.phase === RUNNING && this.#children.every((child) => child.kept === 'stopped' || child.run?.isUp === true),
       lastBeatAgo: null,
       progress: undefined,
@@ -486,13 +503,15 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       uptime: null,
       rss: null,
       cpu: null,
+      fds: null,
+      startTime: null,
       abandoned: 0,
       lastAbandoned: null,
       children: this.#children.map((child, index) => {
         if (child.run !== undefined) return child.run.status()
         const stopped = child.kept === 'stopped'
         const before = !stopped && this.#options.startOrder === 'ready' && index > 0 ? this.#children[index - 1]!.name : undefined
-        return notStarted(`${this.path}/${child.name}`, child.name, child.blockedBy ?? before, child.blockedBy !== undefined, stopped)
+        return notStarted(`${this.path}/${child.name}`, child.name, child.blockedBy ?? before, child.blockedBy !== undefined, stopped, restartReasonsOf(child.spec.options, child))
       }),
     }
   }
