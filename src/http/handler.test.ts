@@ -147,6 +147,12 @@ test('with a token, a request without it or with a wrong one gets 401 and no dat
     const page = await get(`${server.url}/`)
     assert.equal(page.status, 200)
     assert.ok(!page.body.includes('secret-'))
+    // The icon too: the page links favicon.svg, a browser asks /favicon.ico on its own; neither is a 404.
+    for (const icon of ['/favicon.svg', '/favicon.ico']) {
+      const answer = await get(`${server.url}${icon}`)
+      assert.deepEqual([answer.status, answer.type], [200, 'image/svg+xml'], icon)
+      assert.match(answer.body, /^<svg /)
+    }
     assert.equal(bearerMatches('Bearer abc', 'abc'), true)
     assert.equal(bearerMatches('Bearer abd', 'abc'), false)
     assert.equal(bearerMatches(undefined, 'abc'), false)
