@@ -198,7 +198,11 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
     assert.ok(began > 0, `the worker was shown restarting: ${JSON.stringify(seen)}`)
     const settled = seen.findIndex((s, i) => i > began && s.pid === String(afterRestart.worker) && s.state === 'working')
     assert.ok(settled > began, `the worker was shown working with its new pid: ${JSON.stringify(seen)}`)
-    for (const s of seen.slice(began, settled)) assert.ok(['restarting', 'starting'].includes(s.state), `while retiring and starting again: ${JSON.stringify(seen)}`)
+    for (const s of seen.slice(began, settled)) {
+      assert.ok(['restarting', 'starting'].includes(s.state), `while retiring and starting again: ${JSON.stringify(seen)}`)
+      // Once the new incarnation started, the old process's pid is not shown as its.
+      assert.ok(s.state !== 'starting' || s.pid !== String(before.worker), `the old pid shown for the new start: ${JSON.stringify(seen)}`)
+    }
     // The timeline has its restart and its new start; the logs follow the new process.
     await page.locator('#timeline li[data-type="restarting"][data-path="stack/worker"]').first().waitFor()
     assert.match((await page.locator('#timeline li[data-type="restarting"][data-path="stack/worker"]').first().textContent()) ?? '', /reason manual/)

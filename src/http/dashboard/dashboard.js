@@ -337,7 +337,13 @@ function onEvent(event, id) {
   if (entry !== undefined) {
     // A failure is followed at once by `restarting` or `gave-up`: those say what happens next.
     if (event.type === 'restarting') entry.retiring = 'restart'
-    if (event.type === 'started') entry.retiring = undefined
+    if (event.type === 'started') {
+      // The last incarnation is gone: its process's figures go with it until the new one spawns.
+      entry.retiring = undefined
+      entry.status = { ...entry.status, pid: null, uptime: null, rss: null, cpu: null, lastBeatAgo: null }
+      for (const key of ['pid', 'uptime', 'rss', 'cpu', 'beat']) entry.figures[key].textContent = '–'
+    }
+    if (event.type === 'spawned' && event.pid !== undefined) entry.figures.pid.textContent = String(event.pid)
     const state = { restarting: 'restarting', started: 'starting', stopped: 'stopped', completed: 'completed', 'gave-up': 'gave up' }[event.type]
     if (state !== undefined) { entry.li.dataset.state = state; entry.state.textContent = state }
   }
