@@ -19,7 +19,9 @@ export interface HttpHandlerOptions {
    */
   readonly token?: string
   /**
-   * How many events /events keeps for `Last-Event-ID` replay.
+   * How many events /events keeps for `Last-Event-ID` replay; as many child output lines (`line`
+   * events) are kept beside them, so a chatty child never pushes a restart out of the replay, and
+   * a page opened late gets the recent lines.
    * @default 1000
    */
   readonly replay?: number
