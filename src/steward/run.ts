@@ -259,6 +259,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       uptime: current === undefined || this.phase !== RUNNING ? null : this.uptime,
       rss: usage?.rss ?? null,
       cpu: usage?.cpu ?? null,
+      ...(spawned?.probe === undefined ? {} : { probe: spawned.probe }),
       abandoned: this.#log?.abandoned ?? 0,
       lastAbandoned: this.#log?.lastAbandoned ?? null,
       children: child === undefined ? [] : [child.status()],
