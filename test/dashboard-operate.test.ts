@@ -86,15 +86,34 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
   const worker = join(dir, 'app.mjs')
   // Each app prints a line every 100 ms (its heartbeat) with its name and pid, and takes a moment to
   // leave on SIGTERM, so a retirement can be seen.
+  // web also answers /health: 200, or 503 while the file `sick` exists (its probe then fails).
+  const sick = join(dir, 'sick')
   writeFileSync(
     worker,
-    `let n = 0\nprocess.on('SIGTERM', () => { console.log('leaving'); setTimeout(() => process.exit(0), 300) })\nsetInterval(() => console.log(\`tick \${++n} \${process.env.APP} \${process.pid}\`), 100)\n`,
+    [
+      `import { createServer } from 'node:http'`,
+      `import { existsSync } from 'node:fs'`,
+      `let n = 0`,
+      `process.on('SIGTERM', () => { console.log('leaving'); setTimeout(() => process.exit(0), 300) })`,
+      `setInterval(() => console.log(\`tick \${++n} \${process.env.APP} \${process.pid}\`), 100)`,
+      `if (process.env.PORT) createServer((req, res) => { res.statusCode = existsSync(${JSON.stringify(sick)}) ? 503 : 200; res.end() }).listen(Number(process.env.PORT), '127.0.0.1')`,
+      '',
+    ].join('\n'),
   )
+  const webPort = await freePort()
   writeFileSync(
     join(dir, 'steward.config.json'),
     JSON.stringify({
       name: 'stack',
-      children: APPS.map((name) => ({ name, command: process.execPath, args: [worker], heartbeat: 'stdout', startTimeout: '20s', timeout: '10s', env: { APP: name } })),
+      children: APPS.map((name) => ({
+        name,
+        command: process.execPath,
+        args: [worker],
+        heartbeat: name === 'web' ? { http: `http://127.0.0.1:${webPort}/health`, every: '200ms' } : 'stdout',
+        startTimeout: '20s',
+        timeout: '10s',
+        env: name === 'web' ? { APP: name, PORT: String(webPort) } : { APP: name },
+      })),
     }),
   )
   const port = await freePort()
@@ -146,6 +165,17 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
       assert.equal(await page.locator(`#tree [data-path="stack/${app}"]`).getAttribute('data-state'), 'working')
       assert.equal(await row(page, app).locator('button', { hasText: 'Restart' }).getAttribute('aria-label'), `Restart ${app}`)
     }
+    // web's probe, and why it fails while it does (no class name, no restart: its timeout is long).
+    const probeText = `http GET http://127.0.0.1:${webPort}/health every 200 ms`
+    await textIs(page, '#tree [data-path="stack/web"] > .row .probe', `probe: ${probeText}`)
+    writeFileSync(sick, '')
+    await page.locator('#tree [data-path="stack/web"] > .row .probe[data-failing="true"]').waitFor({ timeout: 10_000 })
+    assert.match((await row(page, 'web').locator('.probe').textContent()) ?? '', new RegExp(`^probe failing \\(\\d+ in a row\\): http GET http://127\\.0\\.0\\.1:${webPort}/health: 503 Service Unavailable$`))
+    await page.screenshot({ path: new URL('dashboard-probe-failing.png', artifacts).pathname })
+    rmSync(sick)
+    await textIs(page, '#tree [data-path="stack/web"] > .row .probe', `probe: ${probeText}`)
+    assert.equal((await pids(port)).web, before.web, 'the probe failed for less than its timeout: no restart')
+
     // The uptime counts on between snapshots.
     const uptime = await shown(page, 'web', 'uptime')
     await page.waitForFunction(`document.querySelector('#tree [data-path="stack/web"] > .row dd.uptime')?.textContent !== ${JSON.stringify(uptime)}`, undefined, { timeout: 5_000 })

@@ -178,7 +178,9 @@ function update(entry, status, receivedAt) {
   f.restarts.textContent = String(status.restarts)
   f.attempt.textContent = String(status.attempt)
   f.progress.textContent = text(status.progress)
-  for (const key of ['pid', 'uptime', 'rss', 'cpu', 'beat', 'progress']) f[key].parentElement.hidden = !steward
+  for (const key of ['pid', 'uptime', 'rss', 'cpu', 'beat']) f[key].parentElement.hidden = !steward
+  // Progress only for wards that report one (a process ward rarely does).
+  f.progress.parentElement.hidden = !steward || status.progress === undefined
   entry.failure.textContent = status.lastFailure ? `last failure: ${said(status.lastFailure)}` : ''
   // Its probe, and why it fails while it does (cleared by a healthy answer).
   const probe = status.probeFailure
