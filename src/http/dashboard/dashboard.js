@@ -104,7 +104,7 @@ function makeWard(status) {
   row.append(head, facts, failure, probe, actions, outcome)
   const children = el('ul', { role: 'group' })
   li.append(row, children)
-  const entry = { li, row, kind, state, figures, failure, probe, actions, outcome, children, status, receivedAt: 0, retiring: undefined, app: undefined }
+  const entry = { li, row, kind, state, figures, failure, probe, actions, outcome, children, status, receivedAt: 0, retiring: undefined, app: undefined, process: false }
   row.addEventListener('keydown', (event) => navigate(event, entry))
   return entry
 }
@@ -178,7 +178,10 @@ function update(entry, status, receivedAt) {
   f.restarts.textContent = String(status.restarts)
   f.attempt.textContent = String(status.attempt)
   f.progress.textContent = text(status.progress)
-  for (const key of ['pid', 'uptime', 'rss', 'cpu', 'beat']) f[key].parentElement.hidden = !steward
+  // A process's figures for a ward seen with a process (an in-process ward has none to show).
+  if (status.pid !== null) entry.process = true
+  for (const key of ['uptime', 'beat']) f[key].parentElement.hidden = !steward
+  for (const key of ['pid', 'rss', 'cpu']) f[key].parentElement.hidden = !entry.process
   // Progress only for wards that report one (a process ward rarely does).
   f.progress.parentElement.hidden = !steward || status.progress === undefined
   entry.failure.textContent = status.lastFailure ? `last failure: ${said(status.lastFailure)}` : ''
@@ -338,14 +341,23 @@ function onEvent(event, id) {
   const entry = wards.get(event.path)
   if (entry !== undefined) {
     // A failure is followed at once by `restarting` or `gave-up`: those say what happens next.
-    if (event.type === 'restarting') entry.retiring = 'restart'
+    if (event.type === 'restarting') {
+      // Retired: no beat is due and its uptime has ended (as the next status will say).
+      entry.retiring = 'restart'
+      entry.status = { ...entry.status, uptime: null, lastBeatAgo: null }
+      paintClocks(entry)
+    }
     if (event.type === 'started') {
       // The last incarnation is gone: its process's figures go with it until the new one spawns.
       entry.retiring = undefined
       entry.status = { ...entry.status, pid: null, uptime: null, rss: null, cpu: null, lastBeatAgo: null }
       for (const key of ['pid', 'uptime', 'rss', 'cpu', 'beat']) entry.figures[key].textContent = '–'
     }
-    if (event.type === 'spawned' && event.pid !== undefined) entry.figures.pid.textContent = String(event.pid)
+    if (event.type === 'spawned' && event.pid !== undefined) {
+      entry.process = true
+      entry.figures.pid.textContent = String(event.pid)
+      entry.figures.pid.parentElement.hidden = false
+    }
     const state = { restarting: 'restarting', started: 'starting', stopped: 'stopped', completed: 'completed', 'gave-up': 'gave up' }[event.type]
     if (state !== undefined) { entry.li.dataset.state = state; entry.state.textContent = state }
   }
