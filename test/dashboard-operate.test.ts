@@ -192,17 +192,20 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
     const count = await page.locator('#logs li').count()
     await page.waitForFunction(`document.querySelectorAll('#logs li').length > ${count}`, undefined, { timeout: 10_000 })
 
-    // What the worker's row shows, every time its state or pid changes.
+    // What the worker's and the mailer's rows show, every time their state or pid changes.
     await page.evaluate(`(() => {
-      const li = document.querySelector('#tree [data-path="stack/worker"]')
-      window.workerSeen = []
-      const note = () => {
-        const seen = { state: li.dataset.state, pid: li.querySelector(':scope > .row dd.pid').textContent }
-        const last = window.workerSeen.at(-1)
-        if (last === undefined || last.state !== seen.state || last.pid !== seen.pid) window.workerSeen.push(seen)
+      window.seen = {}
+      for (const app of ['worker', 'mailer']) {
+        const li = document.querySelector('#tree [data-path="stack/' + app + '"]')
+        const seen = (window.seen[app] = [])
+        const note = () => {
+          const now = { state: li.dataset.state, pid: li.querySelector(':scope > .row dd.pid').textContent }
+          const last = seen.at(-1)
+          if (last === undefined || last.state !== now.state || last.pid !== now.pid) seen.push(now)
+        }
+        note()
+        new MutationObserver(note).observe(li, { attributes: true, attributeFilter: ['data-state'], subtree: true, childList: true, characterData: true })
       }
-      note()
-      new MutationObserver(note).observe(li, { attributes: true, attributeFilter: ['data-state'], subtree: true, childList: true, characterData: true })
     })()`)
 
     // Restart the worker: the token is not asked again; its pid changes, the others' do not.
@@ -222,7 +225,7 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
     assert.equal(await shown(page, 'web', 'pid'), String(before.web))
     assert.equal(await shown(page, 'mailer', 'pid'), String(before.mailer))
     // Truthful while it retired: after the restart began, never "working" until the new pid showed.
-    const seen = await page.evaluate<{ state: string; pid: string }[]>('window.workerSeen')
+    const seen = await page.evaluate<{ state: string; pid: string }[]>('window.seen.worker')
     t.diagnostic(`the worker row through its restart: ${JSON.stringify(seen)}`)
     const began = seen.findIndex((s) => s.state === 'restarting')
     assert.ok(began > 0, `the worker was shown restarting: ${JSON.stringify(seen)}`)
@@ -250,6 +253,14 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
     await textIs(page, '#tree [data-path="stack/mailer"] > .row dd.pid', '–')
     await page.locator('#timeline li[data-type="stopped"][data-path="stack/mailer"]').waitFor()
     await page.screenshot({ path: new URL('dashboard-stopped.png', artifacts).pathname })
+    // While its process left (300 ms after SIGTERM) the row said "stopping": not working, not restarting.
+    const mailerSeen = await page.evaluate<{ state: string; pid: string }[]>('window.seen.mailer')
+    t.diagnostic(`the mailer row through its stop: ${JSON.stringify(mailerSeen)}`)
+    assert.deepEqual(
+      mailerSeen.map((s) => s.state).filter((state, i, all) => state !== all[i - 1]),
+      ['working', 'stopping', 'stopped'],
+      JSON.stringify(mailerSeen),
+    )
     step = 'start'
     await row(page, 'mailer').getByRole('button', { name: 'Start mailer', exact: true }).click()
     const afterStart = await until('mailer running again', async () => {

@@ -64,6 +64,9 @@ test('the dashboard shows a hang heal live, its timeline row, and says "disconne
     await page.locator('#tree [data-path="shop/poller"][data-state="working"]').waitFor({ timeout: 10_000 })
     await page.waitForFunction(`document.querySelector('#tree [data-path="shop/poller"] > .row .attempt')?.textContent === '2'`)
     assert.equal(await poller.locator(':scope > .row .restarts').textContent(), '1')
+    // The failure in words: its message, not the error's class name.
+    assert.equal(await poller.locator(':scope > .row .failure').textContent(), "last failure: ward 'poller' did not beat for 400 ms")
+    assert.equal(await page.locator('#timeline li[data-type="hung"][data-path="shop/poller"] .detail').first().textContent(), 'no beat for 400 ms')
     // The last beat counts live between snapshots.
     assert.match((await poller.locator(':scope > .row .beat').textContent()) ?? '', /^\d+\.\d s ago$/)
     await page.screenshot({ path: new URL('dashboard-healed.png', artifacts).pathname })

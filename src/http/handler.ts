@@ -260,6 +260,9 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
       action = verb === 'restart' ? target.restartChild(name) : verb === 'stop' ? target.stopChild(name) : target.startChild(name)
       done = (report) => ({ ok: true, app: name, action: verb, ...(verb === 'stop' ? { report } : {}) })
     }
+    // The action has begun (a stop's child is stopping now): every page sees it at once, not at the
+    // next status tick — a stop has no event until it ends, so the page would show it working.
+    for (const stream of streams) sendStatus(stream)
     action.then(
       (result) => json(res, 200, done(result)),
       (error: unknown) => {
