@@ -95,7 +95,8 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
       `import { existsSync } from 'node:fs'`,
       `let n = 0`,
       `process.on('SIGTERM', () => { console.log('leaving'); setTimeout(() => process.exit(0), 300) })`,
-      `setInterval(() => console.log(\`tick \${++n} \${process.env.APP} \${process.pid}\`), 100)`,
+      // A restarted incarnation (attempt 2 on) is slow to be up: 3 s before its first line.
+      `setTimeout(() => setInterval(() => console.log(\`tick \${++n} \${process.env.APP} \${process.pid}\`), 100), process.env.STEWARD_ATTEMPT === '1' ? 0 : 3000)`,
       `if (process.env.PORT) createServer((req, res) => { res.statusCode = existsSync(${JSON.stringify(sick)}) ? 503 : 200; res.end() }).listen(Number(process.env.PORT), '127.0.0.1')`,
       '',
     ].join('\n'),
@@ -199,9 +200,9 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
         const li = document.querySelector('#tree [data-path="stack/' + app + '"]')
         const seen = (window.seen[app] = [])
         const note = () => {
-          const now = { state: li.dataset.state, pid: li.querySelector(':scope > .row dd.pid').textContent }
+          const now = { state: li.dataset.state, pid: li.querySelector(':scope > .row dd.pid').textContent, uptimeShown: li.querySelector(':scope > .row dd.uptime').textContent !== '–' }
           const last = seen.at(-1)
-          if (last === undefined || last.state !== now.state || last.pid !== now.pid) seen.push(now)
+          if (last === undefined || last.state !== now.state || last.pid !== now.pid || last.uptimeShown !== now.uptimeShown) seen.push(now)
         }
         note()
         new MutationObserver(note).observe(li, { attributes: true, attributeFilter: ['data-state'], subtree: true, childList: true, characterData: true })
@@ -219,23 +220,45 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
     children.add(afterRestart.worker!)
     assert.equal(afterRestart.web, before.web)
     assert.equal(afterRestart.mailer, before.mailer)
+    // Before its first line the new worker is not up: once a status with its uptime reached the
+    // page, the page says "starting", not "working" (read the page first: up never goes back).
+    await page.waitForFunction(
+      `document.querySelector('#tree [data-path="stack/worker"] > .row dd.pid')?.textContent === ${JSON.stringify(String(afterRestart.worker))} && document.querySelector('#tree [data-path="stack/worker"] > .row dd.uptime')?.textContent !== '–'`,
+      undefined,
+      { timeout: 10_000 },
+    )
+    const early = await page.locator('#tree [data-path="stack/worker"]').getAttribute('data-state')
+    const upYet = (await getStatus(port)).children.find((a) => a.name === 'worker')!.up
+    if (upYet) t.diagnostic('the restarted worker was up before the page was read: the "starting" check was inconclusive')
+    else assert.equal(early, 'starting', 'a new incarnation not up yet')
     await textIs(page, '#tree [data-path="stack/worker"] > .row dd.pid', String(afterRestart.worker))
     await page.locator('#tree [data-path="stack/worker"][data-state="working"]').waitFor({ timeout: 10_000 })
     assert.match((await row(page, 'worker').locator('.outcome').textContent()) ?? '', /^restart: done/)
     assert.equal(await shown(page, 'web', 'pid'), String(before.web))
     assert.equal(await shown(page, 'mailer', 'pid'), String(before.mailer))
     // Truthful while it retired: after the restart began, never "working" until the new pid showed.
-    const seen = await page.evaluate<{ state: string; pid: string }[]>('window.seen.worker')
+    const seen = await page.evaluate<{ state: string; pid: string; uptimeShown: boolean }[]>('window.seen.worker')
     t.diagnostic(`the worker row through its restart: ${JSON.stringify(seen)}`)
     const began = seen.findIndex((s) => s.state === 'restarting')
     assert.ok(began > 0, `the worker was shown restarting: ${JSON.stringify(seen)}`)
     const settled = seen.findIndex((s, i) => i > began && s.pid === String(afterRestart.worker) && s.state === 'working')
     assert.ok(settled > began, `the worker was shown working with its new pid: ${JSON.stringify(seen)}`)
-    for (const s of seen.slice(began, settled)) {
-      assert.ok(['restarting', 'starting'].includes(s.state), `while retiring and starting again: ${JSON.stringify(seen)}`)
-      // Once the new incarnation started, the old process's pid is not shown as its.
-      assert.ok(s.state !== 'starting' || s.pid !== String(before.worker), `the old pid shown for the new start: ${JSON.stringify(seen)}`)
-    }
+    // Restarting while the old process leaves, then starting until the new one's first line, then working.
+    assert.deepEqual(
+      seen
+        .slice(began)
+        .map((s) => s.state)
+        .filter((state, i, all) => state !== all[i - 1]),
+      ['restarting', 'starting', 'working'],
+      JSON.stringify(seen),
+    )
+    // The new pid shows as soon as the child is spawned (its spawned event), before a status brings its uptime.
+    assert.ok(
+      seen.some((s) => s.pid === String(afterRestart.worker) && !s.uptimeShown),
+      `the new pid before the next status: ${JSON.stringify(seen)}`,
+    )
+    // Once the new incarnation started, the old process's pid is not shown as its.
+    for (const s of seen.slice(began, settled)) assert.ok(s.state !== 'starting' || s.pid !== String(before.worker), `the old pid shown for the new start: ${JSON.stringify(seen)}`)
     // The timeline has its restart and its new start; the logs follow the new process.
     await page.locator('#timeline li[data-type="restarting"][data-path="stack/worker"]').first().waitFor()
     assert.match((await page.locator('#timeline li[data-type="restarting"][data-path="stack/worker"]').first().textContent()) ?? '', /reason manual/)
@@ -254,7 +277,7 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
     await page.locator('#timeline li[data-type="stopped"][data-path="stack/mailer"]').waitFor()
     await page.screenshot({ path: new URL('dashboard-stopped.png', artifacts).pathname })
     // While its process left (300 ms after SIGTERM) the row said "stopping": not working, not restarting.
-    const mailerSeen = await page.evaluate<{ state: string; pid: string }[]>('window.seen.mailer')
+    const mailerSeen = await page.evaluate<{ state: string; pid: string; uptimeShown: boolean }[]>('window.seen.mailer')
     t.diagnostic(`the mailer row through its stop: ${JSON.stringify(mailerSeen)}`)
     assert.deepEqual(
       mailerSeen.map((s) => s.state).filter((state, i, all) => state !== all[i - 1]),

@@ -347,12 +347,8 @@ function onEvent(event, id) {
       entry.status = { ...entry.status, uptime: null, lastBeatAgo: null }
       paintClocks(entry)
     }
-    if (event.type === 'started') {
-      // The last incarnation is gone: its process's figures go with it until the new one spawns.
-      entry.retiring = undefined
-      entry.status = { ...entry.status, pid: null, uptime: null, rss: null, cpu: null, lastBeatAgo: null }
-      for (const key of ['pid', 'uptime', 'rss', 'cpu', 'beat']) entry.figures[key].textContent = '–'
-    }
+    if (event.type === 'started') entry.retiring = undefined
+    // The new process's pid at once (the next status brings its other figures).
     if (event.type === 'spawned' && event.pid !== undefined) {
       entry.process = true
       entry.figures.pid.textContent = String(event.pid)
