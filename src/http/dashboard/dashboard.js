@@ -172,9 +172,6 @@ function update(entry, status, receivedAt) {
   f.pid.textContent = status.pid === null ? '–' : String(status.pid)
   f.rss.textContent = status.rss === null ? '–' : bytes(status.rss)
   f.cpu.textContent = status.cpu === null ? '–' : `${status.cpu.toFixed(2)} s`
-  // Open file descriptors: shown only when the server's status has them.
-  f.fds.parentElement.hidden = !('fds' in status)
-  if ('fds' in status) f.fds.textContent = status.fds === null ? '–' : String(status.fds)
   f.restarts.textContent = String(status.restarts)
   f.attempt.textContent = String(status.attempt)
   f.progress.textContent = text(status.progress)
@@ -182,6 +179,9 @@ function update(entry, status, receivedAt) {
   if (status.pid !== null) entry.process = true
   for (const key of ['uptime', 'beat']) f[key].parentElement.hidden = !steward
   for (const key of ['pid', 'rss', 'cpu']) f[key].parentElement.hidden = !entry.process
+  // Open file descriptors: shown only when the server's status has them (newer servers).
+  f.fds.parentElement.hidden = !entry.process || !('fds' in status)
+  f.fds.textContent = status.fds === null || status.fds === undefined ? '–' : String(status.fds)
   // Progress only for wards that report one (a process ward rarely does).
   f.progress.parentElement.hidden = !steward || status.progress === undefined
   entry.failure.textContent = status.lastFailure ? `last failure: ${said(status.lastFailure)}` : ''
