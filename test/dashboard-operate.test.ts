@@ -312,6 +312,19 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
       [],
     )
     assert.ok(problems.some((p) => p === 'refused: 401 /apps/web/restart'), problems.join('\n'))
+
+    // An older link with #token=…: used once, and taken out of the address at once.
+    step = 'link'
+    const linked = await browser.newPage()
+    linked.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`link: console: ${message.text()}`)
+    })
+    await linked.goto(`http://127.0.0.1:${port}/#token=${TOKEN}`)
+    await linked.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 })
+    assert.equal(new URL(linked.url()).hash, '', 'the token left the address')
+    assert.equal(await linked.locator('#token-dialog').getAttribute('open'), null, 'not asked again')
+    assert.equal(await linked.locator('#token-text').textContent(), 'Token entered (kept in this page only)')
+    assert.deepEqual(problems.filter((p) => !p.startsWith('refused: ')), [])
     step = 'end'
   } finally {
     await browser?.close()
