@@ -14,12 +14,14 @@ export interface HttpHandlerOptions {
   /**
    * A bearer token every data route (/healthz, /readyz, /metrics, /status, /events) then requires
    * (`Authorization: Bearer <token>`, compared in constant time; 401 and no data otherwise). The
-   * dashboard's own files carry no data and are served without it.
+   * dashboard's own files (and its icon, `/favicon.ico`) carry no data and are served without it.
    * @default none (no authentication)
    */
   readonly token?: string
   /**
-   * How many events /events keeps for `Last-Event-ID` replay.
+   * How many events /events keeps for `Last-Event-ID` replay; as many child output lines (`line`
+   * events) are kept beside them, so a chatty child never pushes a restart out of the replay, and
+   * a page opened late gets the recent lines.
    * @default 1000
    */
   readonly replay?: number
@@ -86,6 +88,10 @@ const assets: Readonly<Record<string, readonly [file: string, type: string]>> = 
   '/index.html': ['index.html', 'text/html; charset=utf-8'],
   '/dashboard.js': ['dashboard.js', 'text/javascript; charset=utf-8'],
   '/dashboard.css': ['dashboard.css', 'text/css; charset=utf-8'],
+  // The page links favicon.svg; /favicon.ico is what a browser asks for on its own (an SVG there
+  // is shown by current browsers, and beats a 404 in the console).
+  '/favicon.svg': ['favicon.svg', 'image/svg+xml'],
+  '/favicon.ico': ['favicon.svg', 'image/svg+xml'],
 }
 const assetCache = new Map<string, Buffer>()
 
@@ -192,7 +198,10 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
 
   const asset = (res: ServerResponse, file: string, type: string, head: boolean): void => {
     const cached = assetCache.get(file)
-    const reply = (body: Buffer): void => {
+    const reply = (stored: Buffer): void => {
+      // The page learns whether to ask for the token before its first request (a 401 would be an
+      // error in the browser's console). Whether a token is needed is no secret: a 401 says it too.
+      const body = file === 'index.html' && token !== undefined ? Buffer.from(stored.toString('utf8').replace('data-token="none"', 'data-token="required"')) : stored
       res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' })
       res.end(head ? undefined : body)
     }
@@ -251,6 +260,9 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
       action = verb === 'restart' ? target.restartChild(name) : verb === 'stop' ? target.stopChild(name) : target.startChild(name)
       done = (report) => ({ ok: true, app: name, action: verb, ...(verb === 'stop' ? { report } : {}) })
     }
+    // The action has begun (a stop's child is stopping now): every page sees it at once, not at the
+    // next status tick — a stop has no event until it ends, so the page would show it working.
+    for (const stream of streams) sendStatus(stream)
     action.then(
       (result) => json(res, 200, done(result)),
       (error: unknown) => {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import type { Timer } from '../time/clock.js'
-import { startProbes, validProbe, type ProbeHeartbeat } from './probes.js'
+import { describeProbe, probeEvery, startProbes, validProbe, type ProbeHeartbeat } from './probes.js'
 import { describe, describeValue, toMs, type Duration } from '../time/duration.js'
 import type { Output } from '../steward/output.js'
 import { MemoryLimitError, WardStartError } from '../steward/errors.js'
@@ -201,7 +201,8 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       const host = ctx[wardHost]
       if (host !== undefined) {
         const pid = child.pid
-        host.noteSpawned(groups ? { pid, usage: () => usageSampler.usage(pid) } : { pid })
+        const probe = typeof heartbeat === 'object' ? { probe: describeProbe(heartbeat, probeEvery(heartbeat, ctx.pulseInterval)) } : {}
+        host.noteSpawned(groups ? { pid, usage: () => usageSampler.usage(pid), ...probe } : { pid, ...probe })
         host.emit({ type: 'spawned', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, pid })
       }
     }

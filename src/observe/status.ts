@@ -64,6 +64,13 @@ export interface WardStatus {
    * probe answers healthy; `null` when its probes answer, or it has none. Always `null` for a supervisor.
    */
   readonly probeFailure: ProbeFailure | null
+  /**
+   * A process ward's probe (an `http`, `tcp`, `exec` or `probe` heartbeat) while its child runs: what
+   * it asks and how often, in the words its failures begin with — `http GET
+   * http://127.0.0.1:8080/health every 1000 ms`, `tcp 127.0.0.1:6379 every 500 ms`, `exec redis-cli
+   * every 2000 ms`, `probe every 1000 ms`. Absent otherwise (no probe, not running, not a process ward).
+   */
+  readonly probe?: string
   /** A process ward's child process id while its current incarnation runs; `null` otherwise (and for a thread ward or a supervisor). */
   readonly pid: number | null
   /** A thread ward's worker thread id while its current incarnation runs; `null` otherwise. */

@@ -59,4 +59,6 @@ export interface SpawnedInfo {
    * last sampled; `undefined` where they cannot be read (no /proc).
    */
   readonly usage?: () => { readonly rss: number; readonly cpu: number; readonly fds: number; readonly startTime: number } | undefined
+  /** A process ward's probe, what it asks and how often (`http GET http://127.0.0.1:8080/health every 1000 ms`), for `status().probe`. */
+  readonly probe?: string
 }

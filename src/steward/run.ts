@@ -263,6 +263,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       cpu: usage?.cpu ?? null,
       fds: usage?.fds ?? null,
       startTime: usage?.startTime ?? null,
+      ...(spawned?.probe === undefined ? {} : { probe: spawned.probe }),
       abandoned: this.#log?.abandoned ?? 0,
       lastAbandoned: this.#log?.lastAbandoned ?? null,
       children: child === undefined ? [] : [child.status()],
