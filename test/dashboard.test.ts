@@ -123,7 +123,7 @@ test('open files show only when the status has them (a newer server), for proces
     { name: 'inproc', ward: async (ctx: WardContext) => ctx.idle(new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }))) },
   ]).start()
   // The same run, its status with `fds` on every ward (as a server with the figure sends it).
-  const withFds = (status: WardStatus): WardStatus => ({ ...status, fds: status.pid === null ? null : 7, children: status.children.map(withFds) }) as WardStatus
+  const withFds = (status: WardStatus): WardStatus => ({ ...status, fds: status.pid === null ? null : 7, children: status.children.map(withFds) })
   const served = Object.assign(Object.create(run) as typeof run, { status: () => withFds(run.status()) })
   const plain = await serveHttp(run, { port: 0 })
   const figures = await serveHttp(served, { port: 0 })
