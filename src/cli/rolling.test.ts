@@ -164,6 +164,24 @@ test('steward restart web and POST /apps/web/restart restart 4 instances behind 
     t.diagnostic(`${how}: ${report.ok} requests answered, ${report.failed.length} failed; so far ${proxy.refused} passed on from a copy refusing, ${proxy.unanswered} from a copy closing unanswered; rollout ${Math.round(took)} ms`)
     before = after
   }
+  // The app's name stands for its copies in status and logs; one copy is addressed as NAME:N.
+  const table = await steward(['status', 'web'], dir, env)
+  assert.equal(table.code, 0, table.stderr)
+  assert.deepEqual(table.stdout.trim().split('\n').slice(1).map((row) => row.split(/\s+/)[0]), copies)
+  const logs = await steward(['logs', 'web', '-n', '1000'], dir, env)
+  assert.equal(logs.code, 0, logs.stderr)
+  assert.deepEqual([...new Set(logs.stdout.trim().split('\n').map((line) => line.split(' ')[0]))].sort(), copies.map((copy) => `steward/${copy}`))
+  const one = await steward(['restart', 'web:2'], dir, env)
+  assert.equal(one.code, 0, one.stderr)
+  const afterOne = await apps(dir, env)
+  assert.deepEqual(
+    afterOne.map((app, index) => app.pid === before[index]!.pid),
+    [true, true, false, true],
+    'only web:2 has a new pid',
+  )
+  const unknown = await steward(['restart', 'api'], dir, env)
+  assert.equal(unknown.code, 2)
+  assert.match(unknown.stderr, /no app 'api' in .*; known: web, web:0, web:1, web:2, web:3/)
   cli.process.kill('SIGTERM')
   assert.equal((await cli.exited).code, 143)
   await cli.waitFor('the stopped event', isEvent('stopped', { path: 'steward' }), 1)
