@@ -261,8 +261,8 @@ class Child implements ChildDecider {
   blockedBy: string | undefined = undefined
   /** Waits for this child to be up: the first start's (no owner) and restarts' (their owner). */
   readonly #waiters = new Set<{ readonly wake: () => void; readonly owner: Restart | undefined }>()
-  /** Operators' waits (`{ wait: 'up' }`) for an incarnation of `run` after attempt `after`; `end` settles one. */
-  readonly #upWaits = new Set<{ readonly run: StewardRun<unknown>; readonly after: number; readonly end: (error?: Error) => void }>()
+  /** Operators' waits (`{ wait: 'up' }`) for an incarnation of `run` after attempt `after`; `end` settles one. Made on the first. */
+  #upWaits: Set<{ readonly run: StewardRun<unknown>; readonly after: number; readonly end: (error?: Error) => void }> | undefined = undefined
 
   constructor(tree: SupervisorTree, spec: ResolvedChild) {
     this.tree = tree
@@ -276,14 +276,14 @@ class Child implements ChildDecider {
   childFailed(reason: string, error: Error): void {
     const run = this.run
     // The incarnation an operator waits for failed before it was up (one that was up is not waited for).
-    if (run !== undefined) for (const wait of [...this.#upWaits]) if (wait.run === run && run.attempts > wait.after) wait.end(new ChildNotUpError(this.tree.path, this.name, `it failed (${reason}): ${error.message}`, error))
+    if (run !== undefined && this.#upWaits !== undefined) for (const wait of [...this.#upWaits]) if (wait.run === run && run.attempts > wait.after) wait.end(new ChildNotUpError(this.tree.path, this.name, `it failed (${reason}): ${error.message}`, error))
     this.tree.childFailed(this, reason as RestartReason, error)
   }
 
   /** It is up, or its run ended: every wait for it ends. */
   childReady(): void {
     for (const waiter of [...this.#waiters]) waiter.wake()
-    for (const wait of [...this.#upWaits]) {
+    if (this.#upWaits !== undefined) for (const wait of [...this.#upWaits]) {
       const { run } = wait
       if (run.outcome !== undefined) wait.end(new ChildNotUpError(this.tree.path, this.name, endedWhy(run.outcome), run.outcome.kind === 'gave-up' ? run.outcome.error : undefined))
       else if (run.isUp && run.attempts > wait.after) wait.end()
@@ -301,14 +301,14 @@ class Child implements ChildDecider {
         run,
         after,
         end: (error?: Error): void => {
-          if (!this.#upWaits.delete(wait)) return
+          if (this.#upWaits?.delete(wait) !== true) return
           this.tree.offStopping(onStopping)
           if (error === undefined) resolve()
           else reject(error)
         },
       }
       const onStopping = (): void => wait.end(new ChildNotUpError(this.tree.path, this.name, `supervisor '${this.tree.path}' is stopping`))
-      this.#upWaits.add(wait)
+      ;(this.#upWaits ??= new Set()).add(wait)
       this.tree.onStopping(onStopping)
       // Already there (a child that was up and is left alone, or a run that ended).
       if (run.outcome !== undefined || (run.isUp && run.attempts > after)) this.childReady()
