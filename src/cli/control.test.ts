@@ -262,7 +262,7 @@ test('upTarget: a reload asked for while one runs is not run beside it: the requ
   let loads = 0
   let release: () => void = () => {}
   const gate = new Promise<void>((resolve) => (release = resolve))
-  const config = (file: string): LoadedConfig => ({ file, tree: undefined as never, children: [], warnings: [], specs: new Map(), entries: new Map(), top: '' })
+  const config = (file: string): LoadedConfig => ({ file, tree: undefined as never, children: [], warnings: [], specs: new Map(), entries: new Map(), top: '', groups: new Map() })
   const run = { status: () => ward('tree', { kind: 'supervisor' }) } as unknown as SupervisorRun
   let invalid = false
   const target = upTarget(

@@ -36,7 +36,9 @@ ${exits}`,
   restart: `Usage: steward restart NAME… [flags]
 
 Restarts each app in turn (an app in a tree follows its supervisor's strategy: one-for-all
-restarts its siblings too); answers once each is started again.
+restarts its siblings too); answers once each is started again. An app with instances is
+restarted one copy at a time, each once the one before is up again (a rolling restart; a copy
+that does not come up stops it: exit 1); NAME:N restarts one copy.
 
 ${where}
 

@@ -12,6 +12,15 @@ export interface ChildConfigOptions
   readonly name: string
   /** @default 'permanent' */
   readonly restart?: RestartType
+  /**
+   * How many copies of the app run (an integer of at least 1). With it, even 1, the app is the
+   * children `NAME:0` … `NAME:N-1`, each with `{instance}` replaced by its number in `args`, `env`
+   * values, `cwd` and a `heartbeat` text, and `STEWARD_INSTANCE` in its environment; `steward restart NAME` (and a
+   * reload that changes the app) restarts them one at a time, each once the one before is up
+   * again. Without it, the app is one child named `NAME`, its strings taken as they are.
+   * @default 1
+   */
+  readonly instances?: number
 }
 
 /** `steward run --probe`'s text forms with a value: `'http:URL'` (or the URL), `'tcp:HOST:PORT'`, `'exec:CMD ARGS'`. */
@@ -21,17 +30,18 @@ export type ProbeText = `http:${string}` | `https:${string}` | `tcp:${string}` |
 export interface ProcessChildConfig extends ChildConfigOptions {
   /** The program (no shell unless `shell`). */
   readonly command: string
-  /** @default [] */
+  /** `{instance}` is the copy's number with {@link ChildConfigOptions.instances}. @default [] */
   readonly args?: readonly string[]
   /**
    * The library's {@link ProcessHeartbeat}, or `steward run --probe`'s text: `'ipc'`, `'stdout'`,
-   * `'none'`, `'http:URL'`, `'tcp:HOST:PORT'`, `"exec:CMD ARGS"`.
+   * `'none'`, `'http:URL'`, `'tcp:HOST:PORT'`, `"exec:CMD ARGS"` (`{instance}` in the text: the
+   * copy's number, with `instances`).
    * @default 'none'
    */
   readonly heartbeat?: ProcessHeartbeat | ProbeText
-  /** Added to steward's own environment. @default {} */
+  /** Added to steward's own environment (`{instance}` in a value: the copy's number, with `instances`). @default {} */
   readonly env?: Readonly<Record<string, string>>
-  /** Relative to the config file's folder. @default the config file's folder */
+  /** Relative to the config file's folder (`{instance}`: the copy's number, with `instances`). @default the config file's folder */
   readonly cwd?: string
   /** @default false */
   readonly shell?: boolean

@@ -99,7 +99,7 @@ export async function upCommand(config: LoadedConfig, io: Io, http?: HttpPlan, s
       // Its outcome is printed by reloadNote.
       target.reload().catch(() => undefined)
     }
-    return await foreground(run, io.printer, { completedCode: () => 0, signals: io.signals, http: bound, notify: io.notify, onHangup, reload: () => target.reload() })
+    return await foreground(run, io.printer, { completedCode: () => 0, signals: io.signals, http: bound, notify: io.notify, onHangup, reload: () => target.reload(), apps: target.apps })
   } finally {
     await control?.close()
     await logs?.close()

@@ -39,10 +39,18 @@ export interface HttpHandlerOptions {
    * @default none
    */
   readonly reload?: () => Promise<unknown>
+  /**
+   * What `POST /apps/NAME/restart|stop|start` act on, instead of the run's own `restartChild`,
+   * `stopChild` and `startChild`: `steward up` passes its apps, so that NAME may be an app with
+   * `instances` (restarted one copy at a time). A rejection whose `code` is
+   * `'ERR_STEWARD_NO_CHILD'` is a 404, any other a 409.
+   * @default the run's own methods (a supervisor's run)
+   */
+  readonly apps?: Controllable
 }
 
 /** A supervisor run's operator methods, which the `POST /apps/NAME/…` routes call. */
-interface Controllable {
+export interface Controllable {
   restartChild(name: string): Promise<void>
   stopChild(name: string): Promise<unknown>
   startChild(name: string): Promise<void>
@@ -128,7 +136,7 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
     throw new TypeError(`stewardHttp: run must be a steward or supervisor run, got ${describe(run)}`)
   }
   if (typeof options !== 'object' || options === null) throw new TypeError(`stewardHttp: options must be an object, got ${describe(options)}`)
-  const known = ['token', 'replay', 'statusInterval', 'clock', 'reload']
+  const known = ['token', 'replay', 'statusInterval', 'clock', 'reload', 'apps']
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) throw new TypeError(`stewardHttp: unknown option '${key}' (known: ${known.join(', ')})`)
   }
@@ -140,6 +148,10 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
     throw new TypeError(`stewardHttp: option 'reload' must be a function returning a promise, got ${describe(options.reload)}`)
   }
   const reload = options.reload
+  if (options.apps !== undefined && !controllable(options.apps as unknown as Lifecycle)) {
+    throw new TypeError(`stewardHttp: option 'apps' must have restartChild, stopChild and startChild methods, got ${describe(options.apps)}`)
+  }
+  const apps = options.apps
   if (!Number.isInteger(replay) || replay < 1) throw new RangeError(`stewardHttp: option 'replay' must be an integer ≥ 1, got ${describe(replay)}`)
   if (typeof statusInterval !== 'number' || !(statusInterval >= 10) || !Number.isFinite(statusInterval)) {
     throw new RangeError(`stewardHttp: option 'statusInterval' must be a number of ms ≥ 10, got ${describe(statusInterval)}`)
@@ -230,7 +242,7 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
     req.resume() // the body carries nothing: drain it
     const app = /^\/apps\/([^/]+)\/(restart|stop|start)$/.exec(path)
     if (app === null && !(path === '/reload' && reload !== undefined)) return json(res, 404, { error: `no POST route ${path}` })
-    if (app !== null && !controllable(run)) return json(res, 404, { error: 'this run has no apps to control (not a supervisor)' })
+    if (app !== null && apps === undefined && !controllable(run)) return json(res, 404, { error: 'this run has no apps to control (not a supervisor)' })
     if (token === undefined) {
       return json(res, 403, { error: 'the control routes need a token: set one with --http-token TOKEN or STEWARD_HTTP_TOKEN (stewardHttp option `token`)' })
     }
@@ -256,7 +268,7 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
       } catch {
         return json(res, 400, { error: `bad app name in ${path}` })
       }
-      const target = run as unknown as Controllable
+      const target = apps ?? (run as unknown as Controllable)
       action = verb === 'restart' ? target.restartChild(name) : verb === 'stop' ? target.stopChild(name) : target.startChild(name)
       done = (report) => ({ ok: true, app: name, action: verb, ...(verb === 'stop' ? { report } : {}) })
     }

@@ -231,6 +231,11 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   // ---- status ---------------------------------------------------------------
 
+  /** Incarnations started so far: the current one's attempt (0 before the first). */
+  get attempts(): number {
+    return this.#attempts
+  }
+
   /** How long the current incarnation has run, in ms (0 when not tracked). */
   get uptime(): number {
     const log = this.#log
