@@ -11,6 +11,11 @@
 // - cli.rss_mb_1 / _3 / _50: the supervisor's own RSS with 1, 3 and 50 idle children, steward up and pm2-runtime.
 // - cli.control_restart_ms: `steward restart web` on a running `steward up` of three apps → an HTTP
 //   answer from the new web server's pid, beside `pm2 restart web` on a PM2 daemon with the same apps.
+// - cli.rolling_restart_ms / cli.rolling_restart_failed: `steward restart web` of an app with
+//   `instances: 4` (small HTTP servers, each up when its HTTP probe answers, probed every 100 ms)
+//   behind a round-robin proxy (src/testing/round-robin.ts), under 4 client loops of requests on
+//   new connections: the command's time to complete (one copy at a time, each once the one before
+//   answers), and the requests that failed (must be 0).
 // - cli.log_lines_per_s: 80-byte lines from a child into a log file: `steward run --log-dir` (each
 //   line timestamped, rotation on), PM2's daemon (`time: true`, its out_file), and the child piped
 //   into `cat > file`, in the same run.
@@ -28,6 +33,8 @@ import { median, quick, sleep, type Figures } from './figure.js'
 import { descendants } from '../src/testing/cli.js'
 import { lineReader } from '../src/isolation/lines.js'
 import { redisPid } from '../src/testing/redis-server.js'
+import { freePortBlock } from '../src/testing/net.js'
+import { loadLoop, roundRobinProxy } from '../src/testing/round-robin.js'
 
 const bin = fileURLToPath(new URL('../dist/cli/bin.js', import.meta.url))
 const pm2Runtime = fileURLToPath(new URL('../node_modules/pm2/bin/pm2-runtime', import.meta.url))
@@ -35,6 +42,7 @@ const pm2Cli = fileURLToPath(new URL('../node_modules/pm2/bin/pm2', import.meta.
 const pidChild = fileURLToPath(new URL('./fixtures/pid-child.mjs', import.meta.url))
 const pidServer = fileURLToPath(new URL('./fixtures/pid-server.mjs', import.meta.url))
 const lineWriter = fileURLToPath(new URL('./fixtures/line-writer.mjs', import.meta.url))
+const instanceServer = fileURLToPath(new URL('../test/fixtures/instance-server.mjs', import.meta.url))
 const repetitions = quick ? 3 : 5
 
 async function freePort(): Promise<number> {
@@ -335,6 +343,66 @@ async function controlRestart(kind: 'steward' | 'pm2'): Promise<number[]> {
   return samples
 }
 
+/**
+ * Rolling restarts of 4 instances under load: `steward restart web` on a `steward up` whose app
+ * has `instances: 4`, behind a round-robin proxy, with 4 client loops running; each repetition's
+ * time to complete, and every request that failed.
+ */
+async function rollingRestart(): Promise<{ ms: number[]; failed: number; answered: number; passedOn: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'sbr-'))
+  const env = { ...process.env, XDG_RUNTIME_DIR: dir }
+  const base = await freePortBlock(4)
+  const ports = [0, 1, 2, 3].map((index) => base + index)
+  const config = join(dir, 'steward.config.json')
+  writeFileSync(
+    config,
+    JSON.stringify({
+      children: [
+        {
+          name: 'web',
+          instances: 4,
+          command: process.execPath,
+          args: [instanceServer, `${base / 10}{instance}`],
+          heartbeat: `http:http://127.0.0.1:${base / 10}{instance}/`,
+          timeout: '3s',
+          pulseInterval: '100ms',
+          startTimeout: '20s',
+        },
+      ],
+    }),
+  )
+  const supervisor = new Supervised(process.execPath, [bin, 'up', '--json', config], env)
+  const proxy = await roundRobinProxy(ports)
+  const ms: number[] = []
+  let failed = 0
+  let answered = 0
+  try {
+    await until('four copies up', () => {
+      const status = spawnSync(process.execPath, [bin, 'status', '--json', '--config', config], { env, encoding: 'utf8' })
+      const apps = status.status === 0 ? (JSON.parse(status.stdout) as { apps: { up: boolean }[] }).apps : []
+      return apps.length === 4 && apps.every((app) => app.up)
+    }, 30_000, 100)
+    for (let r = 0; r < repetitions; r++) {
+      const load = loadLoop(proxy.port, { concurrency: 4 })
+      await until('the load answered', () => load.ok >= 200, 30_000)
+      const typed = performance.now()
+      await runToEnd(process.execPath, [bin, 'restart', 'web', '--config', config], env)
+      ms.push(performance.now() - typed)
+      const okAtEnd = load.ok
+      await until('answers after the rollout', () => load.ok >= okAtEnd + 100, 30_000)
+      const report = await load.stop()
+      failed += report.failed.length
+      answered += report.ok
+    }
+  } finally {
+    await proxy.close()
+    await supervisor.end()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  if (failed > 0) process.stderr.write(`cli.rolling_restart_failed: ${failed} requests failed during rolling restarts (must be 0)\n`)
+  return { ms, failed, answered, passedOn: proxy.refused + proxy.unanswered }
+}
+
 /** The last bytes of a file ('' when it does not exist). */
 function tail(file: string, bytes = 200): string {
   if (!existsSync(file)) return ''
@@ -431,6 +499,10 @@ export async function measure(): Promise<Figures> {
     'peer.pm2.rss_mb_50': { value: await rss('pm2', 50), unit: 'MB' },
     'cli.control_restart_ms': { value: median(await controlRestart('steward')), unit: 'ms (steward restart web → the new server answering; 3 apps)' },
     'peer.pm2.control_restart_ms': { value: median(await controlRestart('pm2')), unit: 'ms (pm2 restart web, the same)' },
+    ...(await rollingRestart().then(({ ms, failed, answered, passedOn }) => ({
+      'cli.rolling_restart_ms': { value: median(ms), unit: `ms (steward restart web, instances: 4 under 4 client loops, one copy at a time, each once the one before answers its probe; ${ms.map((value) => Math.round(value)).join(', ')})` },
+      'cli.rolling_restart_failed': { value: failed, unit: `failed requests of ${answered} answered during ${ms.length} rolling restarts (must be 0; ${passedOn} connections passed on by the proxy from a copy refusing or resetting them unanswered)` },
+    }))),
     ...(await logLines()),
     ...(await lineThroughput().then(({ steward, cat }) => ({
       'cli.line_mb_per_s': { value: steward, unit: 'MB/s (one 32 MB line through steward run)' },

@@ -9,6 +9,8 @@ const child = fileURLToPath(new URL('./workers/ipc-child.mjs', import.meta.url))
 const run = steward(processWard<string, number>(process.execPath, [child], { heartbeat: 'ipc', stream: true, killAfter: '1s' }), {
   name: 'lines',
   timeout: '1s',
+  // Starting Node may take longer than a second on a busy machine; only a stuck child is a hang.
+  startTimeout: '30s',
 }).start()
 run.on('hung', (event) => console.log(`attempt ${event.attempt} stopped beating; killing it`))
 for await (const line of run) console.log(line)

@@ -6,14 +6,14 @@ import { steward, type WardContext } from 'steward'
 const jobs = ['fetch', 'parse', 'index', 'store', 'notify']
 let failuresLeft = 2
 
-async function* worker(ctx: WardContext<number>): AsyncGenerator<string> {
+async function* worker(ctx: WardContext<number>) {
   const start = ctx.resume ?? 0
   for (let i = start; i < jobs.length; i++) {
     ctx.beat() // alive: beat at least every `timeout`
     await ctx.clock.sleep(20, ctx.signal) // the work; it honours the signal
     if (i === 2 && failuresLeft-- > 0) throw new Error(`job '${jobs[i]}' failed`)
-    yield `${jobs[i]} done`
-    ctx.beat(i + 1) // the consumer has this result: resume after it
+    // The result and where to resume after it, committed together when the consumer takes it.
+    yield ctx.output(`${jobs[i]} done`, i + 1)
   }
 }
 

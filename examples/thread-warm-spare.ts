@@ -16,6 +16,8 @@ let hungAt = Infinity
 const run = steward(threadWard<Crunched, number>(new URL('./workers/crunch.mjs', import.meta.url), { stream: true, warm: true }), {
   name: 'crunch',
   timeout: '1s',
+  // A cold worker's first beat may take longer than a second on a busy machine; only the freeze is a hang.
+  startTimeout: '30s',
 }).start()
 run.on('hung', (event) => {
   hungAt = Date.now()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the servers the tests run for real, from Debian's packages: redis-server (the
-# supervision tree test that freezes Redis), prometheus (promtool checks the metrics exposition; a
-# real Prometheus scrapes it), chromium (the dashboard test drives it with playwright-core) and
+# supervision tree test that freezes Redis), prometheus (promtool checks the metrics exposition
+# and the alerting rules in ops/ with their unit tests; a real Prometheus scrapes it), chromium
+# (the dashboard test drives it with playwright-core) and
 # systemd (systemd-analyze verify checks the unit `steward unit` prints; systemd-notify is how
 # steward speaks to $NOTIFY_SOCKET: no systemd runs in the test, python3 fakes the socket).
 # Needs root or sudo; does nothing when all are there.

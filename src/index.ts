@@ -25,7 +25,7 @@ export {
 } from './steward/errors.js'
 export type { ErrorInfo, GiveUpReason } from './steward/errors.js'
 // A ward that cannot be started (a command not found, a module that does not load): not restarted.
-export { WardStartError, UnknownChildError } from './steward/errors.js'
+export { WardStartError, UnknownChildError, ChildNotUpError } from './steward/errors.js'
 export type { StartTarget } from './steward/errors.js'
 // Over a memory limit: a process ward's maxMemory, a thread ward's resourceLimits (restart reason 'memory').
 export { MemoryLimitError } from './steward/errors.js'
@@ -67,7 +67,7 @@ export { eventChannelName } from './observe/channels.js'
 
 // Supervision trees
 export { supervisor } from './tree/supervisor.js'
-export type { Supervisor, SupervisorOptions, SupervisorStartOptions, SupervisorRun, ChildSpec, Strategy } from './tree/supervisor.js'
+export type { Supervisor, SupervisorOptions, SupervisorStartOptions, SupervisorRun, ChildSpec, ChildWaitOptions, Strategy } from './tree/supervisor.js'
 export { initialIntensity, nextIntensity } from './policy/intensity.js'
 export type { Intensity, IntensityState } from './policy/intensity.js'
 

@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { fixed, supervisor, type WardContext } from '../src/index.js'
+import { fixed, processWard, supervisor, type WardContext, type WardStatus } from '../src/index.js'
 import { serveHttp, type HttpServer } from '../src/http/index.js'
 
 const executablePath = process.env.STEWARD_CHROMIUM ?? '/usr/bin/chromium'
@@ -64,6 +64,9 @@ test('the dashboard shows a hang heal live, its timeline row, and says "disconne
     await page.locator('#tree [data-path="shop/poller"][data-state="working"]').waitFor({ timeout: 10_000 })
     await page.waitForFunction(`document.querySelector('#tree [data-path="shop/poller"] > .row .attempt')?.textContent === '2'`)
     assert.equal(await poller.locator(':scope > .row .restarts').textContent(), '1')
+    // The failure in words: its message, not the error's class name.
+    assert.equal(await poller.locator(':scope > .row .failure').textContent(), "last failure: ward 'poller' did not beat for 400 ms")
+    assert.equal(await page.locator('#timeline li[data-type="hung"][data-path="shop/poller"] .detail').first().textContent(), 'no beat for 400 ms')
     // The last beat counts live between snapshots.
     assert.match((await poller.locator(':scope > .row .beat').textContent()) ?? '', /^\d+\.\d s ago$/)
     await page.screenshot({ path: new URL('dashboard-healed.png', artifacts).pathname })
@@ -110,6 +113,37 @@ test('the dashboard shows a hang heal live, its timeline row, and says "disconne
   } finally {
     await browser?.close()
     await server?.close()
+    await run.stop()
+  }
+})
+
+test('open files show only when the status has them (a newer server), for process wards only', { timeout: 60_000 }, async () => {
+  const run = supervisor({ name: 'box' }, [
+    { name: 'proc', ward: processWard('sleep', ['600']) },
+    { name: 'inproc', ward: async (ctx: WardContext) => ctx.idle(new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }))) },
+  ]).start()
+  // The same run, its status with `fds` on every ward (as a server with the figure sends it).
+  const withFds = (status: WardStatus): WardStatus => ({ ...status, fds: status.pid === null ? null : 7, children: status.children.map(withFds) })
+  const served = Object.assign(Object.create(run) as typeof run, { status: () => withFds(run.status()) })
+  const plain = await serveHttp(run, { port: 0 })
+  const figures = await serveHttp(served, { port: 0 })
+  let browser: Browser | undefined
+  try {
+    browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] })
+    const page = await browser.newPage()
+    const openFiles = (path: string) => page.locator(`#tree [data-path="${path}"] > .row .fact-fds`)
+    await page.goto(`${figures.url}/`)
+    await page.waitForFunction(`document.querySelector('#tree [data-path="box/proc"] > .row dd.fds')?.textContent === '7'`, undefined, { timeout: 10_000 })
+    assert.equal(await openFiles('box/proc').isVisible(), true)
+    assert.equal(await openFiles('box/inproc').isVisible(), false, 'no process, no open files')
+    assert.equal(await openFiles('box').isVisible(), false)
+    await page.goto(`${plain.url}/`)
+    await page.waitForFunction(`/^\\d+$/.test(document.querySelector('#tree [data-path="box/proc"] > .row dd.pid')?.textContent ?? '')`, undefined, { timeout: 10_000 })
+    assert.equal(await openFiles('box/proc').isVisible(), 'fds' in run.status().children[0]!, 'shown only when the status has it')
+  } finally {
+    await browser?.close()
+    await plain.close()
+    await figures.close()
     await run.stop()
   }
 })

@@ -1,6 +1,7 @@
 // A real Prometheus (Debian's package; scripts/test-deps.sh installs it) scrapes /metrics on
 // loopback, with its own temporary config and data directory: after a ward is made to hang, its
-// query API returns steward_restarts_total{reason="hung"} for that ward's path.
+// query API returns steward_restarts_total{reason="hung"} for that ward's path; after a ward's
+// FIRST restart, increase(steward_restarts_total[1m]) sees it (the series was exported at 0 before).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -78,7 +79,8 @@ test('Prometheus scrapes steward_restarts_total{reason="hung"} for a ward that h
       'a first scrape',
     )
     hang = true
-    const query = encodeURIComponent('steward_restarts_total{reason="hung"}')
+    // Every ward that can hang has the series from its start, at 0: the one that hung is above it.
+    const query = encodeURIComponent('steward_restarts_total{reason="hung"} > 0')
     const body = await until(
       () => fetch(`${api}/api/v1/query?query=${query}`).then((r) => r.json() as Promise<QueryResult>),
       (b) => b.data.result.length > 0,
@@ -98,5 +100,88 @@ test('Prometheus scrapes steward_restarts_total{reason="hung"} for a ward that h
     await server.close()
     await run.stop()
     rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+/** A Prometheus scraping `target` (host:port) every `interval`, on a free loopback port with a temporary directory. */
+async function startPrometheus(target: string, interval: string): Promise<{ api: string; log: () => string; close: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'steward-prometheus-'))
+  const port = await freePort()
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    ['global:', `  scrape_interval: ${interval}`, `  scrape_timeout: ${interval}`, 'scrape_configs:', '  - job_name: steward', `    static_configs: [{ targets: ['${target}'] }]`, ''].join('\n'),
+  )
+  let log = ''
+  const prometheus = spawn(
+    'prometheus',
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  prometheus.stdout.setEncoding('utf8').on('data', (chunk: string) => (log += chunk))
+  prometheus.stderr.setEncoding('utf8').on('data', (chunk: string) => (log += chunk))
+  const exited = new Promise<void>((resolve) => prometheus.on('exit', () => resolve()))
+  return {
+    api: `http://127.0.0.1:${port}`,
+    log: () => log,
+    close: async () => {
+      prometheus.kill('SIGTERM')
+      await exited
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+const query = (api: string, promql: string): Promise<QueryResult> => fetch(`${api}/api/v1/query?query=${encodeURIComponent(promql)}`).then((r) => r.json() as Promise<QueryResult>)
+
+test("increase(steward_restarts_total[1m]) in Prometheus sees a ward's FIRST restart", { timeout: 120_000 }, async () => {
+  let fail = false
+  const run = supervisor({ name: 'shop', maxRestarts: 10, within: '1m' }, [
+    {
+      name: 'worker',
+      ward: async (ctx: WardContext) => {
+        while (!ctx.signal.aborted) {
+          if (fail) {
+            fail = false
+            throw new Error('the first failure')
+          }
+          ctx.beat()
+          await sleep(50)
+        }
+      },
+    },
+  ]).start()
+  const server = await serveHttp(run, { port: 0 })
+  const prometheus = await startPrometheus(`127.0.0.1:${server.port}`, '1s')
+  const { api } = prometheus
+  try {
+    await until(() => fetch(`${api}/-/ready`).then((r) => r.status), (status) => status === 200, 30_000, `prometheus to be ready (log: ${prometheus.log()})`)
+    // Two scrapes of the zero series before the restart (the first sample of a series is no increase).
+    await until(
+      () => query(api, 'count_over_time(steward_restarts_total{path="shop/worker",reason="failed"}[1m])'),
+      (body) => body.data.result.length === 1 && Number(body.data.result[0]!.value[1]) >= 2,
+      30_000,
+      'two scrapes of steward_restarts_total{path="shop/worker",reason="failed"} at 0',
+    )
+    const before = await query(api, 'steward_restarts_total{path="shop/worker",reason="failed"}')
+    assert.equal(before.data.result[0]!.value[1], '0', 'exported at 0 before any restart')
+    fail = true
+    const body = await until(
+      () => query(api, 'sum(increase(steward_restarts_total{path="shop/worker"}[1m]))'),
+      (b) => b.data.result.length === 1 && Number(b.data.result[0]!.value[1]) >= 1,
+      30_000,
+      'increase(steward_restarts_total[1m]) >= 1 after the first restart',
+    )
+    assert.equal(body.status, 'success')
+    assert.equal(run.status().children[0]!.restarts, 1, 'it was the first restart')
+    // The alert expression of ops/prometheus/steward-rules.yml would fire on it.
+    const alert = await query(api, 'increase(steward_restarts_total[5m]) > 0')
+    assert.deepEqual(
+      alert.data.result.map((r) => [r.metric.path, r.metric.reason]),
+      [['shop/worker', 'failed']],
+    )
+  } finally {
+    await prometheus.close()
+    await server.close()
+    await run.stop()
   }
 })

@@ -11,6 +11,7 @@ import type { Ward } from '../steward/ward.js'
 import { cliBackoff, restartDefaults, type BackoffRange } from './defaults.js'
 import { parseBackoffRange, parseDuration, parseProbe, parseSignal, parseSize, UsageError } from './flags.js'
 import { logLimits, type LogPlan } from './log-files.js'
+import { resolveStewardToSelf } from './self-resolve.js'
 import { envFileVars } from './env-file.js'
 import { defaultWatchDelay, planWatch, type WatchPlan } from './watch.js'
 
@@ -20,6 +21,8 @@ export const configNames = ['steward.config.js', 'steward.config.mjs', 'steward.
 const processKeys = ['command', 'args', 'heartbeat', 'env', 'envFile', 'cwd', 'shell', 'killSignal', 'killAfter', 'maxMemory', 'maxLineLength'] as const
 const threadKeys = ['module', 'export', 'stream', 'terminateAfter', 'sampleEvery', 'warm', 'resourceLimits'] as const
 const sharedKeys = ['name', 'restart', ...childStewardOptionKeys] as const
+/** Keys of an app that are not the ward's or the steward's: how many copies of it run. */
+const copyKeys = ['instances'] as const
 /** Watch mode's keys, for both kinds of child; steward up's, not the child's steward options. */
 const watchKeys = ['watch', 'watchDelay', 'watchIgnore'] as const
 const topKeys = [...supervisorOptionKeys.filter((key) => key !== 'onEvent'), 'logs', 'children'] as const
@@ -38,6 +41,11 @@ export interface LoadedConfig {
   readonly entries: ReadonlyMap<string, string>
   /** The top-level keys but `children`, in the same form. */
   readonly top: string
+  /**
+   * The apps with `instances`, by name: their copies' names (`web:0` … `web:N-1`), in start order.
+   * An app without the key is one child of its own name and is not here.
+   */
+  readonly groups: ReadonlyMap<string, readonly string[]>
   /** The `logs` key: the children's log files (folder absolute), or none. */
   readonly logs?: LogPlan | undefined
   /** Each app with a `watch` key: what to watch (paths absolute, checked to exist), by name. */
@@ -78,7 +86,8 @@ let loads = 0
 /**
  * Reads a config file: JSON, or a module whose default export is the config (or a promise of it).
  * A module is imported afresh each time (a new query string), so that `steward reload` reads
- * the edited file; the modules it imports in turn stay cached.
+ * the edited file; the modules it imports in turn stay cached. `steward` imported by the module
+ * (or by what it imports) is this copy of steward, wherever the file is ({@link resolveStewardToSelf}).
  */
 export async function readConfig(file: string): Promise<unknown> {
   const name = basename(file)
@@ -90,6 +99,7 @@ export async function readConfig(file: string): Promise<unknown> {
     }
   }
   let module: { default?: unknown }
+  resolveStewardToSelf()
   try {
     const url = pathToFileURL(file)
     if (loads++ > 0) url.searchParams.set('reload', String(loads))
@@ -132,6 +142,7 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
   const children: unknown = top.children
   if (!Array.isArray(children) || children.length === 0) fail(`key 'children' must be a non-empty array of children, got ${describe(children)}`)
   const names = new Set<string>()
+  const groups = new Map<string, readonly string[]>()
   const specs: ChildSpec[] = []
   const entries = new Map<string, string>()
   const summary: { name: string; kind: 'process' | 'thread'; maxMemory: number | undefined }[] = []
@@ -160,9 +171,24 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
           : `applies only to a process child (one with 'command'); this child is a worker thread (it has 'module')${key === 'maxMemory' ? ` (limit its memory with 'resourceLimits')` : ''}`,
       )
     }
-    known(entry, [...sharedKeys, ...watchKeys, ...(isProcess ? processKeys : threadKeys)], where)
+    known(entry, [...sharedKeys, ...copyKeys, ...watchKeys, ...(isProcess ? processKeys : threadKeys)], where)
     const own = (keys: readonly string[]): Record<string, unknown> => Object.fromEntries(keys.filter((key) => entry[key] !== undefined).map((key) => [key, entry[key]]))
-    let ward: Ward<unknown>
+    const instances = entry.instances
+    if (instances !== undefined && (typeof instances !== 'number' || !Number.isInteger(instances) || instances < 1)) {
+      childFail('instances', `must be an integer of at least 1 (how many copies of the app run), got ${describe(instances)}`)
+    }
+    // With `instances`, the app is copies NAME:0 … NAME:N-1, `{instance}` their number in args, env, cwd and a heartbeat text.
+    const copies = instances === undefined ? [undefined] : Array.from({ length: instances as number }, (_, instance) => instance)
+    const copyName = (instance: number | undefined): string => (instance === undefined ? (childName as string) : `${childName as string}:${instance}`)
+    for (const instance of copies) {
+      if (instance === undefined) continue
+      const name = copyName(instance)
+      if (names.has(name)) childFail('instances', `makes a copy named '${name}', and another child has that name`)
+      names.add(name)
+    }
+    if (instances !== undefined) groups.set(childName as string, copies.map(copyName))
+    const fill = (text: string, instance: number | undefined): string => (instance === undefined ? text : text.replaceAll('{instance}', String(instance)))
+    let wards: Ward<unknown>[]
     let maxMemory: number | undefined
     /** The variables of the child's `envFile`, read now: a reload compares them too. */
     let fileVars: Record<string, string> | undefined
@@ -174,11 +200,12 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
       if (typeof command !== 'string' || command === '') childFail('command', `must be a non-empty string, got ${describe(command)}`)
       const args = options.args ?? []
       if (!Array.isArray(args) || args.some((arg) => typeof arg !== 'string')) childFail('args', `must be an array of strings, got ${describe(args)}`)
-      let heartbeat: unknown = options.heartbeat
-      if (typeof heartbeat === 'string') {
-        const text = heartbeat
-        heartbeat = rethrow(() => parseProbe(text, `${where}: key 'heartbeat'`), name)
-      }
+      // A probe's text is a copy's own (`http:http://127.0.0.1:300{instance}/`): parsed for each.
+      const heartbeats = copies.map((instance): unknown => {
+        const given: unknown = options.heartbeat
+        if (typeof given !== 'string') return given
+        return rethrow(() => parseProbe(fill(given, instance), `${where}: key 'heartbeat'`), name)
+      })
       const env = options.env ?? {}
       if (!isObject(env)) childFail('env', `must be an object of strings, got ${describe(env)}`)
       for (const [key, value] of Object.entries(env as Record<string, unknown>)) {
@@ -207,49 +234,69 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
         else if (typeof value === 'string') maxLineLength = rethrow(() => parseSize(value, `${where}: key 'maxLineLength'`), name)
         else childFail('maxLineLength', `must be a number of bytes or a size like '64K', got ${describe(value)}`)
       }
-      const childCwd = resolve(folder, cwd as string)
-      base = childCwd
+      const copyCwd = (instance: number | undefined): string => resolve(folder, fill(cwd as string, instance))
+      // An app's relative paths (envFile, watch) are relative to its cwd, its first copy's with instances.
+      base = copyCwd(copies[0])
       if (options.envFile !== undefined) {
         const files = typeof options.envFile === 'string' ? [options.envFile] : options.envFile
         if (!Array.isArray(files) || files.length === 0 || files.some((file) => typeof file !== 'string' || file === '')) {
           childFail('envFile', `must be a path (relative to the child's cwd) or a non-empty array of them, got ${describe(options.envFile)}`)
         }
-        fileVars = {}
-        for (const file of files as string[]) Object.assign(fileVars, rethrow(() => envFileVars(file, childCwd, `${where}: key 'envFile'`), name))
+        const vars: Record<string, string> = {}
+        for (const file of files as string[]) Object.assign(vars, rethrow(() => envFileVars(file, base, `${where}: key 'envFile'`), name))
+        fileVars = vars
       }
-      // Beneath the child's env, above steward's own environment: the file is this app's, steward's environment is not.
-      const childEnv = { ...process.env, ...fileVars, ...(env as Record<string, string>) }
+      // The env file beneath the child's env, above steward's own environment: the file is this app's, steward's environment is not.
+      const copyEnv = (instance: number | undefined): Record<string, string | undefined> => ({
+        ...process.env,
+        ...fileVars,
+        ...(instance === undefined ? {} : { STEWARD_INSTANCE: String(instance) }),
+        ...Object.fromEntries(Object.entries(env as Record<string, string>).map(([key, value]) => [key, fill(value, instance)])),
+      })
       if (options.shell !== true) {
-        const missing = commandMissing(command as string, childCwd, childEnv.PATH)
+        const missing = commandMissing(command as string, copyCwd(copies[0]), copyEnv(copies[0]).PATH)
         if (missing !== undefined) warnings.push(`${where}: command '${command as string}' ${missing}; starting it will fail (steward run exits 127 or 126 for such a command)`)
       }
       const wardOptions: ProcessWardOptions = {
-        ...(heartbeat === undefined ? {} : { heartbeat: heartbeat as ProcessHeartbeat }),
-        env: childEnv,
-        cwd: childCwd,
         ...(options.shell === undefined ? {} : { shell: options.shell as boolean }),
         ...(killSignal === undefined ? {} : { killSignal }),
         ...(options.killAfter === undefined ? {} : { killAfter: options.killAfter as NonNullable<ProcessWardOptions['killAfter']> }),
         ...(maxMemory === undefined ? {} : { maxMemory }),
         ...(maxLineLength === undefined ? {} : { maxLineLength }),
       }
-      ward = fromLibrary(() => processWard(command as string, args as string[], wardOptions), where, name)
+      wards = copies.map((instance, index) =>
+        fromLibrary(
+          () =>
+            processWard(command as string, (args as string[]).map((arg) => fill(arg, instance)), {
+              ...wardOptions,
+              ...(heartbeats[index] === undefined ? {} : { heartbeat: heartbeats[index] as ProcessHeartbeat }),
+              env: copyEnv(instance),
+              cwd: copyCwd(instance),
+            }),
+          instance === undefined ? where : `${where} (copy ${copyName(instance)})`,
+          name,
+        ),
+      )
     } else {
       const { module, ...options } = own(threadKeys)
       if (typeof module !== 'string' || module === '') childFail('module', `must be a non-empty string (a path relative to ${name}), got ${describe(module)}`)
       const path = isAbsolute(module as string) ? (module as string) : resolve(folder, module as string)
       if (!existsSync(path)) childFail('module', `names no file: ${path}`)
-      ward = fromLibrary(() => threadWard(path, options as ThreadWardOptions), where, name)
+      wards = copies.map(() => fromLibrary(() => threadWard(path, options as ThreadWardOptions), where, name))
     }
     const watch = watchPlan(entry, base, where, name)
     if (watch !== undefined) watches.set(childName as string, watch)
     const stewardOptions = own(sharedKeys)
-    specs.push({ ...stewardOptions, name: childName as string, ward })
-    // Compared by a reload: the env file's variables as they are now, not its name only; not the
+    // A copy's entry leaves `instances` out: changing the count adds or removes copies, the others
+    // stay. A reload compares the env file's variables as they are now, not its name only; not the
     // watch keys, which a reload applies to the running app without restarting it.
     const { watch: _watch, watchDelay: _watchDelay, watchIgnore: _watchIgnore, ...compared } = entry
-    entries.set(childName as string, stableText(fileVars === undefined ? compared : { ...compared, envFile: { files: entry.envFile, vars: fileVars } }))
-    summary.push({ name: childName as string, kind: isProcess ? 'process' : 'thread', maxMemory })
+    const text = stableText({ ...compared, instances: undefined, ...(fileVars === undefined ? {} : { envFile: { files: entry.envFile, vars: fileVars } }) })
+    for (const [index, instance] of copies.entries()) {
+      specs.push({ ...stewardOptions, name: copyName(instance), ward: wards[index]! })
+      entries.set(copyName(instance), text)
+      summary.push({ name: copyName(instance), kind: isProcess ? 'process' : 'thread', maxMemory })
+    }
   }
   const { children: _children, backoff, logs: logsKey, ...rest } = top
   let logs: LogPlan | undefined
@@ -273,7 +320,7 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
   }
   options.backoff = isBackoff(backoff) ? backoff : cliBackoff(configBackoff(backoff, fail))
   const tree = fromLibrary(() => supervisor(options as SupervisorOptions, specs), undefined, name)
-  return { file, tree, children: summary, warnings, specs: new Map(specs.map((spec) => [spec.name, spec])), entries, top: stableText({ ...top, children: undefined }), logs, watches }
+  return { file, tree, children: summary, warnings, specs: new Map(specs.map((spec) => [spec.name, spec])), entries, top: stableText({ ...top, children: undefined }), groups, logs, watches }
 }
 
 /**

@@ -30,6 +30,7 @@ function ward(name: string, fields: Partial<WardStatus> = {}): WardStatus {
     state: 'working',
     attempt: 1,
     restarts: 0,
+    restartReasons: ['hung', 'failed', 'manual'],
     up: true,
     lastBeatAgo: 0,
     progress: undefined,
@@ -41,6 +42,8 @@ function ward(name: string, fields: Partial<WardStatus> = {}): WardStatus {
     uptime: null,
     rss: null,
     cpu: null,
+    fds: null,
+    startTime: null,
     abandoned: 0,
     lastAbandoned: null,
     children: [],
@@ -244,13 +247,13 @@ test('steward status|restart|…: flags and names are checked first (exit 2 reas
 
 test('statusTable: aligned columns, - where nothing is known, the probe failure beside the last failure', () => {
   const lines = statusTable([
-    { name: 'redis', path: 't/redis', state: 'working', up: true, pid: 123, uptime: 3_723_000, restarts: 0, lastFailure: null, rss: 8 * 1024 * 1024, cpu: 0.25, probeFailure: null },
-    { name: 'web', path: 't/web', state: 'working', up: false, pid: 45678, uptime: 5_000, restarts: 12, lastFailure: { name: 'Error', message: 'exited with code 1' }, rss: null, cpu: null, probeFailure: 'connect ECONNREFUSED' },
+    { name: 'redis', path: 't/redis', state: 'working', up: true, pid: 123, uptime: 3_723_000, restarts: 0, lastFailure: null, rss: 8 * 1024 * 1024, cpu: 0.25, fds: 12, probeFailure: null },
+    { name: 'web', path: 't/web', state: 'working', up: false, pid: 45678, uptime: 5_000, restarts: 12, lastFailure: { name: 'Error', message: 'exited with code 1' }, rss: null, cpu: null, fds: null, probeFailure: 'connect ECONNREFUSED' },
   ])
   assert.deepEqual(lines, [
-    'NAME   STATE     PID    UPTIME  RESTARTS  CPU   MEM   LAST FAILURE',
-    'redis  working   123    1h 2m   0         0.3s  8.0M  -',
-    'web    starting  45678  5s      12        -     -     probe: connect ECONNREFUSED; exited with code 1',
+    'NAME   STATE     PID    UPTIME  RESTARTS  CPU   MEM   FDS  LAST FAILURE',
+    'redis  working   123    1h 2m   0         0.3s  8.0M  12   -',
+    'web    starting  45678  5s      12        -     -     -    probe: connect ECONNREFUSED; exited with code 1',
   ])
 })
 
@@ -259,7 +262,7 @@ test('upTarget: a reload asked for while one runs is not run beside it: the requ
   let loads = 0
   let release: () => void = () => {}
   const gate = new Promise<void>((resolve) => (release = resolve))
-  const config = (file: string): LoadedConfig => ({ file, tree: undefined as never, children: [], warnings: [], specs: new Map(), entries: new Map(), top: '' })
+  const config = (file: string): LoadedConfig => ({ file, tree: undefined as never, children: [], warnings: [], specs: new Map(), entries: new Map(), top: '', groups: new Map() })
   const run = { status: () => ward('tree', { kind: 'supervisor' }) } as unknown as SupervisorRun
   let invalid = false
   const target = upTarget(

@@ -49,6 +49,8 @@ export interface AppStatus {
   readonly rss: number | null
   /** CPU seconds (user + system) of the child's process group, when known. */
   readonly cpu: number | null
+  /** Open file descriptors of the child's process group, when known. */
+  readonly fds: number | null
   /** The last probe failure's message, while its probe fails. */
   readonly probeFailure: string | null
 }
@@ -73,9 +75,14 @@ export interface LogLine {
 export interface ControlTarget {
   /** What is supervised, for messages: the config file, or `steward run`'s command. */
   readonly what: string
-  /** Each app's status, in start order. */
+  /** Each app's status, in start order (each copy of an app with `instances` is one). */
   status(): readonly WardStatus[]
-  /** Restarts an app (a tree member's siblings follow its supervisor's strategy). */
+  /**
+   * The apps with `instances`, by name: their copies (`web:0` …). A request may name such an app
+   * for all its copies (status, logs) and the actions take it; absent, every name is a status's.
+   */
+  groups?(): ReadonlyMap<string, readonly string[]>
+  /** Restarts an app (a tree member's siblings follow its supervisor's strategy; an app with `instances`, one copy at a time). */
   restart(name: string): Promise<void>
   /** Stops an app; it stays stopped until started. */
   stop(name: string): Promise<StopReport>
@@ -167,6 +174,7 @@ export function appStatus(status: WardStatus): AppStatus {
     lastFailure: status.lastFailure === null ? null : { message: status.lastFailure.message, name: status.lastFailure.name },
     rss: status.rss,
     cpu: status.cpu,
+    fds: status.fds,
     probeFailure: status.probeFailure === null ? null : status.probeFailure.message,
   }
 }
@@ -389,14 +397,17 @@ export class ControlServer {
     if (!Array.isArray(given) || !given.every((name) => typeof name === 'string' && name !== '')) return { ok: false, code: 'bad-request', error: `names must be an array of app names, got ${JSON.stringify(given)}` }
     const names = given as string[]
     const apps = target.status()
-    const known = apps.map((app) => app.name)
+    const groups = target.groups?.() ?? new Map<string, readonly string[]>()
+    const known = [...new Set([...groups.keys(), ...apps.map((app) => app.name)])]
     const unknown = names.filter((name) => !known.includes(name))
     if (unknown.length > 0) {
       return { ok: false, code: 'unknown-app', error: `no app ${unknown.map((name) => `'${name}'`).join(', ')} in ${target.what}; known: ${known.join(', ') || 'none'}`, known }
     }
+    // An app with instances stands for its copies where lines or rows are chosen.
+    const chosen = names.flatMap((name) => groups.get(name) ?? [name])
     switch (command) {
       case 'status':
-        return { ok: true, pid: process.pid, what: target.what, apps: apps.filter((app) => names.length === 0 || names.includes(app.name)).map(appStatus) }
+        return { ok: true, pid: process.pid, what: target.what, apps: apps.filter((app) => chosen.length === 0 || chosen.includes(app.name)).map(appStatus) }
       case 'restart':
       case 'stop':
       case 'start': {
@@ -414,10 +425,10 @@ export class ControlServer {
       case 'logs': {
         const lines = message.lines === undefined ? 10 : message.lines
         if (typeof lines !== 'number' || !Number.isInteger(lines) || lines < 0) return { ok: false, code: 'bad-request', error: `lines must be a non-negative integer, got ${JSON.stringify(lines)}` }
-        for (const line of book.recent(names, lines)) connection.write(`${JSON.stringify(line)}\n`)
+        for (const line of book.recent(chosen, lines)) connection.write(`${JSON.stringify(line)}\n`)
         if (message.follow !== true) return { ok: true, end: true }
         const unfollow = book.follow((line) => {
-          if (names.length === 0 || names.includes(line.app)) connection.write(`${JSON.stringify(line)}\n`)
+          if (chosen.length === 0 || chosen.includes(line.app)) connection.write(`${JSON.stringify(line)}\n`)
         })
         connection.once('close', unfollow)
         return undefined

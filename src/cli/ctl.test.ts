@@ -153,7 +153,7 @@ test('steward status, logs, a second steward and a stale socket, on a real stack
   const table = await steward(['status'], s.dir, s.env)
   assert.equal(table.code, 0)
   const rows = table.stdout.trimEnd().split('\n')
-  assert.match(rows[0]!, /^NAME\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+CPU\s+MEM\s+LAST FAILURE$/)
+  assert.match(rows[0]!, /^NAME\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+CPU\s+MEM\s+FDS\s+LAST FAILURE$/)
   assert.deepEqual(rows.slice(1).map((row) => row.split(/\s+/).slice(0, 3)), apps.map((app) => [app.name, 'working', String(app.pid)]))
   assert.equal(rows[0]!.indexOf('PID'), rows[1]!.indexOf(String(apps[0]!.pid)), 'aligned')
 

@@ -27,8 +27,8 @@ config), 3 when no steward is running on the socket.`
 const usages: Record<ControlCommand, string> = {
   status: `Usage: steward status [NAME…] [flags]
 
-Each app of a running steward (or the NAMEs): its state, pid, uptime, restarts, CPU, memory and
-last failure with its reason (or its failing probe).
+Each app of a running steward (or the NAMEs): its state, pid, uptime, restarts, CPU, memory, open
+files and last failure with its reason (or its failing probe).
 
 ${where}
 
@@ -36,7 +36,9 @@ ${exits}`,
   restart: `Usage: steward restart NAME… [flags]
 
 Restarts each app in turn (an app in a tree follows its supervisor's strategy: one-for-all
-restarts its siblings too); answers once each is started again.
+restarts its siblings too); answers once each is started again. An app with instances is
+restarted one copy at a time, each once the one before is up again (a rolling restart; a copy
+that does not come up stops it: exit 1); NAME:N restarts one copy.
 
 ${where}
 
@@ -224,9 +226,10 @@ export function statusTable(apps: readonly AppStatus[]): string[] {
     String(app.restarts),
     app.cpu === null ? '-' : `${app.cpu.toFixed(1)}s`,
     app.rss === null ? '-' : bytes(app.rss),
+    app.fds === null || app.fds === undefined ? '-' : String(app.fds),
     [...(app.probeFailure === null ? [] : [`probe: ${app.probeFailure}`]), ...(app.lastFailure === null ? [] : [app.lastFailure.message])].join('; ') || '-',
   ])
-  const header = ['NAME', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'CPU', 'MEM', 'LAST FAILURE']
+  const header = ['NAME', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'CPU', 'MEM', 'FDS', 'LAST FAILURE']
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)))
   return [header, ...rows].map((row) =>
     row

@@ -13,6 +13,15 @@ export interface ChildConfigOptions
   /** @default 'permanent' */
   readonly restart?: RestartType
   /**
+   * How many copies of the app run (an integer of at least 1). With it, even 1, the app is the
+   * children `NAME:0` … `NAME:N-1`, each with `{instance}` replaced by its number in `args`, `env`
+   * values, `cwd` and a `heartbeat` text, and `STEWARD_INSTANCE` in its environment; `steward restart NAME` (and a
+   * reload that changes the app) restarts them one at a time, each once the one before is up
+   * again. Without it, the app is one child named `NAME`, its strings taken as they are.
+   * @default 1
+   */
+  readonly instances?: number
+  /**
    * Watch mode: restart the child when a file under these paths changes (files or folders,
    * relative to the child's `cwd`, each must exist; `node_modules` and dot-names such as `.git`
    * are ignored). The restart is an operator's (`steward restart NAME`, reason `manual`).
@@ -32,23 +41,24 @@ export type ProbeText = `http:${string}` | `https:${string}` | `tcp:${string}` |
 export interface ProcessChildConfig extends ChildConfigOptions {
   /** The program (no shell unless `shell`). */
   readonly command: string
-  /** @default [] */
+  /** `{instance}` is the copy's number with {@link ChildConfigOptions.instances}. @default [] */
   readonly args?: readonly string[]
   /**
    * The library's {@link ProcessHeartbeat}, or `steward run --probe`'s text: `'ipc'`, `'stdout'`,
-   * `'none'`, `'http:URL'`, `'tcp:HOST:PORT'`, `"exec:CMD ARGS"`.
+   * `'none'`, `'http:URL'`, `'tcp:HOST:PORT'`, `"exec:CMD ARGS"` (`{instance}` in the text: the
+   * copy's number, with `instances`).
    * @default 'none'
    */
   readonly heartbeat?: ProcessHeartbeat | ProbeText
-  /** Added to steward's own environment, over `envFile`'s variables. @default {} */
+  /** Added to steward's own environment, over `envFile`'s variables (`{instance}` in a value: the copy's number, with `instances`). @default {} */
   readonly env?: Readonly<Record<string, string>>
   /**
-   * Env files (relative to the child's `cwd`) whose `KEY=VALUE` lines are added to steward's own
-   * environment, beneath `env` (a later file wins over an earlier one). Read when the config is
-   * loaded or reloaded; no shell expansion. @default none
+   * Env files (relative to the child's `cwd`; its first copy's, with `instances`) whose `KEY=VALUE`
+   * lines are added to steward's own environment, beneath `env` (a later file wins over an earlier
+   * one). Read when the config is loaded or reloaded; no shell expansion. @default none
    */
   readonly envFile?: string | readonly string[]
-  /** Relative to the config file's folder. @default the config file's folder */
+  /** Relative to the config file's folder (`{instance}`: the copy's number, with `instances`). @default the config file's folder */
   readonly cwd?: string
   /** @default false */
   readonly shell?: boolean

@@ -2,6 +2,7 @@ import { endOnSignals, statusLines, type ProcessSide, type SignalNote } from '..
 import type { Lifecycle } from '../steward/run-api.js'
 import type { Printer } from './output.js'
 import type { BoundHttp } from './http.js'
+import type { Controllable } from '../http/handler.js'
 import type { GaveUpError } from '../steward/errors.js'
 import { startErrorExitCode } from './exit-code.js'
 import { notifySystemd, type NotifyTarget } from './sd-notify.js'
@@ -25,6 +26,8 @@ export interface ForegroundOptions {
   readonly onHangup?: (() => void) | undefined
   /** What the HTTP face's `POST /reload` calls (`steward up`: reload the config); without it, that route is 404. */
   readonly reload?: (() => Promise<unknown>) | undefined
+  /** What the HTTP face's `POST /apps/NAME/…` act on (`steward up`: its apps, instances included); default the run's own methods. */
+  readonly apps?: Controllable | undefined
 }
 
 /**
@@ -42,11 +45,11 @@ export interface ForegroundOptions {
  * reload the config), SIGHUP calls it instead of stopping the run.
  */
 export async function foreground(run: Lifecycle, printer: Printer, options: ForegroundOptions): Promise<number> {
-  const { completedCode, signals = process, http, gaveUpCode = () => undefined, notify, onHangup, reload } = options
+  const { completedCode, signals = process, http, gaveUpCode = () => undefined, notify, onHangup, reload, apps } = options
   const systemd = notify === undefined ? undefined : notifySystemd(run, notify, { onError: (message) => printer.note(`NOTIFY_SOCKET: ${message}; nothing more is sent to systemd`, { error: message }) })
   // Served from the start: the address was bound before the run started (bindHttp).
   if (http !== undefined) {
-    http.serve(run, { reload })
+    http.serve(run, { reload, apps })
     printer.note(`dashboard on ${http.url}/${http.token ? '#token=…' : ''} (metrics on ${http.url}/metrics)`, { http: http.address })
   }
   const onNote = (note: SignalNote): void => {

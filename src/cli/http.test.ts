@@ -32,7 +32,8 @@ test('steward demo tree --http serves the tree while it heals, then until SIGINT
   try {
     const deadline = performance.now() + 20_000
     let metrics = ''
-    while (performance.now() < deadline && !/reason="hung"/.test(metrics)) {
+    // The hung series is there at 0 from the start: wait for the restart to count.
+    while (performance.now() < deadline && !/reason="hung"\} [1-9]/.test(metrics)) {
       metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '')
       await new Promise((resolve) => setTimeout(resolve, 50))
     }

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serveHttp, type HttpServer } from '../http/server.js'
-import { stewardHttp, type HttpHandler } from '../http/handler.js'
+import { stewardHttp, type Controllable, type HttpHandler } from '../http/handler.js'
 import { isLoopback } from '../http/auth.js'
 import type { Lifecycle } from '../steward/run-api.js'
 import { UsageError } from './flags.js'
@@ -68,7 +68,7 @@ export interface BoundHttp {
    * Serves `run` (status, metrics, events, dashboard, and the control routes of a supervisor's
    * run) from now on; call once, right after starting it. With `reload`, `POST /reload` calls it.
    */
-  serve(run: Lifecycle, options?: { readonly reload?: (() => Promise<unknown>) | undefined }): void
+  serve(run: Lifecycle, options?: { readonly reload?: (() => Promise<unknown>) | undefined; readonly apps?: Controllable | undefined }): void
   /** Stops listening and ends the event streams; resolves once closed. Idempotent. */
   close(): Promise<void>
 }
@@ -104,7 +104,11 @@ export async function bindHttp(plan: HttpPlan): Promise<BoundHttp> {
     token: plan.token !== undefined,
     serve(run, options = {}) {
       if (handler !== undefined) throw new Error('bindHttp: serve() was called twice')
-      handler = stewardHttp(run, { ...(plan.token === undefined ? {} : { token: plan.token }), ...(options.reload === undefined ? {} : { reload: options.reload }) })
+      handler = stewardHttp(run, {
+        ...(plan.token === undefined ? {} : { token: plan.token }),
+        ...(options.reload === undefined ? {} : { reload: options.reload }),
+        ...(options.apps === undefined ? {} : { apps: options.apps }),
+      })
       server.on('request', handler)
     },
     close: () =>

@@ -2,6 +2,7 @@ import { basename } from 'node:path'
 import type { SupervisorRun } from '../tree/supervisor.js'
 import type { LoadedConfig } from './config.js'
 import { UsageError } from './flags.js'
+import { ChildNotUpError } from '../steward/errors.js'
 
 /** What a reload did, by app name: added, removed, replaced (changed), left alone. */
 export interface ReloadResult {
@@ -20,6 +21,12 @@ export interface ReloadResult {
  * entry counts as changed when its text differs with keys sorted; a function in it always does.
  * A change of the top-level keys (strategy, limits, backoff, …) is refused with a
  * {@link UsageError} before anything is touched: those apply when steward starts again.
+ *
+ * The copies of an app with `instances` are entries of their own (`web:0` …, compared without the
+ * `instances` key): a changed count starts or stops only the copies it adds or removes, and
+ * changed copies are replaced one at a time, each once the one before is up (a rolling restart).
+ * A copy that does not come up stops the reload there with a {@link ReloadStopped}: what was done
+ * stays done, the rest is not applied.
  */
 export async function applyReload(run: SupervisorRun, before: LoadedConfig, after: LoadedConfig): Promise<ReloadResult> {
   if (before.top !== after.top) {
@@ -32,9 +39,53 @@ export async function applyReload(run: SupervisorRun, before: LoadedConfig, afte
   const restarted = [...after.entries.keys()].filter((name) => before.entries.has(name) && before.entries.get(name) !== after.entries.get(name))
   const started = [...after.entries.keys()].filter((name) => !before.entries.has(name))
   const unchanged = [...after.entries.keys()].filter((name) => before.entries.get(name) === after.entries.get(name))
+  const copies = new Set([...after.groups.values()].flat())
+  const entries = new Map(before.entries)
+  const done: ReloadResult = { started: [], stopped: [], restarted: [], unchanged }
   // Removed ones first (in reverse order, as a stop goes), then the changed ones, then the new ones.
-  for (const name of [...stopped].reverse()) await run.remove(name)
-  for (const name of restarted) await run.replaceChild(after.specs.get(name)!)
+  for (const name of [...stopped].reverse()) {
+    await run.remove(name)
+    entries.delete(name)
+    ;(done.stopped as string[]).unshift(name)
+  }
+  for (const name of restarted) {
+    try {
+      await run.replaceChild(after.specs.get(name)!, copies.has(name) ? { wait: 'up' } : undefined)
+    } catch (error) {
+      if (!(error instanceof ChildNotUpError)) throw error
+      entries.set(name, after.entries.get(name)!)
+      throw new ReloadStopped(basename(after.file), name, done, [...restarted.slice(restarted.indexOf(name) + 1), ...started], entries, error)
+    }
+    entries.set(name, after.entries.get(name)!)
+    ;(done.restarted as string[]).push(name)
+  }
   for (const name of started) run.add(after.specs.get(name)!)
   return { started, stopped, restarted, unchanged }
+}
+
+/**
+ * A reload that stopped part way: a copy of an app with `instances`, replaced, did not come up
+ * (its new process failed or missed its `startTimeout`), so the changes after it were not
+ * applied. `done` is what was; `entries` each child's entry as it runs now (what the next reload
+ * compares with). `cause` is the {@link ChildNotUpError}.
+ */
+export class ReloadStopped extends Error {
+  override readonly name = 'ReloadStopped'
+  readonly code = 'ERR_STEWARD_RELOAD_STOPPED'
+  readonly copy: string
+  readonly done: ReloadResult
+  readonly left: readonly string[]
+  readonly entries: ReadonlyMap<string, string>
+  constructor(file: string, copy: string, done: ReloadResult, left: readonly string[], entries: ReadonlyMap<string, string>, cause: ChildNotUpError) {
+    const parts = (['stopped', 'restarted'] as const).filter((key) => done[key].length > 0).map((key) => `${key} ${done[key].join(', ')}`)
+    super(
+      `${file}: '${copy}' was replaced and ${cause.message.replace(/^child '[^']*' of supervisor '[^']*' /, '')}; the reload stopped there: ` +
+        `${parts.length === 0 ? 'nothing else was done' : `${parts.join('; ')} before it`}; not applied: ${left.join(', ') || 'nothing'}`,
+      { cause },
+    )
+    this.copy = copy
+    this.done = done
+    this.left = left
+    this.entries = entries
+  }
 }

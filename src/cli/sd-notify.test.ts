@@ -121,7 +121,7 @@ test('takeNotifyEnv: reads NOTIFY_SOCKET and the watchdog meant for this pid, an
 })
 
 function app(name: string, state: WardStatus['state'], up: boolean): WardStatus {
-  return { name, path: `app/${name}`, kind: 'steward', state, attempt: 1, restarts: 0, up, lastBeatAgo: null, progress: undefined, failuresHere: 0, lastFailure: null, probeFailure: null, pid: null, threadId: null, uptime: null, rss: null, cpu: null, abandoned: 0, lastAbandoned: null, children: [] }
+  return { name, path: `app/${name}`, kind: 'steward', state, attempt: 1, restarts: 0, restartReasons: [], up, lastBeatAgo: null, progress: undefined, failuresHere: 0, lastFailure: null, probeFailure: null, pid: null, threadId: null, uptime: null, rss: null, cpu: null, fds: null, startTime: null, abandoned: 0, lastAbandoned: null, children: [] }
 }
 
 test("statusText: 'N apps running' when all are up, otherwise how many and what the others do, with the reason of their restart", () => {

@@ -84,6 +84,7 @@ test('execWord: plain words as they are; others double-quoted; % and $ doubled (
 
 test('stopDeadline: the children one after the other, each its stopTimeout (default 5s); unitText rounds up and adds 10 s', () => {
   assert.equal(stopDeadline({ children: [{ name: 'a' }, { name: 'b', stopTimeout: '1500ms' }, { name: 'c', stopTimeout: 200 }] }), 6_700)
+  assert.equal(stopDeadline({ children: [{ name: 'a', instances: 4 }, { name: 'b', stopTimeout: 200, instances: 2 }] }), 20_400)
   const text = unitText({ file: '/srv/a.json', name: 'a', user: undefined, watchdog: 1_500, stopMs: 6_700, node: '/usr/bin/node', bin: '/srv/bin.js' }).split('\n')
   assert.ok(text.includes('TimeoutStopSec=17'))
   assert.ok(text.includes('WatchdogSec=1500ms'))

@@ -56,10 +56,11 @@ const stopMarginMs = 10_000
 
 /**
  * How long a stop of the config's tree can take: its children are stopped one after the other in
- * reverse start order, each within its `stopTimeout` (default 5s), after which it is abandoned.
+ * reverse start order, each within its `stopTimeout` (default 5s), after which it is abandoned;
+ * an app with `instances: N` is N children.
  */
 export function stopDeadline(config: { readonly children: readonly Record<string, unknown>[] }): number {
-  return config.children.reduce((sum, child) => sum + toMs((child.stopTimeout as number | string | undefined) ?? 5_000, 'stopTimeout'), 0)
+  return config.children.reduce((sum, child) => sum + toMs((child.stopTimeout as number | string | undefined) ?? 5_000, 'stopTimeout') * (typeof child.instances === 'number' ? child.instances : 1), 0)
 }
 
 /**

@@ -91,7 +91,7 @@ export async function upCommand(config: LoadedConfig, io: Io, http?: HttpPlan, s
   let run: SupervisorRun | undefined
   let target: UpTarget | undefined
   // A change restarts the app as `steward restart NAME` does (the target's restart: what the operator's is).
-  const watches = new AppWatches(io.printer, async (name) => target?.restart(name), (name) => appState(run, name), basename(config.file))
+  const watches = new AppWatches(io.printer, async (name) => target?.restart(name), (name) => appState(run, target?.config.groups.get(name), name), basename(config.file))
   try {
     const bound = http === undefined ? undefined : await bindHttp(http)
     try {
@@ -117,7 +117,7 @@ export async function upCommand(config: LoadedConfig, io: Io, http?: HttpPlan, s
       // Its outcome is printed by reloadNote.
       controlled.reload().catch(() => undefined)
     }
-    return await foreground(run, io.printer, { completedCode: () => 0, signals: io.signals, http: bound, notify: io.notify, onHangup, reload: () => controlled.reload() })
+    return await foreground(run, io.printer, { completedCode: () => 0, signals: io.signals, http: bound, notify: io.notify, onHangup, reload: () => controlled.reload(), apps: controlled.apps })
   } finally {
     watches.close()
     await control?.close()
@@ -125,10 +125,15 @@ export async function upCommand(config: LoadedConfig, io: Io, http?: HttpPlan, s
   }
 }
 
-/** An app's state, for its watch: `undefined` before the tree started, once it is ending, or for no such app. */
-function appState(run: SupervisorRun | undefined, name: string): RunState | undefined {
+/**
+ * An app's state, for its watch: `undefined` before the tree started, once it is ending, or for no
+ * such app; an app with `instances` (its copies' names in `copies`) is `stopped` when every copy is.
+ */
+function appState(run: SupervisorRun | undefined, copies: readonly string[] | undefined, name: string): RunState | undefined {
   if (run === undefined) return undefined
   const tree = run.status()
   if (tree.state !== 'working' && tree.state !== 'idle' && tree.state !== 'waiting' && tree.state !== 'starting') return undefined
-  return tree.children.find((child) => child.name === name)?.state
+  const states = tree.children.filter((child) => (copies === undefined ? child.name === name : copies.includes(child.name))).map((child) => child.state)
+  if (states.length === 0) return undefined
+  return states.find((state) => state !== 'stopped') ?? 'stopped'
 }

@@ -235,3 +235,28 @@ test("what a reload compares: an env file's variables count, the watch keys do n
   assert.notEqual(entry({ ...web, watch: ['src'] }), before, "the env file's variables changed: the app is replaced")
   assert.equal(buildConfig({ children: [{ ...web, watch: ['src'] }] }, file).watches?.get('web')?.delay, 200, 'the default quiet time')
 })
+
+test('steward up: a watched app with instances is restarted copy by copy, and once all are stopped a change says so', { timeout: 60_000 }, async (t) => {
+  const { dir, at } = project(t, 'web')
+  const file = join(dir, 'steward.config.json')
+  const socket = join(dir, 'control.sock')
+  writeFileSync(file, JSON.stringify({ children: [{ name: 'web', command: process.execPath, args: [join(dir, 'app.mjs')], cwd: 'web', instances: 2, watch: ['src'], watchDelay: '200ms' }] }))
+  const cli = startCli(['up', '--json', '--socket', socket, file], { cwd: dir })
+  t.after(() => cli.kill())
+  await cli.waitFor('copy 0', pidLine('steward/web:0'))
+  await cli.waitFor('copy 1', pidLine('steward/web:1'))
+  const from = cli.lines.length
+  await touch(at, 'src/a.js', 2)
+  const note = await cli.waitFor('the watch note', isWatchNote, 15_000, from)
+  assert.equal(note.json!.app, 'web')
+  await cli.waitFor('copy 0 replaced', pidLine('steward/web:0'), 15_000, from)
+  await cli.waitFor('copy 1 replaced', pidLine('steward/web:1'), 15_000, from)
+  assert.equal((await inProcess(['stop', 'web', '--socket', socket])).code, 0)
+  const stopped = cli.lines.length
+  await touch(at, 'src/a.js', 1)
+  const kept = await cli.waitFor('the note on the stopped app', (line) => line.json?.type === 'steward' && line.json.watch === 'stopped', 15_000, stopped)
+  assert.equal(kept.json!.app, 'web')
+  cli.process.kill('SIGTERM')
+  assert.equal((await cli.exited).code, 143)
+  for (const pid of childPids(cli)) assert.equal(alive(pid), false, `child ${pid} is gone`)
+})

@@ -9,6 +9,7 @@ import type { WardContext } from '../steward/ward.js'
 import type { StewardEvent } from '../observe/events.js'
 import type { WardStatus } from '../observe/status.js'
 import { serveHttp } from './server.js'
+import { stewardHttp } from './handler.js'
 
 function aborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve()
@@ -133,6 +134,33 @@ test('POST /reload calls the hook: its result is the answer, its rejection a 400
     assert.equal(bad.status, 400)
     assert.match(bad.body, /unknown key/)
     assert.equal((await post(`${server.url}/reload`, { ...good, origin: 'https://evil.example' })).status, 403)
+  } finally {
+    await server.close()
+    await run.stop()
+  }
+})
+
+test("the 'apps' option: POST /apps/NAME/… act on it instead of the run's methods (steward up's apps with instances); a bad one is refused naming it", async () => {
+  const run = supervisor({ name: 'tree' }, [{ name: 'a', ward: idles }]).start()
+  const calls: string[] = []
+  const apps = {
+    restartChild: async (name: string) => void calls.push(`restart ${name}`),
+    stopChild: async (name: string) => (calls.push(`stop ${name}`), { unstopped: [], killed: [] }),
+    startChild: async (name: string) => {
+      if (name === 'nope') throw Object.assign(new Error(`no app '${name}'`), { code: 'ERR_STEWARD_NO_CHILD' })
+      calls.push(`start ${name}`)
+    },
+  }
+  assert.throws(() => stewardHttp(run, { apps: { restartChild: () => Promise.resolve() } as never }), /stewardHttp: option 'apps' must have restartChild, stopChild and startChild methods/)
+  const server = await serveHttp(run, { port: 0, token: 't', apps })
+  try {
+    const headers = { authorization: 'Bearer t', 'content-type': 'application/json' }
+    assert.equal((await post(`${server.url}/apps/web/restart`, headers)).status, 200)
+    assert.equal((await post(`${server.url}/apps/web/stop`, headers)).status, 200)
+    assert.equal((await post(`${server.url}/apps/web/start`, headers)).status, 200)
+    assert.equal((await post(`${server.url}/apps/nope/start`, headers)).status, 404)
+    assert.deepEqual(calls, ['restart web', 'stop web', 'start web'])
+    assert.equal(child(run.status(), 'a').attempt, 1, "the run's own child untouched")
   } finally {
     await server.close()
     await run.stop()

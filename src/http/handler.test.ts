@@ -147,6 +147,14 @@ test('with a token, a request without it or with a wrong one gets 401 and no dat
     const page = await get(`${server.url}/`)
     assert.equal(page.status, 200)
     assert.ok(!page.body.includes('secret-'))
+    // The page is told a token is needed, so it asks for it before its first request.
+    assert.match(page.body, /<html lang="en" data-token="required">/)
+    // The icon too: the page links favicon.svg, a browser asks /favicon.ico on its own; neither is a 404.
+    for (const icon of ['/favicon.svg', '/favicon.ico']) {
+      const answer = await get(`${server.url}${icon}`)
+      assert.deepEqual([answer.status, answer.type], [200, 'image/svg+xml'], icon)
+      assert.match(answer.body, /^<svg /)
+    }
     assert.equal(bearerMatches('Bearer abc', 'abc'), true)
     assert.equal(bearerMatches('Bearer abd', 'abc'), false)
     assert.equal(bearerMatches(undefined, 'abc'), false)
@@ -163,7 +171,7 @@ test('/metrics, /status, 404 and 405', { timeout: 15_000 }, async () => {
   try {
     await poll(() => get(`${server.url}/readyz`), (r) => r.status === 200)
     worker.crash()
-    const metrics = await poll(() => get(`${server.url}/metrics`), (r) => r.body.includes('reason="failed"'))
+    const metrics = await poll(() => get(`${server.url}/metrics`), (r) => r.body.includes('reason="failed"} 1'))
     assert.equal(metrics.type, 'text/plain; version=0.0.4; charset=utf-8')
     assert.match(metrics.body, /^steward_restarts_total\{path="app\/worker",reason="failed"\} 1$/m)
     assert.equal((await get(`${server.url}/nope`)).status, 404)
@@ -173,6 +181,7 @@ test('/metrics, /status, 404 and 405', { timeout: 15_000 }, async () => {
     assert.deepEqual([head.status, head.type, head.body, server.handler.connections], [200, 'text/event-stream; charset=utf-8', '', 0])
     const page = await get(`${server.url}/`)
     assert.match(page.type, /^text\/html/)
+    assert.match(page.body, /<html lang="en" data-token="none">/)
     assert.match(page.body, /<script type="module" src="dashboard\.js"><\/script>/)
   } finally {
     await server.close()
@@ -236,6 +245,35 @@ test('the event ring replays what it holds and says when older events are gone',
   assert.deepEqual(ring.after(1), { events: [3, 4, 5].map((id) => ({ id, event: event(id), wall: id * 10 })), complete: false })
   assert.deepEqual(ring.after(5), { events: [], complete: true })
   assert.equal(ring.lastId, 5)
+})
+
+test("the event ring keeps child output lines beside the events: a chatty child never pushes a restart out of the replay", () => {
+  const ring = new EventRing(3, 2)
+  const event = (attempt: number): StewardEvent => ({ type: 'started', ward: 'w', path: 'w', at: 0, attempt, resume: undefined })
+  const line = (text: string): StewardEvent => ({ type: 'line', ward: 'w', path: 'w', at: 0, attempt: 1, stream: 'stdout', line: text })
+  ring.push(event(1), 1)
+  for (let i = 2; i <= 4; i++) ring.push(line(`l${i}`), i)
+  ring.push(event(5), 5)
+  ring.push(line('l6'), 6)
+  // The lines' ring kept the last two (4 and 6); the event 1 is still there, in id order with them.
+  assert.deepEqual(
+    ring.after(0).events.map((n) => n.id),
+    [1, 4, 5, 6],
+  )
+  assert.equal(ring.after(0).complete, true, 'lines dropped from their own ring are no gap')
+  assert.deepEqual(
+    ring.after(4).events.map((n) => n.id),
+    [5, 6],
+  )
+  ring.push(event(7), 7)
+  ring.push(event(8), 8)
+  assert.deepEqual(
+    ring.after(0).events.map((n) => n.id),
+    [4, 5, 6, 7, 8],
+  )
+  assert.equal(ring.after(0).complete, false, 'event 1 is gone')
+  assert.equal(ring.after(1).complete, true)
+  assert.equal(ring.lastId, 8)
 })
 
 test('SSE: a client that missed more than the ring holds is told (gap), and close() ends every stream', async () => {

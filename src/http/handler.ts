@@ -14,12 +14,14 @@ export interface HttpHandlerOptions {
   /**
    * A bearer token every data route (/healthz, /readyz, /metrics, /status, /events) then requires
    * (`Authorization: Bearer <token>`, compared in constant time; 401 and no data otherwise). The
-   * dashboard's own files carry no data and are served without it.
+   * dashboard's own files (and its icon, `/favicon.ico`) carry no data and are served without it.
    * @default none (no authentication)
    */
   readonly token?: string
   /**
-   * How many events /events keeps for `Last-Event-ID` replay.
+   * How many events /events keeps for `Last-Event-ID` replay; as many child output lines (`line`
+   * events) are kept beside them, so a chatty child never pushes a restart out of the replay, and
+   * a page opened late gets the recent lines.
    * @default 1000
    */
   readonly replay?: number
@@ -37,10 +39,18 @@ export interface HttpHandlerOptions {
    * @default none
    */
   readonly reload?: () => Promise<unknown>
+  /**
+   * What `POST /apps/NAME/restart|stop|start` act on, instead of the run's own `restartChild`,
+   * `stopChild` and `startChild`: `steward up` passes its apps, so that NAME may be an app with
+   * `instances` (restarted one copy at a time). A rejection whose `code` is
+   * `'ERR_STEWARD_NO_CHILD'` is a 404, any other a 409.
+   * @default the run's own methods (a supervisor's run)
+   */
+  readonly apps?: Controllable
 }
 
 /** A supervisor run's operator methods, which the `POST /apps/NAME/…` routes call. */
-interface Controllable {
+export interface Controllable {
   restartChild(name: string): Promise<void>
   stopChild(name: string): Promise<unknown>
   startChild(name: string): Promise<void>
@@ -86,6 +96,10 @@ const assets: Readonly<Record<string, readonly [file: string, type: string]>> = 
   '/index.html': ['index.html', 'text/html; charset=utf-8'],
   '/dashboard.js': ['dashboard.js', 'text/javascript; charset=utf-8'],
   '/dashboard.css': ['dashboard.css', 'text/css; charset=utf-8'],
+  // The page links favicon.svg; /favicon.ico is what a browser asks for on its own (an SVG there
+  // is shown by current browsers, and beats a 404 in the console).
+  '/favicon.svg': ['favicon.svg', 'image/svg+xml'],
+  '/favicon.ico': ['favicon.svg', 'image/svg+xml'],
 }
 const assetCache = new Map<string, Buffer>()
 
@@ -122,7 +136,7 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
     throw new TypeError(`stewardHttp: run must be a steward or supervisor run, got ${describe(run)}`)
   }
   if (typeof options !== 'object' || options === null) throw new TypeError(`stewardHttp: options must be an object, got ${describe(options)}`)
-  const known = ['token', 'replay', 'statusInterval', 'clock', 'reload']
+  const known = ['token', 'replay', 'statusInterval', 'clock', 'reload', 'apps']
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) throw new TypeError(`stewardHttp: unknown option '${key}' (known: ${known.join(', ')})`)
   }
@@ -134,6 +148,10 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
     throw new TypeError(`stewardHttp: option 'reload' must be a function returning a promise, got ${describe(options.reload)}`)
   }
   const reload = options.reload
+  if (options.apps !== undefined && !controllable(options.apps as unknown as Lifecycle)) {
+    throw new TypeError(`stewardHttp: option 'apps' must have restartChild, stopChild and startChild methods, got ${describe(options.apps)}`)
+  }
+  const apps = options.apps
   if (!Number.isInteger(replay) || replay < 1) throw new RangeError(`stewardHttp: option 'replay' must be an integer ≥ 1, got ${describe(replay)}`)
   if (typeof statusInterval !== 'number' || !(statusInterval >= 10) || !Number.isFinite(statusInterval)) {
     throw new RangeError(`stewardHttp: option 'statusInterval' must be a number of ms ≥ 10, got ${describe(statusInterval)}`)
@@ -192,7 +210,10 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
 
   const asset = (res: ServerResponse, file: string, type: string, head: boolean): void => {
     const cached = assetCache.get(file)
-    const reply = (body: Buffer): void => {
+    const reply = (stored: Buffer): void => {
+      // The page learns whether to ask for the token before its first request (a 401 would be an
+      // error in the browser's console). Whether a token is needed is no secret: a 401 says it too.
+      const body = file === 'index.html' && token !== undefined ? Buffer.from(stored.toString('utf8').replace('data-token="none"', 'data-token="required"')) : stored
       res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' })
       res.end(head ? undefined : body)
     }
@@ -221,7 +242,7 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
     req.resume() // the body carries nothing: drain it
     const app = /^\/apps\/([^/]+)\/(restart|stop|start)$/.exec(path)
     if (app === null && !(path === '/reload' && reload !== undefined)) return json(res, 404, { error: `no POST route ${path}` })
-    if (app !== null && !controllable(run)) return json(res, 404, { error: 'this run has no apps to control (not a supervisor)' })
+    if (app !== null && apps === undefined && !controllable(run)) return json(res, 404, { error: 'this run has no apps to control (not a supervisor)' })
     if (token === undefined) {
       return json(res, 403, { error: 'the control routes need a token: set one with --http-token TOKEN or STEWARD_HTTP_TOKEN (stewardHttp option `token`)' })
     }
@@ -247,10 +268,13 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
       } catch {
         return json(res, 400, { error: `bad app name in ${path}` })
       }
-      const target = run as unknown as Controllable
+      const target = apps ?? (run as unknown as Controllable)
       action = verb === 'restart' ? target.restartChild(name) : verb === 'stop' ? target.stopChild(name) : target.startChild(name)
       done = (report) => ({ ok: true, app: name, action: verb, ...(verb === 'stop' ? { report } : {}) })
     }
+    // The action has begun (a stop's child is stopping now): every page sees it at once, not at the
+    // next status tick — a stop has no event until it ends, so the page would show it working.
+    for (const stream of streams) sendStatus(stream)
     action.then(
       (result) => json(res, 200, done(result)),
       (error: unknown) => {

@@ -1,7 +1,9 @@
 // The memory samples of every process ward with a `maxMemory` on one clock: one scan of /proc per
-// tick, however many wards have a limit.
+// tick, however many wards have a limit. And the figures `status()` shows of every process ward
+// (RSS, CPU, fds, start time): one scan of /proc for all of them, at most once per `usageEvery`.
+import { readdirSync } from 'node:fs'
 import type { Clock, Timer } from '../time/clock.js'
-import { groupsRss } from './process-group.js'
+import { groupsRss, groupsUsage, hasProc, type GroupUsage } from './process-group.js'
 
 /** A process group watched for its memory, and what to tell of each sample. */
 interface Watch {
@@ -94,3 +96,85 @@ export function memorySamplerFor(clock: Clock): MemorySampler {
   }
   return sampler
 }
+
+/**
+ * The figures of every live process ward's group, as `status()` shows them: the first ask after
+ * `every` ms (or after a group was added) scans /proc once for all tracked groups, and every ask
+ * until then — and every ask in the same synchronous turn, whatever `every` — reads that scan. So
+ * building a status of N process wards, or a scrape, costs at most one scan, and a status polled
+ * many times a second costs one scan a second. No timer: nothing is
+ * read while nobody asks. Real time (`performance.now()`), whatever clock the runs use: /proc
+ * changes in real time. @internal
+ */
+export class UsageSampler {
+  /** The longest a figure is reused, in ms. */
+  every: number
+  readonly #groups = new Set<number>()
+  #sample = new Map<number, GroupUsage>()
+  #sampledAt = -Infinity
+  /** A group was tracked since the last scan: the next ask scans. */
+  #added = false
+  #selfFds: number | null = null
+  /** A scan was made in this synchronous turn (until the next microtask). */
+  #thisTurn = false
+  readonly #turnEnded = (): void => {
+    this.#thisTurn = false
+  }
+
+  constructor(every: number) {
+    this.every = every
+  }
+
+  /** Tracks group `pgid` (a process ward's child) until the returned function is called. */
+  track(pgid: number): () => void {
+    this.#groups.add(pgid)
+    this.#added = true
+    return () => {
+      this.#groups.delete(pgid)
+      this.#sample.delete(pgid)
+    }
+  }
+
+  /** Group `pgid`'s figures from the latest scan (scanning first if it is due); `undefined` without /proc, untracked or with no live member. */
+  usage(pgid: number): GroupUsage | undefined {
+    if (!hasProc || !this.#groups.has(pgid)) return undefined
+    this.#refresh()
+    return this.#sample.get(pgid)
+  }
+
+  /** This process's open file descriptors (`/proc/self/fd`), from the same scan; `null` without /proc. */
+  selfFds(): number | null {
+    if (!hasProc) return null
+    this.#refresh()
+    return this.#selfFds
+  }
+
+  #refresh(): void {
+    // One status() (one scrape) is one synchronous walk: it reads one scan, even at the turn of an interval.
+    if (this.#thisTurn) return
+    const now = performance.now()
+    if (!this.#added && now - this.#sampledAt < this.every) return
+    usageScans.count++
+    this.#sampledAt = now
+    this.#added = false
+    this.#thisTurn = true
+    queueMicrotask(this.#turnEnded)
+    this.#sample = groupsUsage(this.#groups)
+    try {
+      // Less the one the read itself opens.
+      this.#selfFds = readdirSync('/proc/self/fd').length - 1
+    } catch {
+      this.#selfFds = null
+    }
+  }
+}
+
+/** How many times the usage sampler scanned /proc (for tests: one scan per status, not one per ward). @internal */
+export const usageScans = { count: 0 }
+
+/**
+ * The one usage sampler of this process: `status()`'s `rss`, `cpu`, `fds` and `startTime` of
+ * every process ward, and the steward process's own `process_open_fds`, read from /proc at most
+ * once a second (`every`: 1000 ms). @internal
+ */
+export const usageSampler = new UsageSampler(1000)

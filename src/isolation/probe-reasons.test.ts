@@ -31,7 +31,7 @@ async function firstHang(heartbeat: ProcessHeartbeat): Promise<{ hung: HungEvent
   const events: StewardEvent[] = []
   let status: ProbeFailure | null = null
   const { result, leaks } = await checkLeaks(async () => {
-    const run = steward(processWard('sleep', ['600'], { heartbeat }), { name: 'app', timeout: 600, maxRestarts: 0 }).start({ onEvent: (event) => events.push(event) })
+    const run = steward(processWard('sleep', ['600'], { heartbeat }), { name: 'app', timeout: 2_000, maxRestarts: 0 }).start({ onEvent: (event) => events.push(event) })
     await waitFor('a probe failure in status()', () => run.status().probeFailure !== null)
     status = run.status().probeFailure
     const outcome = await run.done
@@ -57,7 +57,7 @@ test('exec probe: a command not found says so (ENOENT) in the hung event, status
   assert.ok((hung.probeFailure?.failures ?? 0) >= 1)
   assert.equal(status?.message, 'exec redis-clii-steward-test: not found (ENOENT)')
   assert.ok(error instanceof WardHungError)
-  assert.match(error.message, /did not beat for 600 ms; probe: exec redis-clii-steward-test: not found \(ENOENT\)$/)
+  assert.match(error.message, /did not beat for 2000 ms; probe: exec redis-clii-steward-test: not found \(ENOENT\)$/)
 })
 
 test('exec probe: a non-zero exit says its code and the last line of its stderr', { timeout: 30_000 }, async () => {
@@ -111,11 +111,32 @@ test('a healthy answer clears the failure from status(); a hang with probes that
   try {
     await waitFor('a failure', () => run.status().probeFailure !== null)
     assert.match(run.status().probeFailure!.message, /^exec test: exited with code 1$/)
+    // What the probe asks, in the words its failures begin with, while the child runs.
+    assert.equal(run.status().probe, 'exec test every 50 ms')
     writeFileSync(healthy, '')
     await waitFor('the failure cleared', () => run.status().probeFailure === null)
     assert.equal(run.status().up, true)
   } finally {
     await run.stop()
+  }
+  assert.equal('probe' in run.status(), false, 'no probe once stopped')
+})
+
+test("status().probe says what each kind of probe asks; a ward without a probe has none", { timeout: 30_000 }, async () => {
+  const cases: [ProcessHeartbeat, string][] = [
+    [{ http: 'http://user:secret@127.0.0.1:9/health?token=secret', every: '2s' }, 'http GET http://127.0.0.1:9/health every 2000 ms'],
+    [{ tcp: { port: 9, host: '::1' }, every: 700 }, 'tcp [::1]:9 every 700 ms'],
+    [{ probe: () => Promise.resolve(), every: 300 }, 'probe every 300 ms'],
+    ['stdout', ''],
+  ]
+  for (const [heartbeat, expected] of cases) {
+    const run = steward(processWard('sleep', ['600'], { heartbeat }), { timeout: '1m', startTimeout: '1m' }).start()
+    try {
+      await waitFor('the child spawned', () => run.status().pid !== null)
+      assert.equal(run.status().probe ?? '', expected)
+    } finally {
+      await run.stop()
+    }
   }
 })
 

@@ -44,6 +44,11 @@ const STDERR_KEPT = 4_096
 /** The most of that last line a reason quotes. */
 const QUOTED = 300
 
+/** How often a probe asks, in ms: its `every`, else the pulse interval. @internal */
+export function probeEvery(heartbeat: ProbeHeartbeat, pulseInterval: number): number {
+  return heartbeat.every === undefined ? pulseInterval : toMs(heartbeat.every, 'processWard: heartbeat.every', { zero: false })
+}
+
 /**
  * Starts the probe loop of `heartbeat` for the incarnation `ctx`: the first check after `every`
  * (default: the pulse interval), the next `every` after the previous one answered or missed its
@@ -55,7 +60,7 @@ export function startProbes(heartbeat: ProbeHeartbeat, ctx: WardContext, place: 
   const probes = new AbortController()
   /** An exec probe's process until it exited: the ward waits for it, so none outlives the ward. */
   let checking: Promise<unknown> | undefined
-  const every = heartbeat.every === undefined ? ctx.pulseInterval : toMs(heartbeat.every, 'processWard: heartbeat.every', { zero: false })
+  const every = probeEvery(heartbeat, ctx.pulseInterval)
   const kind: ProbeFailure['kind'] = 'exec' in heartbeat ? 'exec' : 'probe' in heartbeat ? 'probe' : 'http' in heartbeat ? 'http' : 'tcp'
   const host = ctx[wardHost]
   /** Failed checks in a row. */
@@ -107,7 +112,7 @@ export function startProbes(heartbeat: ProbeHeartbeat, ctx: WardContext, place: 
       // A command that exits 0 in time; killed at its deadline or when the ward ends.
       const [file, ...rest] = heartbeat.exec
       const limitMs = heartbeat.timeout === undefined ? every : toMs(heartbeat.timeout, 'processWard: heartbeat.timeout', { zero: false })
-      const label = `exec ${file}`
+      const label = probeLabel(heartbeat)
       check(limitMs, label, (signal, answer) => {
         const checker = spawn(file, rest, { stdio: ['ignore', 'ignore', 'pipe'], env: place.env === undefined ? process.env : { ...place.env }, cwd: place.cwd ?? process.cwd() })
         checking = new Promise((resolve) => {
@@ -143,7 +148,7 @@ export function startProbes(heartbeat: ProbeHeartbeat, ctx: WardContext, place: 
       })
     } else if ('probe' in heartbeat) {
       const user = heartbeat.probe
-      check(every, 'probe', (signal, answer) => {
+      check(every, probeLabel(heartbeat), (signal, answer) => {
         Promise.resolve(user(signal)).then(
           () => answer(),
           (error: unknown) => answer(failedWith('probe', error)),
@@ -151,7 +156,7 @@ export function startProbes(heartbeat: ProbeHeartbeat, ctx: WardContext, place: 
       })
     } else if ('http' in heartbeat) {
       const url = heartbeat.http
-      const label = `http GET ${shown(url)}`
+      const label = probeLabel(heartbeat)
       check(every, label, (signal, answer) => {
         // Its own connection, closed after the answer: a pooled keep-alive socket would outlive the ward.
         const target = new URL(url)
@@ -169,7 +174,7 @@ export function startProbes(heartbeat: ProbeHeartbeat, ctx: WardContext, place: 
       })
     } else {
       const { port, host: name = '127.0.0.1' } = heartbeat.tcp
-      const label = `tcp ${name.includes(':') ? `[${name}]` : name}:${port}`
+      const label = probeLabel(heartbeat)
       check(every, label, (signal, answer) => {
         const socket = connect({ port, host: name })
         const close = (): void => {
@@ -208,6 +213,23 @@ function shown(url: string | URL): string {
   } catch {
     return String(url)
   }
+}
+
+/**
+ * What a probe asks, for a person (`status().probe`, the dashboard): `http GET http://…/health`,
+ * `tcp 127.0.0.1:6379`, `exec redis-cli`, `probe` (a function) — the words its failures begin with —
+ * and how often, ` every 1000 ms`. A URL's query and credentials are left out, as in failures. @internal
+ */
+export function describeProbe(heartbeat: ProbeHeartbeat, every: number): string {
+  return `${probeLabel(heartbeat)} every ${every} ms`
+}
+
+function probeLabel(heartbeat: ProbeHeartbeat): string {
+  if ('exec' in heartbeat) return `exec ${heartbeat.exec[0]}`
+  if ('probe' in heartbeat) return 'probe'
+  if ('http' in heartbeat) return `http GET ${shown(heartbeat.http)}`
+  const { port, host: name = '127.0.0.1' } = heartbeat.tcp
+  return `tcp ${name.includes(':') ? `[${name}]` : name}:${port}`
 }
 
 /** Why a probe failed with `thrown`: the innermost error's message (fetch wraps the socket's), and its code. */

@@ -92,26 +92,82 @@ export function groupsRss(pgids: ReadonlySet<number>): Map<number, number> {
 /** Clock ticks per second of /proc/<pid>/stat's times: `USER_HZ`, 100 on every Linux architecture Node runs on. */
 const ticksPerSecond = 100
 
-/**
- * The resident memory (bytes, as {@link groupRss}) and CPU time (user + system, seconds, from
- * `/proc/<pid>/stat`) of process group `pgid`'s live members, from one scan of /proc; `undefined`
- * without /proc. Its exited members' time is not counted (the kernel adds it to their parent's
- * `cutime` only once reaped). For `status()`, never per beat. @internal
- */
-export function groupUsage(pgid: number): { rss: number; cpu: number } | undefined {
-  if (!hasProc) return undefined
-  let cpu = 0
-  for (const pid of groupMembers(pgid)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-      // After "pid (comm) ": state is field 3, utime field 14, stime field 15.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      cpu += (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
-    } catch {
-      // it exited while we looked
-    }
+/** The figures of a process group's live members, from /proc: see {@link groupsUsage}. @internal */
+export interface GroupUsage {
+  /** Resident memory in bytes: the sum of the members' `VmRSS`, as {@link groupRss}. */
+  readonly rss: number
+  /** CPU time (user + system) in seconds, to the clock tick. */
+  readonly cpu: number
+  /** Open file descriptors: the entries of each member's `/proc/<pid>/fd`, summed. */
+  readonly fds: number
+  /** When the group's leader (or, once it left, its oldest member) started, in unix seconds. */
+  readonly startTime: number
+}
+
+let bootTime: number | undefined
+
+/** The system's boot time in unix seconds (`btime` of /proc/stat), read once. */
+function bootSeconds(): number {
+  if (bootTime === undefined) {
+    const stat = readFileSync('/proc/stat', 'latin1')
+    const at = stat.indexOf('btime ')
+    bootTime = at === -1 ? 0 : Number.parseInt(stat.slice(at + 6), 10)
   }
-  return { rss: groupRss(pgid), cpu: Math.round(cpu * 100) / 100 }
+  return bootTime
+}
+
+/**
+ * The figures (RSS, CPU time, open fds, start time) of each of the process groups `pgids`, from
+ * one scan of /proc however many groups are asked: a group with no live member has no entry. Its
+ * exited members' CPU time is not counted (the kernel adds it to their parent's `cutime` only once
+ * reaped). For `status()` through the shared usage sampler, never per beat. Linux only. @internal
+ */
+export function groupsUsage(pgids: ReadonlySet<number>): Map<number, GroupUsage> {
+  const usage = new Map<number, GroupUsage>()
+  if (pgids.size === 0) return usage
+  const boot = bootSeconds()
+  for (const [pgid, pids] of groupsMembers(pgids)) {
+    let rss = 0
+    let ticks = 0
+    let fds = 0
+    let leaderStart = -1
+    let oldest = Infinity
+    for (const pid of pids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+        // After "pid (comm) ": state is field 3, utime 14, stime 15, starttime 22.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 20)
+        ticks += Number(fields[11]) + Number(fields[12])
+        const start = Number(fields[19])
+        if (pid === pgid) leaderStart = start
+        if (start < oldest) oldest = start
+        const status = readFileSync(`/proc/${pid}/status`, 'latin1')
+        const at = status.indexOf('VmRSS:')
+        if (at !== -1) rss += Number.parseInt(status.slice(at + 6), 10) * 1024 // in kB
+        fds += readdirSync(`/proc/${pid}/fd`).length
+      } catch {
+        // it exited while we looked
+      }
+    }
+    if (oldest === Infinity) continue // every member exited while we looked
+    usage.set(pgid, {
+      rss,
+      cpu: Math.round((ticks / ticksPerSecond) * 100) / 100,
+      fds,
+      // The leader's start is the group's; once it left, the oldest member's.
+      startTime: boot + (leaderStart >= 0 ? leaderStart : oldest) / ticksPerSecond,
+    })
+  }
+  return usage
+}
+
+/**
+ * The figures of process group `pgid` (see {@link groupsUsage}); `undefined` without /proc or
+ * when it has no live member. One scan of /proc: for one group only (tests, a one-off). @internal
+ */
+export function groupUsage(pgid: number): GroupUsage | undefined {
+  if (!hasProc) return undefined
+  return groupsUsage(new Set([pgid])).get(pgid)
 }
 
 /** Sends `signal` to every process of group `pgid`; `false` when the group has no process left. @internal */

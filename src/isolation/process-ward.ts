@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import type { Timer } from '../time/clock.js'
-import { startProbes, validProbe, type ProbeHeartbeat } from './probes.js'
+import { describeProbe, probeEvery, startProbes, validProbe, type ProbeHeartbeat } from './probes.js'
 import { describe, describeValue, toMs, type Duration } from '../time/duration.js'
 import type { Output } from '../steward/output.js'
 import { MemoryLimitError, WardStartError } from '../steward/errors.js'
@@ -10,8 +10,9 @@ import type { Ward, WardContext } from '../steward/ward.js'
 import type { ChildMessage, ToChild } from './child.js'
 import { Mailbox } from './mailbox.js'
 import { lineReader } from './lines.js'
-import { groupAlive, groupUsage, hasProc, signalGroup } from './process-group.js'
-import { memorySamplerFor } from './memory-sampler.js'
+import { groupAlive, hasProc, signalGroup } from './process-group.js'
+import { memorySamplerFor, usageSampler } from './memory-sampler.js'
+import { markMemoryLimited } from '../steward/restart-reasons.js'
 import { guardGroup, releaseGroup } from './guardian.js'
 import { toBytes, type Size } from './size.js'
 import { streamOptionError } from './stream-option.js'
@@ -194,11 +195,14 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     liveChildren.add(child)
     // If this process dies (however), the guardian stops the group; released once it is empty.
     if (groups && child.pid !== undefined) guardGroup(child.pid, killSignal)
+    // Its figures for status(), from the one /proc scan of every process ward's group.
+    const untrackUsage = groups && child.pid !== undefined ? usageSampler.track(child.pid) : noop
     if (child.pid !== undefined) {
       const host = ctx[wardHost]
       if (host !== undefined) {
         const pid = child.pid
-        host.noteSpawned(groups ? { pid, usage: () => groupUsage(pid) } : { pid })
+        const probe = typeof heartbeat === 'object' ? { probe: describeProbe(heartbeat, probeEvery(heartbeat, ctx.pulseInterval)) } : {}
+        host.noteSpawned(groups ? { pid, usage: () => usageSampler.usage(pid), ...probe } : { pid, ...probe })
         host.emit({ type: 'spawned', ward: ctx.name, path: host.path, at: ctx.clock.now(), attempt: ctx.attempt, pid })
       }
     }
@@ -350,6 +354,7 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
       ctx.signal.removeEventListener('abort', onAbort)
       await probes?.stop()
       unwatchMemory?.()
+      untrackUsage()
       if (!exited && alive()) {
         // Leaving on any path (stopped while the output waited on its consumer, the consumer left,
         // a restart, the steward gave up): the same graceful stop, killSignal then SIGKILL.
@@ -394,12 +399,15 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
     }
   }
   // The run keeps progress untyped: `T` and `P` are what the caller declares the ward yields and commits.
-  if (stream) return supervise as Ward<T, P>
-  return async function processWard(ctx: WardContext): Promise<void> {
-    for await (const _ of supervise(ctx)) {
-      // no outputs
-    }
-  }
+  const ward: Ward<T, P> = stream
+    ? (supervise as Ward<T, P>)
+    : async function processWard(ctx: WardContext): Promise<void> {
+        for await (const _ of supervise(ctx)) {
+          // no outputs
+        }
+      }
+  // Its status lists 'memory' among its restart reasons (and its metrics a zero series for it).
+  return maxMemory === undefined ? ward : markMemoryLimited(ward)
 }
 
 function validHeartbeat(heartbeat: unknown): asserts heartbeat is ProcessHeartbeat {

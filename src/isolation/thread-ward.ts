@@ -10,6 +10,7 @@ import { fromWire, reasonToWire, type FromWorker, type ToWorker } from './protoc
 import { streamOptionError } from './stream-option.js'
 import { Mailbox } from './mailbox.js'
 import { wardHost } from '../steward/host.js'
+import { markMemoryLimited } from '../steward/restart-reasons.js'
 import { MemoryLimitError, WardRetiredError, WardStartError } from '../steward/errors.js'
 
 /** Options of {@link threadWard}. */
@@ -267,15 +268,18 @@ export function threadWard<T = unknown, P = unknown>(module: string | URL, optio
   }
 
   // The run keeps progress untyped: `T` and `P` are what the caller declares the ward yields and commits.
-  if (stream) return supervise as Ward<T, P>
   // A promise ward: the same supervision, drained at once (the worker yields nothing); its result is the worker ward's.
-  return async function threadWard(ctx: WardContext): Promise<unknown> {
-    const steps = supervise(ctx)
-    for (;;) {
-      const step = await steps.next()
-      if (step.done === true) return step.value
-    }
-  }
+  const ward: Ward<T, P> = stream
+    ? (supervise as Ward<T, P>)
+    : async function threadWard(ctx: WardContext): Promise<unknown> {
+        const steps = supervise(ctx)
+        for (;;) {
+          const step = await steps.next()
+          if (step.done === true) return step.value
+        }
+      }
+  // A worker with resourceLimits that runs out of memory is restarted for 'memory'.
+  return resourceLimits === undefined ? ward : markMemoryLimited(ward)
 }
 
 /** What a worker tells its steward side: its messages, an uncaught error, its exit. */

@@ -2,13 +2,15 @@
 // time, read from /proc; a thread ward's its worker's threadId. Checked against /proc itself.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { StewardEvent } from '../observe/events.js'
 import { steward } from '../steward/steward.js'
 import { liveChildren, processWard } from './process-ward.js'
 import { liveWorkers, threadWard } from './thread-ward.js'
 import { hasProc } from './process-group.js'
+import { usageSampler, usageScans } from './memory-sampler.js'
+import { supervisor } from '../tree/supervisor.js'
 
 const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
 const fixtures = new URL('../../test/fixtures/thread-wards.mjs', import.meta.url)
@@ -82,4 +84,53 @@ test("a thread ward's status: its worker's threadId, no pid, RSS or CPU; null on
   }
   assert.equal(run.status().threadId, null)
   assert.equal(liveWorkers.size, 0)
+})
+
+test("a process ward's status: its open fds and start time as /proc has them, null once it stopped", { timeout: 60_000, ...linux }, async () => {
+  let spawnedAt = 0
+  const run = steward(processWard(process.execPath, [child, 'beats'], { heartbeat: 'ipc' }), { name: 'w', timeout: '10s', startTimeout: '10s' }).start({
+    onEvent: (event: StewardEvent) => void (event.type === 'spawned' && (spawnedAt = Date.now() / 1000)),
+  })
+  try {
+    const pid = await until('a pid in status', () => run.status().pid ?? undefined)
+    const status = await until('fds in status', () => {
+      const now = run.status()
+      return now.fds !== null ? now : undefined
+    })
+    // stdin, stdout, stderr, the IPC channel and Node's own (epoll, eventfds…): a count /proc agrees with.
+    const fds = readdirSync(`/proc/${pid}/fd`).length
+    assert.ok(status.fds! >= 4 && Math.abs(status.fds! - fds) <= 4, `status fds ${status.fds} beside /proc's ${fds}`)
+    assert.ok(status.startTime !== null && Math.abs(status.startTime - spawnedAt) < 2, `start time ${status.startTime}, spawned at ${spawnedAt}`)
+  } finally {
+    await run.stop()
+  }
+  const stopped = run.status()
+  assert.deepEqual([stopped.fds, stopped.startTime], [null, null])
+})
+
+test('one /proc scan per status however many process wards, and none while the last one is fresh', { timeout: 60_000, ...linux }, async () => {
+  const wards = 5
+  const run = supervisor(
+    { name: 'many' },
+    Array.from({ length: wards }, (_, i) => ({ name: `s${i}`, ward: processWard('sleep', ['60'], { heartbeat: 'none' }) })),
+  ).start()
+  const every = usageSampler.every
+  try {
+    await until('every ward with its figures', () => (run.status().children.every((ward) => ward.fds !== null && ward.startTime !== null) ? true : undefined))
+    usageSampler.every = 60_000
+    const fresh = usageScans.count
+    for (let i = 0; i < 10; i++) assert.equal(run.status().children.filter((ward) => ward.rss !== null).length, wards)
+    assert.equal(usageScans.count - fresh, 0, 'statuses within the interval read the last scan')
+    usageSampler.every = 0
+    const before = usageScans.count
+    for (let i = 0; i < 3; i++) {
+      run.status()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    assert.equal(usageScans.count - before, 3, `one scan per status for ${wards} wards, not one per ward`)
+  } finally {
+    usageSampler.every = every
+    await run.stop()
+  }
+  assert.equal(liveChildren.size, 0)
 })

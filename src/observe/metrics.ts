@@ -3,6 +3,7 @@ import type { WardStatus } from './status.js'
 import type { Lifecycle } from '../steward/run-api.js'
 import { systemClock, type Clock } from '../time/clock.js'
 import { describe } from '../time/duration.js'
+import { usageSampler } from '../isolation/memory-sampler.js'
 
 /** The `Content-Type` of the Prometheus text exposition format that {@link StewardMetrics.render} writes. */
 export const metricsContentType = 'text/plain; version=0.0.4; charset=utf-8'
@@ -22,6 +23,13 @@ export interface MetricsOptions {
    * @default defaultLatenessBuckets
    */
   readonly latenessBuckets?: readonly number[]
+  /**
+   * Whether to add this process's own standard figures, unlabelled: `process_resident_memory_bytes`,
+   * `process_cpu_seconds_total`, `process_open_fds` (Linux), `process_start_time_seconds`. Turn it
+   * off where another exporter in the same exposition (prom-client's default metrics) writes them.
+   * @default true
+   */
+  readonly processMetrics?: boolean
 }
 
 /**
@@ -40,21 +48,155 @@ export interface StewardMetrics extends Disposable {
   dispose(): void
 }
 
-/** Counters of one ward path. */
+// The counter families of a ward path, in the order they are written.
+const RESTARTS = 0
+const HANGS = 1
+const STALLS = 2
+const IDLE_TIMEOUTS = 3
+const FAILURES = 4
+const GIVE_UPS = 5
+const DEAD_LETTERS = 6
+const STOP_DEADLINES_MISSED = 7
+const families = 8
+const counterNames = [
+  'steward_restarts_total',
+  'steward_hangs_total',
+  'steward_stalls_total',
+  'steward_idle_timeouts_total',
+  'steward_failures_total',
+  'steward_give_ups_total',
+  'steward_dead_letters_total',
+  'steward_stop_deadlines_missed_total',
+] as const
+const counterHelp = [
+  'Restarts of a ward, by reason (hung, stalled, idle, failed, memory, start, returned, sibling, manual).',
+  'Heartbeat deadlines a ward missed.',
+  'Progress deadlines a ward missed (livelock).',
+  'Idle deadlines a ward missed.',
+  'Throws and rejections of a ward.',
+  'Times a steward or supervisor gave up.',
+  'Inputs a ward dead-lettered.',
+  'Retired incarnations abandoned after their stop deadline.',
+] as const
+
+/** Every restart reason, in the order their series are written. */
+const reasons: readonly RestartReason[] = ['hung', 'stalled', 'idle', 'failed', 'memory', 'start', 'returned', 'sibling', 'manual']
+const reasonIndex = new Map(reasons.map((reason, i) => [reason, i]))
+
+/** What every steward run can count from its start: failures, give-ups, dead letters, missed stop deadlines. */
+const stewardBasics = (1 << FAILURES) | (1 << GIVE_UPS) | (1 << DEAD_LETTERS) | (1 << STOP_DEADLINES_MISSED)
+
+/**
+ * The counters of one ward path, and which of its series exist: a series is written from the
+ * moment it applies to the ward (a zero, so that Prometheus' `increase()` sees the first event)
+ * or is counted, and then for good. Each family's lines stay rendered until they change.
+ */
 class PathCounters {
-  restarts: Partial<Record<RestartReason, number>> = {}
-  hangs = 0
-  stalls = 0
-  idleTimeouts = 0
-  failures = 0
-  giveUps = 0
-  deadLetters = 0
-  stopDeadlinesMissed = 0
+  /** The path as a label value. */
+  readonly label: string
+  /** Restarts by reason, indexed as {@link reasons}. */
+  readonly restarts: number[] = reasons.map(() => 0)
+  /** Which reasons have a series (bit i: `reasons[i]`). */
+  restartSeries = 0
+  /** Counts of the other families, indexed by family (the restarts' slot unused). */
+  readonly counts: number[] = new Array<number>(families).fill(0)
+  /** Which families have a series (bit i: family i). */
+  series = 0
+  /** The last restart-reason list seen in a status (lists are shared): the same, nothing to do. */
+  seenReasons: readonly RestartReason[] | undefined = undefined
+  /** Each family's rendered lines ('' for none), `undefined` once stale. */
+  readonly lines: Array<string | undefined> = new Array<string | undefined>(families).fill(undefined)
   /** The clock time its current incarnation started, from the last `started` event. */
   startedAt: number | undefined = undefined
+  /**
+   * The gauge lines that change seldom (state, up, attempt, pid, start time), kept with what they
+   * were made of: a render makes a line again only when its value changed.
+   */
+  gauges: GaugeLines | undefined = undefined
+
+  constructor(path: string) {
+    this.label = label(path)
+  }
+
+  /** Counts one event of `family` (not a restart). */
+  count(family: number): void {
+    this.counts[family]!++
+    this.series |= 1 << family
+    this.lines[family] = undefined
+  }
+
+  /** Counts one restart for `reason`. */
+  restart(reason: RestartReason): void {
+    const index = reasonIndex.get(reason)
+    if (index === undefined) return
+    this.restarts[index]!++
+    this.restartSeries |= 1 << index
+    this.lines[RESTARTS] = undefined
+  }
+
+  /** The series of `mask`'s families exist from now on (at 0 until counted). */
+  seed(mask: number): void {
+    if ((this.series & mask) === mask) return
+    this.series |= mask
+    for (let family = 1; family < families; family++) if ((mask & (1 << family)) !== 0) this.lines[family] = undefined
+  }
+
+  /** The series of these restart reasons exist from now on, with the counters their events feed. */
+  seedReasons(list: readonly RestartReason[]): void {
+    this.seenReasons = list
+    let mask = 0
+    let fed = stewardBasics
+    for (const reason of list) {
+      const index = reasonIndex.get(reason)
+      if (index === undefined) continue
+      mask |= 1 << index
+      if (reason === 'hung') fed |= 1 << HANGS
+      else if (reason === 'stalled') fed |= 1 << STALLS
+      else if (reason === 'idle') fed |= 1 << IDLE_TIMEOUTS
+    }
+    if ((this.restartSeries & mask) !== mask) {
+      this.restartSeries |= mask
+      this.lines[RESTARTS] = undefined
+    }
+    this.seed(fed)
+  }
+
+  /** The lines of `family` for this path, joined by newlines (none after the last); '' when it has none. */
+  rendered(family: number): string {
+    const cached = this.lines[family]
+    if (cached !== undefined) return cached
+    let text = ''
+    if (family === RESTARTS) {
+      for (let i = 0; i < reasons.length; i++) {
+        if ((this.restartSeries & (1 << i)) !== 0) text += `${text === '' ? '' : '\n'}steward_restarts_total{path="${this.label}",reason="${reasons[i]}"} ${this.restarts[i]}`
+      }
+    } else if ((this.series & (1 << family)) !== 0) {
+      text = `${counterNames[family]}{path="${this.label}"} ${this.counts[family]}`
+    }
+    this.lines[family] = text
+    return text
+  }
 }
 
 const live = new Set(['working', 'idle', 'waiting'])
+
+/** A ward's seldom-changing gauge lines and their values (see {@link PathCounters.gauges}). */
+class GaugeLines {
+  kind = ''
+  state = ''
+  stateLine = ''
+  up: boolean | undefined = undefined
+  upLine = ''
+  attempt = -1
+  attemptLine = ''
+  pid = -1
+  pidLine = ''
+  startTime = -1
+  startTimeLine = ''
+}
+
+/** This process's start, in unix seconds (to the millisecond). */
+const processStart = Math.round(performance.timeOrigin) / 1000
 
 /**
  * Subscribes to `run`'s events and returns its metrics. Call it right
@@ -64,10 +206,19 @@ const live = new Set(['working', 'idle', 'waiting'])
  * Metrics (label `path` is the ward's path):
  * `steward_restarts_total{reason}`, `steward_hangs_total`, `steward_stalls_total`,
  * `steward_idle_timeouts_total`, `steward_failures_total`, `steward_give_ups_total`,
- * `steward_dead_letters_total`, `steward_stop_deadlines_missed_total` (counters, a series
- * appears at its first event); `steward_state{state}` (1 for the current state),
- * `steward_up`, `steward_attempt`, `steward_last_beat_age_seconds` (working wards only),
- * `steward_incarnation_uptime_seconds` (gauges, one per ward of the status tree);
+ * `steward_dead_letters_total`, `steward_stop_deadlines_missed_total` (counters: every series
+ * that applies to a ward — each reason of its status' `restartReasons`, hangs with `hung`,
+ * stalls with `stalled`, idle timeouts with `idle`, the other four for every steward run,
+ * give-ups for a supervisor — is written at 0 from the ward's `started` event or its first
+ * status, whichever comes first, and never goes away); `steward_state{state}` (1 for the
+ * current state), `steward_up`, `steward_attempt`, `steward_last_beat_age_seconds` (working
+ * wards only), `steward_incarnation_uptime_seconds` (gauges, one per ward of the status tree);
+ * a process ward's `steward_process_pid`, `steward_process_resident_memory_bytes`,
+ * `steward_process_cpu_seconds_total` (its live processes' CPU time: it starts from 0 with
+ * each incarnation, as a process's own does), `steward_process_open_fds` and
+ * `steward_process_start_time_seconds`, while its child runs (from its status); this process's
+ * own `process_resident_memory_bytes`, `process_cpu_seconds_total`, `process_open_fds` (Linux)
+ * and `process_start_time_seconds` (option `processMetrics`);
  * `steward_hang_detection_lateness_seconds` (a histogram of how late hangs were noticed).
  */
 export function stewardMetrics(run: Lifecycle, options: MetricsOptions = {}): StewardMetrics {
@@ -76,7 +227,9 @@ export function stewardMetrics(run: Lifecycle, options: MetricsOptions = {}): St
   }
   if (typeof options !== 'object' || options === null) throw new TypeError(`stewardMetrics: options must be an object, got ${describe(options)}`)
   for (const key of Object.keys(options)) {
-    if (key !== 'clock' && key !== 'latenessBuckets') throw new TypeError(`stewardMetrics: unknown option '${key}' (known: clock, latenessBuckets)`)
+    if (key !== 'clock' && key !== 'latenessBuckets' && key !== 'processMetrics') {
+      throw new TypeError(`stewardMetrics: unknown option '${key}' (known: clock, latenessBuckets, processMetrics)`)
+    }
   }
   const clock = options.clock ?? systemClock
   if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
@@ -86,7 +239,9 @@ export function stewardMetrics(run: Lifecycle, options: MetricsOptions = {}): St
   if (!Array.isArray(buckets) || buckets.some((b, i) => typeof b !== 'number' || !Number.isFinite(b) || b < 0 || (i > 0 && b <= (buckets[i - 1] as number)))) {
     throw new RangeError(`stewardMetrics: option 'latenessBuckets' must be increasing finite numbers of seconds ≥ 0, got ${describe(buckets)}`)
   }
-  return new Metrics(run, clock, [...(buckets as readonly number[])])
+  const processMetrics: unknown = options.processMetrics ?? true
+  if (typeof processMetrics !== 'boolean') throw new TypeError(`stewardMetrics: option 'processMetrics' must be true or false, got ${describe(processMetrics)}`)
+  return new Metrics(run, clock, [...(buckets as readonly number[])], processMetrics)
 }
 
 class Metrics implements StewardMetrics {
@@ -95,36 +250,42 @@ class Metrics implements StewardMetrics {
   readonly #paths = new Map<string, PathCounters>()
   readonly #bounds: number[]
   readonly #bucketCounts: number[]
+  readonly #processMetrics: boolean
   #latenessSum = 0
   #latenessCount = 0
   #subscription: Subscription | undefined
 
-  constructor(run: Lifecycle, clock: Clock, bounds: number[]) {
+  constructor(run: Lifecycle, clock: Clock, bounds: number[], processMetrics: boolean) {
     this.#run = run
     this.#clock = clock
     this.#bounds = bounds
+    this.#processMetrics = processMetrics
     this.#bucketCounts = bounds.map(() => 0)
     this.#subscription = run.on((event) => this.record(event))
   }
 
   #counters(path: string): PathCounters {
     let counters = this.#paths.get(path)
-    if (counters === undefined) this.#paths.set(path, (counters = new PathCounters()))
+    if (counters === undefined) this.#paths.set(path, (counters = new PathCounters(path)))
     return counters
   }
 
   record(event: StewardEvent): void {
     switch (event.type) {
-      case 'started':
-        this.#counters(event.path).startedAt = event.at
-        break
-      case 'restarting': {
-        const restarts = this.#counters(event.path).restarts
-        restarts[event.reason] = (restarts[event.reason] ?? 0) + 1
+      case 'started': {
+        const counters = this.#counters(event.path)
+        counters.startedAt = event.at
+        // Its restart reasons come with its status, read at each render before any line is written.
+        counters.seed(stewardBasics)
         break
       }
+      case 'restarting':
+        // One per event, never `event.restarts`: that counts one run's restarts, and a nested run
+        // restarted with its parent is a new run counting from 1 again (a counter going down).
+        this.#counters(event.path).restart(event.reason)
+        break
       case 'hung': {
-        this.#counters(event.path).hangs++
+        this.#counters(event.path).count(HANGS)
         const seconds = event.overdue / 1000
         this.#latenessSum += seconds
         this.#latenessCount++
@@ -132,22 +293,22 @@ class Metrics implements StewardMetrics {
         break
       }
       case 'stalled':
-        this.#counters(event.path).stalls++
+        this.#counters(event.path).count(STALLS)
         break
       case 'idle-timeout':
-        this.#counters(event.path).idleTimeouts++
+        this.#counters(event.path).count(IDLE_TIMEOUTS)
         break
       case 'failed':
-        this.#counters(event.path).failures++
+        this.#counters(event.path).count(FAILURES)
         break
       case 'gave-up':
-        this.#counters(event.path).giveUps++
+        this.#counters(event.path).count(GIVE_UPS)
         break
       case 'dead-letter':
-        this.#counters(event.path).deadLetters++
+        this.#counters(event.path).count(DEAD_LETTERS)
         break
       case 'unstopped':
-        this.#counters(event.path).stopDeadlinesMissed++
+        this.#counters(event.path).count(STOP_DEADLINES_MISSED)
         break
       default:
         break
@@ -156,58 +317,93 @@ class Metrics implements StewardMetrics {
 
   render(): string {
     const now = this.#clock.now()
+    // One array per family and one join at the end: a flat string, no rope of 100,000 pieces.
     const state: string[] = []
     const up: string[] = []
     const attempt: string[] = []
     const beatAge: string[] = []
     const uptime: string[] = []
+    const pid: string[] = []
+    const rss: string[] = []
+    const cpu: string[] = []
+    const fds: string[] = []
+    const started: string[] = []
     const walk = (status: WardStatus): void => {
-      const path = label(status.path)
-      state.push(`steward_state{path="${path}",kind="${status.kind}",state="${status.state}"} 1`)
-      up.push(`steward_up{path="${path}"} ${status.up ? 1 : 0}`)
-      attempt.push(`steward_attempt{path="${path}"} ${status.attempt}`)
+      const counters = this.#counters(status.path)
+      if (status.kind === 'supervisor') counters.seed(1 << GIVE_UPS)
+      else if (counters.seenReasons !== status.restartReasons) counters.seedReasons(status.restartReasons ?? [])
+      const path = counters.label
+      const gauges = (counters.gauges ??= new GaugeLines())
+      if (gauges.state !== status.state || gauges.kind !== status.kind) {
+        gauges.kind = status.kind
+        gauges.state = status.state
+        gauges.stateLine = `steward_state{path="${path}",kind="${status.kind}",state="${status.state}"} 1`
+      }
+      state.push(gauges.stateLine)
+      if (gauges.up !== status.up) {
+        gauges.up = status.up
+        gauges.upLine = `steward_up{path="${path}"} ${status.up ? 1 : 0}`
+      }
+      up.push(gauges.upLine)
+      if (gauges.attempt !== status.attempt) {
+        gauges.attempt = status.attempt
+        gauges.attemptLine = `steward_attempt{path="${path}"} ${status.attempt}`
+      }
+      attempt.push(gauges.attemptLine)
       if (status.lastBeatAgo !== null) beatAge.push(`steward_last_beat_age_seconds{path="${path}"} ${status.lastBeatAgo / 1000}`)
-      const startedAt = this.#paths.get(status.path)?.startedAt
+      const startedAt = counters.startedAt
       if (startedAt !== undefined && live.has(status.state)) uptime.push(`steward_incarnation_uptime_seconds{path="${path}"} ${Math.max(0, now - startedAt) / 1000}`)
+      if (status.pid !== null) {
+        if (gauges.pid !== status.pid) {
+          gauges.pid = status.pid
+          gauges.pidLine = `steward_process_pid{path="${path}"} ${status.pid}`
+        }
+        pid.push(gauges.pidLine)
+        if (status.rss !== null) rss.push(`steward_process_resident_memory_bytes{path="${path}"} ${status.rss}`)
+        if (status.cpu !== null) cpu.push(`steward_process_cpu_seconds_total{path="${path}"} ${status.cpu}`)
+        if (status.fds !== null) fds.push(`steward_process_open_fds{path="${path}"} ${status.fds}`)
+        if (status.startTime !== null) {
+          if (gauges.startTime !== status.startTime) {
+            gauges.startTime = status.startTime
+            gauges.startTimeLine = `steward_process_start_time_seconds{path="${path}"} ${status.startTime}`
+          }
+          started.push(gauges.startTimeLine)
+        }
+      }
       for (const child of status.children) walk(child)
     }
     walk(this.#run.status())
 
-    const restarts: string[] = []
-    const counters: Record<Exclude<keyof PathCounters, 'restarts' | 'startedAt'>, string[]> = {
-      hangs: [],
-      stalls: [],
-      idleTimeouts: [],
-      failures: [],
-      giveUps: [],
-      deadLetters: [],
-      stopDeadlinesMissed: [],
-    }
-    for (const [rawPath, counts] of this.#paths) {
-      const path = label(rawPath)
-      for (const [reason, count] of Object.entries(counts.restarts)) restarts.push(`steward_restarts_total{path="${path}",reason="${reason}"} ${count}`)
-      for (const key of Object.keys(counters) as Array<keyof typeof counters>) {
-        if (counts[key] > 0) counters[key].push(`steward_${snake(key)}_total{path="${path}"} ${counts[key]}`)
-      }
-    }
-
     const out: string[] = []
     const family = (name: string, type: string, help: string, samples: readonly string[]): void => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples)
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+      for (const sample of samples) out.push(sample)
     }
-    family('steward_restarts_total', 'counter', 'Restarts of a ward, by reason (hung, stalled, idle, failed, memory, start, returned, sibling, manual).', restarts)
-    family('steward_hangs_total', 'counter', 'Heartbeat deadlines a ward missed.', counters.hangs)
-    family('steward_stalls_total', 'counter', 'Progress deadlines a ward missed (livelock).', counters.stalls)
-    family('steward_idle_timeouts_total', 'counter', 'Idle deadlines a ward missed.', counters.idleTimeouts)
-    family('steward_failures_total', 'counter', 'Throws and rejections of a ward.', counters.failures)
-    family('steward_give_ups_total', 'counter', 'Times a steward or supervisor gave up.', counters.giveUps)
-    family('steward_dead_letters_total', 'counter', 'Inputs a ward dead-lettered.', counters.deadLetters)
-    family('steward_stop_deadlines_missed_total', 'counter', 'Retired incarnations abandoned after their stop deadline.', counters.stopDeadlinesMissed)
+    for (let index = 0; index < families; index++) {
+      out.push(`# HELP ${counterNames[index]!} ${counterHelp[index]!}`, `# TYPE ${counterNames[index]!} counter`)
+      for (const counters of this.#paths.values()) {
+        const lines = counters.rendered(index)
+        if (lines !== '') out.push(lines)
+      }
+    }
     family('steward_state', 'gauge', 'The current state of a ward (1 on the series of its state).', state)
     family('steward_up', 'gauge', 'Whether the current incarnation showed it is up (1) or not (0).', up)
     family('steward_attempt', 'gauge', 'The current incarnation of a ward, 1-based.', attempt)
     family('steward_last_beat_age_seconds', 'gauge', 'Seconds since the last beat of a working ward.', beatAge)
     family('steward_incarnation_uptime_seconds', 'gauge', 'Seconds since the current incarnation of a ward started.', uptime)
+    family('steward_process_pid', 'gauge', "The process id of a process ward's child.", pid)
+    family('steward_process_resident_memory_bytes', 'gauge', "Resident memory of a process ward's process group, in bytes.", rss)
+    family('steward_process_cpu_seconds_total', 'counter', "CPU time (user + system) of a process ward's live processes, in seconds.", cpu)
+    family('steward_process_open_fds', 'gauge', "Open file descriptors of a process ward's process group.", fds)
+    family('steward_process_start_time_seconds', 'gauge', "Start time of a process ward's child since the unix epoch, in seconds.", started)
+    if (this.#processMetrics) {
+      const usage = process.cpuUsage()
+      family('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [`process_resident_memory_bytes ${process.memoryUsage.rss()}`])
+      family('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.', [`process_cpu_seconds_total ${(usage.user + usage.system) / 1e6}`])
+      const openFds = usageSampler.selfFds()
+      if (openFds !== null) family('process_open_fds', 'gauge', 'Number of open file descriptors.', [`process_open_fds ${openFds}`])
+      family('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', [`process_start_time_seconds ${processStart}`])
+    }
     const histogram: string[] = []
     // record() counts a hang in every bucket it fits: the counts are cumulative already.
     for (let i = 0; i < this.#bounds.length; i++) histogram.push(`steward_hang_detection_lateness_seconds_bucket{le="${this.#bounds[i]}"} ${this.#bucketCounts[i]}`)
@@ -233,8 +429,4 @@ class Metrics implements StewardMetrics {
 /** A label value in the exposition format: backslash, double quote and newline escaped. */
 function label(value: string): string {
   return value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))
-}
-
-function snake(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 }

@@ -1,4 +1,5 @@
 import type { ErrorInfo } from './error-info.js'
+import type { RestartReason } from './events.js'
 import type { ProbeFailure } from './probe-failure.js'
 
 /**
@@ -36,6 +37,17 @@ export interface WardStatus {
   readonly attempt: number
   readonly restarts: number
   /**
+   * The reasons this run can be restarted for (each a `reason` its `restarting` events may carry),
+   * from its options and its place in a tree: `hung` always (`timeout` is finite),
+   * `stalled` with a `progressTimeout`, `idle` with an `idleTimeout`, `failed` always, `memory`
+   * for a process ward with `maxMemory` or a thread ward with `resourceLimits`, `start` with a
+   * `shouldRestart`, `returned` under `restart: 'permanent'` (none of these under `temporary`),
+   * `sibling` under a one-for-all or rest-for-one supervisor, `manual` under any supervisor.
+   * Empty for a supervisor (its children's restarts are theirs). Metrics export a zero counter
+   * series for each from the ward's first status, so `increase()` sees its first restart.
+   */
+  readonly restartReasons: readonly RestartReason[]
+  /**
    * The current incarnation has shown it is up (its first beat, output, idle
    * wait or dead letter); for a supervisor, every child is. A readiness check.
    */
@@ -52,6 +64,13 @@ export interface WardStatus {
    * probe answers healthy; `null` when its probes answer, or it has none. Always `null` for a supervisor.
    */
   readonly probeFailure: ProbeFailure | null
+  /**
+   * A process ward's probe (an `http`, `tcp`, `exec` or `probe` heartbeat) while its child runs: what
+   * it asks and how often, in the words its failures begin with — `http GET
+   * http://127.0.0.1:8080/health every 1000 ms`, `tcp 127.0.0.1:6379 every 500 ms`, `exec redis-cli
+   * every 2000 ms`, `probe every 1000 ms`. Absent otherwise (no probe, not running, not a process ward).
+   */
+  readonly probe?: string
   /** A process ward's child process id while its current incarnation runs; `null` otherwise (and for a thread ward or a supervisor). */
   readonly pid: number | null
   /** A thread ward's worker thread id while its current incarnation runs; `null` otherwise. */
@@ -63,12 +82,20 @@ export interface WardStatus {
   readonly uptime: number | null
   /**
    * A process ward's resident memory in bytes while its child runs: the sum of `VmRSS` over its
-   * process group's live members (as `maxMemory` measures it), read from /proc when the status is
-   * built; `null` otherwise, on systems without /proc, for a thread ward and a supervisor.
+   * process group's live members (as `maxMemory` measures it), from /proc: one scan for every
+   * process ward's group at most once a second, made when a status is built, so a figure may be up
+   * to a second old; `null` otherwise, on systems without /proc, for a thread ward and a supervisor.
    */
   readonly rss: number | null
   /** The CPU time (user + system, seconds) of the same processes, as `rss`; `null` when `rss` is. */
   readonly cpu: number | null
+  /** Open file descriptors of the same processes (entries of `/proc/<pid>/fd`, summed), as `rss`; `null` when `rss` is. */
+  readonly fds: number | null
+  /**
+   * When the child process started, in unix seconds (from `/proc/<pid>/stat`, to the clock
+   * tick), as `rss`; `null` when `rss` is.
+   */
+  readonly startTime: number | null
   /**
    * Incarnations (this run's or nested ones) abandoned after their stop deadline during
    * restarts; those abandoned by a `stop()` are in that stop's report instead.

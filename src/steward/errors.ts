@@ -329,3 +329,24 @@ export class UnknownChildError extends RangeError {
     this.known = known
   }
 }
+
+/**
+ * What `restartChild`, `startChild` or `replaceChild` with `{ wait: 'up' }` rejects with when the
+ * incarnation it started ended before it was up: it failed (crashed, or missed its start deadline,
+ * `startTimeout`), its run ended (gave up, was stopped, completed), or the supervisor began to stop.
+ * The supervisor handles the child as it always does (a failure is restarted as its policy says);
+ * only the caller's wait ends. `code` is `'ERR_STEWARD_CHILD_NOT_UP'`; `cause` is the failure, when
+ * there is one.
+ */
+export class ChildNotUpError extends Error {
+  override readonly name = 'ChildNotUpError'
+  readonly code = 'ERR_STEWARD_CHILD_NOT_UP'
+  readonly supervisor: string
+  readonly child: string
+
+  constructor(supervisor: string, child: string, why: string, cause?: Error) {
+    super(`child '${child}' of supervisor '${supervisor}' did not come up: ${why}`, cause === undefined ? undefined : { cause })
+    this.supervisor = supervisor
+    this.child = child
+  }
+}

@@ -38,8 +38,8 @@ export interface WardHost {
   noteProbe(failure: ProbeFailure | null): void
   /**
    * Records what the current incarnation runs in, for `status()`: a process ward's child `pid` (and
-   * `usage`, which samples its resident memory and CPU time when a status is built, never per
-   * beat), or a thread ward's worker `threadId`. Called once per incarnation, when it spawned;
+   * `usage`, its resident memory, CPU time, open files and start time, read when a status is built
+   * from the shared sampler's latest scan, never per beat), or a thread ward's worker `threadId`. Called once per incarnation, when it spawned;
    * forgotten when the incarnation ends.
    */
   noteSpawned(spawned: SpawnedInfo): void
@@ -54,8 +54,11 @@ export interface SpawnedInfo {
   /** A thread ward's worker thread id. */
   readonly threadId?: number
   /**
-   * Samples the resources of the child (its process group when it has one): resident memory in
-   * bytes and CPU time (user + system) in seconds; `undefined` where they cannot be read (no /proc).
+   * The resources of the child (its process group when it has one): resident memory in bytes,
+   * CPU time (user + system) in seconds, open file descriptors and start time (unix seconds), as
+   * last sampled; `undefined` where they cannot be read (no /proc).
    */
-  readonly usage?: () => { readonly rss: number; readonly cpu: number } | undefined
+  readonly usage?: () => { readonly rss: number; readonly cpu: number; readonly fds: number; readonly startTime: number } | undefined
+  /** A process ward's probe, what it asks and how often (`http GET http://127.0.0.1:8080/health every 1000 ms`), for `status().probe`. */
+  readonly probe?: string
 }

@@ -26,6 +26,8 @@ export interface ChildDecider {
   childFailed(reason: string, error: Error): void
   /** The child's current incarnation showed it is up (first beat, output or idle wait). */
   childReady(): void
+  /** Whether the supervisor's strategy restarts the child with a sibling (one-for-all, rest-for-one): its status lists `sibling`. */
+  readonly siblingRestarts: boolean
 }
 
 /** What connects a run to the outside, made when anything does. @internal */

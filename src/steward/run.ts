@@ -49,6 +49,7 @@ import { sameProgress } from './progress.js'
 import type { Outcome, Run, StartOptions } from './run-api.js'
 import { DoNotRestart, TerminateTree } from './sentinels.js'
 import { IDLE, OFF, WAITING, watchdogFor, WORKING, type HangCause, type Watchdog, type Watched } from './watchdog.js'
+import { restartReasonsOf } from './restart-reasons.js'
 import type { WardContext } from './ward.js'
 
 // Run flags, above the phase bits (lifecycle.ts) and the output stream's ITERATED and LAUNCHING bits (output-stream.ts).
@@ -230,6 +231,11 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   // ---- status ---------------------------------------------------------------
 
+  /** Incarnations started so far: the current one's attempt (0 before the first). */
+  get attempts(): number {
+    return this.#attempts
+  }
+
   /** How long the current incarnation has run, in ms (0 when not tracked). */
   get uptime(): number {
     const log = this.#log
@@ -248,6 +254,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       state: this.#stateName(),
       attempt: this.#attempts,
       restarts: this.#log?.restarts ?? 0,
+      restartReasons: restartReasonsOf(this.options, this.links?.decider),
       up: this.phase === RUNNING && this.isUp,
       lastBeatAgo: this.phase === RUNNING && this.state === WORKING ? Math.max(0, this.clock.now() - this.lastBeat) : null,
       progress: this.progress,
@@ -259,6 +266,9 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       uptime: current === undefined || this.phase !== RUNNING ? null : this.uptime,
       rss: usage?.rss ?? null,
       cpu: usage?.cpu ?? null,
+      fds: usage?.fds ?? null,
+      startTime: usage?.startTime ?? null,
+      ...(spawned?.probe === undefined ? {} : { probe: spawned.probe }),
       abandoned: this.#log?.abandoned ?? 0,
       lastAbandoned: this.#log?.lastAbandoned ?? null,
       children: child === undefined ? [] : [child.status()],

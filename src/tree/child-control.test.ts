@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import type { StewardEvent } from '../observe/events.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import { ManualClock } from '../time/manual-clock.js'
-import { UnknownChildError } from '../steward/errors.js'
+import { ChildNotUpError, UnknownChildError } from '../steward/errors.js'
 import type { WardContext } from '../steward/ward.js'
 import { supervisor, type ChildSpec, type Strategy } from './supervisor.js'
 
@@ -237,4 +237,131 @@ test("stopChild of a child still waiting for its turn (startOrder 'ready') keeps
   await flush()
   assert.deepEqual(Object.fromEntries(starts), { db: 1, app: 1 })
   await run.stop()
+})
+
+/**
+ * A child that beats for the first time `upAfter` ms after each start, then every 100 ms; the
+ * incarnations listed in `crashAt` throw 50 ms after their start instead, those in `silentAt`
+ * never beat. Counts its starts.
+ */
+function slowStarter(name: string, clock: ManualClock, starts: Map<string, number>, plan: { upAfter: number; crashAt?: number[]; silentAt?: number[] }): ChildSpec {
+  return {
+    name,
+    timeout: 1_000,
+    startTimeout: 2_000,
+    ward: async (ctx: WardContext) => {
+      starts.set(name, (starts.get(name) ?? 0) + 1)
+      if (plan.crashAt?.includes(ctx.attempt) === true) {
+        await clock.sleep(50, ctx.signal)
+        throw new Error(`${name} crashed at start`)
+      }
+      if (plan.silentAt?.includes(ctx.attempt) === true) return void (await aborted(ctx.signal))
+      await clock.sleep(plan.upAfter, ctx.signal).catch(() => undefined)
+      while (!ctx.signal.aborted) {
+        ctx.beat()
+        await clock.sleep(100, ctx.signal).catch(() => undefined)
+      }
+    },
+  }
+}
+
+/** Whether `promise` settled after the microtasks and immediates of `flush()`, and how. */
+async function settledYet(promise: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {
+  let state: 'pending' | 'resolved' | 'rejected' = 'pending'
+  promise.then(
+    () => (state = 'resolved'),
+    () => (state = 'rejected'),
+  )
+  await flush()
+  return state
+}
+
+test("restartChild with { wait: 'up' } resolves only once the new incarnation beat; without it, once launched", async () => {
+  const clock = new ManualClock()
+  const starts = new Map<string, number>()
+  const { leaks } = await checkLeaks(async () => {
+    const run = supervisor({ name: 'tree', strategy: 'independent' }, [slowStarter('web', clock, starts, { upAfter: 300 })]).start({ clock })
+    await clock.advance(400)
+    const waiting = run.restartChild('web', { wait: 'up' })
+    assert.equal(await settledYet(waiting), 'pending')
+    assert.equal(starts.get('web'), 2)
+    await clock.advance(299)
+    assert.equal(await settledYet(waiting), 'pending', 'not up 299 ms into a 300 ms start')
+    await clock.advance(1)
+    assert.equal(await settledYet(waiting), 'resolved')
+    // The default: once launched, not up yet.
+    const launched = run.restartChild('web')
+    assert.equal(await settledYet(launched), 'resolved')
+    assert.equal(run.status().children[0]!.up, false)
+    await run.stop()
+  })
+  assert.deepEqual(leaks, noLeaks)
+})
+
+test("restartChild with { wait: 'up' } rejects with ChildNotUpError when the new incarnation crashes before it is up; the supervisor restarts it as usual", async () => {
+  const clock = new ManualClock()
+  const starts = new Map<string, number>()
+  const { leaks } = await checkLeaks(async () => {
+    const run = supervisor({ name: 'tree', strategy: 'independent' }, [slowStarter('web', clock, starts, { upAfter: 300, crashAt: [2] })]).start({ clock })
+    await clock.advance(400)
+    const waiting = run.restartChild('web', { wait: 'up' })
+    waiting.catch(() => undefined)
+    await clock.advance(50)
+    await assert.rejects(waiting, (error: Error) => {
+      assert.ok(error instanceof ChildNotUpError)
+      assert.equal(error.code, 'ERR_STEWARD_CHILD_NOT_UP')
+      assert.equal(error.child, 'web')
+      assert.match(error.message, /child 'web' of supervisor 'tree' did not come up: it failed \(failed\): web crashed at start/)
+      assert.match((error.cause as Error).message, /web crashed at start/)
+      return true
+    })
+    // Restarted by the supervisor (no backoff configured): its third incarnation comes up.
+    await clock.advance(400)
+    assert.equal(starts.get('web'), 3)
+    assert.equal(run.status().children[0]!.up, true)
+    await run.stop()
+  })
+  assert.deepEqual(leaks, noLeaks)
+})
+
+test("restartChild with { wait: 'up' } rejects when the new incarnation misses its startTimeout", async () => {
+  const clock = new ManualClock()
+  const starts = new Map<string, number>()
+  const run = supervisor({ name: 'tree', strategy: 'independent' }, [slowStarter('web', clock, starts, { upAfter: 300, silentAt: [2] })]).start({ clock })
+  await clock.advance(400)
+  const waiting = run.restartChild('web', { wait: 'up' })
+  waiting.catch(() => undefined)
+  await clock.advance(1_999)
+  assert.equal(await settledYet(waiting), 'pending')
+  await clock.advance(1)
+  await assert.rejects(waiting, /did not come up: it failed \(hung\): .*2000 ms/)
+  await run.stop()
+})
+
+test("{ wait: 'up' }: a stop of the supervisor ends the wait; startChild and replaceChild wait too; a bad 'wait' is refused", async () => {
+  const clock = new ManualClock()
+  const starts = new Map<string, number>()
+  const { leaks } = await checkLeaks(async () => {
+    const run = supervisor({ name: 'tree', strategy: 'independent' }, [slowStarter('web', clock, starts, { upAfter: 300 }), worker('db', clock, starts)]).start({ clock })
+    await clock.advance(400)
+    await assert.rejects(run.restartChild('web', { wait: 'ready' as 'up' }), /option 'wait' must be 'launched' or 'up', got "ready"/)
+    // startChild of a running child: until its current incarnation is up (it is).
+    assert.equal(await settledYet(run.startChild('web', { wait: 'up' })), 'resolved')
+    await run.stopChild('web')
+    const started = run.startChild('web', { wait: 'up' })
+    assert.equal(await settledYet(started), 'pending')
+    await clock.advance(300)
+    assert.equal(await settledYet(started), 'resolved')
+    const replaced = run.replaceChild(slowStarter('web', clock, starts, { upAfter: 500 }), { wait: 'up' })
+    await clock.advance(499)
+    assert.equal(await settledYet(replaced), 'pending')
+    await clock.advance(1)
+    assert.equal(await settledYet(replaced), 'resolved')
+    const waiting = run.restartChild('web', { wait: 'up' })
+    waiting.catch(() => undefined)
+    await clock.advance(10)
+    await run.stop()
+    await assert.rejects(waiting, /did not come up: supervisor 'tree' is stopping/)
+  })
+  assert.deepEqual(leaks, noLeaks)
 })

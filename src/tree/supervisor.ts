@@ -4,7 +4,7 @@ import type { Backoff } from '../policy/backoff.js'
 import { initialRestartState, nextRestartStep, type RestartPolicy, type RestartPolicyState } from '../policy/restart-policy.js'
 import { systemClock, type Clock, type Timer } from '../time/clock.js'
 import { describe, type Duration } from '../time/duration.js'
-import { errorInfo, GaveUpError, UnknownChildError, type GiveUpReason } from '../steward/errors.js'
+import { ChildNotUpError, errorInfo, GaveUpError, UnknownChildError, type GiveUpReason } from '../steward/errors.js'
 import { wardHost } from '../steward/host.js'
 import { ENDING, RUNNING, RunLifecycle, type ChildDecider } from '../steward/lifecycle.js'
 import type { RestartType, StartOrder, StewardOptions } from '../steward/options.js'
@@ -12,6 +12,7 @@ import { resolveChildSpec, resolveSupervisorOptions, type ResolvedChild, type Re
 import type { Lifecycle, Outcome, StopReport } from '../steward/run-api.js'
 import { StewardRun } from '../steward/run.js'
 import { TerminateTree } from '../steward/sentinels.js'
+import { restartReasonsOf } from '../steward/restart-reasons.js'
 import type { Ward, WardContext } from '../steward/ward.js'
 
 /**
@@ -120,10 +121,11 @@ export interface SupervisorRun extends Lifecycle {
    * started after it (their reason `sibling`); its own `restarting` event has the reason `manual`,
    * after a `decision` event with that reason. A child that is not running (stopped by
    * {@link SupervisorRun.stopChild}, given up, not started) is started, as by `startChild`.
-   * Resolves once the new incarnation was launched (not necessarily up). Rejects with an
-   * `UnknownChildError` for a name the supervisor does not have, and when it is not running.
+   * Resolves once the new incarnation was launched (not necessarily up), or with `{ wait: 'up' }`
+   * once it is up (see {@link ChildWaitOptions}). Rejects with an `UnknownChildError` for a name
+   * the supervisor does not have, and when it is not running.
    */
-  restartChild(name: string): Promise<void>
+  restartChild(name: string, options?: ChildWaitOptions): Promise<void>
   /**
    * Stops child `name` (within its stop deadline) and keeps it stopped — in `status()` with
    * state `stopped` — until {@link SupervisorRun.startChild}; its siblings run on, no strategy
@@ -135,16 +137,33 @@ export interface SupervisorRun extends Lifecycle {
    * Starts child `name` again when it is not running: stopped by `stopChild`, given up (a start
    * error, or its own intensity under `independent`), or stopping (it waits for that first). It
    * starts as a new run: attempt 1, no restarts, no resume point, a fresh intensity count. A
-   * running child is left alone. Resolves once it was launched.
+   * running child is left alone. Resolves once it was launched, or with `{ wait: 'up' }` once it is
+   * up (a running child: once its current incarnation is).
    */
-  startChild(name: string): Promise<void>
+  startChild(name: string, options?: ChildWaitOptions): Promise<void>
   /**
    * Replaces the child of `spec.name` by `spec` (validated first, as `supervisor()` does): the old
    * one is stopped, then the new one started in its place, the same position in start and stop
-   * order, as a new run. For a config reload. Rejects with an `UnknownChildError` for a name the
-   * supervisor does not have.
+   * order, as a new run. For a config reload. Resolves once the new one was launched, or with
+   * `{ wait: 'up' }` once it is up. Rejects with an `UnknownChildError` for a name the supervisor
+   * does not have.
    */
-  replaceChild(spec: ChildSpec): Promise<void>
+  replaceChild(spec: ChildSpec, options?: ChildWaitOptions): Promise<void>
+}
+
+/**
+ * How long an operator's `restartChild`, `startChild` or `replaceChild` waits. With `wait: 'up'`
+ * it resolves only once the incarnation it started is up — its first beat, output or idle wait,
+ * what `startOrder: 'ready'` waits for — and rejects with a `ChildNotUpError` as soon as that
+ * incarnation ends before it is up: it failed (a crash, or its start deadline `startTimeout`
+ * passed), its run ended (gave up, stopped, completed), or the supervisor began to stop. The
+ * child is handled as always either way (a failure restarted as the policy says): only the wait
+ * ends. So a caller restarting several children one at a time (a rolling restart) moves on only
+ * when the previous one is serving again, and stops at the first that is not.
+ */
+export interface ChildWaitOptions {
+  /** @default 'launched' */
+  readonly wait?: 'launched' | 'up'
 }
 
 /** A supervisor: a ward (so it nests in stewards and supervisors) with `start()`. */
@@ -164,11 +183,14 @@ function resolve(options: SupervisorOptions | undefined): Resolved {
   return { ...resolved, policy: { intensity: resolved.intensity, backoff: resolved.backoff } }
 }
 
+/** A supervisor's restart reasons: none (its children's restarts are theirs). */
+const noReasons: readonly RestartReason[] = Object.freeze([])
+
 /**
  * The status of a child not started yet: it waits for the one before it to be up (`waitingFor`),
  * is blocked by it, or an operator stopped it first.
  */
-function notStarted(path: string, name: string, waitingFor: string | undefined, blocked: boolean, stopped: boolean): WardStatus {
+function notStarted(path: string, name: string, waitingFor: string | undefined, blocked: boolean, stopped: boolean, restartReasons: readonly RestartReason[]): WardStatus {
   return {
     ...(waitingFor === undefined ? {} : { waitingFor }),
     ...(blocked ? { blocked: true as const } : {}),
@@ -178,6 +200,7 @@ function notStarted(path: string, name: string, waitingFor: string | undefined, 
     state: stopped ? 'stopped' : 'starting',
     attempt: 0,
     restarts: 0,
+    restartReasons,
     up: false,
     lastBeatAgo: null,
     progress: undefined,
@@ -189,10 +212,26 @@ function notStarted(path: string, name: string, waitingFor: string | undefined, 
       uptime: null,
       rss: null,
       cpu: null,
+      fds: null,
+      startTime: null,
     abandoned: 0,
     lastAbandoned: null,
     children: [],
   }
+}
+
+/** `options.wait`, checked: an operator's call with a typo must not silently skip the wait. */
+function waitOption(options: ChildWaitOptions | undefined, path: string): 'launched' | 'up' {
+  const wait: unknown = options?.wait ?? 'launched'
+  if (wait !== 'launched' && wait !== 'up') throw new TypeError(`supervisor '${path}': option 'wait' must be 'launched' or 'up', got ${describe(wait)}`)
+  return wait
+}
+
+/** Why a child's run that ended was never up, for a `ChildNotUpError`. */
+function endedWhy(outcome: Outcome): string {
+  if (outcome.kind === 'gave-up') return `it gave up: ${outcome.error.cause.message}`
+  if (outcome.kind === 'completed') return 'it completed'
+  return 'it was stopped'
 }
 
 /** A restart being carried out: the children it restarts, the retirements it waits for, its backoff. */
@@ -229,6 +268,8 @@ class Child implements ChildDecider {
   blockedBy: string | undefined = undefined
   /** Waits for this child to be up: the first start's (no owner) and restarts' (their owner). */
   readonly #waiters = new Set<{ readonly wake: () => void; readonly owner: Restart | undefined }>()
+  /** Operators' waits (`{ wait: 'up' }`) for an incarnation of `run` after attempt `after`; `end` settles one. Made on the first. */
+  #upWaits: Set<{ readonly run: StewardRun<unknown>; readonly after: number; readonly end: (error?: Error) => void }> | undefined = undefined
 
   constructor(tree: SupervisorTree, spec: ResolvedChild) {
     this.tree = tree
@@ -240,12 +281,49 @@ class Child implements ChildDecider {
   }
 
   childFailed(reason: string, error: Error): void {
+    const run = this.run
+    // The incarnation an operator waits for failed before it was up (one that was up is not waited for).
+    if (run !== undefined && this.#upWaits !== undefined) for (const wait of [...this.#upWaits]) if (wait.run === run && run.attempts > wait.after) wait.end(new ChildNotUpError(this.tree.path, this.name, `it failed (${reason}): ${error.message}`, error))
     this.tree.childFailed(this, reason as RestartReason, error)
+  }
+
+  get siblingRestarts(): boolean {
+    return this.tree.restartsSiblings
   }
 
   /** It is up, or its run ended: every wait for it ends. */
   childReady(): void {
     for (const waiter of [...this.#waiters]) waiter.wake()
+    if (this.#upWaits !== undefined) for (const wait of [...this.#upWaits]) {
+      const { run } = wait
+      if (run.outcome !== undefined) wait.end(new ChildNotUpError(this.tree.path, this.name, endedWhy(run.outcome), run.outcome.kind === 'gave-up' ? run.outcome.error : undefined))
+      else if (run.isUp && run.attempts > wait.after) wait.end()
+    }
+  }
+
+  /**
+   * Resolves once an incarnation of `run` after attempt `after` is up; rejects with a
+   * `ChildNotUpError` when one fails before it is up, when `run` ends, or when the supervisor
+   * starts stopping. Made before the incarnation is launched, so no failure is missed.
+   */
+  upAfter(run: StewardRun<unknown>, after: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const wait = {
+        run,
+        after,
+        end: (error?: Error): void => {
+          if (this.#upWaits?.delete(wait) !== true) return
+          this.tree.offStopping(onStopping)
+          if (error === undefined) resolve()
+          else reject(error)
+        },
+      }
+      const onStopping = (): void => wait.end(new ChildNotUpError(this.tree.path, this.name, `supervisor '${this.tree.path}' is stopping`))
+      ;(this.#upWaits ??= new Set()).add(wait)
+      this.tree.onStopping(onStopping)
+      // Already there (a child that was up and is left alone, or a run that ended).
+      if (run.outcome !== undefined || (run.isUp && run.attempts > after)) this.childReady()
+    })
   }
 
   /**
@@ -327,6 +405,11 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     return this.#options.name
   }
 
+  /** Whether its strategy restarts other children with a failed one (one-for-all, rest-for-one). */
+  get restartsSiblings(): boolean {
+    return this.#options.strategy === 'one-for-all' || this.#options.strategy === 'rest-for-one'
+  }
+
   /** Whether `child` is still one of its children. */
   has(child: Child): boolean {
     return this.#children.includes(child)
@@ -372,11 +455,14 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     if (this.phase !== RUNNING) throw new Error(`supervisor '${this.path}' is not running: cannot ${what}`)
   }
 
-  async restartChild(name: string): Promise<void> {
+  async restartChild(name: string, options?: ChildWaitOptions): Promise<void> {
     const child = this.#child(name)
     this.#mustRun(`restart '${name}'`)
+    const wait = waitOption(options, this.path)
     const run = child.run
-    if (child.kept !== undefined || run === undefined || run.outcome !== undefined) return this.startChild(name)
+    if (child.kept !== undefined || run === undefined || run.outcome !== undefined) return this.startChild(name, options)
+    // Before anything is retired or launched: the new incarnation's every end is seen.
+    const up = wait === 'up' ? child.upAfter(run, run.attempts) : undefined
     const strategy = this.#options.strategy
     const index = this.#children.indexOf(child)
     const affected = (strategy === 'one-for-all' ? [...this.#children] : strategy === 'rest-for-one' ? this.#children.slice(index) : [child]).filter((other) => other.kept === undefined)
@@ -417,6 +503,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       this.#busy = this.#busy.then(() => this.#carryOut(restart))
     }
     await this.#busy
+    await up
   }
 
   async stopChild(name: string): Promise<StopReport> {
@@ -430,29 +517,34 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     return running ? run.stop() : { unstopped: [], killed: [] }
   }
 
-  async startChild(name: string): Promise<void> {
+  async startChild(name: string, options?: ChildWaitOptions): Promise<void> {
     const child = this.#child(name)
     this.#mustRun(`start '${name}'`)
+    const wait = waitOption(options, this.path)
     const run = child.run
+    // Running (or in a restart that launches it), or started meanwhile: with 'up', until its current incarnation is up.
+    const running = (): Promise<void> => (wait === 'up' && child.run !== undefined ? child.upAfter(child.run, child.run.attempts - 1) : Promise.resolve())
     if (run !== undefined && run.outcome === undefined) {
-      if (child.kept === undefined) return // running, or in a restart that launches it
+      if (child.kept === undefined) return running()
       await run.done // a stopChild in progress
       if (this.phase !== RUNNING || !this.#children.includes(child)) return
     }
-    if (child.kept === undefined && child.run !== undefined && child.run.outcome === undefined) return // started meanwhile
+    if (child.kept === undefined && child.run !== undefined && child.run.outcome === undefined) return running()
     child.kept = undefined
     child.policy = undefined
     child.counted = 0
     child.owner = undefined
     child.held = false
     child.blockedBy = undefined
-    this.#start(child)
+    const started = this.#start(child)
+    if (wait === 'up') await child.upAfter(started, 0)
   }
 
-  async replaceChild(spec: ChildSpec): Promise<void> {
+  async replaceChild(spec: ChildSpec, options?: ChildWaitOptions): Promise<void> {
     const name = (spec as { name?: unknown } | null)?.name
     const old = this.#child(typeof name === 'string' ? name : String(name))
     this.#mustRun(`replace '${old.name}'`)
+    const wait = waitOption(options, this.path)
     const others = new Set(this.#children.filter((child) => child !== old).map((child) => child.name))
     const fresh = new Child(this, resolveChildSpec(spec, others, this.name))
     // Kept aside while the old one stops: no restart of a sibling starts it early.
@@ -460,9 +552,13 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     this.#children[this.#children.indexOf(old)] = fresh
     old.owner = undefined
     await old.run?.stop()
-    if (this.phase !== RUNNING || !this.#children.includes(fresh) || fresh.kept !== 'stopped') return
+    if (this.phase !== RUNNING || !this.#children.includes(fresh) || fresh.kept !== 'stopped') {
+      if (wait === 'up') throw new ChildNotUpError(this.path, fresh.name, this.phase === RUNNING ? 'it was stopped or removed while the old one stopped' : `supervisor '${this.path}' is stopping`)
+      return
+    }
     fresh.kept = undefined
-    this.#start(fresh)
+    const started = this.#start(fresh)
+    if (wait === 'up') await fresh.upAfter(started, 0)
   }
 
   status(): WardStatus {
@@ -475,6 +571,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       state,
       attempt: this.#attempt,
       restarts: this.#restarts,
+      restartReasons: noReasons,
       up: this.phase === RUNNING && this.#children.every((child) => child.kept === 'stopped' || child.run?.isUp === true),
       lastBeatAgo: null,
       progress: undefined,
@@ -486,13 +583,15 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       uptime: null,
       rss: null,
       cpu: null,
+      fds: null,
+      startTime: null,
       abandoned: 0,
       lastAbandoned: null,
       children: this.#children.map((child, index) => {
         if (child.run !== undefined) return child.run.status()
         const stopped = child.kept === 'stopped'
         const before = !stopped && this.#options.startOrder === 'ready' && index > 0 ? this.#children[index - 1]!.name : undefined
-        return notStarted(`${this.path}/${child.name}`, child.name, child.blockedBy ?? before, child.blockedBy !== undefined, stopped)
+        return notStarted(`${this.path}/${child.name}`, child.name, child.blockedBy ?? before, child.blockedBy !== undefined, stopped, restartReasonsOf(child.spec.options, child))
       }),
     }
   }
@@ -567,7 +666,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     this.#endIfNoneRuns()
   }
 
-  #start(child: Child): void {
+  #start(child: Child): StewardRun<unknown> {
     const run = new StewardRun<unknown>(child.spec.options, { clock: this.clock }, undefined, child, `${this.path}/${child.name}`)
     child.run = run
     run.on((event) => this.emit(event))
@@ -575,6 +674,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       child.childReady()
       this.#ended(child, run, outcome)
     })
+    return run
   }
 
   /**
