@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { ManualClock } from '../time/manual-clock.js'
 import { hasProc } from './process-group.js'
 import { MemorySampler, memoryScans } from './memory-sampler.js'
@@ -13,6 +14,23 @@ const linux = { skip: hasProc ? false : 'reads /proc' }
 /** `count` sleeping processes, each the leader of its own process group. */
 function sleepers(count: number): ChildProcess[] {
   return Array.from({ length: count }, () => spawn('sleep', ['60'], { detached: true, stdio: 'ignore' }))
+}
+
+/** Waits until each child is `sleep` asleep (exec'd and loaded: a process still loading has a tiny RSS). */
+async function asleep(children: ChildProcess[], within = 20_000): Promise<void> {
+  const deadline = performance.now() + within
+  const settled = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+      return stat.includes('(sleep)') && stat.slice(stat.lastIndexOf(')') + 2).startsWith('S')
+    } catch {
+      return false
+    }
+  }
+  while (!children.every((child) => settled(child.pid!))) {
+    if (performance.now() > deadline) throw new Error(`the sleepers were not asleep within ${within} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
 }
 
 async function kill(children: ChildProcess[]): Promise<void> {
@@ -33,6 +51,7 @@ test('one scan of /proc per tick answers every group due then, however many are 
   const sampler = new MemorySampler(clock)
   const children = sleepers(3)
   try {
+    await asleep(children)
     const samples = children.map(() => [] as number[])
     const unwatch = children.map((child, i) => sampler.watch(child.pid!, 1_000, (rss) => samples[i]!.push(rss)))
     const before = memoryScans.count
