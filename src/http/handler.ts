@@ -51,8 +51,11 @@ export interface HttpHandlerOptions {
 
 /** A supervisor run's operator methods, which the `POST /apps/NAME/…` routes call. */
 export interface Controllable {
+  /** `POST /apps/NAME/restart`: restarts the app; resolves once it was restarted (200), rejects to refuse (404 for `ERR_STEWARD_NO_CHILD`, else 409). */
   restartChild(name: string): Promise<void>
+  /** `POST /apps/NAME/stop`: stops the app until started; resolves with the stop's report once it stopped (the answer's `report`). */
   stopChild(name: string): Promise<unknown>
+  /** `POST /apps/NAME/start`: starts a stopped app; resolves once it was started. */
   startChild(name: string): Promise<void>
 }
 
