@@ -504,7 +504,12 @@ async function connect() {
           else if (field === 'event') message.event = data
           else if (field === 'data') message.data.push(data)
         }
-        if (message.data.length > 0) handle({ ...message, data: message.data.join('\n') })
+        if (message.data.length > 0) {
+          handle({ ...message, data: message.data.join('\n') })
+          // Several messages may come in one chunk: each one's changes reach mutation observers
+          // (the live regions of assistive technology, a test's record) before the next's.
+          await Promise.resolve()
+        }
       }
     }
   } catch (error) {
