@@ -4,11 +4,14 @@
 // Run: npx tsx examples/queue-consumer.ts
 import { steward, type WardContext } from 'steward'
 
-/** A tiny in-memory queue: `next(signal)` resolves with the next message, or rejects when `signal` aborts. */
-function queue<T>(): { push(value: T): void; next(signal: AbortSignal): Promise<T> } {
+/** A tiny in-memory queue: `next(signal)` resolves with the next message, or rejects when `signal` aborts; `waiting`: the waits not settled. */
+function queue<T>(): { push(value: T): void; next(signal: AbortSignal): Promise<T>; readonly waiting: number } {
   const items: T[] = []
   const waiters: Array<(value: T) => void> = []
   return {
+    get waiting() {
+      return waiters.length
+    },
     push: (value) => {
       const waiter = waiters.shift()
       if (waiter === undefined) items.push(value)
@@ -33,6 +36,8 @@ function queue<T>(): { push(value: T): void; next(signal: AbortSignal): Promise<
 }
 
 const messages = queue<string>()
+let handledWorld = (): void => {}
+const worldHandled = new Promise<void>((resolve) => (handledWorld = resolve))
 
 async function consumer(ctx: WardContext): Promise<void> {
   for (;;) {
@@ -45,20 +50,28 @@ async function consumer(ctx: WardContext): Promise<void> {
       return
     }
     console.log(`attempt ${ctx.attempt}: handled '${message}'`)
+    if (message === 'world') handledWorld()
   }
 }
 
 const caller = new AbortController()
 const run = steward(consumer, { timeout: '200ms' }).start({ signal: caller.signal })
 run.on((event) => {
-  if (event.type === 'hung') console.log(`steward: '${event.ward}' hung; restarting`)
+  if (event.type === 'hung') {
+    console.log(`steward: '${event.ward}' hung; restarting`)
+    messages.push('world') // arrives while the replacement starts: it is waiting for it
+  }
 })
 
 messages.push('hello')
-setTimeout(() => messages.push('poison'), 50)
-setTimeout(() => messages.push('world'), 400)
-setTimeout(() => caller.abort(), 600)
+messages.push('poison')
+// The caller shuts down once the replacement handled 'world': the wait for the next message is
+// cancelled at once, so the run stops without waiting for any deadline.
+await worldHandled
+caller.abort()
 
 const outcome = await run.done
 console.log(`outcome: ${outcome.kind}`)
 console.log(`unstopped: ${outcome.kind === 'stopped' ? outcome.unstopped.length : '-'}`)
+// The signal handed to the wait cancelled the queue's own wait too: nothing is left waiting.
+console.log(`left waiting on the queue: ${messages.waiting}`)

@@ -34,7 +34,8 @@ test('examples/quick-start.ts resumes after the results already received', async
 })
 
 test('examples/queue-consumer.ts waits for input, is healed once and stopped by its caller at once', async () => {
-  const started = performance.now()
+  // The stop ended the wait for the next message at once ('unstopped: 0'), and its signal cancelled
+  // the queue's own wait (nothing left waiting on it).
   assert.deepEqual(await example('examples/queue-consumer.ts'), [
     "attempt 1: handled 'hello'",
     "attempt 1: stuck on 'poison'",
@@ -42,10 +43,8 @@ test('examples/queue-consumer.ts waits for input, is healed once and stopped by 
     "attempt 2: handled 'world'",
     'outcome: stopped',
     'unstopped: 0',
+    'left waiting on the queue: 0',
   ])
-  // The caller aborts at 600 ms; a wait nobody cancelled would hold the stop for stopTimeout (5 s).
-  const elapsed = performance.now() - started
-  assert.ok(elapsed < 5_000, `took ${Math.round(elapsed)} ms`)
 })
 
 test('examples/walk-poison.ts delivers every good result once and dead-letters the poison input', async () => {
