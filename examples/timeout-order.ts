@@ -21,6 +21,7 @@ async function tree(connectionTimeout: Duration, queryTimeout: Duration): Promis
     }
   }
   const query = async (ctx: WardContext): Promise<void> => {
+    if (ctx.attempt > 1) console.log(`  ${clock.now()} ms: query attempt ${ctx.attempt} on link ${links}`)
     for (;;) {
       if (!frozen) ctx.beat() // its queries complete while the link works
       await ctx.clock.sleep(100, ctx.signal)

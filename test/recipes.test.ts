@@ -133,12 +133,16 @@ test('recipe 4: the connection’s shorter timeout makes its hang the first one 
   assert.deepEqual(await example('examples/timeout-order.ts'), [
     'connection timeout 1s, query timeout 3s:',
     '  2000 ms: db/connection hung (link 1)',
+    '  2000 ms: query attempt 2 on link 2', // rest-for-one: the query is restarted with the connection, on the new link
     '  connections made: 2',
     'connection timeout 3s, query timeout 1s:',
     '  2000 ms: db/query hung (link 1)',
+    '  2000 ms: query attempt 2 on link 1',
     '  3000 ms: db/query hung (link 1)',
+    '  3000 ms: query attempt 3 on link 1',
     '  4000 ms: db/connection hung (link 1)',
     '  4000 ms: db/query hung (link 1)',
+    '  4000 ms: query attempt 4 on link 2',
     '  connections made: 2',
   ])
 })
@@ -234,4 +238,27 @@ test('recipe 7: steward run that is not PID 1 does not adopt orphans; its stop k
   assert.equal((await cli.exited).code, 143, cli.lines.join('\n'))
   await noneLeft([orphan], signalled, "steward's stop", 10_000)
   assert.ok(dead(orphan))
+})
+
+test('docs/guides/recipes.md: each code excerpt is still in the example file named before it', () => {
+  const guide = readFileSync('docs/guides/recipes.md', 'utf8')
+  let checked = 0
+  let file: string | undefined
+  for (const part of guide.split(/^```/m).entries()) {
+    const [index, text] = part
+    if (index % 2 === 0) {
+      // Prose: the last example file it links is where the next excerpt comes from.
+      const links = [...text.matchAll(/\]\(\.\.\/\.\.\/(examples\/[^)]+\.(?:ts|mjs))\)/g)]
+      if (links.length > 0) file = links.at(-1)![1]
+      continue
+    }
+    const [language, ...lines] = text.split('\n')
+    if (language !== 'ts' && language !== 'js') continue
+    assert.ok(file !== undefined, `an excerpt with no example file linked before it: ${lines[0]}`)
+    const source = readFileSync(file, 'utf8')
+    const excerpt = lines.join('\n').trimEnd()
+    assert.ok(source.includes(excerpt), `docs/guides/recipes.md: this excerpt is not in ${file} as written:\n${excerpt}`)
+    checked++
+  }
+  assert.ok(checked >= 8, `only ${checked} excerpts were checked`)
 })
