@@ -1,13 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { request as httpGet, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../testing/net.js'
 import { redisPid } from '../testing/redis-server.js'
-import { alive, builtBin, cliChild, isLine, startCli, type RunningCli } from '../testing/cli.js'
+import { alive, cliChild, isLine, runCli, startCli, type RunningCli } from '../testing/cli.js'
 import { defaultSocket } from './control.js'
 
 // A real stack under `steward up` — redis-server, a worker (a node script), a web server (node
@@ -20,24 +19,7 @@ function tempDir(t: { after(fn: () => void): void }): string {
   return dir
 }
 
-interface Finished {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs `steward ...args` to its end. */
-function steward(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [builtBin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const steward = runCli
 
 interface App {
   readonly name: string

@@ -14,13 +14,12 @@
 // and reported.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { builtBin, isEvent, startCli, type CliLine, type RunningCli } from '../testing/cli.js'
+import { isEvent, runCli, startCli, type CliLine, type RunningCli } from '../testing/cli.js'
 import { freePort, freePortBlock } from '../testing/net.js'
 import { loadLoop, roundRobinProxy } from '../testing/round-robin.js'
 import { until } from '../testing/process-tree.js'
@@ -28,18 +27,7 @@ import { until } from '../testing/process-tree.js'
 const server = fileURLToPath(new URL('../../test/fixtures/instance-server.mjs', import.meta.url))
 const copies = ['web:0', 'web:1', 'web:2', 'web:3']
 
-/** Runs `steward ...args` to its end. */
-function steward(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [builtBin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const steward = runCli
 
 interface App {
   readonly name: string

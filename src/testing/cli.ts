@@ -33,6 +33,26 @@ export interface RunningCli {
   kill(): void
 }
 
+/** What a CLI command run to its end left: its exit code and everything it wrote. */
+export interface FinishedCli {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs `node dist/cli/bin.js ...args` in `cwd` with `env` to its end, collecting its exit code and output. */
+export function runCli(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<FinishedCli> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [builtBin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    child.once('error', reject)
+    child.once('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
 /**
  * Starts `node dist/cli/bin.js ...args`. With `json`, every stdout line must parse as JSON
  * (a line that does not is recorded with `json: undefined` and fails {@link assertJsonLines}).
