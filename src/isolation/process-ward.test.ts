@@ -512,6 +512,15 @@ describe('exec and function probes', () => {
     assert.throws(() => processWard(node, [], { heartbeat: { exec: ['ok'], timeout: -1 } }), /'heartbeat.timeout'/)
     assert.throws(() => processWard(node, [], { heartbeat: { probe: 'ping' as never } }), /'heartbeat.probe' must be a function/)
   })
+
+  test("a bad heartbeat.every is refused when the ward is made, for every probe kind: no incarnation spawns a child the probe loop would then refuse", () => {
+    const probes = [{ tcp: { port: 1 } }, { http: 'http://127.0.0.1:1/' }, { exec: ['true'] as [string] }, { probe: async () => {} }]
+    for (const probe of probes) {
+      for (const every of [0, -5, 'soon']) {
+        assert.throws(() => processWard(node, [], { heartbeat: { ...probe, every } as never }), { message: /processWard: option 'heartbeat.every'/ }, `${JSON.stringify(probe)} every ${String(every)}`)
+      }
+    }
+  })
 })
 
 describe('process groups: nothing the child started outlives the ward', () => {

@@ -412,7 +412,11 @@ export function processWard<T = unknown, P = unknown>(command: string, args: rea
 
 function validHeartbeat(heartbeat: unknown): asserts heartbeat is ProcessHeartbeat {
   if (heartbeat === 'ipc' || heartbeat === 'stdout' || heartbeat === 'none') return
-  if (typeof heartbeat === 'object' && heartbeat !== null && validProbe(heartbeat)) return
+  if (typeof heartbeat === 'object' && heartbeat !== null && validProbe(heartbeat)) {
+    // Here, before any incarnation spawns a child: a probe loop that refused it would leave the child behind.
+    if (heartbeat.every !== undefined) toMs(heartbeat.every, `processWard: option 'heartbeat.every'`, { zero: false })
+    return
+  }
   throw new TypeError(`processWard: option 'heartbeat' must be 'ipc', 'stdout', 'none', { http }, { tcp: { port } }, { exec: [command, ...args] } or { probe: (signal) => promise }, got ${describe(heartbeat)}`)
 }
 
