@@ -2,7 +2,7 @@ import { describe } from '../time/duration.js'
 import { resolveOptions, type StewardOptions } from './options.js'
 import { StewardRun } from './run.js'
 import type { Run, StartOptions } from './run-api.js'
-import { refuseUnknownKeys, startOptionKeys, startScope } from './validate.js'
+import { checkStartOptions, startOptionKeys } from './validate.js'
 import type { Ward, WardContext } from './ward.js'
 
 /**
@@ -48,24 +48,7 @@ export function steward<T, P = unknown>(ward: Ward<T, P>, options?: StewardOptio
   const nested = (ctx: WardContext<P>): Run<T, P> =>
     new StewardRun<T>(resolved, { signal: ctx.signal, clock: ctx.clock, resume: ctx.resume }, ctx) as Run<T, P>
   const start = (startOptions: StartOptions<P> = {}): Run<T, P> => {
-    if (typeof startOptions !== 'object' || startOptions === null) {
-      throw new TypeError(`start: options must be an object, got ${describe(startOptions)}`)
-    }
-    refuseUnknownKeys(startOptions, startOptionKeys, startScope)
-    const { signal, clock, onEvent } = startOptions
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new TypeError(`start: option 'signal' must be an AbortSignal, got ${describe(signal)}`)
-    }
-    if (clock !== undefined && (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.setTimer !== 'function')) {
-      throw new TypeError(`start: option 'clock' must be a Clock (now, setTimer, sleep), got ${describe(clock)}`)
-    }
-    const { failuresHere } = startOptions
-    if (failuresHere !== undefined && !(Number.isInteger(failuresHere) && failuresHere >= 0)) {
-      throw new RangeError(`start: option 'failuresHere' must be a whole number >= 0, got ${describe(failuresHere)}`)
-    }
-    if (onEvent !== undefined && typeof onEvent !== 'function') {
-      throw new TypeError(`start: option 'onEvent' must be a function, got ${describe(onEvent)}`)
-    }
+    checkStartOptions(startOptions, startOptionKeys)
     return new StewardRun<T>(resolved, startOptions, undefined) as Run<T, P>
   }
   return Object.assign(nested, { start, stewardName: resolved.name })

@@ -64,6 +64,16 @@ test('suggestKey: the same key but for case, or the closest within 2 edits (1 fo
   assert.equal(editDistance('timeout', 'timeout'), 0)
 })
 
+test("a steward's start() options: each bad one is an OptionTypeError or OptionRangeError naming it, where 'start'", () => {
+  const start = (options: unknown) => (): unknown => steward(ward).start(options as never)
+  throwsOption(start(null), { type: OptionTypeError, option: 'options', where: 'start', message: /^start: options must be an object, got null$/ })
+  throwsOption(start({ signal: 'stop' }), { type: OptionTypeError, option: 'signal', where: 'start', message: /^start: option 'signal' must be an AbortSignal/ })
+  throwsOption(start({ clock: {} }), { type: OptionTypeError, option: 'clock', where: 'start', message: /^start: option 'clock' must be a Clock/ })
+  throwsOption(start({ failuresHere: -1 }), { type: OptionRangeError, option: 'failuresHere', where: 'start', message: /^start: option 'failuresHere' must be a whole number >= 0, got number -1$/ })
+  throwsOption(start({ failuresHere: 1.5 }), { type: OptionRangeError, option: 'failuresHere', where: 'start', message: /failuresHere/ })
+  throwsOption(start({ onEvent: 'log' }), { type: OptionTypeError, option: 'onEvent', where: 'start', message: /^start: option 'onEvent' must be a function/ })
+})
+
 test('unknown keys are refused with the closest known key: steward, start, supervisor, decay, child', () => {
   throwsOption(stewardOf({ timout: 5 }), {
     type: OptionTypeError,

@@ -206,6 +206,30 @@ export function refuseUnknownKeys(
   }
 }
 
+/**
+ * Checks the options of a `start()` (a steward's, with `keys` = {@link startOptionKeys}, or a
+ * supervisor's, which has no `resume` or `failuresHere`): an object of known keys, `signal` an
+ * AbortSignal, `clock` a Clock, `failuresHere` a whole number >= 0, `onEvent` a function. Throws
+ * an {@link OptionTypeError} or an {@link OptionRangeError} with `where: 'start'`. @internal
+ */
+export function checkStartOptions(options: unknown, keys: readonly string[]): void {
+  if (!isObject(options)) throw typeError(startScope, 'options', `options must be an object, got ${describe(options)}`)
+  refuseUnknownKeys(options, keys, startScope)
+  const { signal, clock, failuresHere, onEvent } = options as StartOptions
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw typeError(startScope, 'signal', `option 'signal' must be an AbortSignal, got ${describe(signal)}`)
+  }
+  if (clock !== undefined && (!isObject(clock) || typeof clock.now !== 'function' || typeof clock.setTimer !== 'function')) {
+    throw typeError(startScope, 'clock', `option 'clock' must be a Clock (now, setTimer, sleep), got ${describe(clock)}`)
+  }
+  if (failuresHere !== undefined && !(Number.isInteger(failuresHere) && failuresHere >= 0)) {
+    throw rangeError(startScope, 'failuresHere', `option 'failuresHere' must be a whole number >= 0, got ${describe(failuresHere)}`)
+  }
+  if (onEvent !== undefined && typeof onEvent !== 'function') {
+    throw typeError(startScope, 'onEvent', `option 'onEvent' must be a function, got ${describe(onEvent)}`)
+  }
+}
+
 // ---------------------------------------------------------------------------
 // One check per kind of option
 

@@ -6,6 +6,7 @@ import { exponential } from '../policy/backoff.js'
 import { steward } from '../steward/steward.js'
 import type { WardContext } from '../steward/ward.js'
 import { initialIntensity, nextIntensity } from '../policy/intensity.js'
+import { OptionTypeError } from '../steward/errors.js'
 import { supervisor, type ChildSpec, type Strategy } from './supervisor.js'
 
 function aborted(signal: AbortSignal): Promise<void> {
@@ -237,6 +238,26 @@ test("suture's decaying failure count", () => {
   // Counts 1, 2 (equal to the threshold: allowed), 3 (over it: escalate), then after five
   // half-lives 3/32 + 1, and one half-life later half of that + 1.
   assert.deepEqual(steps, ['1 true', '2 true', '3 false', `${3 / 32 + 1} true`, `${(3 / 32 + 1) / 2 + 1} true`])
+})
+
+test("a supervisor's start() checks its options as a steward's does: a misspelt key, a bad signal, clock or onEvent, a steward-only key", () => {
+  const tree = supervisor({ name: 'tree' }, [{ name: 'a', ward: async () => {} }])
+  const refused = (options: unknown, option: string, message: RegExp): void => {
+    assert.throws(() => tree.start(options as never), (error: unknown) => {
+      assert.ok(error instanceof OptionTypeError, String(error))
+      assert.equal(error.code, 'ERR_STEWARD_OPTION')
+      assert.equal(error.where, 'start')
+      assert.equal(error.option, option)
+      assert.match(error.message, message)
+      return true
+    })
+  }
+  refused({ sigal: new AbortController().signal }, 'sigal', /^start: unknown option 'sigal'; did you mean 'signal'\? known options: signal, clock, onEvent$/)
+  refused({ resume: 3 }, 'resume', /unknown option 'resume'/)
+  refused({ signal: true }, 'signal', /option 'signal' must be an AbortSignal/)
+  refused({ clock: Date }, 'clock', /option 'clock' must be a Clock/)
+  refused({ onEvent: {} }, 'onEvent', /option 'onEvent' must be a function/)
+  refused(42, 'options', /options must be an object/)
 })
 
 test('bad supervisor options and children are refused, naming the problem', () => {

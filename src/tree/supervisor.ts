@@ -8,7 +8,7 @@ import { ChildNotUpError, errorInfo, GaveUpError, UnknownChildError, type GiveUp
 import { wardHost } from '../steward/host.js'
 import { ENDING, RUNNING, RunLifecycle, type ChildDecider } from '../steward/lifecycle.js'
 import type { RestartType, StartOrder, StewardOptions } from '../steward/options.js'
-import { resolveChildSpec, resolveSupervisorOptions, type ResolvedChild, type ResolvedSupervisorOptions } from '../steward/validate.js'
+import { checkStartOptions, resolveChildSpec, resolveSupervisorOptions, type ResolvedChild, type ResolvedSupervisorOptions } from '../steward/validate.js'
 import type { Lifecycle, Outcome, StopReport } from '../steward/run-api.js'
 import { StewardRun } from '../steward/run.js'
 import { TerminateTree } from '../steward/sentinels.js'
@@ -104,6 +104,10 @@ export interface SupervisorStartOptions {
   readonly clock?: Clock
   readonly onEvent?: EventListener
 }
+
+/** Every key of {@link SupervisorStartOptions}: `start()` refuses any other. */
+const supervisorStartKeys = ['signal', 'clock', 'onEvent'] as const satisfies readonly (keyof SupervisorStartOptions)[]
+const _supervisorStartKeysListed: [Exclude<keyof SupervisorStartOptions, (typeof supervisorStartKeys)[number]>] extends [never] ? true : never = true
 
 /** A started supervisor: its children run until it is stopped or escalates. */
 export interface SupervisorRun extends Lifecycle {
@@ -905,7 +909,9 @@ export function supervisor(options: SupervisorOptions, children: readonly ChildS
     if (outcome.kind === 'gave-up') throw outcome.error
   }
   return Object.assign(asWard, {
-    start: (start: SupervisorStartOptions = {}): SupervisorRun =>
-      new SupervisorTree(resolved, specs, start.clock ?? systemClock, resolved.name, start.signal, 1, start.onEvent),
+    start: (start: SupervisorStartOptions = {}): SupervisorRun => {
+      checkStartOptions(start, supervisorStartKeys)
+      return new SupervisorTree(resolved, specs, start.clock ?? systemClock, resolved.name, start.signal, 1, start.onEvent)
+    },
   })
 }
