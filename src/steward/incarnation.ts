@@ -28,7 +28,8 @@ const WAITING = Symbol('waiting')
 const PULLING = 4
 const RETIRED = 8
 const SETTLED_BIT = 16
-// Why an incarnation was retired, as a code in bits 5-7; WHY_OTHER keeps it aside.
+// Why an incarnation was retired, as a code in the four bits 5-8 (an index into `whys`);
+// WHY_OTHER says the caller's own reason is kept aside, in RareState.
 const WHY_SHIFT = 5
 const WHY_MASK = 15 << WHY_SHIFT
 const WHY_OTHER = 15
@@ -276,7 +277,7 @@ export function isSettled(inc: Incarnation): boolean {
 
 /** Retires `inc` for `why` (no abort yet: the run does that). @internal */
 export function markRetired(inc: Incarnation, why: RetireWhy): void {
-  // The steward's own words fit in three bits: a restart allocates nothing for them.
+  // The steward's own words fit in the four bits of the code: a restart allocates nothing for them.
   let code = typeof why === 'string' ? whys.indexOf(why) : -1
   if (code === -1) {
     ;(inc[RARE] ??= new RareState()).why = why

@@ -357,14 +357,8 @@ export function resolveStewardOptions(ward: Ward<unknown>, options: StewardOptio
 // ---------------------------------------------------------------------------
 // supervisor()
 
-/**
- * `supervisor()`'s options as this module checks them: `SupervisorOptions`
- * and `startOrder` (until `SupervisorOptions` declares it). @internal
- */
-export type SupervisorOptionsToCheck = SupervisorOptions & {
-  /** See {@link StartOrder}. @default 'started' */
-  readonly startOrder?: StartOrder
-}
+/** `supervisor()`'s options as this module checks them. @internal */
+export type SupervisorOptionsToCheck = SupervisorOptions
 
 /**
  * A supervisor's options after validation, durations in ms. `intensity` is
