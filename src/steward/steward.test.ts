@@ -8,6 +8,7 @@ import { GaveUpError, NonErrorThrown, WardHungError, WardRetiredError } from './
 import { steward } from './steward.js'
 import type { Outcome, Run } from './run-api.js'
 import type { WardContext } from './ward.js'
+import type { Output } from './output.js'
 
 /** Resolves when `signal` aborts, leaving no listener behind. */
 function aborted(signal: AbortSignal): Promise<void> {
@@ -531,6 +532,46 @@ test('stewards nest: the inner one heals its ward, the outer one restarts the in
     '700 outer completed',
   ])
   assert.equal(run.status().state, 'completed')
+})
+
+test('stewards nest with ctx.output: the outer steward commits the progress as it delivers, so a restart after the inner one gives up neither repeats nor skips', async () => {
+  const clock = new ManualClock()
+  let calls = 0
+  const flaky = async function* (ctx: WardContext<number>): AsyncGenerator<Output<string, number>> {
+    calls++
+    const start = ctx.resume ?? 0
+    for (let i = start; i < 6; i++) {
+      ctx.beat()
+      await clock.sleep(100, ctx.signal)
+      if (calls === 1 && i === 3) throw new Error('flaky')
+      yield ctx.output(`v${i}`, i + 1)
+    }
+  }
+  const inner = steward(flaky, { name: 'inner', timeout: 1_000, maxRestarts: 0 })
+  const run = steward(inner, { name: 'outer', timeout: 2_000, maxRestarts: 10 }).start({ clock })
+  const values = await clock.runUntil(drain(run))
+  assert.deepEqual(values, ['v0', 'v1', 'v2', 'v3', 'v4', 'v5'])
+  assert.equal(calls, 2)
+  assert.equal(run.status().progress, 6)
+})
+
+test("a nested steward's abandoned ward is in the outer stop's report: the operator is not told everything stopped", async () => {
+  const clock = new ManualClock()
+  const deaf = async (): Promise<void> => {
+    await new Promise(() => {})
+  }
+  const events = recorder()
+  const inner = steward(deaf, { name: 'inner', stopTimeout: '1s' })
+  const run = steward(inner, { name: 'outer', stopTimeout: '5s' }).start({ clock, onEvent: events.onEvent })
+  await clock.advance(10)
+  const report = await clock.runUntil(run.stop('shutdown'))
+  // The inner steward gave up on its ward at 1 s and settled; the outer one waited for it, not for the ward.
+  assert.deepEqual(report, { unstopped: ['outer/inner'], killed: [] })
+  const outcome = await run.done
+  assert.ok(outcome.kind === 'stopped', outcome.kind)
+  assert.deepEqual(outcome.unstopped, ['outer/inner'])
+  assert.ok(events.lines.includes('1010 unstopped 1'), events.lines.join('\n'))
+  assert.equal(events.lines.at(-1), '1010 stopped 1')
 })
 
 test('a nested steward passes beats up: the outer one does not restart it while its ward beats', async () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ManualClock } from '../time/manual-clock.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
-import { exponential } from '../policy/backoff.js'
+import { exponential, fixed, resetAfter } from '../policy/backoff.js'
 import { steward } from '../steward/steward.js'
 import type { WardContext } from '../steward/ward.js'
 import { initialIntensity, nextIntensity } from '../policy/intensity.js'
@@ -122,6 +122,7 @@ test('restart types: transient ends normally → forgotten, abnormally → resta
   const log: string[] = []
   let transientCalls = 0
   let temporaryCalls = 0
+  let doneCalls = 0
   const run = supervisor({}, [
     child('keeper', log, clock),
     {
@@ -140,10 +141,18 @@ test('restart types: transient ends normally → forgotten, abnormally → resta
         throw new Error('once')
       },
     },
+    {
+      name: 'done',
+      restart: 'temporary',
+      ward: async () => {
+        doneCalls++
+      },
+    },
   ]).start({ clock })
   await clock.advance(100)
   assert.equal(transientCalls, 2, 'restarted after the abnormal end, not after the normal one')
   assert.equal(temporaryCalls, 1)
+  assert.equal(doneCalls, 1, 'a temporary child that returns is not restarted either')
   assert.deepEqual(
     run.status().children.map((status) => status.name),
     ['keeper'],
@@ -258,6 +267,58 @@ test("a supervisor's start() checks its options as a steward's does: a misspelt 
   refused({ clock: Date }, 'clock', /option 'clock' must be a Clock/)
   refused({ onEvent: {} }, 'onEvent', /option 'onEvent' must be a function/)
   refused(42, 'options', /options must be an object/)
+})
+
+test('one-for-one with a backoff: a failure of another child during the first one\'s backoff is its own decision, counted', async () => {
+  const clock = new ManualClock()
+  const log: string[] = []
+  const decisions: string[] = []
+  const run = supervisor({ strategy: 'one-for-one', backoff: fixed(1_000), maxRestarts: 5, within: '1m' }, [
+    child('a', log, clock, 1),
+    { ...child('b', log, clock), ward: async (ctx: WardContext) => {
+      log.push('start b')
+      if (!log.includes('crash b')) {
+        await clock.sleep(500, ctx.signal) // fails while a's restart waits out its backoff
+        log.push('crash b')
+        throw new Error('b crashed')
+      }
+      await ctx.idle(new Promise(() => {}))
+    } },
+  ]).start({
+    clock,
+    onEvent: (event) => {
+      if (event.type === 'decision') decisions.push(`${event.at} ${event.child} merged=${String(event.merged)} restarts=${event.restarts}`)
+    },
+  })
+  await clock.advance(3_000)
+  assert.deepEqual(decisions, ['10 a merged=false restarts=1', '500 b merged=false restarts=2'])
+  assert.equal(run.status().restarts, 2)
+  await clock.runUntil(run.stop())
+})
+
+test('in a tree, the backoff sees each child\'s uptime: resetAfter starts the delays over after a stable run', async () => {
+  const clock = new ManualClock()
+  const delays: number[] = []
+  let calls = 0
+  const run = supervisor({ backoff: resetAfter(exponential({ initial: 100, max: '1m' }), '10s'), maxRestarts: 10, within: '10s' }, [
+    {
+      name: 'flaky',
+      ward: async (ctx: WardContext) => {
+        calls++
+        // Two quick failures, then one after a 20 s run, then a quick one again.
+        await clock.sleep(calls === 3 ? 20_000 : 10, ctx.signal)
+        throw new Error(`failure ${calls}`)
+      },
+    },
+  ]).start({
+    clock,
+    onEvent: (event) => {
+      if (event.type === 'decision') delays.push(event.delay)
+    },
+  })
+  await clock.advance(25_000)
+  assert.deepEqual(delays.slice(0, 4), [100, 200, 100, 200], `the delay after the 20 s run is the initial one again: ${delays.join(', ')}`)
+  await clock.runUntil(run.stop())
 })
 
 test('bad supervisor options and children are refused, naming the problem', () => {
