@@ -10,7 +10,8 @@ import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import { lineReader } from '../src/isolation/lines.js'
 import { dead, descendants } from '../src/testing/cli.js'
-import { cleanup, noneLeft, until } from '../src/testing/process-tree.js'
+import { cleanup, noneLeft } from '../src/testing/process-tree.js'
+import { waitFor } from '../src/testing/wait.js'
 import { RedisServer, until as eventually } from '../src/testing/redis-server.js'
 
 const run = promisify(execFile)
@@ -43,7 +44,7 @@ function start(command: string, args: readonly string[], env: NodeJS.ProcessEnv 
     async line(what, pattern, within = 30_000) {
       let found: RegExpExecArray | null = null
       try {
-        await until(what, () => lines.some((text) => (found = pattern.exec(text)) !== null), within)
+        await waitFor(what, () => lines.some((text) => (found = pattern.exec(text)) !== null), within)
       } catch (error) {
         throw new Error(`${(error as Error).message}; lines: ${JSON.stringify(lines)}`)
       }
@@ -211,10 +212,10 @@ test('recipe 7: steward run as PID 1 (of a PID namespace) does not reap an orpha
   left.add(cli.child.pid!)
   await cli.line('the child started', /sh started/)
   let steward = 0
-  await until('steward (PID 1 of the namespace) below unshare', () => (steward = descendants(cli.child.pid!).find((pid) => stat(pid)?.ppid === cli.child.pid) ?? 0) !== 0, 10_000)
+  await waitFor('steward (PID 1 of the namespace) below unshare', () => (steward = descendants(cli.child.pid!).find((pid) => stat(pid)?.ppid === cli.child.pid) ?? 0) !== 0, 10_000)
   left.add(steward, ...descendants(steward))
   // Node reaps only the children it spawned (libuv waits for their pids), never an adopted orphan.
-  await until('a zombie sleep whose parent is steward', () => descendants(steward).some((pid) => stat(pid)?.comm === 'sleep' && stat(pid)?.state === 'Z'), 10_000)
+  await waitFor('a zombie sleep whose parent is steward', () => descendants(steward).some((pid) => stat(pid)?.comm === 'sleep' && stat(pid)?.state === 'Z'), 10_000)
   process.kill(steward, 'SIGTERM')
   const exited = await cli.exited
   assert.equal(exited.code, 143, cli.lines.join('\n'))
@@ -227,7 +228,7 @@ test('recipe 7: steward run that is not PID 1 does not adopt orphans; its stop k
   await cli.line('the child started', /sh started/)
   // The orphan (found by its command line) stays in the child's process group, wherever it was reparented.
   let orphan = 0
-  await until('the orphaned sleep 61.4321', () => (orphan = processes().find((pid) => commandLine(pid) === 'sleep 61.4321') ?? 0) !== 0, 10_000)
+  await waitFor('the orphaned sleep 61.4321', () => (orphan = processes().find((pid) => commandLine(pid) === 'sleep 61.4321') ?? 0) !== 0, 10_000)
   left.add(orphan)
   assert.notEqual(stat(orphan)?.ppid, cli.child.pid, 'steward adopted the orphan')
   const child = descendants(cli.child.pid!).find((pid) => commandLine(pid) === 'sleep 60')

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { readdirSync, readFileSync } from 'node:fs'
 import { main } from './main.js'
 import { lineReader } from '../isolation/lines.js'
+import { waitFor } from '../testing/wait.js'
 
 const bin = fileURLToPath(new URL('./bin.ts', import.meta.url))
 const builtBin = fileURLToPath(new URL('../../dist/cli/bin.js', import.meta.url))
@@ -234,10 +235,11 @@ test('SIGTERM under the CLI stops a process ward and leaves no child behind', { 
     ['demo', 'process'],
     (line, cli) => {
       if (line.includes('child started (attempt 1')) {
-        setTimeout(() => {
-          children = pidsRunning('hanging-child.js')
-          cli.kill('SIGTERM')
-        }, 100)
+        // SIGTERM once the child is seen in /proc (the assertion below says if it never was).
+        const seen = (): boolean => (children = pidsRunning('hanging-child.js')).length > 0
+        void waitFor('the hanging child in /proc', seen, 10_000)
+          .catch(() => {})
+          .then(() => cli.kill('SIGTERM'))
       }
     },
     true,

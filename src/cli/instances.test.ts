@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { StewardEvent } from '../observe/events.js'
 import { liveChildren } from '../isolation/process-ward.js'
-import { until } from '../testing/process-tree.js'
+import { waitFor } from '../testing/wait.js'
 import { buildConfig } from './config.js'
 import { applyReload, ReloadStopped } from './reload.js'
 import { UsageError } from './flags.js'
@@ -52,7 +52,7 @@ test('each copy gets {instance} in args, env and cwd, and STEWARD_INSTANCE; with
   }
   const run = buildConfig({ children: [web({ instances: 3, heartbeat: 'stdout' }), { ...web(), name: 'plain' }] }, file).tree.start({ onEvent })
   try {
-    await until('a line from each child', () => said.size === 4, 20_000)
+    await waitFor('a line from each child', () => said.size === 4, 20_000)
     assert.deepEqual(Object.fromEntries(said), {
       'steward/web:0': 'arg0 x0 d0 0',
       'steward/web:1': 'arg1 x1 d1 1',
@@ -88,7 +88,7 @@ test('a reload that changes an app with instances replaces its copies one at a t
   const { log, onEvent } = timeline()
   const run = before.tree.start({ onEvent })
   try {
-    await until('three copies up', () => run.status().children.every((child) => child.up), 20_000)
+    await waitFor('three copies up', () => run.status().children.every((child) => child.up), 20_000)
     log.length = 0
     // The args changed: each copy is replaced, the next only once the one before said 'up'.
     const changed = buildConfig({ children: [slowWeb(3, '0.3')] }, file)
@@ -131,7 +131,7 @@ test('a rolling restart (steward restart NAME) and a reload stop at a copy that 
   const { log, onEvent } = timeline()
   const run = before.tree.start({ onEvent })
   try {
-    await until('three copies up', () => run.status().children.every((child) => child.up), 20_000)
+    await waitFor('three copies up', () => run.status().children.every((child) => child.up), 20_000)
     mkdirSync(marker)
     log.length = 0
     const began = performance.now()

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { StewardEvent } from '../observe/events.js'
 import { inProcess, startCli } from '../testing/cli.js'
-import { until } from '../testing/process-tree.js'
+import { waitFor } from '../testing/wait.js'
 import { LogFiles } from './log-files.js'
 
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -153,7 +153,7 @@ test('steward up with logs: each child in its own files, rotated at maxSize keep
   t.after(() => cli.kill())
   const logDir = join(dir, 'var/log')
   const names = ['api.err.log', 'api.out.log', 'web.err.log', 'web.out.log']
-  await until('every file rotated twice', () => names.every((name) => existsSync(join(logDir, `${name}.2`))), 30_000)
+  await waitFor('every file rotated twice', () => names.every((name) => existsSync(join(logDir, `${name}.2`))), 30_000)
   cli.process.kill('SIGTERM')
   assert.equal((await cli.exited).code, 143)
   assert.deepEqual(readdirSync(logDir).sort(), names.flatMap((name) => [name, `${name}.1`, `${name}.2`]))

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url'
 import { isEvent, runCli, startCli, type CliLine, type RunningCli } from '../testing/cli.js'
 import { freePort, freePortBlock } from '../testing/net.js'
 import { loadLoop, roundRobinProxy } from '../testing/round-robin.js'
-import { until } from '../testing/process-tree.js'
+import { waitFor } from '../testing/wait.js'
 
 const server = fileURLToPath(new URL('../../test/fixtures/instance-server.mjs', import.meta.url))
 const copies = ['web:0', 'web:1', 'web:2', 'web:3']
@@ -111,7 +111,7 @@ test('steward restart web and POST /apps/web/restart restart 4 instances behind 
   t.after(() => cli.kill())
   const proxy = await roundRobinProxy(ports)
   t.after(() => proxy.close())
-  await until('four copies up', () => cli.lines.filter((line) => line.json?.type === 'line' && String(line.json.line).startsWith('listening ')).length >= 4, 30_000)
+  await waitFor('four copies up', () => cli.lines.filter((line) => line.json?.type === 'line' && String(line.json.line).startsWith('listening ')).length >= 4, 30_000)
   let before: App[] = []
   const deadline = performance.now() + 30_000
   for (;;) {
@@ -124,7 +124,7 @@ test('steward restart web and POST /apps/web/restart restart 4 instances behind 
 
   for (const how of ['steward restart web', 'POST /apps/web/restart'] as const) {
     const load = loadLoop(proxy.port, { concurrency: 4 })
-    await until('the load answered', () => load.ok >= 100, 30_000)
+    await waitFor('the load answered', () => load.ok >= 100, 30_000)
     const from = cli.lines.length
     const began = performance.now()
     if (how === 'steward restart web') {
@@ -139,7 +139,7 @@ test('steward restart web and POST /apps/web/restart restart 4 instances behind 
     const took = performance.now() - began
     // Requests go on after the rollout: every new copy serves.
     const okAtEnd = load.ok
-    await until('more answers after the rollout', () => load.ok >= okAtEnd + 100, 30_000)
+    await waitFor('more answers after the rollout', () => load.ok >= okAtEnd + 100, 30_000)
     const report = await load.stop()
     assert.deepEqual(report.failed, [], `${how}: failed requests (the proxy lost: ${proxy.lost.slice(0, 5).join('; ') || 'none'}${proxy.lost.length > 5 ? ` and ${proxy.lost.length - 5} more` : ''})`)
     const after = await apps(dir, env)

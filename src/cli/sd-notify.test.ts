@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { WardStatus } from '../observe/status.js'
 import { isLine, startCli } from '../testing/cli.js'
-import { until } from '../testing/process-tree.js'
+import { waitFor } from '../testing/wait.js'
 import { lineReader } from '../isolation/lines.js'
 import { isReady, Notifier, statusText, takeNotifyEnv } from './sd-notify.js'
 
@@ -43,7 +43,7 @@ async function fakeNotifySocket(t: { after(fn: () => void): void }, address: str
       else if (message !== 'BARRIER=1') messages.push(message.split('\n'))
     }),
   )
-  await until('the fake notify socket is bound', () => bound, 20_000)
+  await waitFor('the fake notify socket is bound', () => bound, 20_000)
   return messages
 }
 
@@ -59,16 +59,16 @@ test('under Type=notify (fake NOTIFY_SOCKET, a path): READY=1 with a STATUS once
     env: { ...process.env, NO_COLOR: '1', NOTIFY_SOCKET: socket, WATCHDOG_USEC: '1000000', WATCHDOG_PID: '' },
   })
   t.after(() => cli.kill())
-  await until('READY=1', () => indexOf(messages, 'READY=1') !== -1, 20_000)
+  await waitFor('READY=1', () => indexOf(messages, 'READY=1') !== -1, 20_000)
   const ready = indexOf(messages, 'READY=1')
-  await until('WATCHDOG=1 after READY=1', () => indexOf(messages, 'WATCHDOG=1', ready + 1) !== -1, 20_000)
+  await waitFor('WATCHDOG=1 after READY=1', () => indexOf(messages, 'WATCHDOG=1', ready + 1) !== -1, 20_000)
   assert.ok(messages[ready]!.includes('STATUS=1 app running'), messages[ready]!.join(' '))
   assert.equal(indexOf(messages, 'STOPPING=1'), -1)
   await cli.waitFor('the env line', isLine(/^env /, 'web'))
   assert.ok(cli.lines.some(isLine(/^env undefined undefined undefined$/, 'web')), 'the child has no NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID')
   cli.process.kill('SIGTERM')
   await cli.waitFor('the child ignoring SIGTERM', isLine(/^ignoring SIGTERM$/, 'web'))
-  await until('STOPPING=1 when the stop begins', () => indexOf(messages, 'STOPPING=1') !== -1, 20_000)
+  await waitFor('STOPPING=1 when the stop begins', () => indexOf(messages, 'STOPPING=1') !== -1, 20_000)
   assert.equal(cli.process.exitCode, null, 'steward still stopping')
   assert.ok(indexOf(messages, 'STOPPING=1') > ready)
   cli.process.kill('SIGQUIT')
@@ -93,7 +93,7 @@ test('under Type=notify (an abstract socket @name), steward up: READY=1 once eve
   )
   const cli = startCli(['up', '--json'], { cwd: dir, env: { ...process.env, NO_COLOR: '1', NOTIFY_SOCKET: socket, WATCHDOG_USEC: '100000', WATCHDOG_PID: '1' } })
   t.after(() => cli.kill())
-  await until('READY=1', () => indexOf(messages, 'READY=1') !== -1, 20_000)
+  await waitFor('READY=1', () => indexOf(messages, 'READY=1') !== -1, 20_000)
   const ready = messages[indexOf(messages, 'READY=1')]!
   assert.ok(ready.includes('STATUS=2 apps running'), ready.join(' '))
   // web's first beat came before READY=1 (it is the one that starts late).
@@ -104,7 +104,7 @@ test('under Type=notify (an abstract socket @name), steward up: READY=1 once eve
   await cli.waitFor('20 more beats of web', (line) => isLine(/^beat$/, 'app/web')(line) && ++more === 20, 20_000, seen)
   cli.process.kill('SIGINT')
   assert.equal((await cli.exited).code, 130)
-  await until('STOPPING=1', () => indexOf(messages, 'STOPPING=1') !== -1, 20_000)
+  await waitFor('STOPPING=1', () => indexOf(messages, 'STOPPING=1') !== -1, 20_000)
   assert.equal(indexOf(messages, 'WATCHDOG=1'), -1, 'no WATCHDOG=1')
 })
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { assertJsonLines, dead, descendants, isEvent, startCli, type RunningCli } from '../testing/cli.js'
-import { cleanup, commandOf, noneLeft, until } from '../testing/process-tree.js'
+import { cleanup, commandOf, noneLeft } from '../testing/process-tree.js'
+import { waitFor } from '../testing/wait.js'
 
 // `steward run` and `steward up` under every signal that could end them: no child, grandchild or
 // guardian of theirs is alive 2 s after they are gone (a zombie counts as gone).
@@ -22,7 +23,7 @@ async function treeOf(t: { after(fn: () => void): void }, cli: RunningCli, size:
   const live = (): number[] => descendants(cli.process.pid!).filter((pid) => !dead(pid))
   const track = setInterval(() => leftovers.add(...live()), 50)
   t.after(() => clearInterval(track))
-  await until(`${size} processes below steward`, () => live().length >= size && live().some((pid) => commandOf(pid) === 'steward-guardian'), 15_000)
+  await waitFor(`${size} processes below steward`, () => live().length >= size && live().some((pid) => commandOf(pid) === 'steward-guardian'), 15_000)
   const tree = live()
   leftovers.add(...tree)
   return tree
@@ -140,7 +141,7 @@ test('run: a second SIGINT SIGKILLs the grandchildren too (they ignore SIGTERM, 
   const [childPid] = tree.filter((pid) => commandOf(pid).includes('child.mjs'))
   cli.process.kill('SIGINT')
   // The child leaves on SIGTERM; its grandchildren, deaf, stay: the stop would wait --kill-after.
-  await until('the child gone', () => dead(childPid!), 10_000)
+  await waitFor('the child gone', () => dead(childPid!), 10_000)
   assert.ok(grandchildren().every((pid) => !dead(pid)), 'the grandchildren ignore SIGTERM')
   cli.process.kill('SIGINT')
   const since = performance.now()

@@ -10,11 +10,7 @@ import type { StewardEvent } from '../observe/events.js'
 import type { WardStatus } from '../observe/status.js'
 import { serveHttp } from './server.js'
 import { stewardHttp } from './handler.js'
-
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-}
+import { aborted } from '../testing/wait.js'
 
 const idles = async (ctx: WardContext): Promise<void> => ctx.idle(aborted(ctx.signal))
 

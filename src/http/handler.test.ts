@@ -11,11 +11,7 @@ import { serveHttp } from './server.js'
 import { stewardHttp } from './handler.js'
 import { bearerMatches, isLoopback } from './auth.js'
 import { EventRing } from './event-ring.js'
-
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-}
+import { aborted } from '../testing/wait.js'
 
 /** A ward that idles until `crash()` makes its current incarnation throw. */
 function crashable() {
@@ -50,11 +46,13 @@ function get(url: string, headers: Record<string, string> = {}, method = 'GET'):
   })
 }
 
-async function poll<T>(read: () => Promise<T>, ok: (value: T) => boolean, ms = 10_000): Promise<T> {
+/** Reads until `ok` holds and answers that value; rejects after `ms` ms naming `what` and the last value read. */
+async function poll<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, ms = 10_000): Promise<T> {
   const deadline = performance.now() + ms
   for (;;) {
     const value = await read()
-    if (ok(value) || performance.now() > deadline) return value
+    if (ok(value)) return value
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}; last read: ${JSON.stringify(value)}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
@@ -65,13 +63,13 @@ test('/healthz is 200 while the tree heals and 503 with the failing path once it
     const run = supervisor({ name: 'app', maxRestarts: 1, within: '1m' }, [{ name: 'worker', ward: worker.ward }]).start()
     const server = await serveHttp(run, { port: 0 })
     try {
-      await poll(() => get(`${server.url}/readyz`), (r) => r.status === 200)
+      await poll('/readyz 200', () => get(`${server.url}/readyz`), (r) => r.status === 200)
       worker.crash()
-      const healing = await poll(() => get(`${server.url}/status`), (r) => (JSON.parse(r.body) as { restarts: number; children: Array<{ attempt: number }> }).children[0]!.attempt === 2)
+      const healing = await poll('the second attempt in /status', () => get(`${server.url}/status`), (r) => (JSON.parse(r.body) as { restarts: number; children: Array<{ attempt: number }> }).children[0]!.attempt === 2)
       assert.equal((JSON.parse(healing.body) as { children: Array<{ attempt: number }> }).children[0]!.attempt, 2)
       assert.equal((await get(`${server.url}/healthz`)).status, 200)
       worker.crash()
-      const health = await poll(() => get(`${server.url}/healthz`), (r) => r.status !== 200)
+      const health = await poll('/healthz not 200', () => get(`${server.url}/healthz`), (r) => r.status !== 200)
       assert.equal(health.status, 503)
       assert.deepEqual(JSON.parse(health.body), { status: 'gave-up', failing: ['app'] })
     } finally {
@@ -94,12 +92,12 @@ test('/readyz is 503 before the first beat and 200 after it', async () => {
   ).start()
   const server = await serveHttp(run, { port: 0 })
   try {
-    await poll(async () => beat, (b) => b !== undefined)
+    await poll('a beat', async () => beat, (b) => b !== undefined)
     const before = await get(`${server.url}/readyz`)
     assert.equal(before.status, 503)
     assert.deepEqual(JSON.parse(before.body), { status: 'not-ready', waiting: ['slow'] })
     beat!()
-    const after = await poll(() => get(`${server.url}/readyz`), (r) => r.status === 200)
+    const after = await poll('/readyz 200', () => get(`${server.url}/readyz`), (r) => r.status === 200)
     assert.equal(after.status, 200)
   } finally {
     await server.close()
@@ -169,9 +167,9 @@ test('/metrics, /status, 404 and 405', { timeout: 15_000 }, async () => {
   const run = supervisor({ name: 'app' }, [{ name: 'worker', ward: worker.ward }]).start()
   const server = await serveHttp(run, { port: 0 })
   try {
-    await poll(() => get(`${server.url}/readyz`), (r) => r.status === 200)
+    await poll('/readyz 200', () => get(`${server.url}/readyz`), (r) => r.status === 200)
     worker.crash()
-    const metrics = await poll(() => get(`${server.url}/metrics`), (r) => r.body.includes('reason="failed"} 1'))
+    const metrics = await poll('the failure counted in /metrics', () => get(`${server.url}/metrics`), (r) => r.body.includes('reason="failed"} 1'))
     assert.equal(metrics.type, 'text/plain; version=0.0.4; charset=utf-8')
     assert.match(metrics.body, /^steward_restarts_total\{path="app\/worker",reason="failed"\} 1$/m)
     assert.equal((await get(`${server.url}/nope`)).status, 404)
@@ -204,12 +202,12 @@ test('SSE: a client that reconnects with Last-Event-ID receives exactly the even
       const lastId = seen.at(-1)!.id!
       first.close()
       await first.closed
-      await poll(async () => server.handler.connections, (n) => n === 0)
+      await poll('no open connection', async () => server.handler.connections, (n) => n === 0)
       // Missed while disconnected: two more crashes.
       worker.crash('two')
-      await poll(async () => all.filter((e) => e.type === 'started').length, (n) => n >= 3)
+      await poll('three starts', async () => all.filter((e) => e.type === 'started').length, (n) => n >= 3)
       worker.crash('three')
-      await poll(async () => all.filter((e) => e.type === 'started').length, (n) => n >= 4)
+      await poll('four starts', async () => all.filter((e) => e.type === 'started').length, (n) => n >= 4)
       const again = await openSse(`${server.url}/events`, { 'last-event-id': lastId })
       await again.until((m) => m.event === 'status')
       await again.until((m) => m.event === 'started' && (JSON.parse(m.data) as StewardEvent).attempt === 4)

@@ -7,6 +7,7 @@ import { steward as builtSteward, type StewardEvent, type Ward } from 'steward'
 import { steward } from '../steward/steward.js'
 import { liveChildren, processWard } from './process-ward.js'
 import { liveWorkers, threadWard } from './thread-ward.js'
+import { waitFor } from '../testing/wait.js'
 
 const fixtures = new URL('../../test/fixtures/context-wards.mjs', import.meta.url)
 const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
@@ -17,7 +18,7 @@ afterEach(async () => {
 })
 
 async function nothingLeft(): Promise<void> {
-  for (let i = 0; i < 300 && (liveWorkers.size > 0 || liveChildren.size > 0); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor('every worker and child gone', () => liveWorkers.size === 0 && liveChildren.size === 0, 10_000, 10)
   assert.equal(liveWorkers.size, 0, 'a worker is still alive')
   assert.equal(liveChildren.size, 0, 'a child process is still alive')
 }
@@ -105,11 +106,11 @@ test("the worker's signal is aborted with the in-process reason: a WardRetiredEr
       const heard: unknown[] = []
       for (const reason of [undefined, 'shutdown']) {
         const run = builtSteward(ward, { name: 'w', timeout: '5s', startTimeout: '10s' }).start()
-        for (let i = 0; i < 1_000 && run.status().state !== 'idle'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+        await waitFor('the idle state', () => run.status().state === 'idle', 20_000, 10)
         assert.equal(run.status().state, 'idle')
         const before = said.length
         await run.stop(reason)
-        for (let i = 0; i < 300 && said.length === before; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+        await waitFor('a new line from the ward', () => said.length !== before, 10_000, 10)
         heard.push(said.at(-1))
       }
       return heard

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url'
 import { freePort } from '../testing/net.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import { dead, descendants } from '../testing/cli.js'
-import { cleanup, commandOf, noneLeft, until } from '../testing/process-tree.js'
+import { cleanup, commandOf, noneLeft } from '../testing/process-tree.js'
+import { waitFor } from '../testing/wait.js'
 import { lineReader } from './lines.js'
 import { steward } from '../steward/steward.js'
 import { fixed } from '../policy/backoff.js'
@@ -49,15 +50,15 @@ async function startHolder(t: { after(fn: () => void): void }): Promise<Holder> 
   const stderr: string[] = []
   holder.stdout.on('data', lineReader((line) => stdout.push(line)))
   holder.stderr.on('data', lineReader((line) => stderr.push(line)))
-  await until('ready holder', () => stdout.includes('ready'), 30_000).catch((error: Error) => {
+  await waitFor('ready holder', () => stdout.includes('ready'), 30_000).catch((error: Error) => {
     throw new Error(`${error.message}; stderr:\n${stderr.join('\n')}`)
   })
   // Seven children (ipc: 2 shells + 2 sleeps; stdout: a sleep; http, tcp: a sleep; exec, none: 2 sleeps; flush) and the guardian.
-  await until('whole tree', () => descendants(holder.pid!).filter((pid) => !dead(pid)).length >= 19, 10_000)
+  await waitFor('whole tree', () => descendants(holder.pid!).filter((pid) => !dead(pid)).length >= 19, 10_000)
   const tree = descendants(holder.pid!).filter((pid) => !dead(pid))
   assert.ok(tree.some((pid) => commandOf(pid) === 'steward-guardian'), `a guardian among ${tree.map(commandOf).join(', ')}`)
   const flushPid = (): number => (existsSync(`${flushFile}.pid`) ? Number(readFileSync(`${flushFile}.pid`, 'utf8')) : 0)
-  await until('flush child', () => flushPid() > 1, 10_000)
+  await waitFor('flush child', () => flushPid() > 1, 10_000)
   process.kill(flushPid(), 'SIGSTOP')
   return { holder, tree: () => tree, exited, stderr, flushFile }
 }
@@ -90,7 +91,7 @@ test('a guardian that is killed is replaced, and the replacement knows every gro
   const first = tree().find((pid) => commandOf(pid) === 'steward-guardian')!
   const replacement = (): number | undefined => descendants(holder.pid!).find((pid) => pid !== first && !dead(pid) && commandOf(pid) === 'steward-guardian')
   process.kill(first, 'SIGKILL')
-  await until('new guardian', () => replacement() !== undefined, 10_000)
+  await waitFor('new guardian', () => replacement() !== undefined, 10_000)
   const second = replacement()!
   const since = performance.now()
   holder.kill('SIGKILL')
@@ -121,5 +122,5 @@ test('the guardian is this process\'s, not a run\'s: no leak; it leaves once idl
   const again = steward(processWard('sh', ['-c', 'exit 0']), { name: 'once', restart: 'transient' }).start()
   assert.equal((await again.done).kind, 'completed')
   assert.equal(guardianPid(), guardian)
-  await until('guardian gone', () => guardianPid() === undefined && dead(guardian), 10_000)
+  await waitFor('guardian gone', () => guardianPid() === undefined && dead(guardian), 10_000)
 })

@@ -8,6 +8,7 @@ import { steward } from '../steward/steward.js'
 import type { Ward } from '../steward/ward.js'
 import { liveChildren, processWard } from './process-ward.js'
 import { liveWorkers, threadWard } from './thread-ward.js'
+import { waitFor } from '../testing/wait.js'
 
 afterEach(async () => {
   await Promise.all([...liveWorkers].map((worker) => worker.terminate()))
@@ -30,7 +31,7 @@ for (const [kind, make] of Object.entries(wards)) {
     })
     try {
       // Bounded wait for the verdict: a ward left idle after its wait is never found hung.
-      for (let i = 0; i < 1_000 && hung.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      await waitFor('a hung event', () => hung.length > 0, 20_000, 10)
       assert.equal(hung.length, 1, 'no hung event within 10 s: the wait ended but the ward is still taken as idle')
       const { wokeAt } = run.status().progress as { wokeAt: number }
       const after = hung[0]!.wall - wokeAt
@@ -41,7 +42,7 @@ for (const [kind, make] of Object.entries(wards)) {
     } finally {
       await run.stop()
     }
-    for (let i = 0; i < 300 && (liveWorkers.size > 0 || liveChildren.size > 0); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('every worker and child gone', () => liveWorkers.size === 0 && liveChildren.size === 0, 10_000, 10)
     assert.equal(liveWorkers.size + liveChildren.size, 0, 'a worker or child is left')
   })
 }

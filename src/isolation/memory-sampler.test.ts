@@ -8,6 +8,7 @@ import { MemorySampler, memoryScans } from './memory-sampler.js'
 import { processWard } from './process-ward.js'
 import { steward } from '../steward/steward.js'
 import type { StewardEvent } from '../observe/events.js'
+import { waitFor } from '../testing/wait.js'
 
 const linux = { skip: hasProc ? false : 'reads /proc' }
 
@@ -117,7 +118,7 @@ test('process wards with maxMemory share the scans: five wards, one scan per mem
   const runs = [1, 2, 3, 4].map(() => ward(1_000_000_000).start({ clock }))
   const small = ward(1_000).start({ clock, onEvent: (event) => events.push(event) })
   try {
-    for (let i = 0; i < 2_000 && pids.length < 5; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+    await waitFor('five sampled pids', () => pids.length >= 5, 20_000, 5)
     assert.equal(pids.length, 5, 'five children started')
     const before = memoryScans.count
     await clock.advance(1_000)

@@ -5,11 +5,12 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { groupAlive, groupMembers, groupRss, hasProc, signalGroup } from './process-group.js'
+import { waitFor } from '../testing/wait.js'
 
 const linux = { skip: hasProc ? false : 'needs /proc' }
 
 async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor(what, condition, 10_000, 10)
   assert.ok(condition(), what)
 }
 

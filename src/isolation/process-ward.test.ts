@@ -14,6 +14,7 @@ import { liveWorkers, threadWard } from './thread-ward.js'
 import { supervisor } from '../tree/supervisor.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import { dead } from '../testing/cli.js'
+import { waitFor } from '../testing/wait.js'
 import { MemoryLimitError, WardStartError } from '../steward/errors.js'
 
 const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
@@ -21,7 +22,7 @@ const node = process.execPath
 
 /** Every pid seen is gone, and no process ward child is left. */
 async function noChildLeft(pids: number[]): Promise<void> {
-  for (let i = 0; i < 300 && liveChildren.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor('every child gone', () => liveChildren.size === 0, 10_000, 10)
   assert.equal(liveChildren.size, 0, 'a child process is still tracked')
   for (const pid of pids) {
     assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `process ${pid} is alive`)
@@ -73,7 +74,7 @@ test('a child that ignores SIGTERM gets SIGKILL after killAfter; the stop report
   const seen = pidsOf()
   const run = steward(processWard(node, [child, 'deaf'], { heartbeat: 'ipc', killAfter: 200 }), { name: 'deaf', timeout: '1m' }).start()
   // Its first beat comes after it installed its SIGTERM handler.
-  for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor('the ward up', () => run.status().up, 20_000, 10)
   seen.track()
   const report = await run.stop()
   assert.deepEqual(report.unstopped, [])
@@ -95,11 +96,11 @@ test('a child frozen with SIGSTOP is found hung, woken (SIGCONT) to act on its S
   })
   let report
   try {
-    for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('the ward up', () => run.status().up, 20_000, 10)
     assert.ok(run.status().up, 'the child is up')
     seen.track()
     process.kill(seen.pids[0]!, 'SIGSTOP')
-    for (let i = 0; i < 500 && !events.includes('restarting'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('a restart', () => events.includes('restarting'), 10_000, 10)
     for (let i = 0; i < 500 && seen.pids.length < 2; i++) {
       seen.track()
       await new Promise((resolve) => setTimeout(resolve, 10))
@@ -165,7 +166,7 @@ test('an HTTP-probed child whose probe starts failing is restarted', { timeout: 
       seen.track()
     },
   })
-  for (let i = 0; i < 1_000 && events.filter((type) => type === 'started').length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor('a second start', () => events.filter((type) => type === 'started').length >= 2, 20_000, 10)
   assert.deepEqual(events.slice(0, 5), ['started', 'spawned', 'hung', 'restarting', 'started'])
   assert.ok(times[2]! - times[0]! >= 2_000, `hung ${Math.round(times[2]! - times[0]!)} ms after its start, while its probe still answered`)
   await run.stop()
@@ -182,9 +183,9 @@ test('a TCP-probed child is healthy while it accepts connections', { timeout: 30
       seen.track()
     },
   })
-  for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-  assert.ok(run.status().up, 'its first probe answered')
-  await new Promise((resolve) => setTimeout(resolve, 2_500)) // then more than two timeouts, on probes alone
+  await waitFor('its first probe to answer', () => run.status().up, 10_000)
+  // Then up for more than two timeouts by the steward's own clock, on probes alone.
+  await waitFor('an uptime of two and a half timeouts', () => (run.status().uptime ?? 0) > 2_500 || events.includes('hung'), 20_000)
   seen.track()
   assert.deepEqual(events, ['started', 'spawned'], 'never found hung: its port answers')
   await run.stop()
@@ -205,7 +206,7 @@ test("steward/child's idle: a child waiting for input is healthy without beating
       seen.track()
     },
   })
-  for (let i = 0; i < 1_000 && run.status().state !== 'idle'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor('the idle state', () => run.status().state === 'idle', 20_000, 10)
   const idleSince = Date.now()
   // Idle for more than three timeouts, checked all along: never hung.
   while (Date.now() - idleSince < 1_000) {
@@ -254,7 +255,7 @@ test('a child that stops when asked leaves no killAfter timer behind', { timeout
       onEvent: () => seen.track(),
     })
     // Up: its port answers (it installs its SIGTERM handler before it listens).
-    for (let i = 0; i < 500 && !(await answers(port)); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('the port answering', () => answers(port), 10_000, 10)
     assert.deepEqual(await run.stop(), { unstopped: [], killed: [] }) // it exits on SIGTERM
   })
   assert.deepEqual(leaks, noLeaks)
@@ -339,7 +340,7 @@ test('process and thread wards nest in a supervisor and are gone when it stops',
   const report = await tree.stop()
   assert.deepEqual(report, { unstopped: [], killed: [] })
   await noChildLeft(seen.pids)
-  for (let i = 0; i < 200 && liveWorkers.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor('every worker gone', () => liveWorkers.size === 0, 10_000, 10)
   assert.equal(liveWorkers.size, 0)
 })
 
@@ -428,15 +429,15 @@ describe('exec and function probes', () => {
           seen.track()
         },
       })
-      for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      await waitFor('the ward up', () => run.status().up, 20_000, 10)
       assert.ok(run.status().up, 'its probe answered')
       const failingFrom = performance.now()
       rmSync(healthy)
-      for (let i = 0; i < 1_000 && !events.some((event) => event.type === 'hung'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      await waitFor('a hung event', () => events.some((event) => event.type === 'hung'), 20_000, 10)
       writeFileSync(healthy, '')
       const hung = events.find((event) => event.type === 'hung')!
       assert.ok(hung.at - failingFrom < 500 + 50 + 1_000, `hung ${Math.round(hung.at - failingFrom)} ms after the probe started failing`)
-      for (let i = 0; i < 1_000 && events.filter((event) => event.type === 'started').length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      await waitFor('a second start', () => events.filter((event) => event.type === 'started').length >= 2, 20_000, 10)
       assert.deepEqual(events.slice(0, 5).map((event) => event.type), ['started', 'spawned', 'hung', 'restarting', 'started'])
       await run.stop()
     })
@@ -469,11 +470,11 @@ describe('exec and function probes', () => {
         seen.track()
       },
     })
-    for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('the ward up', () => run.status().up, 20_000, 10)
     assert.ok(run.status().up)
     seen.track()
     process.kill(seen.pids[0]!, 'SIGSTOP')
-    for (let i = 0; i < 1_000 && events.filter((type) => type === 'started').length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('a second start', () => events.filter((type) => type === 'started').length >= 2, 20_000, 10)
     assert.deepEqual(events.slice(0, 5), ['started', 'spawned', 'hung', 'restarting', 'started'])
     await run.stop()
     await noChildLeft(seen.pids)
@@ -495,7 +496,7 @@ describe('exec and function probes', () => {
       const run = steward(processWard(node, [child, 'quiet', '60000'], { heartbeat: { exec: ['sleep', marker], every: 20, timeout: '1m' } }), {
         timeout: '1m',
       }).start({ onEvent: () => seen.track() })
-      for (let i = 0; i < 1_000 && probesRunning().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      await waitFor('a probe running', () => probesRunning().length > 0, 20_000, 10)
       const probes = probesRunning()
       assert.equal(probes.length, 1, 'one probe at a time')
       await run.stop()
@@ -536,7 +537,7 @@ describe('process groups: nothing the child started outlives the ward', () => {
       startTimeout: '10s',
     }).start({ onEvent: () => seen.track() })
     // Its first beat comes after every grandchild printed its pid.
-    for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('the ward up', () => run.status().up, 20_000, 10)
     seen.track()
     const pids = grandchildren(lines)
     assert.equal(pids.length, 4, `two shells and their sleeps: ${lines.join(', ')}`)
@@ -558,7 +559,7 @@ describe('process groups: nothing the child started outlives the ward', () => {
       timeout: 2_000,
       startTimeout: '10s',
     }).start({ onEvent: () => seen.track() })
-    for (let i = 0; i < 1_000 && !run.status().up; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('the ward up', () => run.status().up, 20_000, 10)
     seen.track()
     const pids = grandchildren(lines)
     assert.equal(pids.length, 4)
@@ -591,7 +592,7 @@ describe('process groups: nothing the child started outlives the ward', () => {
       },
     })
     // The child exited; its deaf grandchildren live on until SIGKILL, 1.5 s later: it is still tracked.
-    for (let i = 0; i < 1_000 && spawned?.exitCode == null; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('the child\'s exit', () => spawned?.exitCode != null, 20_000, 10)
     assert.equal(spawned?.exitCode, 1)
     const tracked = liveChildren.has(spawned)
     const outcome = await run.done
@@ -650,7 +651,7 @@ describe('maxMemory: a process group over its limit is retired, a failure with r
     ]).start({
       onEvent: (event) => events.push(event),
     })
-    for (let i = 0; i < 2_000 && !events.some((event) => event.type === 'completed'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('the completed event', () => events.some((event) => event.type === 'completed'), 40_000, 10)
     const decision = events.find((event) => event.type === 'decision')
     assert.ok(decision?.type === 'decision', events.map((event) => event.type).join(', '))
     assert.equal(decision.reason, 'memory')
@@ -682,7 +683,7 @@ describe('maxMemory: a process group over its limit is retired, a failure with r
         return true
       }
     }
-    for (let i = 0; i < 1_000 && !gone(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('the child gone', () => gone(), 20_000, 10)
     assert.ok(gone(), 'the child was killed while nobody pulled')
     assert.deepEqual(events, ['started', 'spawned'], 'the failure waits for the ward to run')
     assert.equal((await run.next()).done, true, 'the next pull: the failure, a restart, the second child completes')

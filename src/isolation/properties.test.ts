@@ -24,6 +24,7 @@ import { steward } from '../steward/steward.js'
 import type { Ward } from '../steward/ward.js'
 import { liveChildren, processWard } from './process-ward.js'
 import { liveWorkers, threadWard } from './thread-ward.js'
+import { waitFor } from '../testing/wait.js'
 
 type Fault = 'crash' | 'hang' | 'livelock'
 type Isolation = 'thread' | 'process'
@@ -56,7 +57,7 @@ const dir = mkdtempSync(join(tmpdir(), 'steward-properties-'))
 let plays = 0
 after(async () => {
   rmSync(dir, { recursive: true, force: true })
-  for (let i = 0; i < 300 && liveWorkers.size + liveChildren.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor('every worker and child gone', () => liveWorkers.size + liveChildren.size === 0, 10_000, 10)
   const left = liveWorkers.size + liveChildren.size
   for (const worker of liveWorkers) void worker.terminate()
   for (const child of liveChildren) child.kill('SIGKILL')

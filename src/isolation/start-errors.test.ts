@@ -11,6 +11,7 @@ import { steward } from '../steward/steward.js'
 import { supervisor } from '../tree/supervisor.js'
 import { liveChildren, processWard } from './process-ward.js'
 import { liveWorkers, threadWard } from './thread-ward.js'
+import { waitFor } from '../testing/wait.js'
 
 // Permanent start errors of thread and process wards: a command that cannot be executed, a module
 // that cannot be loaded or lacks its export. The run ends at once with a WardStartError (0 restarts
@@ -106,7 +107,7 @@ test('in a supervisor, a process child that cannot start is kept in status with 
     { name: 'typo', ward: processWard('steward-test-no-such-command') },
     { name: 'sleeper', ward: processWard('sleep', ['60']), startTimeout: '10s' },
   ]).start()
-  for (let i = 0; i < 1_000 && tree.status().children[0]?.state !== 'gave-up'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor('the child to give up', () => tree.status().children[0]?.state === 'gave-up', 20_000, 10)
   const status = tree.status()
   assert.deepEqual(
     status.children.map((child) => child.state),

@@ -6,12 +6,13 @@ import type { StewardEvent } from '../observe/events.js'
 import { steward } from '../steward/steward.js'
 import { liveChildren, processWard } from './process-ward.js'
 import { liveWorkers, threadWard } from './thread-ward.js'
+import { waitFor } from '../testing/wait.js'
 
 const slowModule = new URL('../../test/fixtures/slow-start.mjs', import.meta.url)
 const child = fileURLToPath(new URL('../../test/fixtures/child.mjs', import.meta.url))
 
 async function nothingLeft(): Promise<void> {
-  for (let i = 0; i < 300 && (liveWorkers.size > 0 || liveChildren.size > 0); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor('every worker and child gone', () => liveWorkers.size === 0 && liveChildren.size === 0, 10_000, 10)
   assert.equal(liveWorkers.size, 0, 'a worker is still alive')
   assert.equal(liveChildren.size, 0, 'a child process is still alive')
 }

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url'
 import { ManualClock } from '../time/manual-clock.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import { dead } from '../testing/cli.js'
-import { cleanup, noneLeft, until } from '../testing/process-tree.js'
+import { cleanup, noneLeft } from '../testing/process-tree.js'
+import { waitFor } from '../testing/wait.js'
 import { steward } from '../steward/steward.js'
 import type { WardContext } from '../steward/ward.js'
 import { lineReader } from './lines.js'
@@ -147,16 +148,16 @@ function startProgram(t: { after(fn: () => void): void }, mode: string) {
 
 test('a program with stopOnSignals: SIGTERM stops its child gracefully, exit 143; a second SIGINT kills a deaf group at once, 130', { timeout: 60_000, ...linuxOnly }, async (t) => {
   const polite = startProgram(t, 'polite')
-  await until('the child', () => polite.pids().length === 3, 20_000)
+  await waitFor('the child', () => polite.pids().length === 3, 20_000)
   polite.child.kill('SIGTERM')
   assert.deepEqual(await polite.exited, { code: 143, signal: null })
   assert.ok(polite.lines.includes('steward: received SIGTERM: stopping (send SIGINT again to kill the child processes now)'), polite.lines.join('\n'))
   assert.ok(polite.pids().every(dead))
 
   const deaf = startProgram(t, 'deaf')
-  await until('the child', () => deaf.pids().length === 3, 20_000)
+  await waitFor('the child', () => deaf.pids().length === 3, 20_000)
   deaf.child.kill('SIGINT')
-  await until('the stopping note', () => deaf.lines.some((line) => line.startsWith('steward: received SIGINT: stopping')), 10_000)
+  await waitFor('the stopping note', () => deaf.lines.some((line) => line.startsWith('steward: received SIGINT: stopping')), 10_000)
   deaf.child.kill('SIGINT')
   const since = performance.now()
   const exit = await Promise.race([deaf.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000))])

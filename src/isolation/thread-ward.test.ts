@@ -5,6 +5,7 @@ import { steward } from '../steward/steward.js'
 import { fixed } from '../policy/backoff.js'
 import { liveWorkers, started, threadWard } from './thread-ward.js'
 import { MemoryLimitError, WardStartError } from '../steward/errors.js'
+import { waitFor } from '../testing/wait.js'
 
 const fixtures = new URL('../../test/fixtures/thread-wards.mjs', import.meta.url)
 
@@ -14,7 +15,7 @@ afterEach(async () => {
 })
 
 async function noWorkerLeft(): Promise<void> {
-  for (let i = 0; i < 200 && liveWorkers.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor('every worker gone', () => liveWorkers.size === 0, 10_000, 10)
   assert.equal(liveWorkers.size, 0, 'a worker is still alive')
 }
 
@@ -142,7 +143,7 @@ for (const [form, exported] of [
   test(`a worker waiting for input with ${form} leaves when asked: stopped without terminate()`, { timeout: 30_000 }, async () => {
     // With a 10-minute terminateAfter, a worker that did not leave on its own would time this test out.
     const run = steward(threadWard(fixtures, { export: exported, stream: false, terminateAfter: '10m' }), { timeout: 500, startTimeout: '10s' }).start()
-    for (let i = 0; i < 500 && run.status().state !== 'idle'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('the idle state', () => run.status().state === 'idle', 10_000, 10)
     assert.equal(run.status().state, 'idle')
     const said: unknown[] = []
     const channel = new BroadcastChannel('steward-test-cleanup')
@@ -153,7 +154,7 @@ for (const [form, exported] of [
       await noWorkerLeft()
       if (exported === 'waitsPlain') {
         // The worker's own cleanup ran to its end: it was not terminated while it cleaned up.
-        for (let i = 0; i < 200 && said.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+        await waitFor('a line from the ward', () => said.length > 0, 10_000, 10)
         assert.deepEqual(said, ['cleaned up'])
       }
     } finally {
@@ -182,7 +183,7 @@ test('a warm spare is released when the run is stopped during the backoff after 
       // drain
     }
   })()
-  for (let i = 0; i < 1_000 && run.status().state !== 'backoff'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await waitFor('the backoff state', () => run.status().state === 'backoff', 20_000, 10)
   assert.equal(run.status().state, 'backoff')
   assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
   await waiting
@@ -238,7 +239,7 @@ test("a worker's stream ward retired while it waits on its consumer is closed as
     }
     assert.deepEqual(values, [1, 2])
     assert.deepEqual(await run.stop(), { unstopped: [], killed: [] })
-    for (let i = 0; i < 200 && said.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor('a line from the ward', () => said.length > 0, 10_000, 10)
     assert.deepEqual(said, [{ aborted: true, why: 'stopped' }])
     await noWorkerLeft()
   } finally {

@@ -7,11 +7,7 @@ import { steward } from '../steward/steward.js'
 import type { WardContext } from '../steward/ward.js'
 import type { StewardEvent } from './events.js'
 import { channelsListened, eventChannelName } from './channels.js'
-
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-}
+import { aborted } from '../testing/wait.js'
 
 test('every event of a tree is published once on steward:event, with no run.on() listener', async () => {
   const seen: StewardEvent[] = []

@@ -8,11 +8,7 @@ import { steward } from '../steward/steward.js'
 import type { WardContext } from '../steward/ward.js'
 import { processWard } from '../isolation/process-ward.js'
 import { stewardMetrics } from './metrics.js'
-
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-}
+import { aborted } from '../testing/wait.js'
 
 /** A tree on a manual clock: `beater` beats every 100 ms, `hanger` beats until 250 ms on its first incarnation only, `crasher` throws at 50 ms twice. */
 function tree(clock: ManualClock) {

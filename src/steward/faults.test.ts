@@ -10,6 +10,7 @@ import { steward } from './steward.js'
 import type { Outcome, Run } from './run-api.js'
 import type { StewardOptions } from './options.js'
 import type { Ward, WardContext } from './ward.js'
+import { aborted } from '../testing/wait.js'
 
 type Kind = 'promise' | 'stream' | 'nested'
 
@@ -41,11 +42,6 @@ const causes: Record<Fault, string | undefined> = {
   'beats after it was replaced': 'hung',
 }
 const deaf = new Set<Fault>(['ignores its abort and never settles', 'beats after it was replaced'])
-
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-}
 
 /** What a cell's wards share: the clock, a call count, and the means to end the misbehaviour afterwards. */
 class Env {

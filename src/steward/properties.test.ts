@@ -13,6 +13,7 @@ import { steward } from './steward.js'
 import { walk } from './walk.js'
 import type { WardContext } from './ward.js'
 import { supervisor, type ChildSpec, type Strategy } from '../tree/supervisor.js'
+import { aborted } from '../testing/wait.js'
 
 type Fault = 'crash' | 'hang' | 'livelock'
 
@@ -43,11 +44,6 @@ const scenarios: fc.Arbitrary<Scenario> = fc
       pauses: fc.array(fc.constantFrom(0, 0, 0, 5, 150, 2_500), { maxLength: 12 }),
     }),
   )
-
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-}
 
 /** One incarnation as it started: where it resumed, the failures there before it, whether it was told the input is poison. */
 interface Incarnation {

@@ -8,16 +8,12 @@ import { walk } from './walk.js'
 import { fixed } from '../policy/backoff.js'
 import type { DeadLetter } from './output.js'
 import type { WardContext } from './ward.js'
+import { aborted } from '../testing/wait.js'
 
 async function drain<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const values: T[] = []
   for await (const value of iterable) values.push(value)
   return values
-}
-
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
 }
 
 test('an output commits its progress when the consumer gets it: resuming from a checkpoint repeats nothing', async () => {

@@ -5,6 +5,7 @@ import { ManualClock } from '../time/manual-clock.js'
 import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import { steward } from './steward.js'
 import type { WardContext } from './ward.js'
+import { aborted } from '../testing/wait.js'
 
 /** The times of `hung` events (with `starting`) until `until` ms. */
 async function hangs(ward: (ctx: WardContext) => Promise<unknown>, options: Parameters<typeof steward>[1], until: number): Promise<string[]> {
@@ -23,11 +24,6 @@ async function hangs(ward: (ctx: WardContext) => Promise<unknown>, options: Para
   })
   assert.deepEqual(leaks, noLeaks)
   return seen
-}
-
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
 }
 
 test('a ward that first beats at 1.5 s with timeout 1 s and startTimeout 2 s is healthy', async () => {

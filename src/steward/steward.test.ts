@@ -9,12 +9,7 @@ import { steward } from './steward.js'
 import type { Outcome, Run } from './run-api.js'
 import type { WardContext } from './ward.js'
 import type { Output } from './output.js'
-
-/** Resolves when `signal` aborts, leaving no listener behind. */
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-}
+import { aborted } from '../testing/wait.js'
 
 /** Records events as compact strings: `time type attempt [detail]`. */
 function recorder(): { lines: string[]; onEvent: (event: StewardEvent) => void } {

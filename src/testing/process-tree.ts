@@ -24,15 +24,6 @@ export function startTime(pid: number): string | undefined {
   }
 }
 
-/** Polls `check` every 20 ms until it holds; throws after `within` ms. */
-export async function until(what: string, check: () => boolean, within: number): Promise<void> {
-  const deadline = performance.now() + within
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`no ${what} within ${within} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
 /**
  * Fails unless every process of `tree` is gone (a zombie counts as gone) within `within` ms of
  * `since` (`performance.now()`), polling; what is left then is named, and SIGKILLed.

@@ -9,11 +9,7 @@ import { ManualClock } from '../time/manual-clock.js'
 import { ChildNotUpError, UnknownChildError } from '../steward/errors.js'
 import type { WardContext } from '../steward/ward.js'
 import { supervisor, type ChildSpec, type Strategy } from './supervisor.js'
-
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-}
+import { aborted } from '../testing/wait.js'
 
 /** A child that beats every 100 ms until stopped, counting its incarnations in `starts`. */
 function worker(name: string, clock: ManualClock, starts: Map<string, number>, tag = ''): ChildSpec {

@@ -9,11 +9,7 @@ import type { WardContext } from '../steward/ward.js'
 import { exponential } from '../policy/backoff.js'
 import { steward } from '../steward/steward.js'
 import { supervisor, type ChildSpec, type Strategy } from './supervisor.js'
-
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-}
+import { aborted } from '../testing/wait.js'
 
 interface Seen {
   readonly attempt: number

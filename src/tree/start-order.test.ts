@@ -4,8 +4,7 @@ import { ManualClock } from '../time/manual-clock.js'
 import { supervisor, type ChildSpec } from './supervisor.js'
 import type { WardContext } from '../steward/ward.js'
 import type { StewardEvent } from '../observe/events.js'
-
-const aborted = (signal: AbortSignal): Promise<void> => new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+import { aborted } from '../testing/wait.js'
 
 /** A child that records its starts and idles until stopped (up at once). */
 function idler(name: string, starts: string[], clock: ManualClock): ChildSpec {

@@ -8,11 +8,7 @@ import type { WardContext } from '../steward/ward.js'
 import { initialIntensity, nextIntensity } from '../policy/intensity.js'
 import { OptionTypeError } from '../steward/errors.js'
 import { supervisor, type ChildSpec, type Strategy } from './supervisor.js'
-
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-}
+import { aborted } from '../testing/wait.js'
 
 /** A child that logs its start and stop, waits for input until stopped, and fails `failures` times at 10 ms. */
 function child(name: string, log: string[], clock: ManualClock, failures = 0, options: Partial<ChildSpec> = {}): ChildSpec {
