@@ -10,7 +10,7 @@ import type { Outcome } from './run-api.js'
  * thread and process wards started with the wrapper keep their paths, their
  * events and their place in the status tree.
  */
-export const wardHost: unique symbol = Symbol.for('steward.wardHost') as never
+export const wardHost: unique symbol = Symbol('steward.wardHost') as never
 
 /** A run started with a context as its parent (a nested steward or supervisor). @internal */
 export interface NestedRun {
