@@ -105,5 +105,5 @@ export { orDone, take } from './streams/or-done.js'
 export { bridge } from './streams/bridge.js'
 
 // The CLI's config file (`steward up`): typed by defineConfig()
-export { defineConfig } from './cli/define-config.js'
-export type { StewardConfig, ChildConfig, ProcessChildConfig, ThreadChildConfig, ChildConfigOptions, LogsConfig, ProbeText } from './cli/define-config.js'
+export { defineConfig } from './config.js'
+export type { StewardConfig, ChildConfig, ProcessChildConfig, ThreadChildConfig, ChildConfigOptions, LogsConfig, ProbeText } from './config.js'

@@ -6,7 +6,7 @@ import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { liveChildren } from '../isolation/process-ward.js'
 import { alive, assertJsonLines, childPids, cliChild, inProcess, isEvent, isLine, startCli, type CliLine } from '../testing/cli.js'
-import { defineConfig } from './define-config.js'
+import { defineConfig } from '../config.js'
 import { describeEvent, Printer, wantsColour } from './output.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))

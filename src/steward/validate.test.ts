@@ -4,14 +4,8 @@ import { exponential } from '../policy/backoff.js'
 import { OptionRangeError, OptionTypeError, type OptionSite } from './errors.js'
 import { resolveOptions } from './options.js'
 import { steward } from './steward.js'
-import {
-  editDistance,
-  resolveChildSpec,
-  resolveStewardOptions,
-  resolveSupervisorOptions,
-  suggestKey,
-  type ChildSpecToCheck,
-} from './validate.js'
+import { editDistance, resolveStewardOptions, suggestKey } from './validate.js'
+import { resolveChildSpec, resolveSupervisorOptions, type ChildSpecToCheck } from '../tree/validate.js'
 
 const ward = async (): Promise<void> => {}
 const none: ReadonlySet<string> = new Set()

@@ -1,17 +1,15 @@
-import type { EventListener } from '../observe/events.js'
 import { isBackoff, type Backoff } from '../policy/backoff.js'
 import { describe, toMs, type DurationRules } from '../time/duration.js'
-import type { Intensity } from '../policy/intensity.js'
-import type { ChildSpec, SupervisorOptions, Strategy } from '../tree/supervisor.js'
 import { OptionRangeError, OptionTypeError, type OptionErrorDetails, type OptionSite } from './errors.js'
-import type { ResolvedOptions, RestartInfo, RestartType, StartOrder, StewardOptions } from './options.js'
+import type { ResolvedOptions, RestartInfo, RestartType, StewardOptions } from './options.js'
 import type { DeadLetter } from './output.js'
 import type { StartOptions } from './run-api.js'
 import type { Ward } from './ward.js'
 
-// The one validation of steward options, supervisor options and children.
-// Each option is checked by one function below, whoever is given it; the
-// scope only changes the message's prefix and the error's fields.
+// The one validation of steward options and start options, and the checks of each kind of
+// option that src/tree/validate.ts applies to supervisor options and children too. Each option
+// is checked by one function below, whoever is given it; the scope only changes the message's
+// prefix and the error's fields.
 
 export { OptionRangeError, OptionTypeError } from './errors.js'
 
@@ -78,40 +76,6 @@ export type ChildStewardOptionKey = (typeof childStewardOptionKeys)[number]
 /** The steward options of a child: `Pick<StewardOptions, ChildStewardOptionKey>`. @internal */
 export type ChildStewardOptions = Pick<StewardOptions, ChildStewardOptionKey>
 
-/** Every key a child spec may have. @internal */
-export const childSpecKeys = ['name', 'ward', 'restart', ...childStewardOptionKeys] as const
-
-/** The steward options a child may not have (see {@link childRefusedKeys}). @internal */
-export const childRefusedOptionKeys = ['maxRestarts', 'within', 'backoff', 'onEvent'] as const satisfies readonly (keyof StewardOptions)[]
-
-const restartsReason = 'its supervisor decides restarts (give maxRestarts/within/backoff to supervisor())'
-
-/**
- * The steward options a child may not have, each with the reason its
- * message gives: the supervisor decides restarts and receives the events. @internal
- */
-export const childRefusedKeys: ReadonlyMap<string, string> = new Map<(typeof childRefusedOptionKeys)[number], string>([
-  ['maxRestarts', restartsReason],
-  ['within', restartsReason],
-  ['backoff', restartsReason],
-  ['onEvent', "its events go to its supervisor's listeners (give onEvent to supervisor() or to start())"],
-])
-
-/** Every key of `supervisor()`'s options. @internal */
-export const supervisorOptionKeys = [
-  'name',
-  'strategy',
-  'maxRestarts',
-  'within',
-  'decay',
-  'backoff',
-  'onEvent',
-  'startOrder',
-] as const satisfies readonly (keyof SupervisorOptionsToCheck)[]
-
-/** The keys of a supervisor's `decay` option. @internal */
-export const decayKeys = ['threshold', 'halfLife'] as const
-
 /** Every key of a steward's `start()` options. @internal */
 export const startOptionKeys = ['signal', 'clock', 'resume', 'failuresHere', 'onEvent'] as const satisfies readonly (keyof StartOptions)[]
 
@@ -119,17 +83,9 @@ export const startOptionKeys = ['signal', 'clock', 'resume', 'failuresHere', 'on
 // forgotten here fails to compile.
 type Unlisted<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : Exclude<All, Listed>
 const _stewardKeysListed: Unlisted<keyof StewardOptions, (typeof stewardOptionKeys)[number]> = true
-const _childKeysListed: Unlisted<
-  keyof StewardOptions,
-  ChildStewardOptionKey | (typeof childRefusedOptionKeys)[number] | 'name' | 'restart'
-> = true
 const _startKeysListed: Unlisted<keyof StartOptions, (typeof startOptionKeys)[number]> = true
-const _supervisorKeysListed: Unlisted<keyof SupervisorOptionsToCheck, (typeof supervisorOptionKeys)[number]> = true
 
 const restartTypes: readonly RestartType[] = ['transient', 'permanent', 'temporary']
-const childRestartTypes: readonly RestartType[] = ['permanent', 'transient', 'temporary']
-const strategies: readonly Strategy[] = ['one-for-one', 'one-for-all', 'rest-for-one', 'independent']
-const startOrders: readonly StartOrder[] = ['started', 'ready']
 
 // ---------------------------------------------------------------------------
 // Unknown keys
@@ -233,24 +189,29 @@ export function checkStartOptions(options: unknown, keys: readonly string[]): vo
 // ---------------------------------------------------------------------------
 // One check per kind of option
 
-function details(scope: OptionScope, option: string): OptionErrorDetails {
+/** @internal */
+export function details(scope: OptionScope, option: string): OptionErrorDetails {
   return { option, child: scope.child, where: scope.where }
 }
 
-function typeError(scope: OptionScope, option: string, message: string): OptionTypeError {
+/** @internal */
+export function typeError(scope: OptionScope, option: string, message: string): OptionTypeError {
   return new OptionTypeError(`${scope.prefix}: ${message}`, details(scope, option))
 }
 
-function rangeError(scope: OptionScope, option: string, message: string): OptionRangeError {
+/** @internal */
+export function rangeError(scope: OptionScope, option: string, message: string): OptionRangeError {
   return new OptionRangeError(`${scope.prefix}: ${message}`, details(scope, option))
 }
 
-function isObject(value: unknown): value is object {
+/** @internal */
+export function isObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null
 }
 
 /** A duration option in ms, by the one parser `toMs`, its errors typed. */
-function duration(value: unknown, option: string, scope: OptionScope, rules: DurationRules): number {
+/** @internal */
+export function duration(value: unknown, option: string, scope: OptionScope, rules: DurationRules): number {
   try {
     return toMs(value, `${scope.prefix}: option '${option}'`, rules)
   } catch (error) {
@@ -259,37 +220,43 @@ function duration(value: unknown, option: string, scope: OptionScope, rules: Dur
   }
 }
 
-function nonEmptyString(value: unknown, option: string, scope: OptionScope): string {
+/** @internal */
+export function nonEmptyString(value: unknown, option: string, scope: OptionScope): string {
   if (typeof value !== 'string' || value === '') throw typeError(scope, option, `option '${option}' must be a non-empty string, got ${describe(value)}`)
   return value
 }
 
-function oneOf<T extends string>(value: unknown, option: string, allowed: readonly T[], scope: OptionScope): T {
+/** @internal */
+export function oneOf<T extends string>(value: unknown, option: string, allowed: readonly T[], scope: OptionScope): T {
   if (allowed.includes(value as T)) return value as T
   const message = `option '${option}' must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`
   throw typeof value === 'string' ? rangeError(scope, option, message) : typeError(scope, option, message)
 }
 
 /** An integer count of at least `min`, or `Infinity`. */
-function count(value: unknown, option: string, min: 0 | 1, scope: OptionScope): number {
+/** @internal */
+export function count(value: unknown, option: string, min: 0 | 1, scope: OptionScope): number {
   if (typeof value === 'number' && (value === Infinity || (Number.isInteger(value) && value >= min))) return value
   const message = `option '${option}' must be a ${min === 0 ? 'non-negative' : 'positive'} integer or Infinity, got ${describe(value)}`
   throw typeof value === 'number' ? rangeError(scope, option, message) : typeError(scope, option, message)
 }
 
-function optionalFunction<F extends (...args: never[]) => unknown>(value: F | undefined, option: string, scope: OptionScope): F | undefined {
+/** @internal */
+export function optionalFunction<F extends (...args: never[]) => unknown>(value: F | undefined, option: string, scope: OptionScope): F | undefined {
   if (value !== undefined && typeof value !== 'function') throw typeError(scope, option, `option '${option}' must be a function, got ${describe(value)}`)
   return value
 }
 
-function optionalBackoff(value: Backoff | undefined, scope: OptionScope): Backoff | undefined {
+/** @internal */
+export function optionalBackoff(value: Backoff | undefined, scope: OptionScope): Backoff | undefined {
   if (value !== undefined && !isBackoff(value)) {
     throw typeError(scope, 'backoff', `option 'backoff' must be a backoff policy (exponential(), fixed() …), got ${describe(value)}`)
   }
   return value
 }
 
-function optionsObject(value: unknown, scope: OptionScope): object {
+/** @internal */
+export function optionsObject(value: unknown, scope: OptionScope): object {
   if (value === undefined) return {}
   if (!isObject(value)) throw typeError(scope, 'options', `options must be an object, got ${describe(value)}`)
   return value
@@ -302,7 +269,8 @@ type SharedResolved = Pick<
 >
 
 /** Checks the options a steward and a supervisor's child share, once for both. */
-function resolveShared(options: ChildStewardOptions, scope: OptionScope): SharedResolved {
+/** @internal */
+export function resolveShared(options: ChildStewardOptions, scope: OptionScope): SharedResolved {
   const timeout = duration(options.timeout ?? 10_000, 'timeout', scope, { zero: false })
   const startTimeout = options.startTimeout === undefined ? timeout : duration(options.startTimeout, 'startTimeout', scope, { zero: false })
   const pulseInterval = options.pulseInterval === undefined ? timeout / 2 : duration(options.pulseInterval, 'pulseInterval', scope, { zero: false })
@@ -354,130 +322,3 @@ export function resolveStewardOptions(ward: Ward<unknown>, options: StewardOptio
   }
 }
 
-// ---------------------------------------------------------------------------
-// supervisor()
-
-/** `supervisor()`'s options as this module checks them. @internal */
-export type SupervisorOptionsToCheck = SupervisorOptions
-
-/**
- * A supervisor's options after validation, durations in ms. `intensity` is
- * `{ maxRestarts, within }` (defaults 3 and 5,000 ms) or, when `decay` was
- * given, `{ threshold, halfLife }`. @internal
- */
-export interface ResolvedSupervisorOptions {
-  readonly name: string
-  readonly strategy: Strategy
-  readonly intensity: Intensity
-  readonly backoff: Backoff | undefined
-  readonly onEvent: EventListener | undefined
-  readonly startOrder: StartOrder
-}
-
-/**
- * Validates `supervisor()`'s options: unknown keys (with a suggestion), also
- * inside `decay`; `decay` excludes `maxRestarts` and `within`; fills the
- * defaults (`'supervisor'`, `'one-for-one'`, 3 restarts within 5 s,
- * `startOrder: 'started'`). Throws an {@link OptionTypeError} or an
- * {@link OptionRangeError} with `where: 'supervisor'`. @internal
- */
-export function resolveSupervisorOptions(options: SupervisorOptionsToCheck | undefined): ResolvedSupervisorOptions {
-  const scope = supervisorScope
-  const given: SupervisorOptionsToCheck = optionsObject(options, scope)
-  refuseUnknownKeys(given, supervisorOptionKeys, scope)
-  const name = nonEmptyString(given.name ?? 'supervisor', 'name', scope)
-  const strategy = oneOf(given.strategy ?? 'one-for-one', 'strategy', strategies, scope)
-  let intensity: Intensity
-  if (given.decay !== undefined) {
-    if (given.maxRestarts !== undefined || given.within !== undefined) {
-      throw typeError(scope, 'decay', `option 'decay' replaces 'maxRestarts' and 'within'; give one or the other`)
-    }
-    const decay: unknown = given.decay
-    if (!isObject(decay)) throw typeError(scope, 'decay', `option 'decay' must be an object { threshold, halfLife }, got ${describe(decay)}`)
-    refuseUnknownKeys(decay, decayKeys, scope, undefined, 'decay.')
-    const { threshold, halfLife } = decay as { threshold?: unknown; halfLife?: unknown }
-    if (typeof threshold !== 'number' || !(threshold > 0)) {
-      const message = `option 'decay.threshold' must be a positive number, got ${describe(threshold)}`
-      throw typeof threshold === 'number' ? rangeError(scope, 'decay.threshold', message) : typeError(scope, 'decay.threshold', message)
-    }
-    intensity = { threshold, halfLife: duration(halfLife, 'decay.halfLife', scope, { zero: false }) }
-  } else {
-    intensity = {
-      maxRestarts: count(given.maxRestarts ?? 3, 'maxRestarts', 0, scope),
-      within: duration(given.within ?? 5_000, 'within', scope, { infinite: true, zero: false }),
-    }
-  }
-  return {
-    name,
-    strategy,
-    intensity,
-    backoff: optionalBackoff(given.backoff, scope),
-    onEvent: optionalFunction(given.onEvent, 'onEvent', scope),
-    startOrder: oneOf(given.startOrder ?? 'started', 'startOrder', startOrders, scope),
-  }
-}
-
-// ---------------------------------------------------------------------------
-// A supervisor's children
-
-/** A child as {@link resolveChildSpec} reads it: `ChildSpec` with every child option. @internal */
-export type ChildSpecToCheck<T = unknown> = ChildSpec<T> & ChildStewardOptions
-
-/**
- * A child after validation.
- * - `restart`: the child's restart type, for its supervisor to apply.
- * - `options`: the resolved options of the steward run the child lives in
- *   for its whole life. Its restart type is the child's; it has no restart
- *   limit or backoff of its own (`maxRestarts: Infinity`, no `backoff`)
- *   because each restart is the supervisor's decision (the run asks it), and
- *   no `onEvent` (events go through the supervisor); its `name` and `ward`
- *   are the child's, its deadlines, `poisonAfter`, `onDeadLetter` and
- *   `shouldRestart` the child's options.
- * @internal
- */
-export interface ResolvedChild<T = unknown> {
-  readonly name: string
-  readonly ward: Ward<T>
-  readonly restart: RestartType
-  readonly options: ResolvedOptions
-}
-
-/**
- * Validates one child of a supervisor named `supervisorName`: `name` (a
- * non-empty string not in `siblingNames`), `ward` (a function), `restart`
- * (default `'permanent'`) and the steward options a child takes
- * ({@link childStewardOptionKeys}). The steward options a child does not take
- * (`maxRestarts`, `within`, `backoff`, `onEvent`) are refused with the
- * reason; other unknown keys with a suggestion. Each message starts
- * `supervisor 'tree': child 'reader':`; the errors have `where:
- * 'supervisor'` and `child` set (unset only when the name itself is bad). @internal
- */
-export function resolveChildSpec<T>(
-  spec: ChildSpecToCheck<T>,
-  siblingNames: ReadonlySet<string>,
-  supervisorName = 'supervisor',
-): ResolvedChild<T> {
-  const treeScope: OptionScope = { where: 'supervisor', prefix: `supervisor '${supervisorName}'`, child: undefined }
-  const given: unknown = spec
-  if (!isObject(given)) throw typeError(treeScope, 'child', `a child must be an object, got ${describe(given)}`)
-  const name: unknown = spec.name
-  if (typeof name !== 'string' || name === '') throw typeError(treeScope, 'name', `a child's 'name' must be a non-empty string, got ${describe(name)}`)
-  const scope: OptionScope = { ...treeScope, prefix: `${treeScope.prefix}: child '${name}'`, child: name }
-  refuseUnknownKeys(spec, childSpecKeys, scope, childRefusedKeys)
-  if (siblingNames.has(name)) throw rangeError({ ...treeScope, child: name }, 'name', `two children are named '${name}'`)
-  const ward: unknown = spec.ward
-  if (typeof ward !== 'function') throw typeError(scope, 'ward', `'ward' must be a function, got ${describe(ward)}`)
-  const restart = oneOf(spec.restart ?? 'permanent', 'restart', childRestartTypes, scope)
-  const options: ResolvedOptions = {
-    ward: spec.ward as Ward<unknown>,
-    name,
-    ...resolveShared(spec, scope),
-    restart,
-    maxRestarts: Infinity,
-    within: Infinity,
-    backoff: undefined,
-    onEvent: undefined,
-    policy: { intensity: { maxRestarts: Infinity, within: Infinity }, backoff: undefined },
-  }
-  return { name, ward: spec.ward, restart, options }
-}

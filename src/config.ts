@@ -1,9 +1,9 @@
 import type { ResourceLimits } from 'node:worker_threads'
-import type { ProcessHeartbeat } from '../isolation/process-ward.js'
-import type { Backoff } from '../policy/backoff.js'
-import type { RestartType, StartOrder, StewardOptions } from '../steward/options.js'
-import type { Strategy } from '../tree/supervisor.js'
-import type { Duration } from '../time/duration.js'
+import type { ProcessHeartbeat } from './isolation/process-ward.js'
+import type { Backoff } from './policy/backoff.js'
+import type { RestartType, StartOrder, StewardOptions } from './steward/options.js'
+import type { Strategy } from './tree/supervisor.js'
+import type { Duration } from './time/duration.js'
 
 /** The steward options every child of a `steward up` config may set (see `ChildSpec`). */
 export interface ChildConfigOptions
