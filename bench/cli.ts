@@ -9,6 +9,8 @@
 //   sent SIGCONT after its SIGTERM, so it shuts down at once instead of waiting for SIGKILL.
 // - crash → restart (a child SIGKILLed → its replacement's pid written), steward and PM2.
 // - cli.rss_mb_1 / _3 / _50: the supervisor's own RSS with 1, 3 and 50 idle children, steward up and pm2-runtime.
+// - cli.run_rss_mb: `steward run`'s own RSS with its one idle child, beside a bare `node` process
+//   that only waits (baseline.node_rss_mb), measured the same way.
 // - cli.control_restart_ms: `steward restart web` on a running `steward up` of three apps → an HTTP
 //   answer from the new web server's pid, beside `pm2 restart web` on a PM2 daemon with the same apps.
 // - cli.rolling_restart_ms / cli.rolling_restart_failed: `steward restart web` of an app with
@@ -239,6 +241,23 @@ async function crashRestart(start: (pidFile: string, home: string) => Supervised
 
 function pm2Env(home: string): NodeJS.ProcessEnv {
   return { ...process.env, PM2_HOME: join(home, '.pm2') }
+}
+
+/** `steward run`'s own RSS (MB) with one idle child, and a bare `node` that only waits, each 1 s after it started. */
+async function runRss(): Promise<{ run: number; node: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'steward-bench-cli-'))
+  const pidFile = join(dir, 'pids')
+  const run = new Supervised(process.execPath, [bin, 'run', '--json', '--', process.execPath, pidChild, pidFile])
+  const bare = new Supervised(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'])
+  try {
+    await until('the child of steward run', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 60_000, 20)
+    await sleep(1_000)
+    return { run: rssMb(run.process.pid!), node: rssMb(bare.process.pid!) }
+  } finally {
+    await run.end()
+    await bare.end()
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /** The supervisor's own RSS (MB) with `count` idle children, after they all started. */
@@ -491,6 +510,10 @@ export async function measure(): Promise<Figures> {
     'cli.freeze_to_serving_ms': { value: median(serving), unit: 'ms (timeout 2000 + probe every 1000, kill-after 5000)' },
     'cli.crash_restart_ms': { value: median(stewardCrash), unit: 'ms' },
     'peer.pm2.crash_restart_ms': { value: median(pm2Crash), unit: 'ms' },
+    ...(await runRss().then(({ run, node }) => ({
+      'cli.run_rss_mb': { value: run, unit: 'MB (steward run, one idle child)' },
+      'baseline.node_rss_mb': { value: node, unit: 'MB (a bare node process that only waits)' },
+    }))),
     'cli.rss_mb_1': { value: await rss('steward', 1), unit: 'MB' },
     'peer.pm2.rss_mb_1': { value: await rss('pm2', 1), unit: 'MB' },
     'cli.rss_mb_3': { value: await rss('steward', 3), unit: 'MB' },

@@ -1,74 +1,177 @@
-// npm run bench [-- --quick] [-- --json]: every figure beside its baseline or peer, measured in
-// the same run, each group in a fresh process. Exits non-zero only when a figure could not be measured.
-import { execFile } from 'node:child_process'
+// npm run bench [-- --quick] [-- --json] [-- --only=GROUP,…] [-- --check] [-- --node=MAJOR,…]:
+// every figure beside its baseline or peer, measured in the same run, each group in a fresh process.
+// A figure with a goal shows the floor or peer it is divided by, the ratio and the bound, and
+// whether it is met. --check exits 1 when a goal of the groups run is missed (or its figures
+// could not be measured); --node=20,24 runs the same groups on each of those Node versions (the
+// binaries CI fetches, scripts/fetch-node.sh) one after the other, a table for each.
+// Without --check it exits non-zero only when a figure could not be measured.
+import { execFile, execFileSync } from 'node:child_process'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import type { Figure, Figures } from './figure.js'
 
 const run = promisify(execFile)
-const quick = process.argv.includes('--quick')
-const json = process.argv.includes('--json')
-const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',')
-const groups = ['beat', 'memory', 'load', 'lateness', 'stream', 'restart', 'isolation', 'go', 'cli', 'cluster', 'metrics', 'events'].filter((group) => only === undefined || only.includes(group))
-const child = fileURLToPath(new URL('./child.ts', import.meta.url))
-
-/** Goals from the benchmark issue: [id, test, goal as text]. */
-const goals: Array<[string, (figures: Figures) => boolean | undefined, string]> = [
-  ['beat.ns', (f) => at(f, 'beat.ns', (v) => v <= 5), '≤ 5 ns'],
-  ['idle_ward.bytes', (f) => overhead(f, 'idle_ward.bytes', 600), '≤ baseline + 600'],
-  ['idle_ward_signal.bytes', (f) => overhead(f, 'idle_ward_signal.bytes', 1_400), '≤ baseline + 1,400'],
-  ['idle_ward_1m.bytes', (f) => overhead(f, 'idle_ward_1m.bytes', 600), '≤ baseline + 600'],
-  ['idle_ward.cpu_pct', (f) => at(f, 'idle_ward.cpu_pct', (v) => v <= 1), '≤ 1 %'],
-  ['false_restarts', (f) => at(f, 'false_restarts', (v) => v === 0), '0'],
-  ['lateness.p99_ms', (f) => at(f, 'lateness.p99_ms', (v) => v <= 2 && f['lateness.early']?.value === 0), '≤ 2 ms, none early'],
-  ['stream.values_per_s', (f) => at(f, 'stream.ratio', (v) => v >= 0.8 && (f['stream.values_per_s']?.value ?? 0) > (f['peer.effect_stream.values_per_s']?.value ?? Infinity)), '≥ 0.8 × raw, > Effect'],
-  ['restart.p50_us', (f) => at(f, 'restart.p50_us', (v) => v <= 5), '≤ 5 µs'],
-  ['restarts_per_s', (f) => at(f, 'restarts_per_s', (v) => v >= 1_000_000 && v > (f['peer.p_retry.attempts_per_s']?.value ?? Infinity)), '≥ 1,000,000/s, > p-retry'],
-  ['restarts_signal_per_s', (f) => at(f, 'restarts_signal_per_s', (v) => v >= 150_000 && v > (f['peer.effect_retry.attempts_per_s']?.value ?? Infinity)), '≥ 150,000/s, > Effect'],
-  ['metrics.render_ms', (f) => at(f, 'metrics.render_ratio', (v) => v <= 5 && (f['metrics.render_ms']?.value ?? Infinity) < 100), '< 100 ms and ≤ 5 × status JSON'],
-  ['heap_growth_1m_restarts.bytes', (f) => at(f, 'heap_growth_1m_restarts.bytes', (v) => v <= 100_000), '≤ 100,000 bytes'],
-]
-
-function at(figures: Figures, id: string, test: (value: number) => boolean): boolean | undefined {
-  const figure = figures[id]
-  return figure === undefined ? undefined : test(figure.value)
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const json = args.includes('--json')
+const check = args.includes('--check')
+const option = (name: string): string | undefined => {
+  const index = args.findIndex((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`))
+  if (index === -1) return undefined
+  const arg = args[index]!
+  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[index + 1]
 }
-
-function overhead(figures: Figures, id: string, limit: number): boolean | undefined {
-  const base = figures['baseline.suspended_async.bytes']
-  return base === undefined ? undefined : at(figures, id, (v) => v - base.value <= limit)
-}
-
-const figures: Figures = {}
-const failures: string[] = []
-const notes: string[] = []
-for (const group of groups) {
-  if (!json) process.stderr.write(`measuring ${group}…\n`)
-  try {
-    const args = ['--expose-gc', '--import', 'tsx', child, group, ...(quick ? ['--quick'] : [])]
-    const { stdout, stderr } = await run(process.execPath, args, { maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60_000 })
-    if (stderr.trim() !== '') notes.push(...stderr.trim().split('\n').map((line) => `${group}: ${line}`))
-    Object.assign(figures, JSON.parse(stdout.trim().split('\n').at(-1)!) as Figures)
-  } catch (error) {
-    failures.push(`${group}: ${(error as Error).message.split('\n').slice(0, 6).join(' | ')}`)
+const allGroups = ['beat', 'memory', 'load', 'lateness', 'stream', 'restart', 'isolation', 'go', 'cli', 'cluster', 'metrics', 'events']
+const only = option('only')?.split(',')
+for (const group of only ?? []) {
+  if (!allGroups.includes(group)) {
+    process.stderr.write(`bench: --only: unknown group '${group}'; groups: ${allGroups.join(', ')}\n`)
+    process.exit(2)
   }
 }
-
-if (json) {
-  process.stdout.write(`${JSON.stringify({ node: process.version, quick, figures }, null, 2)}\n`)
-} else {
-  const rows = Object.entries(figures).map(([id, figure]: [string, Figure]) => {
-    const goal = goals.find(([goalId]) => goalId === id)
-    const verdict = goal === undefined ? '' : goal[1](figures) === true ? `met (${goal[2]})` : `missed (${goal[2]})`
-    return [id, format(figure.value), figure.unit, verdict]
-  })
-  const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]!.length)))
-  console.log(`steward benchmarks — node ${process.version}${quick ? ', quick' : ''}`)
-  for (const row of rows) console.log(`${row[0]!.padEnd(widths[0]!)}  ${row[1]!.padStart(widths[1]!)}  ${row[2]!.padEnd(widths[2]!)}  ${row[3]}`)
-  for (const note of notes) console.log(note)
+const groups = allGroups.filter((group) => only === undefined || only.includes(group))
+const versions = option('node')?.split(',')
+for (const version of versions ?? []) {
+  if (!/^\d+$/.test(version)) {
+    process.stderr.write(`bench: --node: a Node major version (20, 22, 24…) or a list of them, got '${version}'\n`)
+    process.exit(2)
+  }
 }
-for (const failure of failures) process.stderr.write(`could not measure ${failure}\n`)
-process.exitCode = failures.length > 0 ? 1 : 0
+const child = fileURLToPath(new URL('./child.ts', import.meta.url))
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+/**
+ * A goal: the figure it judges (`id`), what that figure is divided by (`over`: a floor or peer
+ * measured in the same run; none for an absolute bound), the bound as text, and the test.
+ */
+interface Goal {
+  readonly id: string
+  readonly over?: string
+  /** The ratio shown: `id / over` unless given. */
+  readonly ratio?: (figures: Figures) => number | undefined
+  readonly bound: string
+  readonly met: (figures: Figures) => boolean | undefined
+}
+
+const value = (figures: Figures, id: string): number | undefined => figures[id]?.value
+/** `test(a, b)` of two figures, or undefined when either is missing. */
+function both(figures: Figures, a: string, b: string, test: (a: number, b: number) => boolean): boolean | undefined {
+  const x = value(figures, a)
+  const y = value(figures, b)
+  return x === undefined || y === undefined ? undefined : test(x, y)
+}
+
+const goals: readonly Goal[] = [
+  { id: 'beat.ns', bound: '≤ 5 ns', met: (f) => both(f, 'beat.ns', 'beat.ns', (v) => v <= 5) },
+  { id: 'idle_ward.bytes', over: 'baseline.suspended_async.bytes', ratio: (f) => diff(f, 'idle_ward.bytes', 'baseline.suspended_async.bytes'), bound: '≤ floor + 600 bytes', met: (f) => both(f, 'idle_ward.bytes', 'baseline.suspended_async.bytes', (v, b) => v - b <= 600) },
+  { id: 'idle_ward_signal.bytes', over: 'baseline.suspended_async.bytes', ratio: (f) => diff(f, 'idle_ward_signal.bytes', 'baseline.suspended_async.bytes'), bound: '≤ floor + 1,400 bytes', met: (f) => both(f, 'idle_ward_signal.bytes', 'baseline.suspended_async.bytes', (v, b) => v - b <= 1_400) },
+  { id: 'idle_ward_1m.bytes', over: 'baseline.suspended_async.bytes', ratio: (f) => diff(f, 'idle_ward_1m.bytes', 'baseline.suspended_async.bytes'), bound: '≤ floor + 600 bytes', met: (f) => both(f, 'idle_ward_1m.bytes', 'baseline.suspended_async.bytes', (v, b) => v - b <= 600) },
+  { id: 'idle_ward.cpu_pct', bound: '≤ 1 %', met: (f) => both(f, 'idle_ward.cpu_pct', 'idle_ward.cpu_pct', (v) => v <= 1) },
+  { id: 'false_restarts', bound: '0', met: (f) => both(f, 'false_restarts', 'false_restarts', (v) => v === 0) },
+  {
+    id: 'lateness.p99_ms',
+    over: 'baseline.timer_1ms_lateness.p99_ms',
+    bound: '≤ 1.3 × floor + 0.5 ms, none early',
+    met: (f) => both(f, 'lateness.p99_ms', 'baseline.timer_1ms_lateness.p99_ms', (v, floor) => v <= 1.3 * floor + 0.5 && value(f, 'lateness.early') === 0),
+  },
+  { id: 'stream.values_per_s', over: 'baseline.owned_promise_stream.values_per_s', bound: '≥ 0.9 × floor', met: (f) => both(f, 'stream.values_per_s', 'baseline.owned_promise_stream.values_per_s', (v, floor) => v >= 0.9 * floor) },
+  { id: 'restart.p50_us', bound: '≤ 5 µs', met: (f) => both(f, 'restart.p50_us', 'restart.p50_us', (v) => v <= 5) },
+  { id: 'restarts_per_s', over: 'peer.p_retry.attempts_per_s', bound: '> 1 × p-retry', met: (f) => both(f, 'restarts_per_s', 'peer.p_retry.attempts_per_s', (v, peer) => v > peer) },
+  {
+    id: 'restarts_signal_per_s',
+    over: 'baseline.abort_controller.ns',
+    // ns per restart that reads its signal, over ns to create, read and abort an AbortController.
+    ratio: (f) => {
+      const rate = value(f, 'restarts_signal_per_s')
+      const floor = value(f, 'baseline.abort_controller.ns')
+      return rate === undefined || floor === undefined ? undefined : 1e9 / rate / floor
+    },
+    bound: 'ns per restart ≤ 1.3 × floor',
+    met: (f) => both(f, 'restarts_signal_per_s', 'baseline.abort_controller.ns', (rate, floor) => 1e9 / rate <= 1.3 * floor),
+  },
+  { id: 'metrics.render_ms', over: 'peer.status_json_ms', bound: '< 100 ms and ≤ 5 × status JSON', met: (f) => both(f, 'metrics.render_ms', 'peer.status_json_ms', (v, peer) => v < 100 && v <= 5 * peer) },
+  { id: 'heap_growth_1m_restarts.bytes', bound: '≤ 100,000 bytes', met: (f) => both(f, 'heap_growth_1m_restarts.bytes', 'heap_growth_1m_restarts.bytes', (v) => v <= 100_000) },
+  {
+    id: 'cli.crash_restart_ms',
+    over: 'peer.pm2.crash_restart_ms',
+    bound: '≤ PM2 / 1.5 (1.5 × faster)',
+    met: (f) => both(f, 'cli.crash_restart_ms', 'peer.pm2.crash_restart_ms', (v, peer) => v * 1.5 <= peer),
+  },
+  { id: 'cli.run_rss_mb', over: 'baseline.node_rss_mb', ratio: (f) => diff(f, 'cli.run_rss_mb', 'baseline.node_rss_mb'), bound: '≤ floor + 10 MB', met: (f) => both(f, 'cli.run_rss_mb', 'baseline.node_rss_mb', (v, floor) => v - floor <= 10) },
+]
+
+/** `a - b`, shown instead of a ratio for a budget over a floor. */
+function diff(figures: Figures, a: string, b: string): number | undefined {
+  const x = value(figures, a)
+  const y = value(figures, b)
+  return x === undefined || y === undefined ? undefined : x - y
+}
+
+/** The groups measured by the Node binary `node`. */
+async function measure(node: string): Promise<{ figures: Figures; failures: string[]; notes: string[] }> {
+  const figures: Figures = {}
+  const failures: string[] = []
+  const notes: string[] = []
+  for (const group of groups) {
+    if (!json) process.stderr.write(`measuring ${group}…\n`)
+    try {
+      const childArgs = ['--expose-gc', '--import', 'tsx', child, group, ...(quick ? ['--quick'] : [])]
+      // The Node version's own folder first on PATH: the children a group starts run on it too.
+      const env = { ...process.env, PATH: `${join(node, '..')}:${process.env.PATH ?? ''}` }
+      const { stdout, stderr } = await run(node, childArgs, { maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60_000, env })
+      if (stderr.trim() !== '') notes.push(...stderr.trim().split('\n').map((line) => `${group}: ${line}`))
+      Object.assign(figures, JSON.parse(stdout.trim().split('\n').at(-1)!) as Figures)
+    } catch (error) {
+      failures.push(`${group}: ${(error as Error).message.split('\n').slice(0, 6).join(' | ')}`)
+    }
+  }
+  return { figures, failures, notes }
+}
+
+/** A goal's verdict on `figures`: undefined when its figure was not measured (its group not run). */
+function judge(goal: Goal, figures: Figures): { ratio: number | undefined; met: boolean } | undefined {
+  if (figures[goal.id] === undefined) return undefined
+  const ratio = goal.ratio?.(figures) ?? (goal.over === undefined ? undefined : both(figures, goal.id, goal.over, () => true) === undefined ? undefined : value(figures, goal.id)! / value(figures, goal.over)!)
+  return { ratio, met: goal.met(figures) === true }
+}
+
+const binaries = versions === undefined ? [{ label: process.version, node: process.execPath }] : versions.map((major) => ({ label: `Node ${major}`, node: join(execFileSync('bash', [join(root, 'scripts/fetch-node.sh'), major], { encoding: 'utf8' }).trim(), 'node') }))
+const results: Array<{ node: string; figures: Figures }> = []
+let missed = 0
+let failed = 0
+for (const binary of binaries) {
+  const { figures, failures, notes } = await measure(binary.node)
+  const version = execFileSync(binary.node, ['--version'], { encoding: 'utf8' }).trim()
+  results.push({ node: version, figures })
+  failed += failures.length
+  const verdicts = goals.map((goal) => ({ goal, verdict: judge(goal, figures) })).filter((entry) => entry.verdict !== undefined)
+  missed += verdicts.filter((entry) => !entry.verdict!.met).length
+  if (!json) {
+    const rows = Object.entries(figures).map(([id, figure]: [string, Figure]) => {
+      const goal = goals.find((candidate) => candidate.id === id)
+      const verdict = goal === undefined ? undefined : judge(goal, figures)
+      const ratio = verdict?.ratio === undefined ? '' : goal!.ratio !== undefined && goal!.bound.includes('floor +') ? `floor ${signed(verdict.ratio)}` : `${verdict.ratio.toFixed(2)}×`
+      const text = goal === undefined ? '' : `${verdict!.met ? 'met' : 'MISSED'} (${goal.bound}${goal.over === undefined ? '' : `; floor/peer: ${goal.over}`})`
+      return [id, format(figure.value), figure.unit, ratio, text]
+    })
+    const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column]!.length)))
+    console.log(`steward benchmarks — node ${version}${quick ? ', quick' : ''}`)
+    for (const row of rows) console.log(`${row[0]!.padEnd(widths[0]!)}  ${row[1]!.padStart(widths[1]!)}  ${row[2]!.padEnd(widths[2]!)}  ${row[3]!.padStart(widths[3]!)}  ${row[4]}`)
+    for (const note of notes) console.log(note)
+    const judged = verdicts.length
+    if (judged > 0) console.log(`goals: ${judged - verdicts.filter((entry) => !entry.verdict!.met).length} of ${judged} met on ${version}${verdicts.some((entry) => !entry.verdict!.met) ? `; missed: ${verdicts.filter((entry) => !entry.verdict!.met).map((entry) => entry.goal.id).join(', ')}` : ''}`)
+    console.log('')
+  }
+  for (const failure of failures) process.stderr.write(`could not measure ${failure}\n`)
+}
+
+if (json) process.stdout.write(`${JSON.stringify(results.length === 1 ? { node: results[0]!.node, quick, figures: results[0]!.figures } : { quick, runs: results }, null, 2)}\n`)
+process.exitCode = failed > 0 || (check && missed > 0) ? 1 : 0
+
+function signed(n: number): string {
+  return `${n >= 0 ? '+' : ''}${format(n)}`
+}
 
 function format(value: number): string {
   if (Number.isInteger(value) && Math.abs(value) < 1e4) return String(value)
