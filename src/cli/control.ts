@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -204,7 +203,7 @@ export class ControlSocketTaken extends Error {
  * `--socket` when the path cannot be used.
  */
 export function defaultSocket(key: string, env: NodeJS.ProcessEnv = process.env): string {
-  const hash = createHash('sha256').update(key).digest('hex').slice(0, 16)
+  const hash = fnv1a64(key)
   const runtime = env.XDG_RUNTIME_DIR
   let folder: string
   if (runtime !== undefined && runtime.startsWith('/')) folder = runtime
@@ -492,4 +491,14 @@ export async function openControl(socket: string): Promise<ControlServer> {
     if (error instanceof ControlSocketTaken) throw new UsageError('--socket', error.message)
     throw new UsageError('--socket', `cannot listen on ${socket}: ${(error as Error).message}`)
   }
+}
+
+/**
+ * 64-bit FNV-1a of `text`'s UTF-8 bytes, as 16 hex digits: a socket's name per config path. Not
+ * cryptographic (nothing here is secret), and node:crypto stays unloaded (2 MB of a CLI's RSS).
+ */
+function fnv1a64(text: string): string {
+  let hash = 0xcbf29ce484222325n
+  for (const byte of Buffer.from(text, 'utf8')) hash = BigInt.asUintN(64, (hash ^ BigInt(byte)) * 0x100000001b3n)
+  return hash.toString(16).padStart(16, '0')
 }

@@ -5,10 +5,7 @@ import { checkSocketPath, defaultSocket, request, type AppStatus, type ControlRe
 import { UsageError } from './flags.js'
 import { flagError, runSocketKey } from './run.js'
 
-/** The commands that talk to a running steward through its control socket. */
-export const controlCommands = ['status', 'restart', 'stop', 'start', 'reload', 'logs'] as const
-/** One of {@link controlCommands}. */
-export type ControlCommand = (typeof controlCommands)[number]
+import type { ControlCommand } from './commands.js'
 
 /** Exit code when no steward listens on the socket (as `systemctl status` gives for a unit not running). */
 export const notRunningCode = 3

@@ -1,8 +1,8 @@
-import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { serveHttp, type HttpServer } from '../http/server.js'
-import { stewardHttp, type Controllable, type HttpHandler } from '../http/handler.js'
-import { isLoopback } from '../http/auth.js'
+// The server, the handler and the dashboard load when --http is given, not before.
+import type { HttpServer } from '../http/server.js'
+import type { Controllable, HttpHandler } from '../http/handler.js'
+import { isLoopback } from '../http/loopback.js'
 import type { Lifecycle } from '../steward/run-api.js'
 import { UsageError } from './flags.js'
 
@@ -51,6 +51,7 @@ export function planHttp(flags: HttpFlags, env: NodeJS.ProcessEnv = process.env)
 
 /** Serves `run` as `plan` says and writes where (the dashboard's address). Close the server when the command ends. */
 export async function serveRun(run: Lifecycle, plan: HttpPlan, write: (line: string) => void): Promise<HttpServer> {
+  const { serveHttp } = await import('../http/server.js')
   const server = await serveHttp(run, { host: plan.host, port: plan.port, ...(plan.token === undefined ? {} : { token: plan.token }) })
   write(`steward: dashboard on ${server.url}/${plan.token === undefined ? '' : '#token=…'} (metrics on ${server.url}/metrics)`)
   return server
@@ -79,6 +80,7 @@ export interface BoundHttp {
  * `serve()` (it is called in the same tick as the run's start).
  */
 export async function bindHttp(plan: HttpPlan): Promise<BoundHttp> {
+  const { createServer } = await import('node:http')
   const server = createServer()
   try {
     await new Promise<void>((resolve, reject) => {
@@ -94,6 +96,7 @@ export async function bindHttp(plan: HttpPlan): Promise<BoundHttp> {
     const reason = code === 'EADDRINUSE' ? 'the address is in use (EADDRINUSE); choose another port' : code === 'EACCES' ? 'permission denied (EACCES)' : message
     throw new UsageError(`--http ${address}`, `cannot listen: ${reason}`)
   }
+  const { stewardHttp } = await import('../http/handler.js')
   const bound = server.address() as AddressInfo
   const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`
   let handler: HttpHandler | undefined

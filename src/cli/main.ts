@@ -1,14 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { allDemos, demos, runDemos } from './demo.js'
+import { allDemoNames, controlCommands, demoNames, realTimeOnlyDemos, type ControlCommand } from './commands.js'
 import { httpFace, httpUsage, planHttp } from './http.js'
 import { UsageError } from './flags.js'
 import { Printer, wantsColour } from './output.js'
-import { parseRun, runCommand, runUsage } from './run.js'
 import { takeNotifyEnv } from './sd-notify.js'
-import { unitMain } from './unit.js'
-import { loadConfig, parseUp, upCommand, upUsage } from './up.js'
-import { controlCommand, controlCommands, type ControlCommand } from './ctl.js'
+
+// Each command's module is imported when that command runs: `steward run` loads no demo, no
+// config loader and no control client; the HTTP face's server and dashboard load with --http.
 
 /** `steward --help`. */
 export const usage = `steward — heartbeat supervision for long-running Node.js work
@@ -21,7 +20,7 @@ Usage:
   steward restart|stop|start NAME…           act on apps of a running steward up
   steward reload                             re-read its config; apply only what changed (as SIGHUP)
   steward logs [-f] [-n N] [NAME…]           recent lines of its apps, then follow
-  steward demo <${[...demos.keys()].join('|')}|all> [--virtual] [--json] [--speed N] [--http ADDR]
+  steward demo <${demoNames.join('|')}|all> [--virtual] [--json] [--speed N] [--http ADDR]
   steward --help | --version
 
 demo    replays the seed's programs (Concurrency in Go, "healing goroutines")
@@ -43,8 +42,8 @@ SIGINT and SIGTERM stop the demo gracefully (exit 130 / 143).`
 /** Runs the command line; returns the exit code. */
 export async function main(argv: readonly string[], write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
   if (argv[0] === 'run' || argv[0] === 'up') return supervise(argv[0], argv.slice(1), write)
-  if (argv[0] === 'unit') return unitMain(argv.slice(1), write)
-  if (controlCommands.includes(argv[0] as ControlCommand)) return controlCommand(argv[0] as ControlCommand, argv.slice(1), write)
+  if (argv[0] === 'unit') return (await import('./unit.js')).unitMain(argv.slice(1), write)
+  if ((controlCommands as readonly string[]).includes(argv[0]!)) return (await import('./ctl.js')).controlCommand(argv[0] as ControlCommand, argv.slice(1), write)
   let parsed
   try {
     parsed = parseArgs({
@@ -82,15 +81,15 @@ export async function main(argv: readonly string[], write: (line: string) => voi
   const names = rest.length === 0 ? ['all'] : rest
   const ids: string[] = []
   for (const name of names) {
-    if (name === 'all') ids.push(...allDemos)
-    else if (demos.has(name)) ids.push(name)
+    if (name === 'all') ids.push(...allDemoNames)
+    else if ((demoNames as readonly string[]).includes(name)) ids.push(name)
     else {
-      process.stderr.write(`steward demo: unknown scenario '${name}'; choose from ${[...demos.keys()].join(', ')}, all\n`)
+      process.stderr.write(`steward demo: unknown scenario '${name}'; choose from ${demoNames.join(', ')}, all\n`)
       return 2
     }
   }
   if (values.virtual) {
-    const real = ids.filter((id) => demos.get(id)?.realTimeOnly === true)
+    const real = ids.filter((id) => realTimeOnlyDemos.includes(id))
     if (real.length > 0) {
       process.stderr.write(`steward demo: --virtual is not available for ${real.join(', ')}: they run real threads or processes\n`)
       return 2
@@ -124,6 +123,7 @@ export async function main(argv: readonly string[], write: (line: string) => voi
       controller.abort(error)
     })
     try {
+      const { runDemos } = await import('./demo.js')
       await runDemos(ids, { virtual: values.virtual, json: values.json, speed, signal: controller.signal, write, ...(face.started && { started: face.started }) })
       await face.hold(controller.signal)
     } finally {
@@ -146,6 +146,7 @@ async function supervise(command: 'run' | 'up', argv: readonly string[], write: 
   const notify = takeNotifyEnv(process.env)
   try {
     if (command === 'run') {
+      const { parseRun, runCommand, runUsage } = await import('./run.js')
       const plan = parseRun(argv)
       if (plan.help) {
         write(runUsage)
@@ -153,6 +154,7 @@ async function supervise(command: 'run' | 'up', argv: readonly string[], write: 
       }
       return await runCommand(plan, { printer: printer(plan.json, write), notify })
     }
+    const { loadConfig, parseUp, upCommand, upUsage } = await import('./up.js')
     const plan = parseUp(argv)
     if (plan.help) {
       write(upUsage)

@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { isIP } from 'node:net'
 
 /**
  * Whether `authorization` (a request's header) is `Bearer <token>`.
@@ -14,11 +13,3 @@ export function bearerMatches(authorization: string | undefined, token: string):
   return timingSafeEqual(a, b) && given !== ''
 }
 
-/** Whether `host` is a loopback address or name (127.0.0.0/8, ::1, localhost). @internal */
-export function isLoopback(host: string): boolean {
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
-  if (bare === 'localhost') return true
-  if (isIP(bare) === 4) return bare.startsWith('127.')
-  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./i.test(bare)
-  return false
-}

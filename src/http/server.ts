@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Lifecycle } from '../steward/run-api.js'
 import { describe } from '../time/duration.js'
-import { isLoopback } from './auth.js'
+import { isLoopback } from './loopback.js'
 import { stewardHttp, type HttpHandler, type HttpHandlerOptions } from './handler.js'
 
 /** Options of {@link serveHttp}: where to listen, and the handler's options. */

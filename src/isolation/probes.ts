@@ -2,8 +2,7 @@
 // every `every`; a healthy answer within the check's deadline is a beat, any other answer (or
 // none) a failure whose reason the run keeps (status, the next hung event).
 import { spawn } from 'node:child_process'
-import { request as httpRequest } from 'node:http'
-import { request as httpsRequest } from 'node:https'
+import { createRequire } from 'node:module'
 import { connect } from 'node:net'
 import type { Timer } from '../time/clock.js'
 import { describe, toMs, type Duration } from '../time/duration.js'
@@ -160,7 +159,7 @@ export function startProbes(heartbeat: ProbeHeartbeat, ctx: WardContext, place: 
       check(every, label, (signal, answer) => {
         // Its own connection, closed after the answer: a pooled keep-alive socket would outlive the ward.
         const target = new URL(url)
-        const send = target.protocol === 'https:' ? httpsRequest : httpRequest
+        const send = client(target.protocol)
         const request = send(target, { method: 'GET', agent: false, signal, headers: { connection: 'close' } }, (response) => {
           response.on('error', noop) // aborted once answered
           response.resume()
@@ -282,4 +281,14 @@ export function validProbe(heartbeat: object): heartbeat is ProbeHeartbeat {
     throw new TypeError(`processWard: option 'heartbeat.probe' must be a function (signal) => promise, got ${describe(heartbeat.probe)}`)
   }
   return false
+}
+
+const require = createRequire(import.meta.url)
+let httpClient: typeof import('node:http').request | undefined
+let httpsClient: typeof import('node:https').request | undefined
+
+/** node:http's or node:https's request, loaded by the first HTTP probe (a CLI without one never loads TLS). */
+function client(protocol: string): typeof import('node:http').request {
+  if (protocol === 'https:') return (httpsClient ??= (require('node:https') as typeof import('node:https')).request)
+  return (httpClient ??= (require('node:http') as typeof import('node:http')).request)
 }
