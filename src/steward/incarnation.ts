@@ -17,7 +17,7 @@ const BITS = Symbol('bits')
 const RARE = Symbol('rare')
 const WAKE = Symbol('wake')
 const RESOLVE = Symbol('resolve')
-const WAITING = Symbol('waiting')
+const IDLE_INPUT = Symbol('idleInput')
 
 // Incarnation kinds (the low two bits).
 /** @internal */ export const UNKNOWN = 0
@@ -28,7 +28,7 @@ const WAITING = Symbol('waiting')
 const PULLING = 4
 const RETIRED = 8
 const SETTLED_BIT = 16
-// Why an incarnation was retired, as a code in the four bits 5-8 (an index into `whys`);
+// Why an incarnation was retired, as a code in the four bits 5-8 (an index into `retireWords`);
 // WHY_OTHER says the caller's own reason is kept aside, in RareState.
 const WHY_SHIFT = 5
 const WHY_MASK = 15 << WHY_SHIFT
@@ -36,7 +36,7 @@ const WHY_OTHER = 15
 /** It has shown it is up: a first beat, output, idle wait or dead letter. */
 const READY = 1 << 9
 
-const whys: readonly string[] = ['', 'completed', 'hung', 'stalled', 'idle', 'failed', 'returned', 'sibling', 'the steward gave up', 'stopped', 'memory', 'manual']
+const retireWords: readonly string[] = ['', 'completed', 'hung', 'stalled', 'idle', 'failed', 'returned', 'sibling', 'the steward gave up', 'stopped', 'memory', 'manual']
 
 /** Why an incarnation was retired: a word, or the caller's own reason. @internal */
 export type RetireWhy = string | { readonly reason: unknown }
@@ -72,9 +72,9 @@ export class Incarnation implements WardContext {
   [ON_ERROR]: ((error: unknown) => void) | undefined = undefined;
   [WAKE]: (() => void) | undefined = undefined;
   // The idle wait in progress: what the ward awaits settles through RESOLVE, into the input
-  // (WAITING) when it comes, or into the abort reason when the incarnation is retired first.
+  // (IDLE_INPUT) when it comes, or into the abort reason when the incarnation is retired first.
   [RESOLVE]: ((value: unknown) => void) | undefined = undefined;
-  [WAITING]: Promise<unknown> | undefined = undefined;
+  [IDLE_INPUT]: Promise<unknown> | undefined = undefined;
   /** What few incarnations need (retirement, nesting), made on demand. */
   [RARE]: RareState | undefined = undefined;
   // kind (2 bits), pulling, retired, settled, why, ready: one field, as a million of these may be alive.
@@ -206,7 +206,7 @@ function idleOn<V>(inc: Incarnation, input: PromiseLike<V> | V | ((signal: Abort
   const wait = new Promise<V>((resolve) => {
     inc[RESOLVE] = resolve as (value: unknown) => void
   })
-  inc[WAITING] = waiting
+  inc[IDLE_INPUT] = waiting
   inc[WAKE] ??= wake.bind(inc)
   void waiting.then(inc[WAKE], inc[WAKE])
   // A parent steward of ours follows our state directly; any other context is told of the wait.
@@ -220,8 +220,8 @@ function noop(): void {}
 function wake(this: Incarnation): void {
   const resolve = this[RESOLVE]
   if (resolve === undefined) return // the wait was cancelled
-  const waiting = this[WAITING]
-  this[RESOLVE] = this[WAITING] = undefined
+  const waiting = this[IDLE_INPUT]
+  this[RESOLVE] = this[IDLE_INPUT] = undefined
   const run = runOf(this)
   if (run.current === this && run.state === IDLE) run.work()
   resolve(waiting)
@@ -231,7 +231,7 @@ function wake(this: Incarnation): void {
 export function cancelIdle(inc: Incarnation): void {
   const resolve = inc[RESOLVE]
   if (resolve === undefined) return
-  inc[RESOLVE] = inc[WAITING] = undefined
+  inc[RESOLVE] = inc[IDLE_INPUT] = undefined
   resolve(Promise.reject(abortReason(inc)))
 }
 
@@ -278,7 +278,7 @@ export function isSettled(inc: Incarnation): boolean {
 /** Retires `inc` for `why` (no abort yet: the run does that). @internal */
 export function markRetired(inc: Incarnation, why: RetireWhy): void {
   // The steward's own words fit in the four bits of the code: a restart allocates nothing for them.
-  let code = typeof why === 'string' ? whys.indexOf(why) : -1
+  let code = typeof why === 'string' ? retireWords.indexOf(why) : -1
   if (code === -1) {
     ;(inc[RARE] ??= new RareState()).why = why
     code = WHY_OTHER
@@ -289,7 +289,7 @@ export function markRetired(inc: Incarnation, why: RetireWhy): void {
 /** Why it was retired: a word for a `WardRetiredError` made on demand, or the caller's own reason. @internal */
 function retireWhy(inc: Incarnation): RetireWhy {
   const code = (inc[BITS] & WHY_MASK) >> WHY_SHIFT
-  return code === WHY_OTHER ? (inc[RARE]?.why ?? '') : whys[code]!
+  return code === WHY_OTHER ? (inc[RARE]?.why ?? '') : retireWords[code]!
 }
 
 /** The abort reason of a retired incarnation (made only when a signal needs it: errors are costly). @internal */
@@ -313,8 +313,8 @@ export function setChild(inc: Incarnation, child: NestedRun): void {
   ;(inc[RARE] ??= new RareState()).child = child
 }
 
-/** Marks the incarnation settled; `false` if it already was (its end is handled once). @internal */
-export function claim(inc: Incarnation): boolean {
+/** Marks the incarnation settled once: `true` the first time, `false` if it already was (its end is handled once). @internal */
+export function settleOnce(inc: Incarnation): boolean {
   if (isSettled(inc)) return false
   markSettled(inc)
   return true
@@ -338,5 +338,5 @@ export function valued(this: Incarnation, value: unknown): void {
 /** The ward's promise rejected, or a stream's next() threw (bound to the incarnation). @internal */
 export function errored(this: Incarnation, error: unknown): void {
   setPulling(this, false)
-  if (claim(this) && !isRetired(this)) runOf(this).onError(this, error)
+  if (settleOnce(this) && !isRetired(this)) runOf(this).onError(this, error)
 }

@@ -1,5 +1,5 @@
 import {
-  claim,
+  settleOnce,
   errored,
   Incarnation,
   isPulling,
@@ -132,7 +132,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
       step = inc[ITERATOR]!.next()
     } catch (error) {
       setPulling(inc, false)
-      if (claim(inc) && !isRetired(inc)) this.onFailure(inc, error)
+      if (settleOnce(inc) && !isRetired(inc)) this.onFailure(inc, error)
       return
     } finally {
       this.flags = (this.flags & ~LAUNCHING) | outer
@@ -144,7 +144,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
   protected onStep(inc: Incarnation, result: IteratorResult<unknown>): void {
     setPulling(inc, false)
     if (result.done === true) {
-      if (claim(inc) && !isRetired(inc)) this.onReturn(inc, result.value)
+      if (settleOnce(inc) && !isRetired(inc)) this.onReturn(inc, result.value)
       return
     }
     // A retired incarnation is no longer current: what it yields after its abort is dropped.

@@ -20,7 +20,7 @@ import {
   abortReason,
   cancelIdle,
   childOf,
-  claim,
+  settleOnce,
   CONTROLLER,
   errored,
   Incarnation,
@@ -406,7 +406,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     try {
       result = this.options.ward(inc)
     } catch (error) {
-      if (claim(inc) && !isRetired(inc)) this.onFailure(inc, error)
+      if (settleOnce(inc) && !isRetired(inc)) this.onFailure(inc, error)
       return
     }
     if (isThenable(result)) {
@@ -417,7 +417,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       try {
         inc[ITERATOR] = result[Symbol.asyncIterator]()
       } catch (error) {
-        if (claim(inc) && !isRetired(inc)) this.onFailure(inc, error)
+        if (settleOnce(inc) && !isRetired(inc)) this.onFailure(inc, error)
         return
       }
       if (result instanceof StewardRun) this.#followChild(inc, result as StewardRun<unknown>)
@@ -425,7 +425,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       else if (this.consumerWaits) this.pump(inc)
       else if (this.current === inc) this.rest(WAITING)
     } else {
-      if (claim(inc) && !isRetired(inc)) this.onReturn(inc, result)
+      if (settleOnce(inc) && !isRetired(inc)) this.onReturn(inc, result)
     }
   }
 
@@ -435,7 +435,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    */
   #followChild(inc: Incarnation, child: StewardRun<unknown>): void {
     void child.done.then((outcome) => {
-      if (!claim(inc) || isRetired(inc)) return
+      if (!settleOnce(inc) || isRetired(inc)) return
       if (outcome.kind === 'gave-up') this.onFailure(inc, outcome.error)
       else this.onReturn(inc, outcome.kind === 'completed' ? outcome.value : undefined)
     })
@@ -775,7 +775,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   /** From an incarnation: its promise fulfilled, or its stream's next() answered. */
   onValue(inc: Incarnation, value: unknown): void {
     if (kindOf(inc) === STREAM) this.onStep(inc, value as IteratorResult<unknown>)
-    else if (claim(inc) && !isRetired(inc)) this.onReturn(inc, value)
+    else if (settleOnce(inc) && !isRetired(inc)) this.onReturn(inc, value)
   }
 
   /** From an incarnation that has not been retired: it threw or rejected. */

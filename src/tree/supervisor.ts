@@ -256,7 +256,7 @@ class Child implements ChildDecider {
   readonly spec: ResolvedChild
   run: StewardRun<unknown> | undefined = undefined
   /** Retired by a restart in progress and waiting to be started again. */
-  held = false
+  awaitingRestart = false
   /** The restart that will start it again (a newer one takes a child over from an older one). */
   owner: Restart | undefined = undefined
   /**
@@ -499,8 +499,8 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       restart.children.add(other)
       other.owner = restart
     }
-    if (!child.held) {
-      child.held = true
+    if (!child.awaitingRestart) {
+      child.awaitingRestart = true
       restart.retiring.push(run.retireFor('manual', restart.delay))
     }
     if (gathering === undefined) {
@@ -518,7 +518,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     const running = child.kept === undefined && run !== undefined && run.outcome === undefined
     child.kept = 'stopped'
     child.owner = undefined
-    child.held = false
+    child.awaitingRestart = false
     return running ? run.stop() : { unstopped: [], killed: [] }
   }
 
@@ -539,7 +539,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     child.policy = undefined
     child.counted = 0
     child.owner = undefined
-    child.held = false
+    child.awaitingRestart = false
     child.blockedBy = undefined
     const started = this.#start(child)
     if (wait === 'up') await child.upAfter(started, 0)
@@ -725,8 +725,8 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     const gathering = this.#gathering
     if (gathering?.children.has(child) === true) {
       // A child this restart stops (or is about to start again) failed on its way: one cause, one restart.
-      if (!child.held) {
-        child.held = true
+      if (!child.awaitingRestart) {
+        child.awaitingRestart = true
         gathering.retiring.push(run.retireFor(reason, gathering.delay))
       }
       return
@@ -783,7 +783,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       restart.children.add(other)
       other.owner = restart
     }
-    child.held = true
+    child.awaitingRestart = true
     restart.retiring.push(run.retireFor(reason, restart.delay))
     if (gathering === undefined) {
       this.#gathering = restart
@@ -806,9 +806,9 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     for (;;) {
       const next = this.#inOrder(restart.children)
         .reverse()
-        .find((other) => !other.held && other.run !== undefined && other.owner === restart && other.kept === undefined)
+        .find((other) => !other.awaitingRestart && other.run !== undefined && other.owner === restart && other.kept === undefined)
       if (next === undefined || this.phase !== RUNNING) break
-      next.held = true
+      next.awaitingRestart = true
       const retiring = next.run!.retireFor('sibling', restart.delay)
       restart.retiring.push(retiring)
       await retiring
@@ -837,8 +837,8 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       }
       if (other.run === undefined) {
         this.#start(other) // never started: a restart during the first start covers it
-      } else if (other.held) {
-        other.held = false
+      } else if (other.awaitingRestart) {
+        other.awaitingRestart = false
         other.run.relaunch()
       }
       // Owned until it is up, so that a newer restart taking it over can end this wait.
