@@ -111,6 +111,51 @@ test('coarse mode is never early and at most one tick late', async () => {
   assert.equal(manual.pendingTimers, 0, 'ticking stops when nothing is watched')
 })
 
+test('coarse mode: a beat after a tick is dated by the refresh at the end of its event loop turn, not by the next tick', async () => {
+  // A clock whose time moves only when told, and whose timers run only when told: a busy turn.
+  let now = 0
+  const timers: Array<{ at: number; callback: () => void; cancelled: boolean }> = []
+  const clock: Clock = {
+    now: () => now,
+    setTimer: (ms, callback) => {
+      const timer = { at: now + ms, callback, cancelled: false }
+      timers.push(timer)
+      return { cancel: () => void (timer.cancelled = true) }
+    },
+    sleep: () => Promise.reject(new Error('not used')),
+  }
+  const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+  /** Runs the timers due by `time`, each in a turn of its own, as the event loop would. */
+  const advanceTo = async (time: number): Promise<void> => {
+    for (;;) {
+      const due = timers.filter((timer) => !timer.cancelled && timer.at <= time).sort((a, b) => a.at - b.at)[0]
+      if (due === undefined) break
+      timers.splice(timers.indexOf(due), 1)
+      now = due.at
+      due.callback()
+      await immediate()
+    }
+    now = time
+  }
+  const watchdog = new Watchdog(clock)
+  const hangs: number[] = []
+  const w = watched(100, hangs, clock) // ticks every 1 ms
+  w.state = WORKING
+  w.lastBeat = watchdog.cell.now
+  watchdog.watch(w)
+  // The tick at 1 ms runs; later in the same turn (at 1.3 ms) the ward beats, stamped 1.
+  const tick = timers.find((timer) => timer.at === 1)!
+  timers.splice(timers.indexOf(tick), 1)
+  now = 1
+  tick.callback()
+  now = 1.3
+  w.lastBeat = watchdog.cell.now
+  assert.equal(w.lastBeat, 1)
+  await immediate() // the turn ends: the refresh dates everything stamped 1 before 1.3
+  await advanceTo(200)
+  assert.deepEqual(hangs, [101.3], 'dated by the refresh at 1.3, not by the next tick at 2')
+})
+
 test('coarse mode: a stamp older than the finest tick log still expires soon, not postponed', async () => {
   const manual = new ManualClock()
   const clock = coarse(manual)

@@ -60,8 +60,12 @@ const FINAL = 1
  *
  * Coarse mode (any other clock): beats copy a time field that a tick
  * refreshes every `timeout / 100` ms (at least 1 ms) while anything is
- * watched. A beat stamped with tick k happened before tick k+1, so the
- * deadline is taken from tick k+1: never early, late by at most one tick.
+ * watched, and again in the check phase of the event loop turn the tick ran
+ * in (one `setImmediate` per tick): the callbacks that ran after the tick in
+ * that turn are dated by the end of the turn, not by the next tick, which a
+ * busy loop delays as much as any timer. A beat stamped with refresh k
+ * happened before refresh k+1, so the deadline is taken from refresh k+1:
+ * never early, and late by about one timer's lateness, not two.
  * @internal
  */
 export class Watchdog {
@@ -81,6 +85,17 @@ export class Watchdog {
   readonly #ticks: TickLog
   readonly #timeoutCounts = new Map<number, number>()
   #tickMs = Infinity
+  /** Coarse mode: a refresh is scheduled for the check phase of this turn. */
+  #refreshing = false
+  readonly #refresh = (): void => {
+    this.#refreshing = false
+    if (this.#heap.size === 0) return
+    // Only a time that moved is a tick: the log's reach is counted in ticks.
+    const now = this.clock.now()
+    if (now <= this.cell.now) return
+    this.cell.now = now
+    this.#ticks.record(now)
+  }
 
   /** `ring` (tick times kept per level in coarse mode) is for tests. */
   constructor(clock: Clock, ring = TICK_RING) {
@@ -203,6 +218,10 @@ export class Watchdog {
     } else {
       this.#recordTick()
       now = this.cell.now
+      if (!this.#refreshing) {
+        this.#refreshing = true
+        setImmediate(this.#refresh)
+      }
     }
     const heap = this.#heap
     while (heap.size > 0 && heap.topKey <= now) {
