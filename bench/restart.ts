@@ -118,6 +118,34 @@ function abortControllerCost(): number {
   return median(samples)
 }
 
+/**
+ * Nanoseconds for what a restart that reads its signal cannot avoid: the ward's own throw caught,
+ * then an AbortController created, its signal read and aborted. (The goal divides by the
+ * AbortController alone; this says how much of the restart is the throw.)
+ */
+function throwAndAbortCost(): number {
+  const count = 200_000
+  const samples: number[] = []
+  const thrower = (i: number): number => {
+    if (i < 0) return i
+    throw failure
+  }
+  for (let r = 0; r < repetitions; r++) {
+    const start = performance.now()
+    for (let i = 0; i < count; i++) {
+      try {
+        thrower(i)
+      } catch {
+        const controller = new AbortController()
+        void controller.signal
+        controller.abort(failure)
+      }
+    }
+    samples.push(((performance.now() - start) * 1e6) / count)
+  }
+  return median(samples)
+}
+
 export async function measure(): Promise<Figures> {
   const restarts = quick ? 200_000 : 1_000_000
   return {
@@ -126,6 +154,7 @@ export async function measure(): Promise<Figures> {
     restarts_async_per_s: { value: await restartRate(restarts, false, 'async'), unit: 'restarts/s' },
     restarts_signal_per_s: { value: await restartRate(restarts / 4, true), unit: 'restarts/s' },
     'baseline.abort_controller.ns': { value: abortControllerCost(), unit: 'ns' },
+    'baseline.throw_abort_controller.ns': { value: throwAndAbortCost(), unit: 'ns (a thrown error caught, then an AbortController made, read, aborted)' },
     'heap_growth_1m_restarts.bytes': { value: await heapGrowth(1_000_000), unit: 'bytes' },
     'peer.p_retry.attempts_per_s': { value: await pRetryRate(quick ? 50_000 : 200_000), unit: 'attempts/s' },
     'peer.effect_retry.attempts_per_s': { value: await effectRate(quick ? 50_000 : 200_000), unit: 'attempts/s' },
