@@ -6,7 +6,8 @@ import { createInterface } from 'node:readline'
 import { Redis } from 'ioredis'
 import { cluster, type ClusterNode } from '../src/cluster/index.js'
 import { steward } from '../src/steward/steward.js'
-import { RedisServer, until } from '../src/testing/redis-server.js'
+import { RedisServer } from '../src/testing/redis-server.js'
+import { waitFor } from '../src/testing/wait.js'
 import { RedisStore } from '../src/cluster/redis-store.js'
 import { percentile, type Figures } from './figure.js'
 
@@ -36,7 +37,7 @@ async function opsPerNode(server: RedisServer, wards: number): Promise<{ calls: 
   try {
     await one.ready
     await one.add(Array.from({ length: wards }, (_, i) => `w${i}`))
-    await until(() => one.status().wards.length === wards, 120_000, `${wards} wards claimed`)
+    await waitFor(`${wards} wards claimed`, () => one.status().wards.length === wards, 120_000, 50)
     await sleep(LEASE_TTL)
     const window = quick ? 3_000 : 6_000
     const calls0 = one.metrics()['cluster.redis_calls_total']!
@@ -63,15 +64,15 @@ async function claimsWhenJoining(server: RedisServer, wards: number): Promise<{ 
   try {
     await first.ready
     await first.add(Array.from({ length: wards }, (_, i) => `w${i}`))
-    await until(() => first.status().wards.length === wards, 120_000, 'the first node to hold every ward')
+    await waitFor('the first node to hold every ward', () => first.status().wards.length === wards, 120_000, 50)
     const joinedAt = performance.now()
     second = node(server, namespace, 'second')
     await second.ready
-    await until(() => {
+    await waitFor('the moved wards to run on the second node', () => {
       const status = second!.status()
       const expected = status.members.find((member) => member.node === 'second')?.assigned
       return expected !== undefined && expected > 0 && status.wards.length === expected && first.status().wards.length === wards - expected
-    }, 120_000, 'the moved wards to run on the second node')
+    }, 120_000, 50)
     const ms = performance.now() - joinedAt
     const moved = second.status().wards.length
     return { perSecond: (moved * 1_000) / ms, moved, ms }
@@ -106,14 +107,14 @@ async function failover(server: RedisServer, trial: number, wards: number): Prom
     const ids = Array.from({ length: wards }, (_, i) => `w${i}`)
     await store.addWards(ids)
     const owners = async (): Promise<Array<[string | null, string | null]>> => Promise.all(ids.map((id) => admin.hmget(store.keys.ward(id), 'node', 'token') as Promise<[string | null, string | null]>))
-    await until(async () => (await owners()).every(([owner]) => owner !== null && owner !== ''), 60_000, 'every ward owned')
+    await waitFor('every ward owned', async () => (await owners()).every(([owner]) => owner !== null && owner !== ''), 60_000, 50)
     await sleep(LEASE_TTL)
     const before = await owners()
     const victims = ids.filter((_, i) => before[i]![0] === 'c')
     const killedAt = performance.now()
     processes[2]!.child.kill('SIGKILL')
     const back = new Map<string, number>()
-    await until(async () => {
+    await waitFor("the victim's wards running again", async () => {
       const lasts = await Promise.all(victims.map((id) => admin.lindex(store.keys.user(id, 'log'), -1)))
       const now = performance.now()
       victims.forEach((id, i) => {
@@ -121,7 +122,7 @@ async function failover(server: RedisServer, trial: number, wards: number): Prom
         if (!back.has(id) && token > Number(before[ids.indexOf(id)]![1])) back.set(id, now - killedAt)
       })
       return back.size === victims.length
-    }, 30_000, "the victim's wards running again")
+    }, 30_000, 50)
     return [...back.values()]
   } finally {
     for (const p of processes) {

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { Cluster, Redis } from 'ioredis'
-import { RedisServer, startRedisCluster, until } from '../src/testing/redis-server.js'
+import { RedisServer, startRedisCluster } from '../src/testing/redis-server.js'
+import { waitFor } from '../src/testing/wait.js'
 import { RedisStore } from '../src/cluster/redis-store.js'
 import { assign } from '../src/cluster/assign.js'
 
@@ -144,7 +145,7 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
     let settled: Array<{ node: string; token: number }> = []
     let last = ''
     try {
-      await until(async () => {
+      await waitFor(what, async () => {
         const first = await owners()
         last = `${wardIds.filter((ward, i) => first[i]!.node !== expected.get(ward)).length} wards away from their rendezvous owner`
         if (!wardIds.every((ward, i) => first[i]!.node === expected.get(ward))) return false
@@ -158,7 +159,7 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
         if (notStarted.length > 0) return false
         settled = second
         return true
-      }, 40_000, what)
+      }, 40_000, 50)
     } catch (error) {
       throw new Error(`${(error as Error).message} (last: ${last})`)
     }
@@ -166,10 +167,10 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
   }
   try {
     for (const name of ['a', 'b', 'c']) nodes.set(name, startNode(name, ports, namespace))
-    await until(() => [...nodes.values()].every((node) => node.events.some((e) => e.type === 'ready')), 30_000, 'three nodes ready')
+    await waitFor('three nodes ready', () => [...nodes.values()].every((node) => node.events.some((e) => e.type === 'ready')), 30_000, 50)
     await store.addWards(wardIds)
-    await until(async () => (await owners()).every((o) => o.node !== ''), 30_000, 'every ward owned')
-    await until(async () => [...(await logs()).values()].every((list) => list.length >= 2), 30_000, 'every ward running')
+    await waitFor('every ward owned', async () => (await owners()).every((o) => o.node !== ''), 30_000, 50)
+    await waitFor('every ward running', async () => [...(await logs()).values()].every((list) => list.length >= 2), 30_000, 50)
 
     // kill -9 one node: its wards resume on the others within leaseTtl + a beat + restart time.
     const before = await owners()
@@ -181,14 +182,14 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
     nodes.get('c')!.child.kill('SIGKILL')
     await nodes.get('c')!.exited
     nodes.delete('c')
-    await until(async () => {
+    await waitFor("c's wards running elsewhere", async () => {
       const entries = await logs()
       return victims.every((ward) => {
         const i = wardIds.indexOf(ward)
         const list = entries.get(ward)!
         return list.some((e) => e.kind === 'p' && e.token > before[i]!.token)
       })
-    }, 20_000, "c's wards running elsewhere")
+    }, 20_000, 50)
     const failover = Date.now() - killedAt
     console.log(`# ${kind}: kill -9 of a node holding ${victims.length} wards → every one running again after ${failover} ms (leaseTtl ${LEASE_TTL} ms, beat ${BEAT} ms)`)
     assert.ok(failover < LEASE_TTL + BEAT + 4_000, `failover took ${failover} ms`)
@@ -204,14 +205,14 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
     // Past its lease every ward of the stopped node is claimed by another (which takes at least
     // leaseTtl: a claim needs the owner's lease gone), however slow the machine.
     await sleep(LEASE_TTL)
-    await until(async () => (await owners()).every((o) => o.node !== 'b'), 30_000, 'every ward of the stopped node claimed by another')
+    await waitFor('every ward of the stopped node claimed by another', async () => (await owners()).every((o) => o.node !== 'b'), 30_000, 50)
     const wokenAt = Date.now()
     b.child.kill('SIGCONT')
     // The node gives up the lease it held when it was stopped: its overdue local-deadline timer
     // fires (or a renew is refused) and it reports the lease lost before it joins again. Under
     // starvation it may have held no lease at the stop (lost just before, or its join's reply came
     // too late): then it simply joins. Wait for either, then check the epoch it held was given up.
-    await until(() => b.events.some((e) => Number(e.at) >= wokenAt && (e.type === 'lease-lost' || e.type === 'joined')), 20_000, 'the woken node to give up its lease or join again')
+    await waitFor('the woken node to give up its lease or join again', () => b.events.some((e) => Number(e.at) >= wokenAt && (e.type === 'lease-lost' || e.type === 'joined')), 20_000, 50)
     const membership = b.events.filter((e) => e.type === 'lease-lost' || e.type === 'joined')
     const heldAtStop = membership.filter((e) => Number(e.at) < stoppedAt).at(-1)
     if (heldAtStop?.type === 'joined') {
@@ -219,7 +220,7 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
       assert.ok(lost !== undefined, `the woken node reported its epoch ${String(heldAtStop.epoch)} lost: ${JSON.stringify(membership.slice(-4))}`)
     } else console.log(`# ${kind}: the node held no lease when it was stopped (${JSON.stringify(heldAtStop)})`)
     assert.ok(bWards > 0)
-    await until(async () => (await owners()).some((o) => o.node === 'b'), 20_000, 'the woken node to rejoin and claim its wards again')
+    await waitFor('the woken node to rejoin and claim its wards again', async () => (await owners()).some((o) => o.node === 'b'), 20_000, 50)
     await checkResumes(beforeStop, 'after SIGSTOP')
     // It stopped its wards at its local deadline: it issued no write after waking under a token it
     // held before the stop. A write already on its way when it was stopped reaches Redis after the
@@ -237,31 +238,31 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
       await single.kill()
       await sleep(500)
       await single.launch()
-      await until(async () => {
+      await waitFor('every ward to make progress after the Redis restart', async () => {
         const entries = await logs()
         return wardIds.every((ward) => entries.get(ward)!.length > progressBefore.get(ward)!.length + 1)
-      }, 30_000, 'every ward to make progress after the Redis restart')
+      }, 30_000, 50)
     } else {
       const progressBefore = await logs()
       const server = multi!.servers[1]!
       await server.kill()
       await sleep(500)
       await server.launch()
-      await until(async () => {
+      await waitFor('every ward to make progress after a Redis master restart', async () => {
         try {
           const entries = await logs()
           return wardIds.every((ward) => entries.get(ward)!.length > progressBefore.get(ward)!.length + 1)
         } catch {
           return false
         }
-      }, 40_000, 'every ward to make progress after a Redis master restart')
+      }, 40_000, 50)
     }
 
     // A fourth node joins: only the wards that move to it restart. Counted from a stable cluster
     // (see `stable`) to the next stable one. That count is about efficiency, and a lease lost to
     // starvation meanwhile restarts wards that do not move: a ward's extra restart is excused only
     // when a node that held it (before or after) reported a lease lost meanwhile.
-    await until(async () => (await owners()).every((o) => o.node !== ''), 20_000, 'every ward owned again')
+    await waitFor('every ward owned again', async () => (await owners()).every((o) => o.node !== ''), 20_000, 50)
     const names = [...nodes.keys()]
     const settled = await stable(names, 'the cluster stable before the fourth node joins')
     const startsBefore = startsOf(await logs())

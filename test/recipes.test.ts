@@ -12,7 +12,7 @@ import { lineReader } from '../src/isolation/lines.js'
 import { dead, descendants } from '../src/testing/cli.js'
 import { cleanup, noneLeft } from '../src/testing/process-tree.js'
 import { waitFor } from '../src/testing/wait.js'
-import { RedisServer, until as eventually } from '../src/testing/redis-server.js'
+import { RedisServer } from '../src/testing/redis-server.js'
 
 const run = promisify(execFile)
 
@@ -79,7 +79,7 @@ test('recipe 1: a hung incarnation’s ioredis connection is closed on abort; af
     'attempt 2: connected; clients: 1',
     'outcome: completed after 1 restart(s)',
   ])
-  await eventually(async () => (await clientCount()) === 0, 10_000, "the example's connections to close as it exited")
+  await waitFor("the example's connections to close as it exited", async () => (await clientCount()) === 0, 10_000, 50)
 })
 
 test('recipe 2: BLMOVE on a connection closed on abort loses no message pushed around stops', async () => {
@@ -108,7 +108,7 @@ test('recipe 8: a Redis Streams consumer handles the entry it crashed on (pendin
     'attempt 2: handled entry 5',
     'outcome: completed after 1 restart(s); pending: 0',
   ])
-  await eventually(async () => (await clientCount()) === 0, 10_000, "the example's connections to close as it exited")
+  await waitFor("the example's connections to close as it exited", async () => (await clientCount()) === 0, 10_000, 50)
 })
 
 test('recipe 3: the HTTP face under /ops/ of an existing server answers, dashboard files included', async () => {

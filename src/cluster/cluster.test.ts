@@ -7,7 +7,8 @@ import { cluster, ClusterOptionError, ClusterStartError, StaleLeaseError, type C
 import { steward } from '../steward/steward.js'
 import { walk } from '../steward/walk.js'
 import { freePort } from '../testing/net.js'
-import { RedisServer, until } from '../testing/redis-server.js'
+import { RedisServer } from '../testing/redis-server.js'
+import { waitFor } from '../testing/wait.js'
 import { checkLeaks } from '../testing/leaks.js'
 import { RedisStore } from './redis-store.js'
 
@@ -80,7 +81,7 @@ test("stop() resolves once the node's own Redis connection is closed, not while 
   const server = await RedisServer.start()
   try {
     // An earlier test's connection may still be closing: start from none.
-    await until(() => activeSocketsAndTimers().sockets === 0 && activeSocketsAndTimers().timers === 0, 10_000, 'no socket or timer left from before')
+    await waitFor('no socket or timer left from before', () => activeSocketsAndTimers().sockets === 0 && activeSocketsAndTimers().timers === 0, 10_000, 50)
     const node = cluster({ redis: server.url, namespace: 'closing', ward: noWard })
     await node.ready
     await node.stop()
@@ -140,8 +141,8 @@ test('three nodes share 30 wards; a node that stops hands its wards over with th
       for (const name of ['a', 'b', 'c']) nodes.push(make(name))
       await Promise.all(nodes.map((node) => node.ready))
       await nodes[0]!.add(Array.from({ length: 30 }, (_, i) => `w${i}`))
-      await until(() => starts.size === 30, 10_000, 'every ward to start')
-      await until(() => nodes.every((node) => node.status().wards.length > 0), 10_000, 'every node to run wards')
+      await waitFor('every ward to start', () => starts.size === 30, 10_000, 50)
+      await waitFor('every node to run wards', () => nodes.every((node) => node.status().wards.length > 0), 10_000, 50)
       const held = nodes.map((node) => node.status().wards.length)
       assert.equal(held.reduce((a, b) => a + b, 0), 30, `held ${held.join(', ')}`)
       // Let progress build up and be checkpointed.
@@ -150,7 +151,7 @@ test('three nodes share 30 wards; a node that stops hands its wards over with th
       await nodes[0]!.stop()
       const handedOver = events.filter((event) => event.type === 'handed-over')
       assert.deepEqual(handedOver.map((event) => event.ward).sort(), [...moving].sort(), 'a stop hands over every ward it held')
-      await until(() => moving.every((ward) => starts.get(ward)!.length >= 2), 5_000, 'the moved wards to start elsewhere')
+      await waitFor('the moved wards to start elsewhere', () => moving.every((ward) => starts.get(ward)!.length >= 2), 5_000, 50)
       for (const event of handedOver) {
         if (event.type !== 'handed-over') continue
         const next = starts.get(event.ward)!.at(-1)!
@@ -177,7 +178,7 @@ test('three nodes share 30 wards; a node that stops hands its wards over with th
       const stayed = [...starts.keys()].filter((id) => !moving.includes(id))
       for (const id of stayed) assert.equal(starts.get(id)!.length, 1, `${id} did not move and was started once`)
       // The poison input of w7 was dead-lettered to its stream.
-      await until(async () => (await admin.xlen('{shared:w7}:dead')) === 1, 10_000, "w7's dead letter")
+      await waitFor("w7's dead letter", async () => (await admin.xlen('{shared:w7}:dead')) === 1, 10_000, 50)
       const [entry] = (await admin.xrange('{shared:w7}:dead', '-', '+')) as Array<[string, string[]]>
       const fields = entry![1]
       assert.equal(fields[fields.indexOf('input') + 1], '5')

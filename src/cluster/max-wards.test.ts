@@ -4,7 +4,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { cluster, type ClusterNode } from './cluster.js'
 import { steward } from '../steward/steward.js'
-import { RedisServer, until } from '../testing/redis-server.js'
+import { RedisServer } from '../testing/redis-server.js'
+import { waitFor } from '../testing/wait.js'
 
 const idle = steward(async (ctx) => {
   await ctx.idle(
@@ -31,12 +32,12 @@ test('maxWardsPerNode: 10 wards, nodes of room 5: the first holds 5; with a seco
     const first = make('first', 0)
     await first.ready
     await first.add(Array.from({ length: 10 }, (_, i) => `w${i}`))
-    await until(() => first.status().wards.length === 5, 10_000, 'the first node to fill its room')
+    await waitFor('the first node to fill its room', () => first.status().wards.length === 5, 10_000, 50)
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     assert.equal(first.status().wards.length, 5, 'still 5 a second later')
     const second = make('second', 1)
     await second.ready
-    await until(() => first.status().wards.length + second.status().wards.length === 10, 10_000, 'all 10 wards held')
+    await waitFor('all 10 wards held', () => first.status().wards.length + second.status().wards.length === 10, 10_000, 50)
     assert.ok(most[0]! <= 5 && most[1]! <= 5, `at most 5 each (${most.join(', ')})`)
     assert.deepEqual([first.status().wards.length, second.status().wards.length], [5, 5])
   } finally {

@@ -7,7 +7,8 @@ import { cluster, type ClusterNode } from './cluster.js'
 import { steward } from '../steward/steward.js'
 import { walk } from '../steward/walk.js'
 import { fixed } from '../policy/backoff.js'
-import { RedisServer, until } from '../testing/redis-server.js'
+import { RedisServer } from '../testing/redis-server.js'
+import { waitFor } from '../testing/wait.js'
 
 test('failuresHere travels: two failures on the first node, the third on the next one dead-letters the input', { timeout: 30_000 }, async () => {
   const server = await RedisServer.start()
@@ -35,15 +36,15 @@ test('failuresHere travels: two failures on the first node, the third on the nex
   try {
     await first.ready
     await first.add(['p'])
-    await until(() => seen.length === 2, 10_000, 'two failures on the first node')
+    await waitFor('two failures on the first node', () => seen.length === 2, 10_000, 50)
     assert.deepEqual(seen.map((s) => s.failuresHere), [0, 1])
     // Let the count be checkpointed, then hand over before the third attempt.
-    await until(async () => (await admin.hget('{poison:p}', 'failures')) === '2', 5_000, 'the failures checkpointed (the next attempt is 1.5 s away)')
+    await waitFor('the failures checkpointed (the next attempt is 1.5 s away)', async () => (await admin.hget('{poison:p}', 'failures')) === '2', 5_000, 50)
     await first.stop()
     assert.equal(seen.length, 2)
     second = make('second')
     await second.ready
-    await until(async () => (await admin.xlen('{poison:p}:dead')) === 1, 10_000, 'the dead letter')
+    await waitFor('the dead letter', async () => (await admin.xlen('{poison:p}:dead')) === 1, 10_000, 50)
     assert.deepEqual(seen[2], { node: 'second', failuresHere: 2, poisoned: false }, JSON.stringify(seen))
     assert.equal(seen.length, 3, 'the third failure, on the second node, made it poison: dead-lettered, not retried')
   } finally {

@@ -4,7 +4,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Redis } from 'ioredis'
 import { cluster, type ClusterEvent } from './cluster.js'
-import { RedisServer, until } from '../testing/redis-server.js'
+import { RedisServer } from '../testing/redis-server.js'
+import { waitFor } from '../testing/wait.js'
 
 test('a ward whose factory throws keeps its checkpoint; the error is an event', { timeout: 30_000 }, async () => {
   const server = await RedisServer.start()
@@ -25,7 +26,7 @@ test('a ward whose factory throws keeps its checkpoint; the error is an event', 
     await admin.hset('{broken:bad}', 'node', '', 'epoch', '', 'token', '3', 'progress', '7', 'failures', '1')
     await node.ready
     await node.add(['bad'])
-    await until(() => events.some((event) => event.type === 'ward-error'), 10_000, 'the ward error')
+    await waitFor('the ward error', () => events.some((event) => event.type === 'ward-error'), 10_000, 50)
     const error = events.find((event) => event.type === 'ward-error')
     assert.match(error?.type === 'ward-error' ? error.message : '', /cannot build bad/)
     await new Promise((resolve) => setTimeout(resolve, 800)) // several beats and checkpoint intervals

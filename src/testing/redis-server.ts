@@ -7,17 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'node:net'
 import { freePort } from './net.js'
+import { waitFor } from './wait.js'
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Polls `check` every 50 ms until it holds, for at most `ms`. */
-export async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -88,7 +79,7 @@ export class RedisServer {
   async launch(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', ...this.extra]
     this.process = spawn('redis-server', args, { stdio: 'ignore' })
-    await until(() => answers(this.port), 10_000, `redis-server on port ${this.port}`)
+    await waitFor(`redis-server on port ${this.port}`, () => answers(this.port), 10_000, 50)
   }
 
   /** Stops the server and waits for its exit. */
@@ -117,10 +108,10 @@ export async function startRedisCluster(): Promise<{ servers: RedisServer[]; sto
   }
   const created = spawnSync('redis-cli', ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' })
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`)
-  await until(() => {
+  await waitFor('the Redis Cluster to be ok', () => {
     const info = spawnSync('redis-cli', ['-p', String(servers[0]!.port), 'cluster', 'info'], { encoding: 'utf8' })
     return info.stdout.includes('cluster_state:ok')
-  }, 20_000, 'the Redis Cluster to be ok')
+  }, 20_000, 50)
   return {
     servers,
     async stop() {
