@@ -87,12 +87,12 @@ test('readEnvFile reads a file and names it as shown', (t) => {
   assert.throws(() => readEnvFile(join(folder, 'missing')), { code: 'ENOENT' })
 })
 
-test("the README's example env file reads as the README says", () => {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+test("the CLI guide's example env file reads as the guide says", () => {
+  const readme = readFileSync(new URL('../../docs/guides/cli.md', import.meta.url), 'utf8')
   const section = readme.slice(readme.indexOf('The\nformat, read by steward itself'))
   const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1]
-  assert.ok(block !== undefined, "the README's env file example")
-  assert.deepEqual(parseEnvFile(block, 'README.md'), {
+  assert.ok(block !== undefined, "the CLI guide's env file example")
+  assert.deepEqual(parseEnvFile(block, 'docs/guides/cli.md'), {
     PORT: '8080',
     NODE_ENV: 'production',
     GREETING: 'single quotes are literal: $HOME \\n',
