@@ -1,10 +1,15 @@
-// Type-checks every `@example` in the doc comments of the published sources (part of
-// `npm run typecheck`), so an example in the API reference cannot rot. Each example becomes a
+// Type-checks every `@example` in the doc comments of the published sources, and every ```ts
+// block of the README and the guides (part of `npm run typecheck`), so an example in the API
+// reference or the docs cannot rot. A block that imports from the package ('steward',
+// 'steward/cluster', …) is checked as it is, its imports pointed at the sources; any other block
+// (a fragment) gets the prelude below. recipes.md is left out: its blocks are excerpts of
+// examples/ files, which are compiled and run, and test/recipes.test.ts checks each excerpt is
+// still in its file. Each example becomes a
 // module under .cache/doc-examples/ that imports every name the package exports (from the
 // sources of its package.json exports) and the stand-ins below (the `urls`, `work`, `ward` an
 // example may use without defining), then the TypeScript compiler
 // checks them all with the project's options. Exit 1 and the compiler's messages on an error.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
@@ -23,6 +28,25 @@ declare function fetchPage(url: string, signal: AbortSignal): Promise<string>
 declare function work(step: number, signal: AbortSignal): Promise<number>
 /** Some ward of the user's. */
 declare const ward: import('../../src/index.js').Ward<unknown>
+// The README's and the guides' fragments use these (the user's own data, services and wards).
+declare const files: readonly string[]
+declare function parse(file: string | undefined, signal?: AbortSignal): Promise<{ readonly rows: number }>
+declare const log: { warn(...args: unknown[]): void; info(...args: unknown[]): void }
+declare function index(page: string): void
+declare const queue: { readonly offset: number }
+declare function handleNext(queue: { readonly offset: number }, signal: AbortSignal): Promise<void>
+declare const subscription: { next(options: { signal: AbortSignal }): Promise<unknown> }
+declare function handle(message: unknown): Promise<void>
+declare const jobs: readonly number[]
+declare function crunch(job: number | undefined): number
+declare function save(result: unknown): void
+declare const connect: import('../../src/index.js').Ward<unknown>
+declare const read: import('../../src/index.js').Ward<unknown>
+declare const write: import('../../src/index.js').Ward<unknown>
+declare const signal: AbortSignal
+declare const tree: import('../../src/index.js').Supervisor
+declare function source(id: string): readonly string[]
+declare function poll(input: string, ctx: import('../../src/index.js').WardContext): Promise<unknown>
 `
 
 /** The source of each export of package.json (`./dist/x.js` → `src/x.ts`). */
@@ -73,6 +97,27 @@ for (const file of sources.getSourceFiles()) {
   visit(file)
 }
 if (examples.length === 0) throw new Error('doc-examples: no @example found; is the extraction broken?')
+const docExamples = examples.length
+
+// The ```ts blocks of the README and the guides.
+const guideDir = join(root, 'docs', 'guides')
+const markdown = ['README.md', ...readdirSync(guideDir).filter((name) => name.endsWith('.md') && name !== 'recipes.md').map((name) => join('docs', 'guides', name))]
+/** `steward` and `steward/x` → the source of that export, relative to the generated file. */
+const subpaths = new Map(
+  Object.entries(pkg.exports)
+    .filter(([subpath]) => subpath !== './package.json')
+    .map(([subpath, target]) => [subpath === '.' ? pkg.name : `${pkg.name}/${subpath.slice(2)}`, join(root, (typeof target === 'string' ? target : (target.import ?? target.default)).replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'))]),
+)
+const ownImports = []
+for (const path of markdown) {
+  const text = readFileSync(join(root, path), 'utf8')
+  for (const match of text.matchAll(/^```ts\n([\s\S]*?)^```/gm)) {
+    const line = text.slice(0, match.index).split('\n').length + 1
+    const code = match[1]
+    if (/^import .* from '[^.]/m.test(code)) ownImports.push({ where: `${path}:${line}`, code })
+    else examples.push({ where: `${path}:${line}`, code })
+  }
+}
 
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
@@ -89,7 +134,16 @@ examples.forEach(({ where, code }, index) => {
   writeFileSync(file, `${prelude.replace(/\n/g, '; ')} // from ${where}\n${code}\nexport {}\n`)
   files.push(file)
 })
+ownImports.forEach(({ where, code }, index) => {
+  const file = join(out, `doc-${index + 1}.ts`)
+  const pointed = code.replace(/from '([^'.][^']*)'/g, (whole, specifier) => {
+    const source = subpaths.get(specifier)
+    return source === undefined ? whole : `from '${relative(out, source).replace(/\.ts$/, '.js')}'`
+  })
+  writeFileSync(file, `// from ${where}\n${pointed}\nexport {}\n`)
+  files.push(file)
+})
 const program = ts.createProgram(files, { ...options, noUnusedLocals: false })
 const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => !d.file || d.file.fileName.startsWith(out))
 if (diagnostics.length > 0) fail(diagnostics)
-console.log(`doc-examples: ${examples.length} @example blocks type-check (${examples.map((e) => e.where).join(', ')})`)
+console.log(`doc-examples: ${docExamples} @example blocks and ${examples.length - docExamples + ownImports.length} blocks of the README and guides type-check`)
