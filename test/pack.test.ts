@@ -78,7 +78,11 @@ test('the packed tarball installs into a new project and works from TypeScript (
     for (const expected of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/isolation/child.js', 'dist/isolation/thread-runner.js', 'dist/cli/bin.js', 'ops/prometheus/steward-rules.yml', 'ops/grafana/steward.json']) {
       assert.ok(files.includes(expected), `the tarball has ${expected}`)
     }
-    const unwanted = files.filter((path) => /^(src|test|scripts|bench|examples|\.ci|\.cache|docs)\//.test(path) || /\.test\.|^dist\/testing\//.test(path))
+    // The README's links into the guides resolve in node_modules/steward too.
+    const linked = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/\]\((docs\/[^)#]+)/g)].map((match) => match[1]!)
+    assert.ok(linked.length > 5, 'the README links its guides')
+    for (const path of linked) assert.ok(files.includes(path), `the tarball has ${path}, which the README links`)
+    const unwanted = files.filter((path) => /^(src|test|scripts|bench|examples|\.ci|\.cache|docs\/site)\//.test(path) || /\.test\.|^dist\/testing\//.test(path))
     assert.deepEqual(unwanted, [], 'nothing internal is packed')
 
     const project = join(dir, 'project')
