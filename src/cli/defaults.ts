@@ -1,7 +1,7 @@
 import { exponential, jittered, resetAfter, type Backoff } from '../policy/backoff.js'
 
 // The restart defaults `steward run` and `steward up` share: one place in code, one table in the
-// README ("Restart defaults"). They keep a service alive: a crash loop is slowed by a backoff that
+// CLI guide (docs/guides/cli.md, "Restart defaults of run and up"). They keep a service alive: a crash loop is slowed by a backoff that
 // grows to a cap, never abandoned, and a crash after a healthy run is restarted at once again.
 // The library's own defaults (`steward()`, `supervisor()`) are not these: a library user's options
 // keep their documented defaults.
