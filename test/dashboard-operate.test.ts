@@ -36,6 +36,7 @@ function getStatus(port: number): Promise<{ children: App[] }> {
       res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as { children: App[] }) : reject(new Error(`/status: ${res.statusCode} ${body}`))))
     })
     req.once('error', reject)
+    req.setTimeout(5_000, () => req.destroy(new Error('/status: no answer within 5 s')))
     req.end()
   })
 }
@@ -260,7 +261,7 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
     // Once the new incarnation started, the old process's pid is not shown as its.
     for (const s of seen.slice(began, settled)) assert.ok(s.state !== 'starting' || s.pid !== String(before.worker), `the old pid shown for the new start: ${JSON.stringify(seen)}`)
     // The timeline has its restart and its new start; the logs follow the new process.
-    await page.locator('#timeline li[data-type="restarting"][data-path="stack/worker"]').first().waitFor()
+    await page.locator('#timeline li[data-type="restarting"][data-path="stack/worker"]').first().waitFor({ timeout: 10_000 })
     assert.match((await page.locator('#timeline li[data-type="restarting"][data-path="stack/worker"]').first().textContent()) ?? '', /reason manual/)
     await page.locator('#timeline li[data-type="started"][data-path="stack/worker"]', { hasText: 'attempt 2' }).waitFor({ timeout: 10_000 })
     await lastLogEndsWith(page, ` worker ${afterRestart.worker}`)
@@ -274,7 +275,7 @@ test('the dashboard operates a steward up stack: figures per app, live logs, res
     await page.locator('#tree [data-path="stack/mailer"][data-state="stopped"]').waitFor({ timeout: 10_000 })
     assert.equal(await row(page, 'mailer').locator('.state').textContent(), 'stopped')
     await textIs(page, '#tree [data-path="stack/mailer"] > .row dd.pid', '–')
-    await page.locator('#timeline li[data-type="stopped"][data-path="stack/mailer"]').waitFor()
+    await page.locator('#timeline li[data-type="stopped"][data-path="stack/mailer"]').waitFor({ timeout: 10_000 })
     await page.screenshot({ path: new URL('dashboard-stopped.png', artifacts).pathname })
     // While its process left (300 ms after SIGTERM) the row said "stopping": not working, not restarting.
     const mailerSeen = await page.evaluate<{ state: string; pid: string; uptimeShown: boolean }[]>('window.seen.mailer')
