@@ -43,6 +43,8 @@ export default {
     'docs/guides/comparison.md',
   ],
   sortEntryPoints: false,
+  // The search box finds words of the guides too, not only their titles (TypeDoc's default).
+  searchInDocuments: true,
   highlightLanguages: ['bash', 'console', 'css', 'html', 'javascript', 'json', 'jsonc', 'json5', 'yaml', 'tsx', 'typescript', 'dockerfile', 'ini'],
   excludeInternal: true,
   excludePrivate: true,

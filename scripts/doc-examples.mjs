@@ -1,5 +1,6 @@
 // Type-checks every `@example` in the doc comments of the published sources, and every ```ts
-// block of the README and the guides (part of `npm run typecheck`), so an example in the API
+// block of the README and the guides (and each ```js block that imports the package, such as a
+// steward.config.js) (part of `npm run typecheck`), so an example in the API
 // reference or the docs cannot rot. A block that imports from the package ('steward',
 // 'steward/cluster', …) is checked as it is, its imports pointed at the sources; any other block
 // (a fragment) gets the prelude below. recipes.md is left out: its blocks are excerpts of
@@ -99,7 +100,7 @@ for (const file of sources.getSourceFiles()) {
 if (examples.length === 0) throw new Error('doc-examples: no @example found; is the extraction broken?')
 const docExamples = examples.length
 
-// The ```ts blocks of the README and the guides.
+// The ```ts blocks (and module ```js blocks) of the README and the guides.
 const guideDir = join(root, 'docs', 'guides')
 const markdown = ['README.md', ...readdirSync(guideDir).filter((name) => name.endsWith('.md') && name !== 'recipes.md').map((name) => join('docs', 'guides', name))]
 /** `steward` and `steward/x` → the source of that export, relative to the generated file. */
@@ -111,10 +112,14 @@ const subpaths = new Map(
 const ownImports = []
 for (const path of markdown) {
   const text = readFileSync(join(root, path), 'utf8')
-  for (const match of text.matchAll(/^```ts\n([\s\S]*?)^```/gm)) {
+  for (const match of text.matchAll(/^```(ts|js)\n([\s\S]*?)^```/gm)) {
     const line = text.slice(0, match.index).split('\n').length + 1
-    const code = match[1]
-    if (/^import .* from '[^.]/m.test(code)) ownImports.push({ where: `${path}:${line}`, code })
+    const [, language, code] = match
+    const importsPackage = /^import .* from '[^.]/m.test(code)
+    // A js block is checked when it is a whole module of the package's (a steward.config.js, whose
+    // defineConfig() types every key); a js fragment (one child's entry) is not.
+    if (language === 'js' && !importsPackage) continue
+    if (importsPackage) ownImports.push({ where: `${path}:${line}`, code })
     else examples.push({ where: `${path}:${line}`, code })
   }
 }

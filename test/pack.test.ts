@@ -82,7 +82,7 @@ test('the packed tarball installs into a new project and works from TypeScript (
     const linked = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/\]\((docs\/[^)#]+)/g)].map((match) => match[1]!)
     assert.ok(linked.length > 5, 'the README links its guides')
     for (const path of linked) assert.ok(files.includes(path), `the tarball has ${path}, which the README links`)
-    const unwanted = files.filter((path) => /^(src|test|scripts|bench|examples|\.ci|\.cache|docs\/site)\//.test(path) || /\.test\.|^dist\/testing\//.test(path))
+    const unwanted = files.filter((path) => /^(src|test|scripts|bench|examples|\.ci|\.cache|docs\/site)\//.test(path) || /\.test\.|^dist\/testing\/|^dist\/\.sources\.sha256$/.test(path))
     assert.deepEqual(unwanted, [], 'nothing internal is packed')
 
     const project = join(dir, 'project')
