@@ -30,7 +30,9 @@ export const cpuHang: Scenario = {
   async run(io) {
     const { clock, signal, write } = io
     const ward = threadWard(built('cpu-hang'), { stream: true, terminateAfter: 200 })
-    const run = steward(ward, { name: 'cruncher', timeout: 1_000 }).start({ clock, signal, onEvent: narrate(io) })
+    // A worker's first beat may take a while on a busy machine (it loads its module): a slow start
+    // is not the hang this demo shows, which comes after its third value.
+    const run = steward(ward, { name: 'cruncher', timeout: 1_000, startTimeout: 30_000 }).start({ clock, signal, onEvent: narrate(io) })
     for await (const value of run) write({ type: 'output', value })
     await run.done
   },
@@ -45,7 +47,8 @@ export const processHang: Scenario = {
     const { clock, signal } = io
     const onEvent = narrate(io)
     const ward = processWard(process.execPath, [fileURLToPath(built('hanging-child'))], { heartbeat: 'ipc', killAfter: 500 })
-    const run = steward(ward, { name: 'child', timeout: 1_000 }).start({
+    // As above: a Node child slow to start on a busy machine is not the hang shown.
+    const run = steward(ward, { name: 'child', timeout: 1_000, startTimeout: 30_000 }).start({
       clock,
       signal,
       onEvent: (event) => {
