@@ -4,7 +4,7 @@ import { assign, score } from './assign.js'
 import type { Member } from './store.js'
 
 const wards = Array.from({ length: 20_000 }, (_, i) => `ward-${i}`)
-const members = (n: number, from = 0): Member[] => Array.from({ length: n }, (_, i) => ({ node: `node-${from + i}` }) as Member)
+const members = (n: number, from = 0): Member[] => Array.from({ length: n }, (_, i) => ({ node: `node-${from + i}`, epoch: 0 }))
 
 /** The definition: the highest score(ward, node), ties to the lower node id. */
 function reference(ward: string, nodes: readonly string[]): string {
@@ -39,7 +39,7 @@ test('with a cap the answer is the same from any member order and no node exceed
 
 test('a leaving node gets nothing', () => {
   const nodes = members(5)
-  nodes[2] = { ...nodes[2]!, leaving: true } as Member
+  nodes[2] = { ...nodes[2]!, leaving: true }
   const a = assign(wards, nodes)
   assert.equal(a.size, wards.length)
   assert.ok(![...a.values()].includes('node-2'), 'a leaving node was given wards')
