@@ -9,6 +9,7 @@ import { steward } from '../src/steward/steward.js'
 import { RedisServer } from '../src/testing/redis-server.js'
 import { waitFor } from '../src/testing/wait.js'
 import { RedisStore } from '../src/cluster/redis-store.js'
+import { assign } from '../src/cluster/assign.js'
 import { percentile, type Figures } from './figure.js'
 
 const quick = process.argv.includes('--quick')
@@ -151,10 +152,20 @@ async function checkpointThroughput(server: RedisServer): Promise<number> {
   }
 }
 
+/** Milliseconds for one assignment of `wards` wards over `nodes` nodes (no Redis: the pure function). */
+function assignMs(wards: number, nodes: number): number {
+  const ids = Array.from({ length: wards }, (_, i) => `w${i}`)
+  const members = Array.from({ length: nodes }, (_, i) => ({ node: `n${i}`, epoch: 0 }))
+  const start = performance.now()
+  assign(ids, members)
+  return performance.now() - start
+}
+
 export async function measure(): Promise<Figures> {
   const server = await RedisServer.start()
   try {
     const figures: Figures = { 'cluster.lease_ttl_ms': { value: LEASE_TTL, unit: 'ms' } }
+    figures['cluster.assign_1m_100_ms'] = { value: Math.round(assignMs(quick ? 100_000 : 1_000_000, 100)), unit: `ms (${quick ? '100k' : '1M'} wards, 100 nodes)` }
     const times: number[] = []
     const lastOfTrial: number[] = []
     for (let trial = 0; trial < (quick ? 2 : 5); trial++) {

@@ -22,7 +22,17 @@ function mix(h: number): number {
 
 /** The rendezvous score of `node` for `ward`: both ids hashed and mixed (32 bits). */
 export function score(ward: string, node: string): number {
-  return mix(mix(fnv(ward)) ^ Math.imul(mix(fnv(node)), 0x9e3779b1))
+  return mix(wardKey(ward) ^ nodeKey(node))
+}
+
+/** A ward's half of the score: hashed once per ward, not once per (ward, node). */
+function wardKey(ward: string): number {
+  return mix(fnv(ward))
+}
+
+/** A node's half of the score: hashed once per assignment, not once per (ward, node). */
+function nodeKey(node: string): number {
+  return Math.imul(mix(fnv(node)), 0x9e3779b1)
 }
 
 /**
@@ -36,24 +46,28 @@ export function assign(wards: readonly string[], members: readonly Member[], cap
   const nodes = members.filter((member) => member.leaving !== true).map((member) => member.node)
   const owner = new Map<string, string>()
   if (nodes.length === 0) return owner
+  // Each node's half of the score is computed once here; per (ward, node) only one mix() remains.
+  const keys = nodes.map(nodeKey)
   if (cap === Infinity) {
     for (const ward of wards) {
-      let best = nodes[0]!
+      const w = wardKey(ward)
+      let best = 0
       let bestScore = -1
-      for (const node of nodes) {
-        const s = score(ward, node)
-        if (s > bestScore || (s === bestScore && node < best)) {
-          best = node
+      for (let i = 0; i < nodes.length; i++) {
+        const s = mix(w ^ keys[i]!)
+        if (s > bestScore || (s === bestScore && nodes[i]! < nodes[best]!)) {
+          best = i
           bestScore = s
         }
       }
-      owner.set(ward, best)
+      owner.set(ward, nodes[best]!)
     }
     return owner
   }
   const load = new Map<string, number>()
   for (const ward of [...wards].sort()) {
-    const ranked = nodes.map((node) => ({ node, s: score(ward, node) })).sort((a, b) => b.s - a.s || (a.node < b.node ? -1 : 1))
+    const w = wardKey(ward)
+    const ranked = nodes.map((node, i) => ({ node, s: mix(w ^ keys[i]!) })).sort((a, b) => b.s - a.s || (a.node < b.node ? -1 : 1))
     for (const { node } of ranked) {
       const n = load.get(node) ?? 0
       if (n < cap) {
