@@ -48,6 +48,7 @@ declare const signal: AbortSignal
 declare const tree: import('../../src/index.js').Supervisor
 declare function source(id: string): readonly string[]
 declare function poll(input: string, ctx: import('../../src/index.js').WardContext): Promise<unknown>
+declare function payments(id: string): ReadonlyArray<{ readonly id: string; readonly account: string; readonly cents: number }>
 `
 
 /** The source of each export of package.json (`./dist/x.js` → `src/x.ts`). */

@@ -30,6 +30,35 @@ export interface WardLease {
    * with a {@link StaleLeaseError} otherwise. Every key must come from `key()` (one hash slot).
    */
   fenced(script: string, keys?: readonly string[], args?: ReadonlyArray<string | number>): Promise<unknown>
+  /**
+   * Exactly-once effects in Redis: runs the Lua `script` (its own `KEYS` and `ARGV`) and moves this
+   * ward's checkpoint to `progress` in one atomic script, only while this lease is current (else a
+   * {@link StaleLeaseError}): both or neither. Pass the progress the input's output carries (for
+   * `walk`, `position + 1`). When `progress` is already the stored checkpoint, the effect was
+   * applied before (a retry after a lost reply, or a restart before the output was delivered):
+   * nothing runs, and the answer says `applied: false`. A progress must be distinct per input.
+   * From a ward's first commit on, the node's own checkpoints keep the progress the commits
+   * stored, so a failover resumes exactly after the last committed input. Redis does not roll a
+   * script back: a script that raises an error after writing leaves those writes (and the
+   * checkpoint unmoved). Every key must come from `key()`.
+   */
+  commit(script: string, keys: readonly string[], args: ReadonlyArray<string | number>, progress: unknown): Promise<CommitOutcome>
+  /**
+   * The key to deduplicate an effect outside Redis on: `namespace:ward:progress` (the progress as
+   * JSON), the same on every node and for every owner of the ward. Store it with the effect and
+   * skip an input whose key is there; where the other system can compare numbers, refuse a write
+   * whose {@link WardLease.token} is below the highest it has seen for the ward (fencing).
+   */
+  idempotencyKey(progress: unknown): string
+}
+
+/** What {@link WardLease.commit} answers: the script ran (with its reply), or the progress was committed before and nothing ran. */
+export type CommitOutcome = { readonly applied: true; readonly reply: unknown } | { readonly applied: false; readonly reply: undefined }
+
+/** A commit reached Redis after a later write of the same lease (a reordered request): it was not applied; a retry is safe. */
+export class CommitReorderedError extends Error {
+  override readonly name = 'CommitReorderedError'
+  readonly code = 'ERR_STEWARD_COMMIT_REORDERED'
 }
 
 /** Anything with a steward's `start()`: what `ward(id, lease)` returns (a `steward(...)`, a `supervisor(...)`). */
@@ -218,6 +247,18 @@ function resolve(options: ClusterOptions): Resolved {
   }
 }
 
+/** A progress as stored: its JSON text; `undefined` and what JSON cannot write are refused. */
+function progressText(progress: unknown, what: string): string {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(progress)
+  } catch (error) {
+    throw new TypeError(`${what}: progress must be JSON-serialisable: ${(error as Error).message}`)
+  }
+  if (text === undefined) throw new TypeError(`${what}: progress must be a JSON value (a position), got ${describe(progress)}`)
+  return text
+}
+
 function validIds(ids: readonly string[]): void {
   if (!Array.isArray(ids)) throw new TypeError(`add: ids must be an array of strings, got ${describe(ids)}`)
   const seen = new Set<string>()
@@ -267,7 +308,7 @@ export function cluster(options: ClusterOptions): ClusterNode {
   const store = new RedisStore(client, options.namespace)
   const listeners = new Set<(event: ClusterEvent) => void>()
   if (options.onEvent !== undefined) listeners.add(options.onEvent)
-  const counters = { claims: 0, handovers: 0, leasesLost: 0, staleWrites: 0, checkpoints: 0, deadLetters: 0 }
+  const counters = { claims: 0, handovers: 0, leasesLost: 0, staleWrites: 0, checkpoints: 0, deadLetters: 0, commits: 0 }
   const emit = (event: ClusterEvent): void => {
     if (event.type === 'claimed') counters.claims++
     else if (event.type === 'handed-over') counters.handovers++
@@ -301,6 +342,30 @@ export function cluster(options: ClusterOptions): ClusterNode {
         return core.tokenOf(ward) === lease.token
       },
       key: (suffix: string) => store.keys.user(ward, suffix),
+      idempotencyKey: (progress: unknown) => `${options.namespace}:${ward}:${progressText(progress, 'idempotencyKey')}`,
+      commit: async (script, keys, args, progress) => {
+        if (typeof script !== 'string' || script === '') throw new TypeError(`commit: script must be a non-empty string of Lua, got ${describe(script)}`)
+        if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) throw new TypeError(`commit: keys must be an array of strings (from lease.key()), got ${describe(keys)}`)
+        if (!Array.isArray(args) || !args.every((a) => typeof a === 'string' || typeof a === 'number')) throw new TypeError(`commit: args must be an array of strings and numbers, got ${describe(args)}`)
+        const text = progressText(progress, 'commit')
+        const seq = core.commitSeq(ward, lease.token)
+        if (seq === undefined) throw new StaleLeaseError(ward, lease.token)
+        try {
+          const result = await store.commit(ward, lease.token, seq, text, script, keys, args)
+          if (result.kind === 'applied') counters.commits++
+          core.commitStored(ward, lease.token, text)
+          return result.kind === 'applied' ? { applied: true, reply: result.reply } : { applied: false, reply: undefined }
+        } catch (error) {
+          if (error instanceof Error && error.message.includes('STEWARD_FENCED')) {
+            emit({ type: 'stale-write', ward, token: lease.token })
+            throw new StaleLeaseError(ward, lease.token, { cause: error })
+          }
+          if (error instanceof Error && error.message.includes('STEWARD_SUPERSEDED')) {
+            throw new CommitReorderedError(`steward cluster: ward '${ward}': the commit of progress ${text} reached Redis after a later write of token ${lease.token}; it was not applied (retry it)`, { cause: error })
+          }
+          throw error
+        }
+      },
       fenced: async (script, keys = [], args = []) => {
         if (core.tokenOf(ward) !== lease.token) throw new StaleLeaseError(ward, lease.token)
         try {
@@ -501,6 +566,7 @@ export function cluster(options: ClusterOptions): ClusterNode {
         'cluster.stale_writes_total': counters.staleWrites,
         'cluster.checkpoints_total': counters.checkpoints,
         'cluster.dead_letters_total': counters.deadLetters,
+        'cluster.commits_total': counters.commits,
         'cluster.redis_calls_total': store.calls,
       }
     },

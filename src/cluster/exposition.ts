@@ -12,6 +12,7 @@ const described: Record<string, { readonly help: string; readonly type: 'gauge' 
   'cluster.stale_writes_total': { help: 'Writes refused because their fencing token was no longer current.', type: 'counter' },
   'cluster.checkpoints_total': { help: 'Fenced checkpoints written.', type: 'counter' },
   'cluster.dead_letters_total': { help: 'Dead letters written to the namespace stream.', type: 'counter' },
+  'cluster.commits_total': { help: 'Commits applied: an effect and its checkpoint in one fenced script (lease.commit).', type: 'counter' },
   'cluster.redis_calls_total': { help: 'Redis calls this node made.', type: 'counter' },
 }
 

@@ -7,6 +7,7 @@ import { ManualClock } from '../time/manual-clock.js'
 import { sleepOn, type Clock } from '../time/clock.js'
 import { LOCAL_DEADLINE, NodeCore, type CoreEvent } from './node-core.js'
 import type { Checkpoint, LeaseStore } from './store.js'
+import { SimRedis } from '../testing/sim-redis.js'
 
 const LEASE_TTL = 1_000
 const BEAT = 300
@@ -81,4 +82,69 @@ test('node core: a deadline timer that fires before the deadline arms itself aga
   assert.deepEqual([...running], [], 'the ward was stopped at the deadline')
   await core.settled()
   assert.equal(manual.pendingTimers, 0, 'no timer left')
+})
+
+/** `redis` as the node core's store: each script one step, answered at once. */
+function simStore(redis: SimRedis): LeaseStore {
+  return {
+    join: (node, ttl) => Promise.resolve(redis.join(node, ttl)),
+    renew: (node, epoch, ttl, leaving) => Promise.resolve(redis.renew(node, epoch, ttl, leaving)),
+    alive: (member) => Promise.resolve(redis.alive(member)),
+    leave: (node, epoch) => Promise.resolve(redis.leave(node, epoch)),
+    wards: () => Promise.resolve(redis.wards()),
+    addWards: (ids) => Promise.resolve(redis.addWards(ids)),
+    claim: (ward, node, epoch, notAfter, ifOwner) => Promise.resolve(redis.claim(ward, node, epoch, notAfter, ifOwner)),
+    checkpoint: (ward, token, seq, checkpoint, kept) => Promise.resolve(redis.checkpoint(ward, token, seq, checkpoint, kept)),
+    release: (ward, token, seq, checkpoint, kept) => Promise.resolve(redis.release(ward, token, seq, checkpoint, kept)),
+  }
+}
+
+test("node core: once a ward commits its own progress, the node's checkpoints and release keep it, though the run's progress lags behind the commit", async () => {
+  const clock = new ManualClock(0)
+  const redis = new SimRedis(() => clock.now())
+  redis.addWards(['w0'])
+  // The run's committed progress as the runner reports it: behind the commit until the output is delivered.
+  let run: Checkpoint = { progress: '2', failures: 0 }
+  const core = new NodeCore({
+    node: 'a',
+    store: simStore(redis),
+    runner: { start: () => {}, stop: () => Promise.resolve(run), committed: () => run },
+    clock,
+    leaseTtl: LEASE_TTL,
+    beat: BEAT,
+    checkpointEvery: 100,
+    maxWardsPerNode: Infinity,
+    opTimeout: BEAT,
+  })
+  await core.beat()
+  await core.settled()
+  const token = core.tokenOf('w0')!
+  assert.equal(token, 1)
+  // The ward commits input 2's effect with progress 3; its output is not delivered yet.
+  let effects = 0
+  const seq = core.commitSeq('w0', token)!
+  assert.equal(redis.commit('w0', token, seq, '3', () => effects++), 'applied')
+  core.commitStored('w0', token, '3')
+  assert.equal(redis.commit('w0', token, core.commitSeq('w0', token)!, '3', () => effects++), 'duplicate', 'a retry of the same progress runs nothing')
+  assert.equal(effects, 1)
+  run = { progress: '2', failures: 1 }
+  await clock.advance(BEAT)
+  await core.beat()
+  await core.settled()
+  assert.equal(redis.records.get('w0')!.progress, '3', 'the periodic checkpoint did not move the progress back to the run’s')
+  assert.equal(redis.records.get('w0')!.failures, 0, 'failures at another position are not written')
+  // The output is delivered; then the next input fails twice at position 3.
+  run = { progress: '3', failures: 2 }
+  await clock.advance(BEAT)
+  await core.beat()
+  await core.settled()
+  assert.deepEqual({ ...redis.records.get('w0')!, seq: 0 }, { node: 'a', epoch: 1, token: 1, progress: '3', failures: 2, seq: 0 }, 'failures at the committed position are checkpointed')
+  // A hand-over whose stop reports an older progress: the release keeps the commit's.
+  run = { progress: '2', failures: 0 }
+  await core.leave(async () => {
+    await core.beat()
+    await core.settled()
+  })
+  assert.equal(redis.records.get('w0')!.node, '', 'released')
+  assert.equal(redis.records.get('w0')!.progress, '3', 'the release kept the committed progress')
 })

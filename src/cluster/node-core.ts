@@ -54,8 +54,10 @@ interface Held {
   /** The checkpoint last accepted (JSON of the progress, failures). */
   sent: string
   sentAt: number
-  /** The sequence number of the last write sent under this token. */
+  /** The sequence number of the last write sent under this token (the node's writes and the ward's commits). */
   seq: number
+  /** The ward commits its own progress (`WardLease.commit`): the node's writes keep the stored progress. */
+  kept: boolean
 }
 
 interface Releasing {
@@ -63,6 +65,7 @@ interface Releasing {
   readonly epoch: number
   readonly seq: number
   readonly checkpoint: Checkpoint
+  readonly kept: boolean
   /** Sent before without a reply: a 'fenced' answer may be our own release, applied. */
   retried?: boolean
 }
@@ -237,10 +240,10 @@ export class NodeCore {
     const { token, checkpoint } = result
     if (this.epoch !== epoch || !this.live() || !this.mine.has(ward) || this.closed) {
       // Claimed under an epoch we lost, or no longer ours: give it back if we still may write.
-      if (this.epoch === epoch) this.releasing.set(ward, { token, epoch, seq: 1, checkpoint })
+      if (this.epoch === epoch) this.releasing.set(ward, { token, epoch, seq: 1, checkpoint, kept: false })
       return
     }
-    this.held.set(ward, { token, epoch, running: true, sent: key(checkpoint), sentAt: this.options.clock.now(), seq: 0 })
+    this.held.set(ward, { token, epoch, running: true, sent: key(checkpoint), sentAt: this.options.clock.now(), seq: 0, kept: false })
     this.emit({ type: 'claimed', ward, token, resume: checkpoint.progress, failures: checkpoint.failures, from })
     this.options.runner.start(ward, { token, checkpoint })
   }
@@ -267,7 +270,7 @@ export class NodeCore {
     if (this.held.get(ward) !== held) return // the lease was lost meanwhile
     this.held.delete(ward)
     // A release is the last write under this token: every retry of it carries the same sequence number.
-    this.releasing.set(ward, { token: held.token, epoch: held.epoch, seq: ++held.seq, checkpoint })
+    this.releasing.set(ward, { token: held.token, epoch: held.epoch, seq: ++held.seq, checkpoint, kept: held.kept })
     await this.#release(ward, this.releasing.get(ward)!)
   }
 
@@ -275,7 +278,7 @@ export class NodeCore {
     if (this.epoch !== pending.epoch || !this.live()) return
     const retry = pending.retried === true
     pending.retried = true
-    const result = await this.#timed(this.options.store.release(ward, pending.token, pending.seq, pending.checkpoint))
+    const result = await this.#timed(this.options.store.release(ward, pending.token, pending.seq, pending.checkpoint, pending.kept))
     if (this.releasing.get(ward) !== pending) return
     this.releasing.delete(ward)
     // A retried release answered 'fenced' was probably applied the first time (its reply lost).
@@ -297,7 +300,7 @@ export class NodeCore {
 
   async #checkpoint(ward: string, held: Held, checkpoint: Checkpoint, text: string): Promise<void> {
     if (!this.live() || this.epoch !== held.epoch) return
-    const result = await this.#timed(this.options.store.checkpoint(ward, held.token, ++held.seq, checkpoint))
+    const result = await this.#timed(this.options.store.checkpoint(ward, held.token, ++held.seq, checkpoint, held.kept))
     if (this.held.get(ward) !== held || result === 'superseded') return
     if (result === 'written') {
       held.sent = text
@@ -318,6 +321,26 @@ export class NodeCore {
   tokenOf(ward: string): number | undefined {
     const held = this.held.get(ward)
     return held !== undefined && held.running && this.live() ? held.token : undefined
+  }
+
+  /**
+   * Commit support: the sequence number of a commit of `ward` under `token` (one order with the
+   * node's own writes), or `undefined` when the node may not write for it now. From the first
+   * commit on, the node's checkpoints and release keep the progress the ward's commits store.
+   */
+  commitSeq(ward: string, token: number): number | undefined {
+    const held = this.held.get(ward)
+    if (held === undefined || !held.running || held.token !== token || !this.live()) return undefined
+    held.kept = true
+    return ++held.seq
+  }
+
+  /** A commit of `ward` under `token` stored `progress` (JSON): that is its checkpoint now. */
+  commitStored(ward: string, token: number, progress: string): void {
+    const held = this.held.get(ward)
+    if (held === undefined || held.token !== token) return
+    held.sent = key({ progress, failures: 0 })
+    held.sentAt = this.options.clock.now()
   }
 
   /** Graceful leave: hand every ward over (renewing meanwhile), then delete the lease. */

@@ -124,13 +124,21 @@ local token = redis.call('HINCRBY', KEYS[1], 'token', 1)
 redis.call('HSET', KEYS[1], 'node', ARGV[1], 'epoch', ARGV[2], 'seq', '0')
 return {'claimed', tostring(token), progress, failures}`,
   },
-  // KEYS: ward. ARGV: token, seq, progress ('' for none), failures, release ('1' or '0').
+  // KEYS: ward. ARGV: token, seq, progress ('' for none), failures, release ('1' or '0'), kept ('1':
+  // the ward commits its own progress, so the stored progress stays and failures are written only
+  // where it is this progress).
   write: {
     keys: 1,
-    lua: `local r = redis.call('HMGET', KEYS[1], 'node', 'token', 'seq')
+    lua: `local r = redis.call('HMGET', KEYS[1], 'node', 'token', 'seq', 'progress')
 if (r[1] or '') == '' or r[2] ~= ARGV[1] then return 'fenced' end
 if tonumber(ARGV[2]) <= tonumber(r[3] or '0') then return 'superseded' end
-redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'progress', ARGV[3], 'failures', ARGV[4])
+if ARGV[6] ~= '1' then
+  redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'progress', ARGV[3], 'failures', ARGV[4])
+elseif (r[4] or '') == ARGV[3] then
+  redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'failures', ARGV[4])
+else
+  redis.call('HSET', KEYS[1], 'seq', ARGV[2])
+end
 if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'node', '', 'epoch', '') end
 return 'written'`,
   },
@@ -152,6 +160,28 @@ ${body}
 end
 return user({unpack(KEYS, 2)}, {unpack(ARGV, 2)})`
 }
+
+/**
+ * A user's commit: KEYS[1] is the ward, ARGV[1..3] the token, the write's sequence number and the
+ * progress (JSON); the user's KEYS and ARGV follow. Only under the current token; a progress that
+ * is already the stored one was committed before (a retry after a lost reply): nothing runs again.
+ * Otherwise the user's script runs and the checkpoint moves to the progress in the same step.
+ */
+export function commitScript(body: string): string {
+  return `local r = redis.call('HMGET', KEYS[1], 'node', 'token', 'seq', 'progress')
+if (r[1] or '') == '' or r[2] ~= ARGV[1] then return redis.error_reply('STEWARD_FENCED the lease of this ward is no longer current') end
+if (r[4] or '') == ARGV[3] then return {0} end
+if tonumber(ARGV[2]) <= tonumber(r[3] or '0') then return redis.error_reply('STEWARD_SUPERSEDED a later write of this lease was applied first') end
+local user = function(KEYS, ARGV)
+${body}
+end
+local reply = user({unpack(KEYS, 2)}, {unpack(ARGV, 4)})
+redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'progress', ARGV[3], 'failures', '0')
+return {1, reply}`
+}
+
+/** What a commit answers: `applied` with the user script's reply, or `duplicate` (this progress was committed before). @internal */
+export type CommitReply = { readonly kind: 'applied'; readonly reply: unknown } | { readonly kind: 'duplicate' }
 
 type Client = Redis | Cluster
 type ScriptName = keyof typeof scripts
@@ -236,16 +266,16 @@ export class RedisStore implements LeaseStore {
     return { kind: 'claimed', token: Number(reply[1]), checkpoint: { progress: reply[2] === '' ? undefined : reply[2], failures: Number(reply[3]) } }
   }
 
-  checkpoint(ward: string, token: number, seq: number, checkpoint: Checkpoint): Promise<WriteResult> {
-    return this.#write(ward, token, seq, checkpoint, false)
+  checkpoint(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept = false): Promise<WriteResult> {
+    return this.#write(ward, token, seq, checkpoint, false, kept)
   }
 
-  release(ward: string, token: number, seq: number, checkpoint: Checkpoint): Promise<WriteResult> {
-    return this.#write(ward, token, seq, checkpoint, true)
+  release(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept = false): Promise<WriteResult> {
+    return this.#write(ward, token, seq, checkpoint, true, kept)
   }
 
-  async #write(ward: string, token: number, seq: number, checkpoint: Checkpoint, release: boolean): Promise<WriteResult> {
-    return (await this.#run('write', this.keys.ward(ward), token, seq, checkpoint.progress ?? '', checkpoint.failures, release ? '1' : '0')) as WriteResult
+  async #write(ward: string, token: number, seq: number, checkpoint: Checkpoint, release: boolean, kept: boolean): Promise<WriteResult> {
+    return (await this.#run('write', this.keys.ward(ward), token, seq, checkpoint.progress ?? '', checkpoint.failures, release ? '1' : '0', kept ? '1' : '0')) as WriteResult
   }
 
   /** A fenced XADD to the ward's dead-letter stream; `false` when the token is no longer current. */
@@ -256,16 +286,29 @@ export class RedisStore implements LeaseStore {
 
   /** Runs the user's `lua` only while `token` is the ward's current token; `keys` must be in the ward's slot. */
   async fenced(ward: string, token: number, lua: string, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    return this.#user(lua, 'fenced', fencedScript).apply(this.client, [keys.length + 1, this.keys.ward(ward), ...keys, token, ...args])
+  }
+
+  /**
+   * Runs the user's `lua` and moves the checkpoint to `progress` (JSON) in one script, only while
+   * `token` is current and `seq` is above the last write's; `duplicate` when `progress` is already
+   * the stored one. Rejects with a `STEWARD_FENCED` or `STEWARD_SUPERSEDED` reply error otherwise.
+   */
+  async commit(ward: string, token: number, seq: number, progress: string, lua: string, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<CommitReply> {
+    const reply = (await this.#user(lua, 'commit', commitScript).apply(this.client, [keys.length + 1, this.keys.ward(ward), ...keys, token, seq, progress, ...args])) as [number, unknown?]
+    return reply[0] === 1 ? { kind: 'applied', reply: reply[1] ?? null } : { kind: 'duplicate' }
+  }
+
+  /** The command that runs `lua` wrapped by `wrap`: each distinct script is defined once (EVALSHA, EVAL when Redis does not know it yet). */
+  #user(lua: string, kind: 'fenced' | 'commit', wrap: (body: string) => string): Caller {
     this.calls++
-    // Each distinct script is defined once (EVALSHA, EVAL when Redis does not know it yet).
-    let name = this.#userScripts.get(lua)
+    let name = this.#userScripts.get(`${kind}\0${lua}`)
     if (name === undefined) {
-      name = `steward_user_${this.#userScripts.size}`
-      this.client.defineCommand(name, { lua: fencedScript(lua) })
-      this.#userScripts.set(lua, name)
+      name = `steward_${kind}_${this.#userScripts.size}`
+      this.client.defineCommand(name, { lua: wrap(lua) })
+      this.#userScripts.set(`${kind}\0${lua}`, name)
     }
-    const call = (this.client as unknown as Record<string, Caller>)[name] as Caller
-    return call.apply(this.client, [keys.length + 1, this.keys.ward(ward), ...keys, token, ...args])
+    return (this.client as unknown as Record<string, Caller>)[name] as Caller
   }
 
   readonly #userScripts = new Map<string, string>()

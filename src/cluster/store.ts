@@ -61,8 +61,12 @@ export interface LeaseStore {
    * Writes the checkpoint only if `token` is the ward's current token and it has an owner
    * (`'written'`, else `'fenced'`), and only if `seq` is above the last one written under that
    * token (else `'superseded'`: a reordered older write, dropped).
+   *
+   * `kept`: the ward commits its own progress (`WardLease.commit`), so the stored progress stays
+   * as its commits left it, and `failures` is written only where the stored progress is
+   * `checkpoint.progress` (they count failures at that position).
    */
-  checkpoint(ward: string, token: number, seq: number, checkpoint: Checkpoint): Promise<WriteResult>
+  checkpoint(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept?: boolean): Promise<WriteResult>
   /** Fenced as `checkpoint`; also clears the owner, so another node may claim the ward at once. */
-  release(ward: string, token: number, seq: number, checkpoint: Checkpoint): Promise<WriteResult>
+  release(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept?: boolean): Promise<WriteResult>
 }

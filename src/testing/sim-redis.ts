@@ -112,13 +112,15 @@ export class SimRedis {
     return { kind: 'claimed', token: record.token, checkpoint }
   }
 
-  #write(ward: string, token: number, seq: number, checkpoint: Checkpoint, release: boolean): WriteResult {
+  #write(ward: string, token: number, seq: number, checkpoint: Checkpoint, release: boolean, kept: boolean): WriteResult {
     const record = this.records.get(ward)
     if (record === undefined || record.token !== token || record.node === '') return 'fenced'
     if (seq <= record.seq) return 'superseded'
     record.seq = seq
-    record.progress = checkpoint.progress
-    record.failures = checkpoint.failures
+    if (!kept) {
+      record.progress = checkpoint.progress
+      record.failures = checkpoint.failures
+    } else if (record.progress === checkpoint.progress) record.failures = checkpoint.failures
     if (release) {
       record.node = ''
       record.epoch = 0
@@ -127,11 +129,28 @@ export class SimRedis {
     return 'written'
   }
 
-  checkpoint(ward: string, token: number, seq: number, checkpoint: Checkpoint): WriteResult {
-    return this.#write(ward, token, seq, checkpoint, false)
+  checkpoint(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept = false): WriteResult {
+    return this.#write(ward, token, seq, checkpoint, false, kept)
   }
 
-  release(ward: string, token: number, seq: number, checkpoint: Checkpoint): WriteResult {
-    return this.#write(ward, token, seq, checkpoint, true)
+  release(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept = false): WriteResult {
+    return this.#write(ward, token, seq, checkpoint, true, kept)
+  }
+
+  /**
+   * The commit script: under the current token, `effect` runs and the checkpoint moves to
+   * `progress` in one step (`'applied'`); `'duplicate'` when `progress` is already the stored one.
+   */
+  commit(ward: string, token: number, seq: number, progress: string, effect: () => void): 'applied' | 'duplicate' | 'fenced' | 'superseded' {
+    const record = this.records.get(ward)
+    if (record === undefined || record.token !== token || record.node === '') return 'fenced'
+    if (record.progress === progress) return 'duplicate'
+    if (seq <= record.seq) return 'superseded'
+    effect()
+    record.seq = seq
+    record.progress = progress
+    record.failures = 0
+    this.onWrite?.(ward, token, { progress, failures: 0 })
+    return 'applied'
   }
 }
