@@ -83,8 +83,8 @@ async function claimsWhenJoining(server: RedisServer, wards: number): Promise<{ 
   }
 }
 
-function startProcess(name: string, port: number, namespace: string): { child: ChildProcess; ready: Promise<void> } {
-  const config = { ports: [port], namespace, node: name, leaseTtl: LEASE_TTL, checkpointEvery: 300, every: 200, quiet: true }
+function startProcess(name: string, port: number, namespace: string, commit: boolean): { child: ChildProcess; ready: Promise<void> } {
+  const config = { ports: [port], namespace, node: name, leaseTtl: LEASE_TTL, checkpointEvery: 300, every: 200, quiet: true, commit }
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/cluster-node.ts'], {
     env: { ...process.env, STEWARD_TEST_CLUSTER: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -97,12 +97,16 @@ function startProcess(name: string, port: number, namespace: string): { child: C
   return { child, ready }
 }
 
-/** Milliseconds from kill -9 of a node to each of its wards running again elsewhere (a fenced write under a newer token). */
-async function failover(server: RedisServer, trial: number, wards: number): Promise<number[]> {
+/**
+ * Milliseconds from kill -9 of a node to each of its wards running again elsewhere (a fenced
+ * write under a newer token), and the inputs whose effect was applied twice: with `commit`, the
+ * committed effects (`lease.commit`); without, the plain fenced log writes (at least once).
+ */
+async function failover(server: RedisServer, trial: number, wards: number, commit: boolean): Promise<{ times: number[]; duplicates: number }> {
   const namespace = `failover-${trial}`
   const admin = new Redis(server.port, '127.0.0.1')
   const store = new RedisStore(admin, namespace)
-  const processes = ['a', 'b', 'c'].map((name) => startProcess(name, server.port, namespace))
+  const processes = ['a', 'b', 'c'].map((name) => startProcess(name, server.port, namespace, commit))
   try {
     await Promise.all(processes.map((p) => p.ready))
     const ids = Array.from({ length: wards }, (_, i) => `w${i}`)
@@ -124,7 +128,19 @@ async function failover(server: RedisServer, trial: number, wards: number): Prom
       })
       return back.size === victims.length
     }, 30_000, 50)
-    return [...back.values()]
+    // Each victim runs three inputs under its new token before the duplicates are counted.
+    const after = async (): Promise<string[][]> => Promise.all(victims.map((id) => admin.lrange(store.keys.user(id, 'log'), 0, -1)))
+    await waitFor('three inputs of each victim under its new token', async () => (await after()).every((log, i) => log.filter((e) => e.startsWith('p:') && Number(e.split(':')[1]) > Number(before[ids.indexOf(victims[i]!)]![1])).length >= 3), 30_000, 50)
+    let duplicates = 0
+    if (commit) {
+      for (const id of victims) for (const count of Object.values(await admin.hgetall(store.keys.user(id, 'applied')))) duplicates += Number(count) - 1
+    } else {
+      for (const log of await after()) {
+        const positions = log.filter((e) => e.startsWith('p:')).map((e) => e.split(':')[2])
+        duplicates += positions.length - new Set(positions).size
+      }
+    }
+    return { times: [...back.values()], duplicates }
   } finally {
     for (const p of processes) {
       p.child.kill('SIGKILL')
@@ -152,6 +168,29 @@ async function checkpointThroughput(server: RedisServer): Promise<number> {
   }
 }
 
+/** Plain fenced writes and commits (the same effect, plus the checkpoint in the same script) per second on one primary, 1,000 in flight. */
+async function commitThroughput(server: RedisServer): Promise<{ fenced: number; commits: number }> {
+  const admin = new Redis(server.port, '127.0.0.1')
+  const store = new RedisStore(admin, 'commits')
+  const effect = "return redis.call('HINCRBY', KEYS[1], ARGV[1], 1)"
+  try {
+    const wards = Array.from({ length: 1_000 }, (_, i) => `w${i}`)
+    const time = await store.renew('none', 0, 1, false)
+    await Promise.all(wards.map((ward) => store.claim(ward, 'bench', 1, time.time + 60_000)))
+    const rounds = quick ? 10 : 40
+    const rate = async (write: (ward: string, round: number) => Promise<unknown>): Promise<number> => {
+      const started = performance.now()
+      for (let round = 1; round <= rounds; round++) await Promise.all(wards.map((ward) => write(ward, round)))
+      return (wards.length * rounds * 1_000) / (performance.now() - started)
+    }
+    const fenced = await rate((ward, round) => store.fenced(ward, 1, effect, [store.keys.user(ward, 'fenced')], [round]))
+    const commits = await rate((ward, round) => store.commit(ward, 1, round, String(round), effect, [store.keys.user(ward, 'applied')], [round]))
+    return { fenced, commits }
+  } finally {
+    admin.disconnect()
+  }
+}
+
 /** Milliseconds for one assignment of `wards` wards over `nodes` nodes (no Redis: the pure function). */
 function assignMs(wards: number, nodes: number): number {
   const ids = Array.from({ length: wards }, (_, i) => `w${i}`)
@@ -168,11 +207,20 @@ export async function measure(): Promise<Figures> {
     figures['cluster.assign_1m_100_ms'] = { value: Math.round(assignMs(quick ? 100_000 : 1_000_000, 100)), unit: `ms (${quick ? '100k' : '1M'} wards, 100 nodes)` }
     const times: number[] = []
     const lastOfTrial: number[] = []
-    for (let trial = 0; trial < (quick ? 2 : 5); trial++) {
-      const trialTimes = await failover(server, trial, 150)
-      times.push(...trialTimes)
-      lastOfTrial.push(Math.max(...trialTimes))
+    const duplicates = { plain: [] as number[], commit: [] as number[] }
+    for (let trial = 0; trial < (quick ? 2 : 6); trial++) {
+      const commit = trial % 2 === 1
+      const result = await failover(server, trial, 150, commit)
+      times.push(...result.times)
+      lastOfTrial.push(Math.max(...result.times))
+      duplicates[commit ? 'commit' : 'plain'].push(result.duplicates)
     }
+    const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length
+    figures['cluster.duplicates_per_failover.plain'] = { value: Number(mean(duplicates.plain).toFixed(1)), unit: 'inputs written twice (fenced writes, ~50 wards moved)' }
+    figures['cluster.duplicates_per_failover.commit'] = { value: mean(duplicates.commit), unit: 'inputs applied twice (lease.commit, ~50 wards moved)' }
+    const throughput = await commitThroughput(server)
+    figures['cluster.fenced_writes_per_s'] = { value: Math.round(throughput.fenced), unit: 'fenced writes/s (one primary)' }
+    figures['cluster.commits_per_s'] = { value: Math.round(throughput.commits), unit: `commits/s (one primary; ${(throughput.commits / throughput.fenced).toFixed(2)}× fenced writes)` }
     figures['cluster.failover_ms.p50'] = { value: Math.round(percentile(times, 50)), unit: 'ms' }
     figures['cluster.failover_ms.p99'] = { value: Math.round(percentile(times, 99)), unit: 'ms' }
     figures['cluster.failover_all_ms.max'] = { value: Math.round(Math.max(...lastOfTrial)), unit: 'ms' }

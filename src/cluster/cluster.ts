@@ -87,7 +87,16 @@ export interface ClusterOptions {
   readonly ward: (id: string, lease: WardLease) => Startable
   /** How long a node's lease lasts without a renewal. @default '15s' */
   readonly leaseTtl?: Duration
-  /** How often the node renews its lease, claims and checkpoints. @default leaseTtl / 3 */
+  /**
+   * The longest one of this node's wards takes to stop (its steward's `stopTimeout`, plus the
+   * isolation's `killAfter` for thread and process wards). A node that cannot renew stops its
+   * wards this long before its lease can expire, so no other node starts a ward before it has
+   * stopped here; a stop that takes longer is reported (`stop-overrun`). Must leave room for two
+   * beats: `leaseTtl × 0.95 − wardStop ≥ 2 × beat`.
+   * @default leaseTtl × 0.15
+   */
+  readonly wardStop?: Duration
+  /** How often the node renews its lease, claims and checkpoints. @default the smaller of leaseTtl / 3 and (leaseTtl × 0.95 − wardStop) / 2.4 */
   readonly beat?: Duration
   /** The least time between two checkpoints of one ward. @default '1s' */
   readonly checkpointEvery?: Duration
@@ -186,10 +195,11 @@ export class ClusterOptionError extends TypeError {
 /** The longest a stop waits for its own Redis connection to close (ioredis destroys it after 2 s). */
 const CLOSE_WAIT = 5_000
 
-const optionKeys = ['redis', 'namespace', 'ward', 'leaseTtl', 'beat', 'checkpointEvery', 'maxWardsPerNode', 'node', 'connectTimeout', 'onEvent'] as const
+const optionKeys = ['redis', 'namespace', 'ward', 'leaseTtl', 'wardStop', 'beat', 'checkpointEvery', 'maxWardsPerNode', 'node', 'connectTimeout', 'onEvent'] as const
 
 interface Resolved {
   readonly leaseTtl: number
+  readonly wardStop: number
   readonly beat: number
   readonly checkpointEvery: number
   readonly maxWardsPerNode: number
@@ -208,6 +218,9 @@ function duration(value: unknown, option: string, fallback: number): number {
 
 const idPattern = /^[^{}\s]+$/
 
+/** `wardStop`'s default fraction of `leaseTtl`: the room left after the default local deadline (0.95 − 0.8). */
+const DEFAULT_WARD_STOP = 0.15
+
 function resolve(options: ClusterOptions): Resolved {
   if (typeof options !== 'object' || options === null) throw new TypeError(`cluster: options must be an object, got ${describe(options)}`)
   for (const key of Object.keys(options)) {
@@ -225,10 +238,17 @@ function resolve(options: ClusterOptions): Resolved {
   if (onEvent !== undefined && typeof onEvent !== 'function') throw new ClusterOptionError('onEvent', `must be a function, got ${describe(onEvent)}`)
   const leaseTtl = duration(options.leaseTtl, 'leaseTtl', 15_000)
   if (leaseTtl < 100) throw new ClusterOptionError('leaseTtl', `must be at least 100ms, got ${leaseTtl}ms`)
-  const beat = duration(options.beat, 'beat', leaseTtl / 3)
+  const wardStop = duration(options.wardStop, 'wardStop', leaseTtl * DEFAULT_WARD_STOP)
+  // The local deadline comes this long after a renewal is sent: the rest of the lease is for stopping.
+  const window = leaseTtl * (1 - CLOCK_RATE_BOUND) - wardStop
+  if (window < 20) {
+    throw new ClusterOptionError('wardStop', `(${wardStop}ms) leaves no time to run wards in a lease of ${leaseTtl}ms: a node stops its wards at leaseTtl × ${1 - CLOCK_RATE_BOUND} − wardStop after each renewal; raise leaseTtl above ${Math.ceil((wardStop + 20) / (1 - CLOCK_RATE_BOUND))}ms or lower wardStop`)
+  }
+  const beat = duration(options.beat, 'beat', Math.min(leaseTtl / 3, window / 2.4))
   // Two renewals must fit before the local deadline, so one lost reply does not lose the lease.
-  if (beat > (leaseTtl * LOCAL_DEADLINE) / 2) {
-    throw new ClusterOptionError('beat', `must be at most leaseTtl × ${LOCAL_DEADLINE / 2} (${(leaseTtl * LOCAL_DEADLINE) / 2}ms), got ${beat}ms`)
+  if (beat > window / 2) {
+    const why = options.wardStop === undefined ? `leaseTtl × ${LOCAL_DEADLINE / 2}` : `(leaseTtl × ${1 - CLOCK_RATE_BOUND} − wardStop) / 2`
+    throw new ClusterOptionError('beat', `must be at most ${why} (${Math.round((window / 2) * 1000) / 1000}ms), got ${beat}ms: two renewals must fit before the node stops its wards${options.wardStop === undefined ? '' : '; raise leaseTtl, or lower wardStop or beat'}`)
   }
   const checkpointEvery = duration(options.checkpointEvery, 'checkpointEvery', 1_000)
   if (maxWardsPerNode !== undefined && !(maxWardsPerNode === Infinity || (Number.isInteger(maxWardsPerNode) && maxWardsPerNode > 0))) {
@@ -239,6 +259,7 @@ function resolve(options: ClusterOptions): Resolved {
   }
   return {
     leaseTtl,
+    wardStop,
     beat,
     checkpointEvery,
     maxWardsPerNode: maxWardsPerNode ?? Infinity,
@@ -308,13 +329,14 @@ export function cluster(options: ClusterOptions): ClusterNode {
   const store = new RedisStore(client, options.namespace)
   const listeners = new Set<(event: ClusterEvent) => void>()
   if (options.onEvent !== undefined) listeners.add(options.onEvent)
-  const counters = { claims: 0, handovers: 0, leasesLost: 0, staleWrites: 0, checkpoints: 0, deadLetters: 0, commits: 0 }
+  const counters = { claims: 0, handovers: 0, leasesLost: 0, staleWrites: 0, checkpoints: 0, deadLetters: 0, commits: 0, stopOverruns: 0 }
   const emit = (event: ClusterEvent): void => {
     if (event.type === 'claimed') counters.claims++
     else if (event.type === 'handed-over') counters.handovers++
     else if (event.type === 'lease-lost') counters.leasesLost++
     else if (event.type === 'stale-write') counters.staleWrites++
     else if (event.type === 'checkpointed') counters.checkpoints++
+    else if (event.type === 'stop-overrun') counters.stopOverruns++
     for (const listener of listeners) {
       try {
         listener(event)
@@ -449,6 +471,7 @@ export function cluster(options: ClusterOptions): ClusterNode {
     runner,
     clock: systemClock,
     leaseTtl: settings.leaseTtl,
+    wardStop: settings.wardStop,
     beat: settings.beat,
     checkpointEvery: settings.checkpointEvery,
     maxWardsPerNode: settings.maxWardsPerNode,
@@ -567,6 +590,7 @@ export function cluster(options: ClusterOptions): ClusterNode {
         'cluster.checkpoints_total': counters.checkpoints,
         'cluster.dead_letters_total': counters.deadLetters,
         'cluster.commits_total': counters.commits,
+        'cluster.stop_overruns_total': counters.stopOverruns,
         'cluster.redis_calls_total': store.calls,
       }
     },

@@ -13,6 +13,7 @@ const described: Record<string, { readonly help: string; readonly type: 'gauge' 
   'cluster.checkpoints_total': { help: 'Fenced checkpoints written.', type: 'counter' },
   'cluster.dead_letters_total': { help: 'Dead letters written to the namespace stream.', type: 'counter' },
   'cluster.commits_total': { help: 'Commits applied: an effect and its checkpoint in one fenced script (lease.commit).', type: 'counter' },
+  'cluster.stop_overruns_total': { help: 'Ward stops that took longer than wardStop (the single-runner guarantee assumes none).', type: 'counter' },
   'cluster.redis_calls_total': { help: 'Redis calls this node made.', type: 'counter' },
 }
 

@@ -60,6 +60,7 @@ test('node core: a deadline timer that fires before the deadline arms itself aga
     },
     clock,
     leaseTtl: LEASE_TTL,
+    wardStop: LEASE_TTL * 0.15,
     beat: BEAT,
     checkpointEvery: 100,
     maxWardsPerNode: Infinity,
@@ -111,6 +112,7 @@ test("node core: once a ward commits its own progress, the node's checkpoints an
     runner: { start: () => {}, stop: () => Promise.resolve(run), committed: () => run },
     clock,
     leaseTtl: LEASE_TTL,
+    wardStop: LEASE_TTL * 0.15,
     beat: BEAT,
     checkpointEvery: 100,
     maxWardsPerNode: Infinity,
@@ -147,4 +149,60 @@ test("node core: once a ward commits its own progress, the node's checkpoints an
   })
   assert.equal(redis.records.get('w0')!.node, '', 'released')
   assert.equal(redis.records.get('w0')!.progress, '3', 'the release kept the committed progress')
+})
+
+test('node core: a node whose renewal is refused does not start a ward again while its own stop of it is still running; a stop past wardStop is reported', async () => {
+  const clock = new ManualClock(0)
+  let epoch = 0
+  let refuse = false
+  const store: LeaseStore = {
+    join: () => Promise.resolve(++epoch),
+    renew: (node, e) => Promise.resolve({ ok: !refuse, members: refuse ? [] : [{ node, epoch: e }], wardsVersion: 1, time: clock.now() }),
+    alive: () => Promise.resolve(false),
+    leave: () => Promise.resolve(),
+    wards: () => Promise.resolve({ ids: ['w0'], version: 1 }),
+    addWards: () => Promise.resolve(0),
+    claim: () => Promise.resolve({ kind: 'claimed' as const, token: epoch, checkpoint: { progress: undefined, failures: 0 } }),
+    checkpoint: () => Promise.resolve('written' as const),
+    release: () => Promise.resolve('written' as const),
+  }
+  const starts: number[] = []
+  let finishStop: (() => void) | undefined
+  const events: CoreEvent[] = []
+  const core = new NodeCore({
+    node: 'a',
+    store,
+    runner: {
+      start: (_, lease) => void starts.push(lease.token),
+      stop: () => new Promise<Checkpoint>((resolve) => (finishStop = () => resolve({ progress: undefined, failures: 0 }))),
+      committed: () => ({ progress: undefined, failures: 0 }),
+    },
+    clock,
+    leaseTtl: LEASE_TTL,
+    wardStop: 150,
+    beat: BEAT,
+    checkpointEvery: 100,
+    maxWardsPerNode: Infinity,
+    opTimeout: BEAT,
+    onEvent: (event) => void events.push(event),
+  })
+  await core.beat()
+  await core.settled()
+  assert.deepEqual(starts, [1])
+  // Redis says the lease is gone: the node stops its ward (a slow stop) and joins again at once.
+  refuse = true
+  await core.beat()
+  assert.equal(core.epoch, undefined)
+  refuse = false
+  await core.beat()
+  // (Not `settled()`: the stop is still in flight.) The claims a beat sets off answer at once.
+  for (let i = 0; i < 20; i++) await Promise.resolve()
+  assert.equal(core.epoch, 2, 'joined again')
+  assert.deepEqual(starts, [1], 'not started beside its own stopping run')
+  await clock.advance(200)
+  finishStop!()
+  await core.beat()
+  await core.settled()
+  assert.deepEqual(starts, [1, 2], 'started once its stop ended')
+  assert.deepEqual(events.filter((e) => e.type === 'stop-overrun'), [{ type: 'stop-overrun', ward: 'w0', took: 200, wardStop: 150 }])
 })

@@ -2,7 +2,7 @@ import type { Clock, Timer } from '../time/clock.js'
 import { assign } from './assign.js'
 import type { Checkpoint, ClaimResult, LeaseStore, Member } from './store.js'
 
-/** The fraction of `leaseTtl` after a renew's send time at which a node stops its wards itself. */
+/** The fraction of `leaseTtl` after a renew's send time at which a node stops its wards itself, at the default `wardStop` (`leaseTtl × 0.15`). */
 export const LOCAL_DEADLINE = 0.8
 /** The clock-rate bound the local deadline is safe for: node clocks run within ±5 % of Redis's. */
 export const CLOCK_RATE_BOUND = 0.05
@@ -31,6 +31,7 @@ export type CoreEvent =
   | { readonly type: 'lease-lost'; readonly node: string; readonly epoch: number; readonly why: 'deadline' | 'refused'; readonly wards: readonly string[] }
   | { readonly type: 'stale-write'; readonly ward: string; readonly token: number }
   | { readonly type: 'checkpointed'; readonly ward: string; readonly token: number; readonly progress: string | undefined }
+  | { readonly type: 'stop-overrun'; readonly ward: string; readonly took: number; readonly wardStop: number }
 
 /** The node core's settings. @internal */
 export interface CoreOptions {
@@ -39,6 +40,8 @@ export interface CoreOptions {
   readonly runner: WardRunner
   readonly clock: Clock
   readonly leaseTtl: number
+  /** The longest a ward may take to stop: the node stops its wards this long before its lease can expire. */
+  readonly wardStop: number
   readonly beat: number
   readonly checkpointEvery: number
   readonly maxWardsPerNode: number
@@ -95,6 +98,8 @@ export class NodeCore {
   readonly doubtful = new Set<string>()
   /** Wards with a claim, stop or release in flight. */
   readonly busy = new Set<string>()
+  /** Wards whose stop has not resolved yet, and when it began: none is claimed again until it has. */
+  readonly stopping = new Map<string, number>()
   leaving = false
   closed = false
   renews = 0
@@ -151,7 +156,9 @@ export class NodeCore {
   }
 
   #extend(sentAt: number): void {
-    const deadline = sentAt + this.options.leaseTtl * LOCAL_DEADLINE
+    // Redis expires the lease at or after sentAt + leaseTtl on its clock; with clock rates within
+    // the bound the node's ward stops end before that, `wardStop` after the deadline at the latest.
+    const deadline = sentAt + this.options.leaseTtl * (1 - CLOCK_RATE_BOUND) - this.options.wardStop
     if (deadline <= this.deadline) return
     this.deadline = deadline
     this.#armDeadline()
@@ -196,7 +203,7 @@ export class NodeCore {
     this.#deadlineTimer?.cancel()
     this.#deadlineTimer = undefined
     const wards = [...this.held.keys()]
-    for (const [ward, held] of this.held) if (held.running) this.#track(this.options.runner.stop(ward).then(() => {}))
+    for (const [ward, held] of this.held) if (held.running) this.#track(this.#stop(ward).then(() => {}))
     this.held.clear()
     this.releasing.clear()
     this.doubtful.clear()
@@ -213,12 +220,13 @@ export class NodeCore {
       if (!this.busy.has(ward)) this.#task(ward, () => this.#release(ward, pending))
     }
     for (const ward of this.doubtful) {
-      if (!this.mine.has(ward) && !this.busy.has(ward)) this.#task(ward, () => this.#claim(ward, epoch))
+      if (!this.mine.has(ward) && !this.busy.has(ward) && !this.stopping.has(ward)) this.#task(ward, () => this.#claim(ward, epoch))
     }
     let room = this.options.maxWardsPerNode - this.held.size
     for (const ward of this.mine) {
       if (room <= 0) break
-      if (this.held.has(ward) || this.busy.has(ward) || this.releasing.has(ward)) continue
+      // A ward still stopping here (a lease lost before) is not started beside itself.
+      if (this.held.has(ward) || this.busy.has(ward) || this.releasing.has(ward) || this.stopping.has(ward)) continue
       room--
       this.#task(ward, () => this.#claim(ward, epoch))
     }
@@ -266,7 +274,7 @@ export class NodeCore {
 
   async #handOver(ward: string, held: Held): Promise<void> {
     held.running = false
-    const checkpoint = await this.options.runner.stop(ward)
+    const checkpoint = await this.#stop(ward)
     if (this.held.get(ward) !== held) return // the lease was lost meanwhile
     this.held.delete(ward)
     // A release is the last write under this token: every retry of it carries the same sequence number.
@@ -313,7 +321,7 @@ export class NodeCore {
     this.held.delete(ward)
     if (held.running) {
       held.running = false
-      await this.options.runner.stop(ward)
+      await this.#stop(ward)
     }
   }
 
@@ -370,11 +378,26 @@ export class NodeCore {
 
   /** Nothing is held or being handed over. */
   idle(): boolean {
-    return this.held.size === 0 && this.releasing.size === 0 && this.busy.size === 0
+    return this.held.size === 0 && this.releasing.size === 0 && this.busy.size === 0 && this.stopping.size === 0
   }
 
   emit(event: CoreEvent): void {
     this.options.onEvent?.(event)
+  }
+
+  /** Stops `ward` through the runner, marked as stopping until it resolves; a stop longer than `wardStop` is reported. */
+  #stop(ward: string): Promise<Checkpoint> {
+    const { clock, runner, wardStop } = this.options
+    const began = clock.now()
+    this.stopping.set(ward, began)
+    const stopped = runner.stop(ward)
+    const done = (): void => {
+      if (this.stopping.get(ward) === began) this.stopping.delete(ward)
+      const took = clock.now() - began
+      if (took > wardStop) this.emit({ type: 'stop-overrun', ward, took: Math.round(took), wardStop })
+    }
+    stopped.then(done, done)
+    return stopped
   }
 
   #task(ward: string, body: () => Promise<void>): void {

@@ -75,6 +75,8 @@ function before(a: SimEvent, b: SimEvent): boolean {
 export interface SimConfig {
   readonly seed: number
   readonly leaseTtl: number
+  /** The longest a ward takes to stop: the model's stops take up to this long. */
+  readonly wardStop: number
   readonly beat: number
   readonly checkpointEvery: number
   readonly nodes: number
@@ -94,10 +96,13 @@ export interface SimConfig {
 export function configFor(seed: number): SimConfig {
   const random = prng(seed ^ 0x5eed)
   const leaseTtl = 1_000
+  // Mostly the default room to stop (leaseTtl × 0.15), sometimes more, with a beat that fits.
+  const wardStop = random() < 0.7 ? 150 : 150 + Math.floor(random() * 200)
   return {
     seed,
     leaseTtl,
-    beat: Math.round(leaseTtl / 3),
+    wardStop,
+    beat: Math.floor(Math.min(leaseTtl / 3, (leaseTtl * (1 - CLOCK_RATE_BOUND) - wardStop) / 2.4)),
     checkpointEvery: 100 + Math.floor(random() * 400),
     nodes: 2 + Math.floor(random() * 4),
     wards: 5 + Math.floor(random() * 30),
@@ -120,6 +125,7 @@ class SimNode {
   pausedUntil = -1
   disconnectedUntil = -1
   core!: NodeCore
+  /** The wards running here (`running`), or stopping (a stop takes time: the ward runs until it ends). */
   readonly wards = new Map<string, { token: number; progress: number; failures: number; running: boolean }>()
   constructor(name: string, rate: number, offset: number) {
     this.name = name
@@ -219,8 +225,8 @@ export class Simulation {
       wards: () => call(() => redis.wards()),
       addWards: (ids) => call(() => redis.addWards(ids)),
       claim: (ward, name, epoch, notAfter, ifOwner) => call(() => redis.claim(ward, name, epoch, notAfter, ifOwner)),
-      checkpoint: (ward, token, seq, checkpoint) => call(() => redis.checkpoint(ward, token, seq, checkpoint)),
-      release: (ward, token, seq, checkpoint) => call(() => redis.release(ward, token, seq, checkpoint)),
+      checkpoint: (ward, token, seq, checkpoint, kept) => call(() => redis.checkpoint(ward, token, seq, checkpoint, kept)),
+      release: (ward, token, seq, checkpoint, kept) => call(() => redis.release(ward, token, seq, checkpoint, kept)),
     }
   }
 
@@ -253,11 +259,14 @@ export class Simulation {
       },
       stop: (ward: string) =>
         new Promise<Checkpoint>((resolve) => {
+          // The ward makes no more progress, but is still running here until its stop ends, up to wardStop later.
           const state = node.wards.get(ward)
           if (state !== undefined) state.running = false
-          node.wards.delete(ward)
           const checkpoint = { progress: state === undefined ? undefined : JSON.stringify(state.progress), failures: state?.failures ?? 0 }
-          clock.setTimer(this.random() * 30, () => resolve(checkpoint))
+          clock.setTimer(this.random() * this.config.wardStop * 0.95, () => {
+            if (state !== undefined && node.wards.get(ward) === state) node.wards.delete(ward)
+            resolve(checkpoint)
+          })
         }),
       committed: (ward: string) => {
         const state = node.wards.get(ward)
@@ -269,13 +278,14 @@ export class Simulation {
   addNode(name = `n${this.#names++}`): SimNode {
     const rate = 1 - CLOCK_RATE_BOUND + this.random() * 2 * CLOCK_RATE_BOUND
     const node = new SimNode(name, rate, this.random() * 1e6)
-    const { leaseTtl, beat, checkpointEvery, maxWardsPerNode } = this.config
+    const { leaseTtl, wardStop, beat, checkpointEvery, maxWardsPerNode } = this.config
     node.core = new NodeCore({
       node: name,
       store: this.storeOf(node),
       runner: this.runnerOf(node),
       clock: this.clockOf(node),
       leaseTtl,
+      wardStop,
       beat,
       checkpointEvery,
       maxWardsPerNode,
@@ -296,13 +306,18 @@ export class Simulation {
     return node
   }
 
-  /** No two nodes run a ward under a current token at once. */
+  /**
+   * The runner guarantee: no two nodes run a ward at once, counting a ward as running until its
+   * stop ended, on every node — also one past its local deadline, whose wards are stopping. A
+   * node paused (SIGSTOP) is exempt while paused and for two leases after it woke: a suspended
+   * process cannot stop its wards, and when it wakes it may run a stale ward until its overdue
+   * deadline fires (fencing refuses its writes; `onWrite` checks that).
+   */
   check(): void {
     const runners = new Map<string, string>()
     for (const node of this.nodes) {
-      if (!node.alive || this.time < node.pausedUntil) continue
+      if (!node.alive || this.time < node.pausedUntil + 2 * this.config.leaseTtl) continue
       for (const ward of node.wards.keys()) {
-        if (node.core.tokenOf(ward) === undefined) continue
         const other = runners.get(ward)
         if (other !== undefined) this.fail(`ward ${ward} runs on ${other} and ${node.name} at once`)
         runners.set(ward, node.name)
