@@ -8,7 +8,7 @@ import type { DeadLetterEvent, StewardEvent } from '../observe/events.js'
 import { CLOCK_RATE_BOUND, LOCAL_DEADLINE, NodeCore, type CoreEvent, type Lease, type WardRunner } from './node-core.js'
 import { IncompatibleNamespace, PROTOCOL_VERSION, RedisStore } from './redis-store.js'
 import { assign } from './assign.js'
-import type { Checkpoint, Member } from './store.js'
+import type { Checkpoint, Finished, Member } from './store.js'
 
 /** What a ward's factory is handed: the ward's id, its lease (fencing token) and fenced writes. */
 export interface WardLease {
@@ -110,7 +110,7 @@ export interface ClusterOptions {
   readonly onEvent?: (event: ClusterEvent) => void
 }
 
-/** An event of a cluster node: claims, hand-overs, lost leases, rejected stale writes, checkpoints, dead letters. */
+/** An event of a cluster node: claims, hand-overs, lost leases, rejected stale writes, checkpoints, finished wards, dead letters. */
 export type ClusterEvent =
   | CoreEvent
   | { readonly type: 'dead-letter'; readonly ward: string; readonly token: number; readonly position: unknown; readonly input: unknown; readonly accepted: boolean }
@@ -127,6 +127,17 @@ export interface HeldWardStatus {
   readonly checkpointLag: number
 }
 
+/** A ward whose run ended by itself, in {@link ClusterStatus}: not run again until {@link ClusterNode.restart}. */
+export interface FinishedWardStatus {
+  readonly ward: string
+  /** `done`: its run completed; `failed`: it gave up (or its factory threw). */
+  readonly state: 'done' | 'failed'
+  /** Why it failed (the last error's message); `''` when done. */
+  readonly reason: string
+  /** When it finished (ms since the epoch, the finishing node's clock). */
+  readonly at: number
+}
+
 /** A JSON-serialisable snapshot of a node and what it sees of the cluster. */
 export interface ClusterStatus {
   readonly node: string
@@ -136,9 +147,11 @@ export interface ClusterStatus {
   readonly leaseLeft: number
   /** The live nodes as the last renewal saw them, each with how many wards it is assigned. */
   readonly members: ReadonlyArray<Member & { readonly assigned: number }>
-  /** Every ward id in the namespace. */
+  /** The wards to run in the namespace (added and not finished). */
   readonly totalWards: number
   readonly wards: readonly HeldWardStatus[]
+  /** The finished wards of the namespace (done or failed), as the last read of the ward set saw them. */
+  readonly finished: readonly FinishedWardStatus[]
 }
 
 /** Counters and gauges of a node, by metric name. */
@@ -150,8 +163,14 @@ export interface ClusterNode extends AsyncDisposable {
   readonly node: string
   /** Resolves when the node reached Redis and joined; rejects with a {@link ClusterStartError} if it cannot. */
   readonly ready: Promise<void>
-  /** Adds ward ids to the namespace (from any node; stored in Redis); resolves with how many were new. */
+  /** Adds ward ids to the namespace (from any node; stored in Redis); resolves with how many were new. A finished id stays finished (see `restart`). */
   add(ids: readonly string[]): Promise<number>
+  /**
+   * Runs finished wards (done or failed) again, from their last checkpoint with their failure
+   * count cleared; resolves with how many of `ids` were finished. Ids not finished are left as
+   * they are.
+   */
+  restart(ids: readonly string[]): Promise<number>
   /** This node's view: members, the wards it holds with their tokens and checkpoints, the assignment. */
   status(): ClusterStatus
   /** This node's counters and gauges (claims, hand-overs, leases lost, stale writes refused, …). */
@@ -280,12 +299,22 @@ function progressText(progress: unknown, what: string): string {
   return text
 }
 
-function validIds(ids: readonly string[]): void {
-  if (!Array.isArray(ids)) throw new TypeError(`add: ids must be an array of strings, got ${describe(ids)}`)
+/** How a run's end (a steward's `Outcome`, or what a `StartedWard`'s `done` resolved with) finishes its ward. */
+function ending(outcome: unknown): Finished {
+  const at = Date.now()
+  if (typeof outcome === 'object' && outcome !== null && (outcome as { kind?: unknown }).kind === 'gave-up') {
+    const error = (outcome as { error?: unknown }).error
+    return { state: 'failed', reason: error instanceof Error ? error.message : String(error), at }
+  }
+  return { state: 'done', reason: '', at }
+}
+
+function validIds(ids: readonly string[], what = 'add'): void {
+  if (!Array.isArray(ids)) throw new TypeError(`${what}: ids must be an array of strings, got ${describe(ids)}`)
   const seen = new Set<string>()
   for (const id of ids) {
-    if (typeof id !== 'string' || !idPattern.test(id)) throw new TypeError(`add: a ward id must be a non-empty string without '{', '}' or spaces, got ${describe(id)}`)
-    if (seen.has(id)) throw new TypeError(`add: ward id '${id}' is given twice`)
+    if (typeof id !== 'string' || !idPattern.test(id)) throw new TypeError(`${what}: a ward id must be a non-empty string without '{', '}' or spaces, got ${describe(id)}`)
+    if (seen.has(id)) throw new TypeError(`${what}: ward id '${id}' is given twice`)
     seen.add(id)
   }
 }
@@ -435,6 +464,8 @@ export function cluster(options: ClusterOptions): ClusterNode {
       } catch (error) {
         broken.set(ward, lease.checkpoint)
         emit({ type: 'ward-error', ward, message: String(error) })
+        // It cannot run: it is failed (with its checkpoint as claimed) until restarted.
+        core.finish(ward, lease.token, { state: 'failed', reason: String(error), at: Date.now() })
         return
       }
       // The node is the run's consumer: pulling delivers each output, which commits its progress.
@@ -446,7 +477,19 @@ export function cluster(options: ClusterOptions): ClusterNode {
           // A give-up reaches the consumer once; the run's outcome says it.
         }
       })()
-      running.set(ward, { run, drained })
+      const entry: Running = { run, drained }
+      running.set(ward, entry)
+      // A run that ends by itself (not stopped by the node) finishes the ward: done, or failed.
+      void drained.then(async () => {
+        if (running.get(ward) !== entry) return
+        let finished: Finished
+        try {
+          finished = ending(await run.done)
+        } catch (error) {
+          finished = { state: 'failed', reason: String(error), at: Date.now() }
+        }
+        if (running.get(ward) === entry) core.finish(ward, lease.token, finished)
+      })
     },
     async stop(ward) {
       const entry = running.get(ward)
@@ -556,6 +599,15 @@ export function cluster(options: ClusterOptions): ClusterNode {
       await ready
       return store.addWards(ids)
     },
+    async restart(ids) {
+      validIds(ids, 'restart')
+      await ready
+      // The ward's own record first (claims run it again), then the set to run.
+      const was = await Promise.all(ids.map((id) => store.reopen(id)))
+      const finished = ids.filter((_, i) => was[i])
+      await store.addWards(finished, true)
+      return finished.length
+    },
     status() {
       const now = systemClock.now()
       // The members' assignment as this node computes it (every node computes the same from the same view).
@@ -575,6 +627,7 @@ export function cluster(options: ClusterOptions): ClusterNode {
         members: core.members.map((member) => ({ ...member, assigned: assigned.get(member.node) ?? 0 })),
         totalWards: core.wardIds.length,
         wards,
+        finished: [...core.finished].map(([ward, end]) => ({ ward, ...end })),
       }
     },
     metrics() {
@@ -591,6 +644,8 @@ export function cluster(options: ClusterOptions): ClusterNode {
         'cluster.dead_letters_total': counters.deadLetters,
         'cluster.commits_total': counters.commits,
         'cluster.stop_overruns_total': counters.stopOverruns,
+        'cluster.wards_done': [...core.finished.values()].filter((end) => end.state === 'done').length,
+        'cluster.wards_failed': [...core.finished.values()].filter((end) => end.state === 'failed').length,
         'cluster.redis_calls_total': store.calls,
       }
     },

@@ -4,6 +4,8 @@ import type { ClusterMetrics } from './cluster.js'
 const described: Record<string, { readonly help: string; readonly type: 'gauge' | 'counter' }> = {
   'cluster.wards_held': { help: 'Wards this node holds the lease of.', type: 'gauge' },
   'cluster.members': { help: 'Live members of the namespace as this node sees them.', type: 'gauge' },
+  'cluster.wards_done': { help: 'Wards of the namespace whose run completed (not run again until restarted).', type: 'gauge' },
+  'cluster.wards_failed': { help: 'Wards of the namespace that gave up (not run again until restarted).', type: 'gauge' },
   'cluster.live': { help: '1 while this node holds a current lease, else 0.', type: 'gauge' },
   'cluster.renews_total': { help: 'Lease renewals (one Redis round trip each, whatever the number of wards).', type: 'counter' },
   'cluster.claims_total': { help: 'Wards this node claimed.', type: 'counter' },

@@ -1,6 +1,6 @@
 // The public API of steward/cluster (a subpath export; ioredis is an optional peer dependency).
 export { cluster, StaleLeaseError, CommitReorderedError, ClusterStartError, ClusterOptionError } from './cluster.js'
-export type { ClusterOptions, ClusterNode, ClusterEvent, ClusterStatus, ClusterMetrics, HeldWardStatus, WardLease, CommitOutcome, Startable, StartedWard } from './cluster.js'
+export type { ClusterOptions, ClusterNode, ClusterEvent, ClusterStatus, ClusterMetrics, HeldWardStatus, FinishedWardStatus, WardLease, CommitOutcome, Startable, StartedWard } from './cluster.js'
 export type { CoreEvent } from './node-core.js'
 export type { Member } from './store.js'
 export { score, assign } from './assign.js'

@@ -32,8 +32,11 @@ function storeThatGoesSilent(): { store: LeaseStore; silence: () => void } {
     renew: (node, epoch) => answer({ ok: true, members: [{ node, epoch }], wardsVersion: 1, time: 0 }),
     alive: () => answer(true),
     leave: () => answer(undefined),
-    wards: () => answer({ ids: ['w0'], version: 1 }),
+    wards: () => answer({ ids: ['w0'], version: 1, finished: new Map() }),
     addWards: () => answer(0),
+    retire: () => answer(undefined),
+    reopen: () => answer(false),
+    finish: () => answer('written' as const),
     claim: () => answer({ kind: 'claimed' as const, token: 7, checkpoint: { progress: undefined, failures: 0 } }),
     checkpoint: () => answer('written' as const),
     release: () => answer('written' as const),
@@ -93,7 +96,10 @@ function simStore(redis: SimRedis): LeaseStore {
     alive: (member) => Promise.resolve(redis.alive(member)),
     leave: (node, epoch) => Promise.resolve(redis.leave(node, epoch)),
     wards: () => Promise.resolve(redis.wards()),
-    addWards: (ids) => Promise.resolve(redis.addWards(ids)),
+    addWards: (ids, again) => Promise.resolve(redis.addWards(ids, again)),
+    retire: (ward, finished) => Promise.resolve(redis.retire(ward, finished)),
+    reopen: (ward) => Promise.resolve(redis.reopen(ward)),
+    finish: (ward, token, seq, checkpoint, kept, finished) => Promise.resolve(redis.finish(ward, token, seq, checkpoint, kept, finished)),
     claim: (ward, node, epoch, notAfter, ifOwner) => Promise.resolve(redis.claim(ward, node, epoch, notAfter, ifOwner)),
     checkpoint: (ward, token, seq, checkpoint, kept) => Promise.resolve(redis.checkpoint(ward, token, seq, checkpoint, kept)),
     release: (ward, token, seq, checkpoint, kept) => Promise.resolve(redis.release(ward, token, seq, checkpoint, kept)),
@@ -140,7 +146,7 @@ test("node core: once a ward commits its own progress, the node's checkpoints an
   await clock.advance(BEAT)
   await core.beat()
   await core.settled()
-  assert.deepEqual({ ...redis.records.get('w0')!, seq: 0 }, { node: 'a', epoch: 1, token: 1, progress: '3', failures: 2, seq: 0 }, 'failures at the committed position are checkpointed')
+  assert.deepEqual({ ...redis.records.get('w0')!, seq: 0 }, { node: 'a', epoch: 1, token: 1, progress: '3', failures: 2, seq: 0, state: '', reason: '' }, 'failures at the committed position are checkpointed')
   // A hand-over whose stop reports an older progress: the release keeps the commit's.
   run = { progress: '2', failures: 0 }
   await core.leave(async () => {
@@ -160,8 +166,11 @@ test('node core: a node whose renewal is refused does not start a ward again whi
     renew: (node, e) => Promise.resolve({ ok: !refuse, members: refuse ? [] : [{ node, epoch: e }], wardsVersion: 1, time: clock.now() }),
     alive: () => Promise.resolve(false),
     leave: () => Promise.resolve(),
-    wards: () => Promise.resolve({ ids: ['w0'], version: 1 }),
+    wards: () => Promise.resolve({ ids: ['w0'], version: 1, finished: new Map() }),
     addWards: () => Promise.resolve(0),
+    retire: () => Promise.resolve(),
+    reopen: () => Promise.resolve(false),
+    finish: () => Promise.resolve('written' as const),
     claim: () => Promise.resolve({ kind: 'claimed' as const, token: epoch, checkpoint: { progress: undefined, failures: 0 } }),
     checkpoint: () => Promise.resolve('written' as const),
     release: () => Promise.resolve('written' as const),

@@ -1,6 +1,6 @@
 import type { Clock, Timer } from '../time/clock.js'
 import { assign } from './assign.js'
-import type { Checkpoint, ClaimResult, LeaseStore, Member } from './store.js'
+import type { Checkpoint, ClaimResult, Finished, LeaseStore, Member } from './store.js'
 
 /** The fraction of `leaseTtl` after a renew's send time at which a node stops its wards itself, at the default `wardStop` (`leaseTtl × 0.15`). */
 export const LOCAL_DEADLINE = 0.8
@@ -32,6 +32,7 @@ export type CoreEvent =
   | { readonly type: 'stale-write'; readonly ward: string; readonly token: number }
   | { readonly type: 'checkpointed'; readonly ward: string; readonly token: number; readonly progress: string | undefined }
   | { readonly type: 'stop-overrun'; readonly ward: string; readonly took: number; readonly wardStop: number }
+  | { readonly type: 'finished'; readonly ward: string; readonly token: number; readonly state: 'done' | 'failed'; readonly reason: string; readonly progress: string | undefined }
 
 /** The node core's settings. @internal */
 export interface CoreOptions {
@@ -69,6 +70,8 @@ interface Releasing {
   readonly seq: number
   readonly checkpoint: Checkpoint
   readonly kept: boolean
+  /** The ward ended by itself: the release records it finished. */
+  readonly finished?: Finished
   /** Sent before without a reply: a 'fenced' answer may be our own release, applied. */
   retried?: boolean
 }
@@ -89,6 +92,8 @@ export class NodeCore {
   deadline = -Infinity
   members: readonly Member[] = []
   wardIds: readonly string[] = []
+  /** The finished wards (done or failed), as the last read of the ward set saw them. */
+  finished: ReadonlyMap<string, Finished> = new Map()
   wardsVersion = -1
   mine: ReadonlySet<string> = new Set()
   readonly held = new Map<string, Held>()
@@ -98,6 +103,8 @@ export class NodeCore {
   readonly doubtful = new Set<string>()
   /** Wards with a claim, stop or release in flight. */
   readonly busy = new Set<string>()
+  /** Wards whose run ended by itself, waiting for their finish to be written (another write of theirs is in flight). */
+  readonly ended = new Map<string, Finished>()
   /** Wards whose stop has not resolved yet, and when it began: none is claimed again until it has. */
   readonly stopping = new Map<string, number>()
   leaving = false
@@ -186,6 +193,7 @@ export class NodeCore {
     if (wardsVersion !== this.wardsVersion) {
       const wards = await this.#timed(this.options.store.wards())
       this.wardIds = wards.ids
+      this.finished = wards.finished
       this.wardsVersion = wards.version
     }
     const owners = this.leaving ? new Map<string, string>() : assign(this.wardIds, members, this.options.maxWardsPerNode)
@@ -205,6 +213,7 @@ export class NodeCore {
     const wards = [...this.held.keys()]
     for (const [ward, held] of this.held) if (held.running) this.#track(this.#stop(ward).then(() => {}))
     this.held.clear()
+    this.ended.clear()
     this.releasing.clear()
     this.doubtful.clear()
     this.emit({ type: 'lease-lost', node: this.options.node, epoch, why, wards })
@@ -212,6 +221,11 @@ export class NodeCore {
 
   #rebalance(): void {
     const epoch = this.epoch!
+    for (const ward of this.ended.keys()) {
+      const held = this.held.get(ward)
+      if (held === undefined || !held.running) this.ended.delete(ward)
+      else if (!this.busy.has(ward)) this.#finish(ward, held)
+    }
     for (const [ward, held] of this.held) {
       if (this.busy.has(ward) || !held.running || this.mine.has(ward)) continue
       this.#task(ward, () => this.#handOver(ward, held))
@@ -237,12 +251,14 @@ export class NodeCore {
     let from: Member | null = null
     let result = await this.#claimCall(ward, epoch)
     if (result.kind === 'expired') return
+    if (result.kind === 'finished') return this.#retire(ward, result.finished)
     if (result.kind === 'held') {
       const owner = result.owner
       if (this.members.some((m) => m.node === owner.node && m.epoch === owner.epoch)) return // live: it hands over
       if (await this.#timed(store.alive(owner))) return
       from = owner
       result = await this.#claimCall(ward, epoch, owner)
+      if (result.kind === 'finished') return this.#retire(ward, result.finished)
       if (result.kind !== 'claimed') return
     }
     const { token, checkpoint } = result
@@ -286,13 +302,57 @@ export class NodeCore {
     if (this.epoch !== pending.epoch || !this.live()) return
     const retry = pending.retried === true
     pending.retried = true
-    const result = await this.#timed(this.options.store.release(ward, pending.token, pending.seq, pending.checkpoint, pending.kept))
+    const { store } = this.options
+    const result = await this.#timed(
+      pending.finished === undefined
+        ? store.release(ward, pending.token, pending.seq, pending.checkpoint, pending.kept)
+        : store.finish(ward, pending.token, pending.seq, pending.checkpoint, pending.kept, pending.finished),
+    )
     if (this.releasing.get(ward) !== pending) return
     this.releasing.delete(ward)
     // A retried release answered 'fenced' was probably applied the first time (its reply lost).
-    if (result === 'fenced' && retry) return
-    if (result !== 'fenced') this.emit({ type: 'handed-over', ward, token: pending.token, progress: pending.checkpoint.progress })
-    else this.emit({ type: 'stale-write', ward, token: pending.token })
+    if (result === 'fenced' && retry) {
+      if (pending.finished !== undefined) await this.#retire(ward, pending.finished)
+      return
+    }
+    if (result === 'fenced') return this.emit({ type: 'stale-write', ward, token: pending.token })
+    if (pending.finished === undefined) return this.emit({ type: 'handed-over', ward, token: pending.token, progress: pending.checkpoint.progress })
+    this.emit({ type: 'finished', ward, token: pending.token, state: pending.finished.state, reason: pending.finished.reason, progress: pending.checkpoint.progress })
+    await this.#retire(ward, pending.finished)
+  }
+
+  /**
+   * Takes a finished ward out of the set to run (the namespace's slot; a second step after the
+   * ward's own record said so). If its reply is lost, whichever node claims the ward next is told
+   * it finished and retires it.
+   */
+  async #retire(ward: string, finished: Finished): Promise<void> {
+    await this.#timed(this.options.store.retire(ward, finished))
+  }
+
+  /**
+   * The run of `ward` under `token` ended by itself (completed, or gave up): it is released and
+   * recorded finished, so no node runs it again until it is added again or restarted.
+   */
+  finish(ward: string, token: number, finished: Finished): void {
+    const held = this.held.get(ward)
+    if (held === undefined || held.token !== token || !held.running) return
+    this.ended.set(ward, finished)
+    if (!this.busy.has(ward)) this.#finish(ward, held)
+  }
+
+  #finish(ward: string, held: Held): void {
+    const finished = this.ended.get(ward)!
+    this.ended.delete(ward)
+    this.#task(ward, async () => {
+      held.running = false
+      const checkpoint = await this.#stop(ward)
+      if (this.held.get(ward) !== held) return
+      this.held.delete(ward)
+      const pending: Releasing = { token: held.token, epoch: held.epoch, seq: ++held.seq, checkpoint, kept: held.kept, finished }
+      this.releasing.set(ward, pending)
+      await this.#release(ward, pending)
+    })
   }
 
   #checkpoints(): void {

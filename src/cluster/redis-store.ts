@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis'
-import type { Checkpoint, ClaimResult, LeaseStore, Member, RenewResult, WriteResult } from './store.js'
+import type { Checkpoint, ClaimResult, Finished, LeaseStore, Member, RenewResult, WriteResult } from './store.js'
 
 /** The protocol version a namespace is written with; a node of another version refuses it. */
 export const PROTOCOL_VERSION = 'steward-cluster/1'
@@ -24,6 +24,9 @@ export class Keys {
   }
   get wardsVersion(): string {
     return `{${this.ns}}:wards-version`
+  }
+  get finished(): string {
+    return `{${this.ns}}:finished`
   }
   get nodePrefix(): string {
     return `{${this.ns}}:node:`
@@ -94,25 +97,44 @@ return {ok, live, redis.call('GET', KEYS[3]) or '0', tostring(now)}`,
 end
 return 1`,
   },
-  // KEYS: wards, wards-version.
+  // KEYS: wards, wards-version, finished.
   wards: {
-    keys: 2,
-    lua: `return {redis.call('SMEMBERS', KEYS[1]), redis.call('GET', KEYS[2]) or '0'}`,
+    keys: 3,
+    lua: `return {redis.call('SMEMBERS', KEYS[1]), redis.call('GET', KEYS[2]) or '0', redis.call('HGETALL', KEYS[3])}`,
   },
-  // KEYS: wards, wards-version. ARGV: ids.
+  // KEYS: wards, wards-version, finished. ARGV: again ('1': a finished id is to run again), ids.
   addWards: {
-    keys: 2,
+    keys: 3,
     lua: `local added = 0
-for i = 1, #ARGV do added = added + redis.call('SADD', KEYS[1], ARGV[i]) end
+for i = 2, #ARGV do
+  if ARGV[1] == '1' then redis.call('HDEL', KEYS[3], ARGV[i]) end
+  if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 0 then added = added + redis.call('SADD', KEYS[1], ARGV[i]) end
+end
 if added > 0 then redis.call('INCR', KEYS[2]) end
 return added`,
+  },
+  // KEYS: wards, wards-version, finished. ARGV: ward, its end (JSON).
+  retire: {
+    keys: 3,
+    lua: `local removed = redis.call('SREM', KEYS[1], ARGV[1])
+local fresh = redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2])
+if removed + fresh > 0 then redis.call('INCR', KEYS[2]) end
+return removed`,
+  },
+  // KEYS: ward.
+  reopen: {
+    keys: 1,
+    lua: `if (redis.call('HGET', KEYS[1], 'state') or '') == '' then return 0 end
+redis.call('HSET', KEYS[1], 'state', '', 'reason', '', 'failures', '0')
+return 1`,
   },
   // KEYS: ward. ARGV: node, epoch, notAfter (Redis ms), ifNode, ifEpoch.
   claim: {
     keys: 1,
     lua: `${NOW_MS}
 if now > tonumber(ARGV[3]) then return {'expired'} end
-local r = redis.call('HMGET', KEYS[1], 'node', 'epoch', 'token', 'progress', 'failures')
+local r = redis.call('HMGET', KEYS[1], 'node', 'epoch', 'token', 'progress', 'failures', 'state', 'reason')
+if (r[6] or '') ~= '' then return {'finished', r[6], r[7] or ''} end
 local owner = r[1] or ''
 local progress = r[4] or ''
 local failures = r[5] or '0'
@@ -126,7 +148,7 @@ return {'claimed', tostring(token), progress, failures}`,
   },
   // KEYS: ward. ARGV: token, seq, progress ('' for none), failures, release ('1' or '0'), kept ('1':
   // the ward commits its own progress, so the stored progress stays and failures are written only
-  // where it is this progress).
+  // where it is this progress), the ward's end ('', 'done' or 'failed') and its reason.
   write: {
     keys: 1,
     lua: `local r = redis.call('HMGET', KEYS[1], 'node', 'token', 'seq', 'progress')
@@ -140,6 +162,7 @@ else
   redis.call('HSET', KEYS[1], 'seq', ARGV[2])
 end
 if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'node', '', 'epoch', '') end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'state', ARGV[7], 'reason', ARGV[8]) end
 return 'written'`,
   },
   // KEYS: ward, dead stream. ARGV: token, then field/value pairs.
@@ -246,22 +269,33 @@ export class RedisStore implements LeaseStore {
     await this.#run('leave', this.keys.node(node), this.keys.members, node, epoch)
   }
 
-  async wards(): Promise<{ ids: string[]; version: number }> {
-    const [ids, version] = (await this.#run('wards', this.keys.wards, this.keys.wardsVersion)) as [string[], string]
-    return { ids, version: Number(version) }
+  async wards(): Promise<{ ids: string[]; version: number; finished: Map<string, Finished> }> {
+    const [ids, version, flat] = (await this.#run('wards', this.keys.wards, this.keys.wardsVersion, this.keys.finished)) as [string[], string, string[]]
+    const finished = new Map<string, Finished>()
+    for (let i = 0; i < flat.length; i += 2) finished.set(flat[i]!, JSON.parse(flat[i + 1]!) as Finished)
+    return { ids, version: Number(version), finished }
   }
 
-  async addWards(ids: readonly string[]): Promise<number> {
+  async addWards(ids: readonly string[], again = false): Promise<number> {
     let added = 0
     for (let i = 0; i < ids.length; i += 1_000) {
-      added += (await this.#run('addWards', this.keys.wards, this.keys.wardsVersion, ...ids.slice(i, i + 1_000))) as number
+      added += (await this.#run('addWards', this.keys.wards, this.keys.wardsVersion, this.keys.finished, again ? '1' : '0', ...ids.slice(i, i + 1_000))) as number
     }
     return added
+  }
+
+  async retire(ward: string, finished: Finished): Promise<void> {
+    await this.#run('retire', this.keys.wards, this.keys.wardsVersion, this.keys.finished, ward, JSON.stringify(finished))
+  }
+
+  async reopen(ward: string): Promise<boolean> {
+    return (await this.#run('reopen', this.keys.ward(ward))) === 1
   }
 
   async claim(ward: string, node: string, epoch: number, notAfter: number, ifOwner?: Member): Promise<ClaimResult> {
     const reply = (await this.#run('claim', this.keys.ward(ward), node, epoch, Math.floor(notAfter), ifOwner?.node ?? '', ifOwner === undefined ? '' : String(ifOwner.epoch))) as string[]
     if (reply[0] === 'expired') return { kind: 'expired' }
+    if (reply[0] === 'finished') return { kind: 'finished', finished: { state: reply[1] as Finished['state'], reason: reply[2]!, at: 0 } }
     if (reply[0] === 'held') return { kind: 'held', owner: { node: reply[1]!, epoch: Number(reply[2]) } }
     return { kind: 'claimed', token: Number(reply[1]), checkpoint: { progress: reply[2] === '' ? undefined : reply[2], failures: Number(reply[3]) } }
   }
@@ -274,8 +308,12 @@ export class RedisStore implements LeaseStore {
     return this.#write(ward, token, seq, checkpoint, true, kept)
   }
 
-  async #write(ward: string, token: number, seq: number, checkpoint: Checkpoint, release: boolean, kept: boolean): Promise<WriteResult> {
-    return (await this.#run('write', this.keys.ward(ward), token, seq, checkpoint.progress ?? '', checkpoint.failures, release ? '1' : '0', kept ? '1' : '0')) as WriteResult
+  finish(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept: boolean, finished: Finished): Promise<WriteResult> {
+    return this.#write(ward, token, seq, checkpoint, true, kept, finished)
+  }
+
+  async #write(ward: string, token: number, seq: number, checkpoint: Checkpoint, release: boolean, kept: boolean, finished?: Finished): Promise<WriteResult> {
+    return (await this.#run('write', this.keys.ward(ward), token, seq, checkpoint.progress ?? '', checkpoint.failures, release ? '1' : '0', kept ? '1' : '0', finished?.state ?? '', finished?.reason ?? '')) as WriteResult
   }
 
   /** A fenced XADD to the ward's dead-letter stream; `false` when the token is no longer current. */

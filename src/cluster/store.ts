@@ -12,11 +12,21 @@ export interface Checkpoint {
   readonly failures: number
 }
 
-/** What `claim` answers: the ward is now the caller's under `token`, or another live-looking owner holds it. */
+/** How a ward's run ended by itself: it completed (`done`) or gave up (`failed`, with the reason). */
+export interface Finished {
+  readonly state: 'done' | 'failed'
+  /** Why it failed (the last error), `''` when done. */
+  readonly reason: string
+  /** The node's wall-clock time (ms since the epoch) when it finished. */
+  readonly at: number
+}
+
+/** What `claim` answers: the ward is now the caller's under `token`, another live-looking owner holds it, or the ward has finished. */
 export type ClaimResult =
   | { readonly kind: 'claimed'; readonly token: number; readonly checkpoint: Checkpoint }
   | { readonly kind: 'held'; readonly owner: Member }
   | { readonly kind: 'expired' }
+  | { readonly kind: 'finished'; readonly finished: Finished }
 
 /** What a fenced write answers. */
 export type WriteResult = 'written' | 'fenced' | 'superseded'
@@ -46,15 +56,20 @@ export interface LeaseStore {
   alive(member: Member): Promise<boolean>
   /** Deletes the lease of `(node, epoch)` if it is still that epoch's. */
   leave(node: string, epoch: number): Promise<void>
-  /** Every ward id added, and the set's version. */
-  wards(): Promise<{ readonly ids: readonly string[]; readonly version: number }>
-  /** Adds ward ids; answers how many were new. */
-  addWards(ids: readonly string[]): Promise<number>
+  /** Every ward id to run (added and not finished), the set's version, and the finished wards. */
+  wards(): Promise<{ readonly ids: readonly string[]; readonly version: number; readonly finished: ReadonlyMap<string, Finished> }>
+  /** Adds ward ids to run; a finished one stays finished unless `again` (after `reopen`). Answers how many were not to run before. */
+  addWards(ids: readonly string[], again?: boolean): Promise<number>
+  /** Namespace slot: `ward` finished — out of the set to run, into the finished ones; the set's version moves. */
+  retire(ward: string, finished: Finished): Promise<void>
+  /** Ward slot: clears a finished ward's end (and its failures) so it can be claimed again; whether it was finished. */
+  reopen(ward: string): Promise<boolean>
   /**
    * Makes `(node, epoch)` the ward's owner with a new fencing token, when it has no owner or its
    * owner is `ifOwner` (which the caller found dead). Already `(node, epoch)`'s: its token, unchanged.
    * A claim that reaches Redis after `notAfter` (Redis's clock, ms) does nothing (`expired`): the
-   * caller has given up on it by then, so no claim it forgot about can make it an owner later.
+   * caller has given up on it by then, so no claim it forgot about can make it an owner later. A
+   * finished ward is not claimed (`finished`).
    */
   claim(ward: string, node: string, epoch: number, notAfter: number, ifOwner?: Member): Promise<ClaimResult>
   /**
@@ -69,4 +84,6 @@ export interface LeaseStore {
   checkpoint(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept?: boolean): Promise<WriteResult>
   /** Fenced as `checkpoint`; also clears the owner, so another node may claim the ward at once. */
   release(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept?: boolean): Promise<WriteResult>
+  /** Fenced as `release`; also records that the ward finished, so no claim runs it again until it is reopened. */
+  finish(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept: boolean, finished: Finished): Promise<WriteResult>
 }

@@ -1,4 +1,4 @@
-import type { Checkpoint, ClaimResult, Member, RenewResult, WriteResult } from '../cluster/store.js'
+import type { Checkpoint, ClaimResult, Finished, Member, RenewResult, WriteResult } from '../cluster/store.js'
 
 interface WardRecord {
   node: string
@@ -7,6 +7,9 @@ interface WardRecord {
   progress: string | undefined
   failures: number
   seq: number
+  /** How the ward ended ('' while it is to run), and why. */
+  state: '' | 'done' | 'failed'
+  reason: string
 }
 
 /**
@@ -21,6 +24,7 @@ export class SimRedis {
   readonly leases = new Map<string, { epoch: number; expiresAt: number }>()
   readonly members = new Map<string, { epoch: number; leaving: boolean }>()
   readonly wardSet = new Set<string>()
+  readonly finished = new Map<string, Finished>()
   wardsVersion = 0
   readonly records = new Map<string, WardRecord>()
   /** Every accepted fenced write: the checker compares it with the claims it saw. */
@@ -75,14 +79,15 @@ export class SimRedis {
     }
   }
 
-  wards(): { ids: string[]; version: number } {
-    return { ids: [...this.wardSet], version: this.wardsVersion }
+  wards(): { ids: string[]; version: number; finished: Map<string, Finished> } {
+    return { ids: [...this.wardSet], version: this.wardsVersion, finished: new Map(this.finished) }
   }
 
-  addWards(ids: readonly string[]): number {
+  addWards(ids: readonly string[], again = false): number {
     let added = 0
     for (const id of ids) {
-      if (this.wardSet.has(id)) continue
+      if (again) this.finished.delete(id)
+      if (this.finished.has(id) || this.wardSet.has(id)) continue
       this.wardSet.add(id)
       added++
     }
@@ -90,13 +95,30 @@ export class SimRedis {
     return added
   }
 
+  retire(ward: string, finished: Finished): void {
+    const removed = this.wardSet.delete(ward)
+    const fresh = !this.finished.has(ward)
+    if (fresh) this.finished.set(ward, finished)
+    if (removed || fresh) this.wardsVersion++
+  }
+
+  reopen(ward: string): boolean {
+    const record = this.records.get(ward)
+    if (record === undefined || record.state === '') return false
+    record.state = ''
+    record.reason = ''
+    record.failures = 0
+    return true
+  }
+
   claim(ward: string, node: string, epoch: number, notAfter: number, ifOwner?: Member): ClaimResult {
     if (this.now() > notAfter) return { kind: 'expired' }
     let record = this.records.get(ward)
     if (record === undefined) {
-      record = { node: '', epoch: 0, token: 0, progress: undefined, failures: 0, seq: 0 }
+      record = { node: '', epoch: 0, token: 0, progress: undefined, failures: 0, seq: 0, state: '', reason: '' }
       this.records.set(ward, record)
     }
+    if (record.state !== '') return { kind: 'finished', finished: { state: record.state, reason: record.reason, at: 0 } }
     const checkpoint = { progress: record.progress, failures: record.failures }
     if (record.node !== '') {
       if (record.node === node && record.epoch === epoch) return { kind: 'claimed', token: record.token, checkpoint }
@@ -112,7 +134,7 @@ export class SimRedis {
     return { kind: 'claimed', token: record.token, checkpoint }
   }
 
-  #write(ward: string, token: number, seq: number, checkpoint: Checkpoint, release: boolean, kept: boolean): WriteResult {
+  #write(ward: string, token: number, seq: number, checkpoint: Checkpoint, release: boolean, kept: boolean, finished?: Finished): WriteResult {
     const record = this.records.get(ward)
     if (record === undefined || record.token !== token || record.node === '') return 'fenced'
     if (seq <= record.seq) return 'superseded'
@@ -125,6 +147,10 @@ export class SimRedis {
       record.node = ''
       record.epoch = 0
     }
+    if (finished !== undefined) {
+      record.state = finished.state
+      record.reason = finished.reason
+    }
     this.onWrite?.(ward, token, checkpoint)
     return 'written'
   }
@@ -135,6 +161,10 @@ export class SimRedis {
 
   release(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept = false): WriteResult {
     return this.#write(ward, token, seq, checkpoint, true, kept)
+  }
+
+  finish(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept: boolean, finished: Finished): WriteResult {
+    return this.#write(ward, token, seq, checkpoint, true, kept, finished)
   }
 
   /**
