@@ -97,7 +97,11 @@ if (role !== undefined) {
       if (reports.some((r) => r === undefined || r.members !== 3 || r.held.length !== r.assigned || r.checkpointed !== r.held.length)) return false
       return new Set(reports.flatMap((r) => r!.held)).size === 12 && reports.reduce((n, r) => n + r!.held.length, 0) === 12
     }
-    while (!settled()) await new Promise((resolve) => setTimeout(resolve, 100))
+    const settleBy = Date.now() + 60_000
+    while (!settled()) {
+      if (Date.now() > settleBy) throw new Error(`the cluster did not settle within 60 s: ${JSON.stringify(Object.fromEntries(seen))}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
     const held = (name: string): number => seen.get(name)!.held.length
     const counts = ['a', 'b', 'c'].map((name) => `${name}: ${held(name)}`)
     victim = ['a', 'b', 'c'].sort((x, y) => held(y) - held(x))[0]!

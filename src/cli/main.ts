@@ -21,12 +21,14 @@ Usage:
   steward reload                             re-read its config; apply only what changed (as SIGHUP)
   steward logs [-f] [-n N] [NAME…]           recent lines of its apps, then follow
   steward demo <${demoNames.join('|')}|all> [--virtual] [--json] [--speed N] [--http ADDR]
+  steward demo cluster [--redis URL] [--json]  three nodes on Redis, one killed (steward demo cluster --help)
   steward --help | --version
 
 demo    replays the seed's programs (Concurrency in Go, "healing goroutines")
         under steward and prints their timelines (all = s1..s4); tree shows a
         supervision tree healing a crash, a hang and a cascade; cpu-hang and
-        process heal a worker thread and a child process (real time only).
+        process heal a worker thread and a child process (real time only);
+        cluster moves the wards of a killed node to the others on Redis.
   --virtual             run on a manual clock: finishes at once, times in virtual ms
   --json                the library's events, one JSON object per line: scenario, type, ward,
                         path, at (ms), attempt, ...
@@ -44,6 +46,7 @@ export async function main(argv: readonly string[], write: (line: string) => voi
   if (argv[0] === 'run' || argv[0] === 'up') return supervise(argv[0], argv.slice(1), write)
   if (argv[0] === 'unit') return (await import('./unit.js')).unitMain(argv.slice(1), write)
   if ((controlCommands as readonly string[]).includes(argv[0]!)) return (await import('./ctl.js')).controlCommand(argv[0] as ControlCommand, argv.slice(1), write)
+  if (argv[0] === 'demo' && argv[1] === 'cluster') return (await import('./demo-cluster.js')).clusterDemo(argv.slice(2), write)
   let parsed
   try {
     parsed = parseArgs({
