@@ -15,7 +15,9 @@ interface WardRecord {
 /**
  * The simulated Redis of the cluster simulation: the state the Lua scripts of
  * `cluster/redis-store.ts` keep, and each script as one atomic method on it, at the simulation's
- * true time (Redis's clock). Test-only. The real-Redis tests run the same contract against both.
+ * true time (Redis's clock). Test-only. `src/cluster/contract.test.ts` runs one table of calls
+ * against this model and the Lua scripts on a real Redis (a server and a Redis Cluster) and
+ * compares every answer.
  */
 export class SimRedis {
   readonly now: () => number
@@ -165,6 +167,12 @@ export class SimRedis {
 
   finish(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept: boolean, finished: Finished): WriteResult {
     return this.#write(ward, token, seq, checkpoint, true, kept, finished)
+  }
+
+  /** The prelude of a user's fenced script (and of a dead letter's `XADD`): whether `token` is the ward's current token, with an owner. */
+  fenced(ward: string, token: number): boolean {
+    const record = this.records.get(ward)
+    return record !== undefined && record.token === token && record.node !== ''
   }
 
   /**
