@@ -7,7 +7,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Cluster, Redis } from 'ioredis'
-import { RedisStore } from './redis-store.js'
+import { hashSlot, RedisStore } from './redis-store.js'
 import type { Checkpoint, Finished, Member } from './store.js'
 import { SimRedis } from '../testing/sim-redis.js'
 import { RedisServer, startRedisCluster } from '../testing/redis-server.js'
@@ -234,6 +234,22 @@ test('contract: the same on a 3-master Redis Cluster (the namespace and the ward
   const client = new Cluster(cluster.servers.map((server) => ({ host: '127.0.0.1', port: server.port })))
   try {
     await contract(client, 'contract')
+    // Claims are judged on the clock of the master holding the ward: the store names that master
+    // (from our own hash slot, as Redis computes it) and reads its clock.
+    const store = new RedisStore(client, 'contract')
+    const masters = new Set(cluster.servers.map((server) => `127.0.0.1:${server.port}`))
+    const seen = new Set<string>()
+    for (let i = 0; i < 60; i++) {
+      const key = store.keys.ward(`w${i}`)
+      assert.equal(hashSlot(key), await client.call('CLUSTER', 'KEYSLOT', key), key)
+      const clock = store.clockOf(`w${i}`)!
+      assert.ok(masters.has(clock), `${clock} is a master`)
+      seen.add(clock)
+    }
+    assert.equal(seen.size, 3, 'the wards spread over the three masters')
+    const [seconds] = (await client.eval("return redis.call('TIME')", 1, store.keys.meta)) as [string]
+    assert.ok(Math.abs((await store.time('w1')) - Number(seconds) * 1_000) < 5_000)
+    assert.equal(new RedisStore(new Redis(1, '127.0.0.1', { lazyConnect: true }), 'x').clockOf('w1'), undefined, 'one server: the namespace clock')
   } finally {
     client.disconnect()
     await cluster.stop()

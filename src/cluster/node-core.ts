@@ -113,6 +113,8 @@ export class NodeCore {
   /** Redis's clock minus ours, as the last renew saw it (an underestimate: the reply took time), and when. */
   #offset = 0
   #offsetAt = 0
+  /** The same for the clock of each other master wards live on (a Redis Cluster), measured before the first claim judged on it. */
+  readonly #clocks = new Map<string, { readonly offset: number; readonly at: number }>()
   #deadlineTimer: Timer | undefined
   readonly #tasks = new Set<Promise<void>>()
 
@@ -272,12 +274,33 @@ export class NodeCore {
     this.options.runner.start(ward, { token, checkpoint })
   }
 
+  /**
+   * The offset of the clock that judges `ward`'s claims (Redis's clock minus ours, an
+   * underestimate) and when it was measured: the namespace's, from the last renew, or that of the
+   * master holding the ward (a Redis Cluster), measured with `time(ward)` when unknown or older
+   * than a lease.
+   */
+  async #clockFor(ward: string): Promise<{ readonly offset: number; readonly at: number }> {
+    const { store, clock, leaseTtl } = this.options
+    const id = store.clockOf(ward)
+    if (id === undefined) return { offset: this.#offset, at: this.#offsetAt }
+    const known = this.#clocks.get(id)
+    if (known !== undefined && clock.now() - known.at <= leaseTtl) return known
+    const time = await this.#timed(store.time(ward))
+    const at = clock.now()
+    const measured = { offset: time - at, at }
+    this.#clocks.set(id, measured)
+    return measured
+  }
+
   async #claimCall(ward: string, epoch: number, ifOwner?: Member): Promise<ClaimResult> {
-    // The claim expires on Redis's clock before we stop waiting for its reply (allowing for the
-    // clock-rate bound since the offset was measured), so a claim we gave up on cannot apply later.
+    // The claim expires on the clock of the Redis that runs it before we stop waiting for its
+    // reply (allowing for the clock-rate bound since the offset was measured), so a claim we gave
+    // up on cannot apply later.
     const { clock, opTimeout } = this.options
+    const judge = await this.#clockFor(ward)
     const sent = clock.now()
-    const notAfter = sent + this.#offset + opTimeout * (1 - 2 * CLOCK_RATE_BOUND) - CLOCK_RATE_BOUND * (sent - this.#offsetAt)
+    const notAfter = sent + judge.offset + opTimeout * (1 - 2 * CLOCK_RATE_BOUND) - CLOCK_RATE_BOUND * (sent - judge.at)
     try {
       const result = await this.#timed(this.options.store.claim(ward, this.options.node, epoch, notAfter, ifOwner))
       if (this.epoch === epoch) this.doubtful.delete(ward)

@@ -165,6 +165,12 @@ if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'node', '', 'epoch', '') end
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'state', ARGV[7], 'reason', ARGV[8]) end
 return 'written'`,
   },
+  // KEYS: ward (the call runs on its master).
+  time: {
+    keys: 1,
+    lua: `${NOW_MS}
+return tostring(now)`,
+  },
   // KEYS: ward, dead stream. ARGV: token, then field/value pairs.
   deadLetter: {
     keys: 2,
@@ -300,6 +306,17 @@ export class RedisStore implements LeaseStore {
     return { kind: 'claimed', token: Number(reply[1]), checkpoint: { progress: reply[2] === '' ? undefined : reply[2], failures: Number(reply[3]) } }
   }
 
+  clockOf(ward: string): string | undefined {
+    if (!('slots' in this.client)) return undefined
+    const slot = hashSlot(this.keys.ward(ward))
+    // The master that serves the slot now (ioredis's slot table); the slot itself until it is known.
+    return this.client.slots[slot]?.[0] ?? `slot:${slot}`
+  }
+
+  async time(ward: string): Promise<number> {
+    return Number(await this.#run('time', this.keys.ward(ward)))
+  }
+
   checkpoint(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept = false): Promise<WriteResult> {
     return this.#write(ward, token, seq, checkpoint, false, kept)
   }
@@ -350,6 +367,28 @@ export class RedisStore implements LeaseStore {
   }
 
   readonly #userScripts = new Map<string, string>()
+}
+
+/** CRC16/XMODEM of `text`'s UTF-8 bytes, as Redis Cluster hashes keys. */
+function crc16(bytes: Uint8Array): number {
+  let crc = 0
+  for (const byte of bytes) {
+    crc ^= byte << 8
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc
+}
+
+const utf8 = new TextEncoder()
+
+/** The Redis Cluster hash slot of `key`: of its hash tag (`{…}`, when not empty), else of the whole key. @internal */
+export function hashSlot(key: string): number {
+  const open = key.indexOf('{')
+  if (open !== -1) {
+    const close = key.indexOf('}', open + 1)
+    if (close > open + 1) key = key.slice(open + 1, close)
+  }
+  return crc16(utf8.encode(key)) % 16_384
 }
 
 /** The namespace was written by another protocol version. */

@@ -73,6 +73,14 @@ export interface LeaseStore {
    */
   claim(ward: string, node: string, epoch: number, notAfter: number, ifOwner?: Member): Promise<ClaimResult>
   /**
+   * Which clock judges `ward`'s claims: `undefined` when it is the namespace's (one Redis server:
+   * the clock `renew` reports), else an id of the master that holds the ward's key (a Redis
+   * Cluster), whose clock `time(ward)` reads.
+   */
+  clockOf(ward: string): string | undefined
+  /** Redis's clock (ms) on the master that holds `ward`'s key, when the call ran there. */
+  time(ward: string): Promise<number>
+  /**
    * Writes the checkpoint only if `token` is the ward's current token and it has an owner
    * (`'written'`, else `'fenced'`), and only if `seq` is above the last one written under that
    * token (else `'superseded'`: a reordered older write, dropped).

@@ -77,6 +77,8 @@ export interface SimConfig {
   readonly leaseTtl: number
   /** The longest a ward takes to stop: the model's stops take up to this long. */
   readonly wardStop: number
+  /** The wards' masters' clocks ahead of the namespace master's (ms); empty: one Redis server. */
+  readonly masters: readonly number[]
   readonly beat: number
   readonly checkpointEvery: number
   readonly nodes: number
@@ -98,10 +100,13 @@ export function configFor(seed: number): SimConfig {
   const leaseTtl = 1_000
   // Mostly the default room to stop (leaseTtl × 0.15), sometimes more, with a beat that fits.
   const wardStop = random() < 0.7 ? 150 : 150 + Math.floor(random() * 200)
+  // Half the seeds on a Redis Cluster of two or three masters whose clocks differ by up to ±2 s.
+  const masters = random() < 0.5 ? [] : Array.from({ length: 2 + Math.floor(random() * 2) }, () => Math.round((random() - 0.5) * 4_000))
   return {
     seed,
     leaseTtl,
     wardStop,
+    masters,
     beat: Math.floor(Math.min(leaseTtl / 3, (leaseTtl * (1 - CLOCK_RATE_BOUND) - wardStop) / 2.4)),
     checkpointEvery: 100 + Math.floor(random() * 400),
     nodes: 2 + Math.floor(random() * 4),
@@ -160,7 +165,7 @@ export class Simulation {
     this.config = config
     this.random = prng(config.seed)
     this.trace = trace
-    this.redis = new SimRedis(() => this.time)
+    this.redis = new SimRedis(() => this.time, config.masters)
     this.redis.onClaim = (ward, token) => this.claimed.set(ward, token)
     this.redis.onWrite = (ward, token, checkpoint) => {
       const current = this.claimed.get(ward)
@@ -228,6 +233,11 @@ export class Simulation {
       reopen: (ward) => call(() => redis.reopen(ward)),
       finish: (ward, token, seq, checkpoint, kept, finished) => call(() => redis.finish(ward, token, seq, checkpoint, kept, finished)),
       claim: (ward, name, epoch, notAfter, ifOwner) => call(() => redis.claim(ward, name, epoch, notAfter, ifOwner)),
+      clockOf: (ward) => {
+        const master = redis.masterOf(ward)
+        return master === undefined ? undefined : `master-${master}`
+      },
+      time: (ward) => call(() => redis.timeOf(ward)),
       checkpoint: (ward, token, seq, checkpoint, kept) => call(() => redis.checkpoint(ward, token, seq, checkpoint, kept)),
       release: (ward, token, seq, checkpoint, kept) => call(() => redis.release(ward, token, seq, checkpoint, kept)),
     }

@@ -33,8 +33,30 @@ export class SimRedis {
   onWrite: ((ward: string, token: number, checkpoint: Checkpoint) => void) | undefined = undefined
   onClaim: ((ward: string, token: number, node: string, epoch: number) => void) | undefined = undefined
 
-  constructor(now: () => number) {
+  /**
+   * The masters the wards' keys live on beyond the namespace's (a Redis Cluster): each ward's
+   * master by a hash of its id, each master's clock this many ms ahead of the namespace master's.
+   * Empty: one server, one clock.
+   */
+  readonly masters: readonly number[]
+
+  constructor(now: () => number, masters: readonly number[] = []) {
     this.now = now
+    this.masters = masters
+  }
+
+  /** Which master holds `ward`'s key (an index into `masters`), or `undefined` on one server. */
+  masterOf(ward: string): number | undefined {
+    if (this.masters.length === 0) return undefined
+    let hash = 0
+    for (const char of ward) hash = (hash * 31 + char.charCodeAt(0)) >>> 0
+    return hash % this.masters.length
+  }
+
+  /** The clock of the master holding `ward`'s key: the `time` script run there. */
+  timeOf(ward: string): number {
+    const master = this.masterOf(ward)
+    return this.now() + (master === undefined ? 0 : this.masters[master]!)
   }
 
   #lease(node: string): { epoch: number; expiresAt: number } | undefined {
@@ -114,7 +136,8 @@ export class SimRedis {
   }
 
   claim(ward: string, node: string, epoch: number, notAfter: number, ifOwner?: Member): ClaimResult {
-    if (this.now() > notAfter) return { kind: 'expired' }
+    // Judged on the clock of the master that runs the script.
+    if (this.timeOf(ward) > notAfter) return { kind: 'expired' }
     let record = this.records.get(ward)
     if (record === undefined) {
       record = { node: '', epoch: 0, token: 0, progress: undefined, failures: 0, seq: 0, state: '', reason: '' }
