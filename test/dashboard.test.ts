@@ -8,6 +8,10 @@ import { mkdirSync } from 'node:fs'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { fixed, processWard, supervisor, type WardContext, type WardStatus } from '../src/index.js'
 import { serveHttp, type HttpServer } from '../src/http/index.js'
+import { Redis } from 'ioredis'
+import { cluster } from '../src/cluster/index.js'
+import { steward, walk } from '../src/index.js'
+import { RedisServer } from '../src/testing/redis-server.js'
 
 const executablePath = process.env.STEWARD_CHROMIUM ?? '/usr/bin/chromium'
 const artifacts = new URL('../artifacts/', import.meta.url)
@@ -146,5 +150,74 @@ test('open files show only when the status has them (a newer server), for proces
     await plain.close()
     await figures.close()
     await run.stop()
+  }
+})
+
+test('a cluster node’s HTTP face: its wards as the tree, the cluster view in /status, /metrics and the dashboard (members, failovers, finished wards)', { timeout: 90_000 }, async () => {
+  mkdirSync(artifacts, { recursive: true })
+  const redis = await RedisServer.start()
+  const ward = (id: string) =>
+    steward(
+      walk(
+        (from: number) => (function* () {
+          for (let i = from; ; i++) yield i
+        })(),
+        async (position, ctx) => {
+          if (id === 'bad') throw new Error('bad input')
+          await ctx.clock.sleep(20, ctx.signal)
+          return position
+        },
+      ),
+      { maxRestarts: 1, within: '1m', backoff: fixed('10ms') },
+    )
+  const a = cluster({ redis: redis.url, namespace: 'dash', node: 'a', leaseTtl: '1s', ward })
+  // b has its own client: disconnecting it makes b a dead node whose wards a takes over.
+  const bClient = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 })
+  bClient.on('error', () => {})
+  const b = cluster({ redis: bClient, namespace: 'dash', node: 'b', leaseTtl: '1s', ward })
+  const server = await serveHttp(a.tree, { port: 0 })
+  let browser: Browser | undefined
+  try {
+    await Promise.all([a.ready, b.ready])
+    await a.add(['w0', 'w1', 'w2', 'w3', 'w4', 'w5', 'bad'])
+    const get = async (path: string): Promise<string> => (await fetch(`${server.url}${path}`)).text()
+    const deadline = Date.now() + 20_000
+    let status: { path: string; children: Array<{ path: string }>; cluster: { node: string; members: unknown[]; finished: unknown[] } }
+    do {
+      status = JSON.parse(await get('/status')) as typeof status
+      if (status.cluster.members.length === 2 && status.children.length > 0 && status.cluster.finished.length === 1) break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    } while (Date.now() < deadline)
+    assert.equal(status.path, 'a')
+    assert.equal(status.cluster.node, 'a')
+    assert.equal(status.cluster.members.length, 2, JSON.stringify(status.cluster))
+    assert.equal(status.cluster.finished.length, 1, 'the ward that gave up')
+    assert.ok(status.children.length > 0 && status.children.every((child) => /^a\/w\d$/.test(child.path)), JSON.stringify(status.children.map((c) => c.path)))
+    const metrics = await get('/metrics')
+    assert.match(metrics, /^steward_cluster_members\{namespace="dash",node="a"\} 2$/m)
+    assert.match(metrics, /path="a\/w\d"/)
+
+    browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] })
+    const page = await browser.newPage({ viewport: { width: 1100, height: 640 } })
+    await page.goto(`${server.url}/`)
+    await page.locator('#cluster-section').waitFor({ timeout: 10_000 })
+    await page.waitForFunction(`document.querySelectorAll('#cluster-members tbody tr').length === 2`, undefined, { timeout: 10_000 })
+    assert.match((await page.locator('#cluster-summary').textContent()) ?? '', /^Node a: epoch \d+, lease \d+\.\d s left; runs \d+ of 6 wards;/)
+    assert.equal(await page.locator('#cluster-members tbody tr[data-self="true"] td').first().textContent(), 'a')
+    assert.match((await page.locator('#cluster-finished li[data-state="failed"]').textContent()) ?? '', /^bad: failed \(.*bad input.*\)$/)
+    await page.locator(`#tree [data-path="${status.children[0]!.path}"]`).waitFor()
+    assert.equal(await page.locator('.action-restart').count(), 0, 'no restart buttons: the node owns its wards')
+    // b dies (its connection cut): a takes its wards over once b's lease expired.
+    bClient.disconnect()
+    await page.waitForFunction(`/[1-9]\\d* taken over from dead nodes/.test(document.querySelector('#cluster-summary').textContent)`, undefined, { timeout: 20_000 })
+    await page.waitForFunction(`document.querySelectorAll('#cluster-members tbody tr').length === 1`, undefined, { timeout: 20_000 })
+    await page.screenshot({ path: new URL('dashboard-cluster.png', artifacts).pathname })
+  } finally {
+    await browser?.close()
+    await server.close()
+    await b.stop()
+    await a.stop()
+    bClient.disconnect()
+    await redis.stop()
   }
 })

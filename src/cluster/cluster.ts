@@ -9,6 +9,8 @@ import { CLOCK_RATE_BOUND, LOCAL_DEADLINE, NodeCore, type CoreEvent, type Lease,
 import { IncompatibleNamespace, PROTOCOL_VERSION, RedisStore } from './redis-store.js'
 import { assign } from './assign.js'
 import type { Checkpoint, Finished, Member } from './store.js'
+import { renderClusterMetrics } from './exposition.js'
+import { nodeTree, type NodeTree } from './node-tree.js'
 
 /** What a ward's factory is handed: the ward's id, its lease (fencing token) and fenced writes. */
 export interface WardLease {
@@ -161,6 +163,13 @@ export type ClusterMetrics = Readonly<Record<string, number>>
 export interface ClusterNode extends AsyncDisposable {
   /** This node's id. */
   readonly node: string
+  /**
+   * This node as a supervision tree, for the HTTP face (`serveHttp(node.tree)` from
+   * `steward/http`): the node is the root, the wards it runs now are its children (paths
+   * `node/ward/…`), their events are its events, and /status, /metrics and the dashboard add the
+   * node's cluster view (members, wards per node, its lease, finished wards, failovers).
+   */
+  readonly tree: NodeTree
   /** Resolves when the node reached Redis and joined; rejects with a {@link ClusterStartError} if it cannot. */
   readonly ready: Promise<void>
   /** Adds ward ids to the namespace (from any node; stored in Redis); resolves with how many were new. A finished id stays finished (see `restart`). */
@@ -358,9 +367,12 @@ export function cluster(options: ClusterOptions): ClusterNode {
   const store = new RedisStore(client, options.namespace)
   const listeners = new Set<(event: ClusterEvent) => void>()
   if (options.onEvent !== undefined) listeners.add(options.onEvent)
-  const counters = { claims: 0, handovers: 0, leasesLost: 0, staleWrites: 0, checkpoints: 0, deadLetters: 0, commits: 0, stopOverruns: 0 }
+  const counters = { claims: 0, handovers: 0, leasesLost: 0, staleWrites: 0, checkpoints: 0, deadLetters: 0, commits: 0, stopOverruns: 0, failovers: 0 }
   const emit = (event: ClusterEvent): void => {
-    if (event.type === 'claimed') counters.claims++
+    if (event.type === 'claimed') {
+      counters.claims++
+      if (event.from !== null) counters.failovers++
+    }
     else if (event.type === 'handed-over') counters.handovers++
     else if (event.type === 'lease-lost') counters.leasesLost++
     else if (event.type === 'stale-write') counters.staleWrites++
@@ -459,6 +471,7 @@ export function cluster(options: ClusterOptions): ClusterNode {
           failuresHere: lease.checkpoint.failures,
           onEvent: (event: StewardEvent) => {
             if (event.type === 'dead-letter' && event.path === event.ward) deadLetter(ward, wardLease.token, event)
+            view.forward(ward, event)
           },
         })
       } catch (error) {
@@ -591,8 +604,16 @@ export function cluster(options: ClusterOptions): ClusterNode {
   })()
   ready.catch(() => {}) // the caller sees it through `ready`, `add` or `stop`
 
+  const view = nodeTree({
+    node: settings.node,
+    live: () => core.live(),
+    runs: () => [...running].map(([ward, entry]) => [ward, () => entry.run.status()] as const),
+    face: { status: () => ({ ...node.status(), metrics: node.metrics() }), metrics: () => renderClusterMetrics(node.metrics(), { namespace: options.namespace, node: settings.node }) },
+    stop: () => node.stop(),
+  })
   const node: ClusterNode = {
     node: settings.node,
+    tree: view.tree,
     ready,
     async add(ids) {
       validIds(ids)
@@ -637,6 +658,7 @@ export function cluster(options: ClusterOptions): ClusterNode {
         'cluster.live': core.live() ? 1 : 0,
         'cluster.renews_total': core.renews,
         'cluster.claims_total': counters.claims,
+        'cluster.failovers_total': counters.failovers,
         'cluster.handovers_total': counters.handovers,
         'cluster.leases_lost_total': counters.leasesLost,
         'cluster.stale_writes_total': counters.staleWrites,
@@ -676,6 +698,7 @@ export function cluster(options: ClusterOptions): ClusterNode {
         await core.settled()
         for (const ward of [...running.keys()]) await runner.stop(ward)
         await closeClient()
+        view.ended()
       })()
       return stopping
     },

@@ -9,6 +9,7 @@ const described: Record<string, { readonly help: string; readonly type: 'gauge' 
   'cluster.live': { help: '1 while this node holds a current lease, else 0.', type: 'gauge' },
   'cluster.renews_total': { help: 'Lease renewals (one Redis round trip each, whatever the number of wards).', type: 'counter' },
   'cluster.claims_total': { help: 'Wards this node claimed.', type: 'counter' },
+  'cluster.failovers_total': { help: 'Wards this node took over from a dead owner (its lease expired).', type: 'counter' },
   'cluster.handovers_total': { help: 'Wards this node handed over (stopped, checkpointed, released).', type: 'counter' },
   'cluster.leases_lost_total': { help: 'Times this node lost its lease and stopped its wards.', type: 'counter' },
   'cluster.stale_writes_total': { help: 'Writes refused because their fencing token was no longer current.', type: 'counter' },

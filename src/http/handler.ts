@@ -59,6 +59,17 @@ export interface Controllable {
   startChild(name: string): Promise<void>
 }
 
+/** What a cluster node's tree adds to its HTTP face (see `steward/cluster`'s `node.tree`). */
+interface ClusterFace {
+  status(): unknown
+  metrics(): string
+}
+
+function clusterFace(run: Lifecycle): ClusterFace | undefined {
+  const face = (run as { cluster?: Partial<ClusterFace> }).cluster
+  return typeof face?.status === 'function' && typeof face.metrics === 'function' ? (face as ClusterFace) : undefined
+}
+
 function controllable(run: Lifecycle): run is Lifecycle & Controllable {
   const methods = run as Partial<Controllable>
   return typeof methods.restartChild === 'function' && typeof methods.stopChild === 'function' && typeof methods.startChild === 'function'
@@ -80,7 +91,10 @@ function sameOrigin(req: IncomingMessage, origin: string): boolean {
  * (Server-Sent Events) and `/` (the dashboard); for a supervisor's run,
  * `POST /apps/NAME/restart|stop|start` (and `POST /reload` with the `reload`
  * option), which always require the token (403 when none is configured), a
- * `Content-Type: application/json` and no foreign `Origin`. It subscribes to the run's
+ * `Content-Type: application/json` and no foreign `Origin`. For a cluster node's
+ * tree (`node.tree` of `steward/cluster`), /status and the status events carry
+ * the node's cluster view as `cluster`, and /metrics adds the node's
+ * `steward_cluster_*` metrics. It subscribes to the run's
  * events when made; `close()` ends the subscription and every open event
  * stream.
  */
@@ -160,6 +174,10 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
     throw new RangeError(`stewardHttp: option 'statusInterval' must be a number of ms ≥ 10, got ${describe(statusInterval)}`)
   }
   const metrics = stewardMetrics(run, options.clock === undefined ? {} : { clock: options.clock })
+  // A cluster node's tree (`node.tree`) carries the node's cluster view: /status, the status
+  // events and /metrics add it (the dashboard shows it beside the tree).
+  const cluster = clusterFace(run)
+  const fullStatus = (): unknown => (cluster === undefined ? run.status() : { ...run.status(), cluster: cluster.status() })
   const ring = new EventRing(replay)
   const streams = new Set<ServerResponse>()
   let statusTimer: ReturnType<typeof setInterval> | undefined
@@ -169,7 +187,7 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
     res.write(`id: ${id}\nevent: ${event.type}\ndata: ${toJson({ ...event, wall })}\n\n`)
   }
   const sendStatus = (res: ServerResponse): void => {
-    res.write(`event: status\ndata: ${toJson(run.status())}\n\n`)
+    res.write(`event: status\ndata: ${toJson(fullStatus())}\n\n`)
   }
   const subscription: Subscription = run.on((event: StewardEvent) => {
     const numbered = ring.push(event)
@@ -319,11 +337,11 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
       }
       case '/metrics': {
         res.writeHead(200, { 'content-type': metricsContentType, 'cache-control': 'no-store' })
-        res.end(method === 'HEAD' ? undefined : metrics.render())
+        res.end(method === 'HEAD' ? undefined : cluster === undefined ? metrics.render() : `${metrics.render()}${cluster.metrics()}`)
         return
       }
       case '/status':
-        return json(res, 200, run.status())
+        return json(res, 200, fullStatus())
       default:
         if (method === 'HEAD') {
           res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' })

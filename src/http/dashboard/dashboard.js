@@ -226,8 +226,9 @@ function renderTree(root, receivedAt) {
   for (const [path, entry] of wards) {
     if (!seen.has(path)) { entry.li.remove(); wards.delete(path) }
   }
+  // A cluster node's wards are not apps an operator restarts here (the node owns them).
   for (const entry of wards.values()) {
-    const app = appName(entry.status.path)
+    const app = root.cluster === undefined ? appName(entry.status.path) : undefined
     if (app !== undefined && entry.app === undefined) makeActions(entry, app)
   }
   if (selected === undefined) {
@@ -446,13 +447,36 @@ function setConnection(state, message) {
   if (!live) for (const entry of wards.values()) paintClocks(entry)
 }
 
+/** A cluster node's view (a `node.tree` served by the HTTP face): its lease, the live nodes, the finished wards. */
+function renderCluster(cluster) {
+  const section = $('cluster-section')
+  section.hidden = cluster === undefined
+  if (cluster === undefined) return
+  const metrics = cluster.metrics ?? {}
+  const here = cluster.wards.length
+  const lease = cluster.epoch === null ? 'no lease (joining)' : `epoch ${cluster.epoch}, lease ${(cluster.leaseLeft / 1000).toFixed(1)} s left`
+  $('cluster-summary').textContent = `Node ${cluster.node}: ${lease}; runs ${here} of ${cluster.totalWards} wards; ${metrics['cluster.failovers_total'] ?? 0} taken over from dead nodes, ${metrics['cluster.leases_lost_total'] ?? 0} leases lost.`
+  const body = $('cluster-members').tBodies[0]
+  body.replaceChildren(...cluster.members.map((member) => {
+    const row = el('tr', { 'data-self': String(member.node === cluster.node) })
+    const note = [member.node === cluster.node ? 'this node' : '', member.leaving ? 'leaving' : ''].filter(Boolean).join(', ')
+    row.append(el('td', {}, member.node), el('td', {}, String(member.epoch)), el('td', {}, String(member.assigned)), el('td', {}, note))
+    return row
+  }))
+  const finished = cluster.finished ?? []
+  $('cluster-finished-title').hidden = finished.length === 0
+  $('cluster-finished').replaceChildren(...finished.map((end) => el('li', { 'data-state': end.state }, `${end.ward}: ${end.state}${end.reason ? ` (${end.reason})` : ''}`)))
+}
+
 function handle(message) {
   lastMessageAt = performance.now()
   if (message.id !== undefined) lastId = Number(message.id)
   if (message.event === 'status') {
     lastStatusAt = Date.now()
     if (!live) setConnection('live', 'live')
-    renderTree(JSON.parse(message.data), performance.now())
+    const status = JSON.parse(message.data)
+    renderCluster(status.cluster)
+    renderTree(status, performance.now())
   } else if (message.event === 'gap') {
     addRow({ type: 'gap', path: '' }, lastId)
   } else {
