@@ -83,8 +83,8 @@ async function claimsWhenJoining(server: RedisServer, wards: number): Promise<{ 
   }
 }
 
-function startProcess(name: string, port: number, namespace: string, commit: boolean): { child: ChildProcess; ready: Promise<void> } {
-  const config = { ports: [port], namespace, node: name, leaseTtl: LEASE_TTL, checkpointEvery: 300, every: 200, quiet: true, commit }
+function startProcess(name: string, port: number, namespace: string, commit: boolean, every = 200): { child: ChildProcess; ready: Promise<void> } {
+  const config = { ports: [port], namespace, node: name, leaseTtl: LEASE_TTL, checkpointEvery: 300, every, quiet: true, commit }
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/cluster-node.ts'], {
     env: { ...process.env, STEWARD_TEST_CLUSTER: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -168,6 +168,42 @@ async function checkpointThroughput(server: RedisServer): Promise<number> {
   }
 }
 
+/**
+ * Milliseconds from kill -9 of a node process holding about `wards` wards (of twice as many, the
+ * rest on an in-process node) until the other node runs every one of them (its claims from the
+ * dead node); and the leaseTtl + beat it is judged against.
+ */
+async function failoverOfMany(server: RedisServer, wards: number): Promise<{ ms: number; victims: number }> {
+  const namespace = `many-${wards}`
+  const admin = new Redis(server.port, '127.0.0.1')
+  const store = new RedisStore(admin, namespace)
+  // The victim's wards log their start, then wait a minute per input: the node, not its wards, is measured.
+  const victim = startProcess('victim', server.port, namespace, false, 60_000)
+  const survivor = cluster({ redis: server.url, namespace, node: 'survivor', leaseTtl: LEASE_TTL, ward: () => idleWard })
+  try {
+    await Promise.all([victim.ready, survivor.ready])
+    const ids = Array.from({ length: 2 * wards }, (_, i) => `w${i}`)
+    await store.addWards(ids)
+    const owners = async (): Promise<Array<string | null>> => {
+      const pipeline = admin.pipeline()
+      for (const id of ids) pipeline.hget(store.keys.ward(id), 'node')
+      return ((await pipeline.exec()) ?? []).map(([, owner]) => owner as string | null)
+    }
+    await waitFor('every ward owned by the victim or the survivor', async () => (await owners()).every((owner) => owner === 'victim' || owner === 'survivor'), 120_000, 200)
+    await waitFor('the survivor running its share', () => survivor.status().wards.length === survivor.status().members.find((m) => m.node === 'survivor')?.assigned, 120_000, 50)
+    const held = (await owners()).filter((owner) => owner === 'victim').length
+    const killedAt = performance.now()
+    victim.child.kill('SIGKILL')
+    // (A claim whose reply was lost and that is claimed again answers "already yours", without `from`: the count of wards run is what tells.)
+    await waitFor("every ward of the killed node running on the survivor", () => survivor.status().wards.length === ids.length, 60_000, 5)
+    return { ms: performance.now() - killedAt, victims: held }
+  } finally {
+    victim.child.kill('SIGKILL')
+    await survivor.stop()
+    admin.disconnect()
+  }
+}
+
 /** Plain fenced writes and commits (the same effect, plus the checkpoint in the same script) per second on one primary, 1,000 in flight. */
 async function commitThroughput(server: RedisServer): Promise<{ fenced: number; commits: number }> {
   const admin = new Redis(server.port, '127.0.0.1')
@@ -218,6 +254,8 @@ export async function measure(): Promise<Figures> {
     const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length
     figures['cluster.duplicates_per_failover.plain'] = { value: Number(mean(duplicates.plain).toFixed(1)), unit: 'inputs written twice (fenced writes, ~50 wards moved)' }
     figures['cluster.duplicates_per_failover.commit'] = { value: mean(duplicates.commit), unit: 'inputs applied twice (lease.commit, ~50 wards moved)' }
+    const many = await failoverOfMany(server, quick ? 2_000 : 10_000)
+    figures['cluster.failover_10k_ms'] = { value: Math.round(many.ms), unit: `ms (${many.victims} wards of a killed node; leaseTtl + beat = ${LEASE_TTL + LEASE_TTL / 3} ms)` }
     const throughput = await commitThroughput(server)
     figures['cluster.fenced_writes_per_s'] = { value: Math.round(throughput.fenced), unit: 'fenced writes/s (one primary)' }
     figures['cluster.commits_per_s'] = { value: Math.round(throughput.commits), unit: `commits/s (one primary; ${(throughput.commits / throughput.fenced).toFixed(2)}× fenced writes)` }

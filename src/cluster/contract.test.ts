@@ -23,7 +23,7 @@ interface Side {
   addWards(ids: readonly string[], again?: boolean): Promise<unknown>
   retire(ward: string, finished: Finished): Promise<unknown>
   reopen(ward: string): Promise<unknown>
-  claim(ward: string, node: string, epoch: number, notAfter: 'past' | 'future', ifOwner?: Member): Promise<unknown>
+  claim(ward: string, node: string, epoch: number, notAfter: 'past' | 'future', ifOwners?: readonly Member[]): Promise<unknown>
   checkpoint(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept?: boolean): Promise<unknown>
   release(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept?: boolean): Promise<unknown>
   finish(ward: string, token: number, seq: number, checkpoint: Checkpoint, kept: boolean, finished: Finished): Promise<unknown>
@@ -60,7 +60,7 @@ function simSide(redis: SimRedis, at: { now: number }): Side {
     addWards: async (ids, again) => redis.addWards(ids, again),
     retire: async (ward, finished) => redis.retire(ward, finished),
     reopen: async (ward) => redis.reopen(ward),
-    claim: async (ward, node, epoch, notAfter, ifOwner) => redis.claim(ward, node, epoch, deadline(notAfter), ifOwner),
+    claim: async (ward, node, epoch, notAfter, ifOwners) => redis.claim(ward, node, epoch, deadline(notAfter), ifOwners),
     checkpoint: async (ward, token, seq, checkpoint, kept) => redis.checkpoint(ward, token, seq, checkpoint, kept),
     release: async (ward, token, seq, checkpoint, kept) => redis.release(ward, token, seq, checkpoint, kept),
     finish: async (ward, token, seq, checkpoint, kept, finished) => redis.finish(ward, token, seq, checkpoint, kept, finished),
@@ -95,7 +95,7 @@ function realSide(store: RedisStore, client: Redis | Cluster, at: { now: number 
     addWards: (ids, again) => store.addWards(ids, again),
     retire: (ward, finished) => store.retire(ward, finished),
     reopen: (ward) => store.reopen(ward),
-    claim: (ward, node, epoch, notAfter, ifOwner) => store.claim(ward, node, epoch, deadline(notAfter), ifOwner),
+    claim: (ward, node, epoch, notAfter, ifOwners) => store.claim(ward, node, epoch, deadline(notAfter), ifOwners),
     checkpoint: (ward, token, seq, checkpoint, kept) => store.checkpoint(ward, token, seq, checkpoint, kept),
     release: (ward, token, seq, checkpoint, kept) => store.release(ward, token, seq, checkpoint, kept),
     finish: (ward, token, seq, checkpoint, kept, finished) => store.finish(ward, token, seq, checkpoint, kept, finished),
@@ -142,7 +142,8 @@ const rows: readonly Row[] = [
   ['claim w1 for a:1', (s) => s.claim('w1', 'a', 1, far)],
   ['claim w1 for a:1 again (a retried claim)', (s) => s.claim('w1', 'a', 1, far)],
   ['claim w1 for c:9: held by a:1', (s) => s.claim('w1', 'c', 9, far)],
-  ['claim w1 for c:9 if its owner is a:2: held', (s) => s.claim('w1', 'c', 9, far, { node: 'a', epoch: 2 })],
+  ['claim w1 for c:9 if its owner is a:2: held', (s) => s.claim('w1', 'c', 9, far, [{ node: 'a', epoch: 2 }])],
+  ['claim w1 for c:9 if its owner is b:1 or a:3: held', (s) => s.claim('w1', 'c', 9, far, [{ node: 'b', epoch: 1 }, { node: 'a', epoch: 3 }])],
   ['claim w2 arriving after its notAfter: expired', (s) => s.claim('w2', 'a', 1, 'past')],
   ['w2 is still unowned', (s) => s.record('w2')],
   ['checkpoint w1 seq 2', (s) => s.checkpoint('w1', 1, 2, at('5'))],
@@ -166,7 +167,7 @@ const rows: readonly Row[] = [
   ['alive b:2 after its lease expired', (s) => s.alive({ node: 'b', epoch: 2 })],
   ['renew b:2 after expiry: refused', (s) => s.renew('b', 2, LONG, false)],
   ['alive b:2 after the refused renew: still dead', (s) => s.alive({ node: 'b', epoch: 2 })],
-  ['claim w1 for c:9 if its owner is a:1', (s) => s.claim('w1', 'c', 9, far, { node: 'a', epoch: 1 })],
+  ['claim w1 for c:9 if its owner is b:2 or a:1', (s) => s.claim('w1', 'c', 9, far, [{ node: 'b', epoch: 2 }, { node: 'a', epoch: 1 }])],
   ['checkpoint w1 under the old token: fenced', (s) => s.checkpoint('w1', 1, 7, at('8'))],
   ['commit under the old token: fenced', (s) => s.commit('w1', 1, 8, '8')],
   ['release w1 under token 2', (s) => s.release('w1', 2, 1, at('6', 2))],

@@ -106,7 +106,7 @@ test('the store: a finished ward is not claimed (the next claimer retires it if 
     assert.equal(await store.reopen('w'), false, 'reopened once')
     assert.equal(await store.addWards(['w'], true), 1)
     const again = await store.claim('w', 'b', 1, far)
-    assert.deepEqual(again, { kind: 'claimed', token: 2, checkpoint: { progress: '2', failures: 0 } })
+    assert.deepEqual(again, { kind: 'claimed', token: 2, checkpoint: { progress: '2', failures: 0 }, from: null })
   } finally {
     admin.disconnect()
     await server.stop()

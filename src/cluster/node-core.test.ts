@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ManualClock } from '../time/manual-clock.js'
 import { sleepOn, type Clock } from '../time/clock.js'
-import { LOCAL_DEADLINE, NodeCore, type CoreEvent } from './node-core.js'
+import { CLAIMS_IN_FLIGHT, LOCAL_DEADLINE, NodeCore, type CoreEvent } from './node-core.js'
 import type { Checkpoint, LeaseStore } from './store.js'
 import { SimRedis } from '../testing/sim-redis.js'
 
@@ -39,7 +39,7 @@ function storeThatGoesSilent(): { store: LeaseStore; silence: () => void } {
     finish: () => answer('written' as const),
     clockOf: () => undefined,
     time: () => answer(0),
-    claim: () => answer({ kind: 'claimed' as const, token: 7, checkpoint: { progress: undefined, failures: 0 } }),
+    claim: () => answer({ kind: 'claimed' as const, token: 7, checkpoint: { progress: undefined, failures: 0 }, from: null }),
     checkpoint: () => answer('written' as const),
     release: () => answer('written' as const),
   }
@@ -102,7 +102,7 @@ function simStore(redis: SimRedis): LeaseStore {
     retire: (ward, finished) => Promise.resolve(redis.retire(ward, finished)),
     reopen: (ward) => Promise.resolve(redis.reopen(ward)),
     finish: (ward, token, seq, checkpoint, kept, finished) => Promise.resolve(redis.finish(ward, token, seq, checkpoint, kept, finished)),
-    claim: (ward, node, epoch, notAfter, ifOwner) => Promise.resolve(redis.claim(ward, node, epoch, notAfter, ifOwner)),
+    claim: (ward, node, epoch, notAfter, ifOwners) => Promise.resolve(redis.claim(ward, node, epoch, notAfter, ifOwners)),
     clockOf: (ward) => (redis.masterOf(ward) === undefined ? undefined : String(redis.masterOf(ward))),
     time: (ward) => Promise.resolve(redis.timeOf(ward)),
     checkpoint: (ward, token, seq, checkpoint, kept) => Promise.resolve(redis.checkpoint(ward, token, seq, checkpoint, kept)),
@@ -177,7 +177,7 @@ test('node core: a node whose renewal is refused does not start a ward again whi
     finish: () => Promise.resolve('written' as const),
     clockOf: () => undefined,
     time: () => Promise.resolve(0),
-    claim: () => Promise.resolve({ kind: 'claimed' as const, token: epoch, checkpoint: { progress: undefined, failures: 0 } }),
+    claim: () => Promise.resolve({ kind: 'claimed' as const, token: epoch, checkpoint: { progress: undefined, failures: 0 }, from: null }),
     checkpoint: () => Promise.resolve('written' as const),
     release: () => Promise.resolve('written' as const),
   }
@@ -220,4 +220,89 @@ test('node core: a node whose renewal is refused does not start a ward again whi
   await core.settled()
   assert.deepEqual(starts, [1, 2], 'started once its stop ended')
   assert.deepEqual(events.filter((e) => e.type === 'stop-overrun'), [{ type: 'stop-overrun', ward: 'w0', took: 200, wardStop: 150 }])
+})
+
+/** `simStore(redis)` counting its calls by name. */
+function countingStore(redis: SimRedis): { store: LeaseStore; calls: Map<string, number> } {
+  const inner = simStore(redis)
+  const calls = new Map<string, number>()
+  const store = Object.fromEntries(
+    Object.entries(inner).map(([name, call]) => [name, (...args: unknown[]) => {
+      calls.set(name, (calls.get(name) ?? 0) + 1)
+      return (call as (...args: unknown[]) => unknown)(...args)
+    }]),
+  ) as unknown as LeaseStore
+  return { store, calls }
+}
+
+function coreOn(store: LeaseStore, clock: ManualClock, node: string): NodeCore {
+  return new NodeCore({
+    node,
+    store,
+    runner: { start: () => {}, stop: () => Promise.resolve({ progress: undefined, failures: 0 }), committed: () => ({ progress: undefined, failures: 0 }) },
+    clock,
+    leaseTtl: LEASE_TTL,
+    wardStop: 150,
+    beat: BEAT,
+    checkpointEvery: 100,
+    maxWardsPerNode: Infinity,
+    opTimeout: BEAT,
+  })
+}
+
+test("node core: a dead node's wards are claimed in one round trip each once its death is known (a member the renew pruned), and `alive` is asked once per dead owner, not per ward", async () => {
+  const wards = Array.from({ length: 50 }, (_, i) => `w${i}`)
+  // Case 1: y saw x as a member; x's lease expires: the renew prunes it, and y claims x's wards naming x dead.
+  {
+    const clock = new ManualClock(0)
+    const redis = new SimRedis(() => clock.now())
+    redis.addWards(wards)
+    const x = redis.join('x', LEASE_TTL)!
+    for (const ward of wards) redis.claim(ward, 'x', x, Infinity)
+    const { store, calls } = countingStore(redis)
+    const y = coreOn(store, clock, 'y')
+    await y.beat()
+    await y.settled()
+    assert.equal(y.held.size, 0, 'x is live: its wards stay with it')
+    await clock.advance(LEASE_TTL)
+    calls.clear()
+    await y.beat()
+    await y.settled()
+    assert.equal(y.held.size, wards.length, 'every ward of x taken over')
+    assert.equal(calls.get('alive') ?? 0, 0, 'no alive call: the renew said x is gone')
+    assert.equal(calls.get('claim'), wards.length, 'one claim per ward')
+  }
+  // Case 2: y never saw x: the first claim finds x, `alive` is asked once, then every ward is claimed from x.
+  {
+    const clock = new ManualClock(0)
+    const redis = new SimRedis(() => clock.now())
+    redis.addWards(wards)
+    const x = redis.join('x', LEASE_TTL)!
+    for (const ward of wards) redis.claim(ward, 'x', x, Infinity)
+    await clock.advance(LEASE_TTL + 1)
+    const { store, calls } = countingStore(redis)
+    const y = coreOn(store, clock, 'y')
+    await y.beat()
+    await y.settled()
+    assert.equal(y.held.size, wards.length)
+    assert.equal(calls.get('alive'), 1, 'alive asked once for the one dead owner')
+  }
+})
+
+test('node core: at most CLAIMS_IN_FLIGHT claims are in flight; the rest go as earlier ones answer or time out', async () => {
+  const clock = new ManualClock(0)
+  const redis = new SimRedis(() => clock.now())
+  const wards = Array.from({ length: CLAIMS_IN_FLIGHT * 2 + 10 }, (_, i) => `w${i}`)
+  redis.addWards(wards)
+  const { store } = countingStore(redis)
+  let claims = 0
+  const silent: LeaseStore = { ...store, claim: () => (claims++, new Promise(() => {})) }
+  const core = coreOn(silent, clock, 'a')
+  await core.beat()
+  assert.equal(claims, CLAIMS_IN_FLIGHT, 'the first claims, no more')
+  await clock.advance(BEAT)
+  assert.equal(claims, 2 * CLAIMS_IN_FLIGHT, 'the next ones once the first timed out')
+  await clock.advance(BEAT)
+  assert.equal(claims, wards.length)
+  core.halt()
 })

@@ -6,6 +6,15 @@ import type { Checkpoint, ClaimResult, Finished, LeaseStore, Member } from './st
 export const LOCAL_DEADLINE = 0.8
 /** The clock-rate bound the local deadline is safe for: node clocks run within ±5 % of Redis's. */
 export const CLOCK_RATE_BOUND = 0.05
+/**
+ * The most claims a node has in flight at once; the rest wait their turn and go as earlier ones
+ * answer. Firing thousands at once (a dead node's share) makes the last replies later than
+ * `opTimeout`: they would all be given up on, and claimed again at the next beat, and again.
+ */
+export const CLAIMS_IN_FLIGHT = 500
+/** How many dead members a node remembers, and how many of the latest it names in each claim. */
+const DEAD_REMEMBERED = 10_000
+const DEAD_SENT = 8
 
 /** What a node hands a ward it claimed. @internal */
 export interface Lease {
@@ -117,6 +126,15 @@ export class NodeCore {
   readonly #clocks = new Map<string, { readonly offset: number; readonly at: number }>()
   #deadlineTimer: Timer | undefined
   readonly #tasks = new Set<Promise<void>>()
+  /** Claims waiting for their turn (each ward in it is `busy`), from `#claimNext` on. */
+  #claimQueue: Array<{ readonly ward: string; readonly epoch: number }> = []
+  #claimNext = 0
+  #claimsInFlight = 0
+  /** `alive` verdicts: a dead epoch is dead for ever (the last DEAD_REMEMBERED); a live one is asked again at the next beat. */
+  readonly #dead = new Set<string>()
+  /** The last DEAD_SENT dead members, sent with every first claim of a ward. */
+  #recentDead: readonly Member[] = []
+  #aliveThisBeat = new Map<string, Promise<boolean>>()
 
   constructor(options: CoreOptions) {
     this.options = options
@@ -133,6 +151,7 @@ export class NodeCore {
     const { store, clock, node, leaseTtl } = this.options
     const sentAt = clock.now()
     const epoch = this.epoch
+    this.#aliveThisBeat = new Map()
     try {
       if (epoch === undefined) {
         const joined = await this.#timed(store.join(node, leaseTtl))
@@ -191,6 +210,8 @@ export class NodeCore {
   }
 
   async #view(members: readonly Member[], wardsVersion: number): Promise<void> {
+    // A member the renew no longer lists lost its lease (Redis pruned it): its epoch is dead.
+    for (const old of this.members) if (!members.some((m) => m.node === old.node && m.epoch === old.epoch)) this.#died(old)
     this.members = members
     if (wardsVersion !== this.wardsVersion) {
       const wards = await this.#timed(this.options.store.wards())
@@ -216,6 +237,10 @@ export class NodeCore {
     for (const [ward, held] of this.held) if (held.running) this.#track(this.#stop(ward).then(() => {}))
     this.held.clear()
     this.ended.clear()
+    // Claims not sent yet are dropped (their wards are no longer busy); those in flight answer into a lost epoch.
+    for (let i = this.#claimNext; i < this.#claimQueue.length; i++) this.busy.delete(this.#claimQueue[i]!.ward)
+    this.#claimQueue = []
+    this.#claimNext = 0
     this.releasing.clear()
     this.doubtful.clear()
     this.emit({ type: 'lease-lost', node: this.options.node, epoch, why, wards })
@@ -236,7 +261,7 @@ export class NodeCore {
       if (!this.busy.has(ward)) this.#task(ward, () => this.#release(ward, pending))
     }
     for (const ward of this.doubtful) {
-      if (!this.mine.has(ward) && !this.busy.has(ward) && !this.stopping.has(ward)) this.#task(ward, () => this.#claim(ward, epoch))
+      if (!this.mine.has(ward) && !this.busy.has(ward) && !this.stopping.has(ward)) this.#queueClaim(ward, epoch)
     }
     let room = this.options.maxWardsPerNode - this.held.size
     for (const ward of this.mine) {
@@ -244,26 +269,85 @@ export class NodeCore {
       // A ward still stopping here (a lease lost before) is not started beside itself.
       if (this.held.has(ward) || this.busy.has(ward) || this.releasing.has(ward) || this.stopping.has(ward)) continue
       room--
-      this.#task(ward, () => this.#claim(ward, epoch))
+      this.#queueClaim(ward, epoch)
+    }
+    this.#pumpClaims()
+  }
+
+  #queueClaim(ward: string, epoch: number): void {
+    this.busy.add(ward)
+    this.#claimQueue.push({ ward, epoch })
+  }
+
+  /** Sends queued claims while fewer than {@link CLAIMS_IN_FLIGHT} are in flight; each answer sends the next. */
+  #pumpClaims(): void {
+    while (this.#claimsInFlight < CLAIMS_IN_FLIGHT && this.#claimNext < this.#claimQueue.length) {
+      const { ward, epoch } = this.#claimQueue[this.#claimNext++]!
+      if (this.epoch !== epoch || this.closed || !this.live()) {
+        this.busy.delete(ward)
+        continue
+      }
+      this.#claimsInFlight++
+      this.#track(
+        this.#claim(ward, epoch)
+          .catch((error: unknown) => {
+            if (!(error instanceof NoReply) && !isConnectionError(error)) throw error
+          })
+          .finally(() => {
+            this.busy.delete(ward)
+            this.#claimsInFlight--
+            this.#pumpClaims()
+          }),
+      )
+    }
+    if (this.#claimNext === this.#claimQueue.length) {
+      this.#claimQueue = []
+      this.#claimNext = 0
     }
   }
 
+  /** `member`'s epoch is dead for ever: remembered, and among the owners the next claims may take wards from. */
+  #died(member: Member): void {
+    const key = `${member.node}\0${member.epoch}`
+    if (this.#dead.has(key)) return
+    this.#dead.add(key)
+    if (this.#dead.size > DEAD_REMEMBERED) this.#dead.delete(this.#dead.values().next().value!)
+    this.#recentDead = [...this.#recentDead.slice(1 - DEAD_SENT), { node: member.node, epoch: member.epoch }]
+  }
+
+  /** Whether `owner`'s epoch still holds its lease: asked once per beat per owner, and never again once dead. */
+  async #alive(owner: Member): Promise<boolean> {
+    const key = `${owner.node}\0${owner.epoch}`
+    if (this.#dead.has(key)) return false
+    let verdict = this.#aliveThisBeat.get(key)
+    if (verdict === undefined) {
+      verdict = this.#timed(this.options.store.alive(owner))
+      this.#aliveThisBeat.set(key, verdict)
+      verdict.then(
+        (alive) => {
+          if (!alive) this.#died(owner)
+        },
+        () => this.#aliveThisBeat.delete(key),
+      )
+    }
+    return verdict
+  }
+
   async #claim(ward: string, epoch: number): Promise<void> {
-    const { store } = this.options
-    let from: Member | null = null
-    let result = await this.#claimCall(ward, epoch)
+    // The members this node knows are dead go with the first claim: a dead node's wards are taken
+    // in one round trip. An owner not known yet is asked about (`alive`), then claimed from.
+    let result = await this.#claimCall(ward, epoch, this.#recentDead)
     if (result.kind === 'expired') return
     if (result.kind === 'finished') return this.#retire(ward, result.finished)
     if (result.kind === 'held') {
       const owner = result.owner
       if (this.members.some((m) => m.node === owner.node && m.epoch === owner.epoch)) return // live: it hands over
-      if (await this.#timed(store.alive(owner))) return
-      from = owner
-      result = await this.#claimCall(ward, epoch, owner)
+      if (await this.#alive(owner)) return
+      result = await this.#claimCall(ward, epoch, [owner])
       if (result.kind === 'finished') return this.#retire(ward, result.finished)
       if (result.kind !== 'claimed') return
     }
-    const { token, checkpoint } = result
+    const { token, checkpoint, from } = result
     if (this.epoch !== epoch || !this.live() || !this.mine.has(ward) || this.closed) {
       // Claimed under an epoch we lost, or no longer ours: give it back if we still may write.
       if (this.epoch === epoch) this.releasing.set(ward, { token, epoch, seq: 1, checkpoint, kept: false })
@@ -293,7 +377,7 @@ export class NodeCore {
     return measured
   }
 
-  async #claimCall(ward: string, epoch: number, ifOwner?: Member): Promise<ClaimResult> {
+  async #claimCall(ward: string, epoch: number, ifOwners: readonly Member[]): Promise<ClaimResult> {
     // The claim expires on the clock of the Redis that runs it before we stop waiting for its
     // reply (allowing for the clock-rate bound since the offset was measured), so a claim we gave
     // up on cannot apply later.
@@ -302,7 +386,7 @@ export class NodeCore {
     const sent = clock.now()
     const notAfter = sent + judge.offset + opTimeout * (1 - 2 * CLOCK_RATE_BOUND) - CLOCK_RATE_BOUND * (sent - judge.at)
     try {
-      const result = await this.#timed(this.options.store.claim(ward, this.options.node, epoch, notAfter, ifOwner))
+      const result = await this.#timed(this.options.store.claim(ward, this.options.node, epoch, notAfter, ifOwners))
       if (this.epoch === epoch) this.doubtful.delete(ward)
       return result
     } catch (error) {

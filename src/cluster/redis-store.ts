@@ -128,7 +128,7 @@ return removed`,
 redis.call('HSET', KEYS[1], 'state', '', 'reason', '', 'failures', '0')
 return 1`,
   },
-  // KEYS: ward. ARGV: node, epoch, notAfter (Redis ms), ifNode, ifEpoch.
+  // KEYS: ward. ARGV: node, epoch, notAfter (Redis ms), then (ifNode, ifEpoch) pairs: dead owners it may be taken from.
   claim: {
     keys: 1,
     lua: `${NOW_MS}
@@ -139,12 +139,16 @@ local owner = r[1] or ''
 local progress = r[4] or ''
 local failures = r[5] or '0'
 if owner ~= '' then
-  if owner == ARGV[1] and r[2] == ARGV[2] then return {'claimed', r[3], progress, failures} end
-  if owner ~= ARGV[4] or r[2] ~= ARGV[5] then return {'held', owner, r[2]} end
+  if owner == ARGV[1] and r[2] == ARGV[2] then return {'claimed', r[3], progress, failures, '', ''} end
+  local dead = false
+  for i = 4, #ARGV, 2 do
+    if owner == ARGV[i] and r[2] == ARGV[i + 1] then dead = true end
+  end
+  if not dead then return {'held', owner, r[2]} end
 end
 local token = redis.call('HINCRBY', KEYS[1], 'token', 1)
 redis.call('HSET', KEYS[1], 'node', ARGV[1], 'epoch', ARGV[2], 'seq', '0')
-return {'claimed', tostring(token), progress, failures}`,
+return {'claimed', tostring(token), progress, failures, owner, r[2] or ''}`,
   },
   // KEYS: ward. ARGV: token, seq, progress ('' for none), failures, release ('1' or '0'), kept ('1':
   // the ward commits its own progress, so the stored progress stays and failures are written only
@@ -298,12 +302,12 @@ export class RedisStore implements LeaseStore {
     return (await this.#run('reopen', this.keys.ward(ward))) === 1
   }
 
-  async claim(ward: string, node: string, epoch: number, notAfter: number, ifOwner?: Member): Promise<ClaimResult> {
-    const reply = (await this.#run('claim', this.keys.ward(ward), node, epoch, Math.floor(notAfter), ifOwner?.node ?? '', ifOwner === undefined ? '' : String(ifOwner.epoch))) as string[]
+  async claim(ward: string, node: string, epoch: number, notAfter: number, ifOwners: readonly Member[] = []): Promise<ClaimResult> {
+    const reply = (await this.#run('claim', this.keys.ward(ward), node, epoch, Math.floor(notAfter), ...ifOwners.flatMap((owner) => [owner.node, String(owner.epoch)]))) as string[]
     if (reply[0] === 'expired') return { kind: 'expired' }
     if (reply[0] === 'finished') return { kind: 'finished', finished: { state: reply[1] as Finished['state'], reason: reply[2]!, at: 0 } }
     if (reply[0] === 'held') return { kind: 'held', owner: { node: reply[1]!, epoch: Number(reply[2]) } }
-    return { kind: 'claimed', token: Number(reply[1]), checkpoint: { progress: reply[2] === '' ? undefined : reply[2], failures: Number(reply[3]) } }
+    return { kind: 'claimed', token: Number(reply[1]), checkpoint: { progress: reply[2] === '' ? undefined : reply[2], failures: Number(reply[3]) }, from: reply[4] === '' ? null : { node: reply[4]!, epoch: Number(reply[5]) } }
   }
 
   clockOf(ward: string): string | undefined {

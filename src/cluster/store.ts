@@ -23,7 +23,7 @@ export interface Finished {
 
 /** What `claim` answers: the ward is now the caller's under `token`, another live-looking owner holds it, or the ward has finished. */
 export type ClaimResult =
-  | { readonly kind: 'claimed'; readonly token: number; readonly checkpoint: Checkpoint }
+  | { readonly kind: 'claimed'; readonly token: number; readonly checkpoint: Checkpoint; readonly from: Member | null }
   | { readonly kind: 'held'; readonly owner: Member }
   | { readonly kind: 'expired' }
   | { readonly kind: 'finished'; readonly finished: Finished }
@@ -66,12 +66,12 @@ export interface LeaseStore {
   reopen(ward: string): Promise<boolean>
   /**
    * Makes `(node, epoch)` the ward's owner with a new fencing token, when it has no owner or its
-   * owner is `ifOwner` (which the caller found dead). Already `(node, epoch)`'s: its token, unchanged.
+   * owner is one of `ifOwners` (members the caller knows are dead: their lease is gone). Already `(node, epoch)`'s: its token, unchanged.
    * A claim that reaches Redis after `notAfter` (Redis's clock, ms) does nothing (`expired`): the
    * caller has given up on it by then, so no claim it forgot about can make it an owner later. A
    * finished ward is not claimed (`finished`).
    */
-  claim(ward: string, node: string, epoch: number, notAfter: number, ifOwner?: Member): Promise<ClaimResult>
+  claim(ward: string, node: string, epoch: number, notAfter: number, ifOwners?: readonly Member[]): Promise<ClaimResult>
   /**
    * Which clock judges `ward`'s claims: `undefined` when it is the namespace's (one Redis server:
    * the clock `renew` reports), else an id of the master that holds the ward's key (a Redis

@@ -232,7 +232,7 @@ export class Simulation {
       retire: (ward, finished) => call(() => redis.retire(ward, finished)),
       reopen: (ward) => call(() => redis.reopen(ward)),
       finish: (ward, token, seq, checkpoint, kept, finished) => call(() => redis.finish(ward, token, seq, checkpoint, kept, finished)),
-      claim: (ward, name, epoch, notAfter, ifOwner) => call(() => redis.claim(ward, name, epoch, notAfter, ifOwner)),
+      claim: (ward, name, epoch, notAfter, ifOwners) => call(() => redis.claim(ward, name, epoch, notAfter, ifOwners)),
       clockOf: (ward) => {
         const master = redis.masterOf(ward)
         return master === undefined ? undefined : `master-${master}`

@@ -135,7 +135,7 @@ export class SimRedis {
     return true
   }
 
-  claim(ward: string, node: string, epoch: number, notAfter: number, ifOwner?: Member): ClaimResult {
+  claim(ward: string, node: string, epoch: number, notAfter: number, ifOwners: readonly Member[] = []): ClaimResult {
     // Judged on the clock of the master that runs the script.
     if (this.timeOf(ward) > notAfter) return { kind: 'expired' }
     let record = this.records.get(ward)
@@ -146,17 +146,18 @@ export class SimRedis {
     if (record.state !== '') return { kind: 'finished', finished: { state: record.state, reason: record.reason, at: 0 } }
     const checkpoint = { progress: record.progress, failures: record.failures }
     if (record.node !== '') {
-      if (record.node === node && record.epoch === epoch) return { kind: 'claimed', token: record.token, checkpoint }
-      if (ifOwner === undefined || record.node !== ifOwner.node || record.epoch !== ifOwner.epoch) {
+      if (record.node === node && record.epoch === epoch) return { kind: 'claimed', token: record.token, checkpoint, from: null }
+      if (!ifOwners.some((owner) => record.node === owner.node && record.epoch === owner.epoch)) {
         return { kind: 'held', owner: { node: record.node, epoch: record.epoch } }
       }
     }
+    const from = record.node === '' ? null : { node: record.node, epoch: record.epoch }
     record.token++
     record.seq = 0
     record.node = node
     record.epoch = epoch
     this.onClaim?.(ward, record.token, node, epoch)
-    return { kind: 'claimed', token: record.token, checkpoint }
+    return { kind: 'claimed', token: record.token, checkpoint, from }
   }
 
   #write(ward: string, token: number, seq: number, checkpoint: Checkpoint, release: boolean, kept: boolean, finished?: Finished): WriteResult {
