@@ -9,7 +9,7 @@ import { steward } from '../src/steward/steward.js'
 import { RedisServer } from '../src/testing/redis-server.js'
 import { waitFor } from '../src/testing/wait.js'
 import { RedisStore } from '../src/cluster/redis-store.js'
-import { assign } from '../src/cluster/assign.js'
+import { assign, Rendezvous } from '../src/cluster/assign.js'
 import { percentile, type Figures } from './figure.js'
 
 const quick = process.argv.includes('--quick')
@@ -236,11 +236,28 @@ function assignMs(wards: number, nodes: number): number {
   return performance.now() - start
 }
 
+/** Milliseconds for a node's assignment to follow one join, then one leave, of `wards` wards over `nodes` nodes (kept up to date, as the nodes do). */
+function assignChangeMs(wards: number, nodes: number): { join: number; leave: number } {
+  const ids = Array.from({ length: wards }, (_, i) => `w${i}`)
+  const members = Array.from({ length: nodes }, (_, i) => ({ node: `n${i}`, epoch: 0 }))
+  const kept = new Rendezvous()
+  kept.update(ids, members)
+  let start = performance.now()
+  kept.update(ids, [...members, { node: 'joined', epoch: 0 }])
+  const join = performance.now() - start
+  start = performance.now()
+  kept.update(ids, members.slice(1).concat({ node: 'joined', epoch: 0 }))
+  return { join, leave: performance.now() - start }
+}
+
 export async function measure(): Promise<Figures> {
   const server = await RedisServer.start()
   try {
     const figures: Figures = { 'cluster.lease_ttl_ms': { value: LEASE_TTL, unit: 'ms' } }
-    figures['cluster.assign_1m_100_ms'] = { value: Math.round(assignMs(quick ? 100_000 : 1_000_000, 100)), unit: `ms (${quick ? '100k' : '1M'} wards, 100 nodes)` }
+    figures['cluster.assign_1m_100_ms'] = { value: Math.round(assignMs(quick ? 100_000 : 1_000_000, 100)), unit: `ms (${quick ? '100k' : '1M'} wards, 100 nodes, from scratch)` }
+    const change = assignChangeMs(quick ? 100_000 : 1_000_000, 100)
+    figures['cluster.assign_join_1m_100_ms'] = { value: Math.round(change.join), unit: 'ms (a node joins: kept up to date)' }
+    figures['cluster.assign_leave_1m_100_ms'] = { value: Math.round(change.leave), unit: 'ms (a node leaves: kept up to date)' }
     const times: number[] = []
     const lastOfTrial: number[] = []
     const duplicates = { plain: [] as number[], commit: [] as number[] }

@@ -102,6 +102,7 @@ const goals: readonly Goal[] = [
   // The bench's nodes run with leaseTtl 1,500 ms and the default beat (leaseTtl / 3).
   { id: 'cluster.failover_ms.p99', bound: '≤ leaseTtl + beat + 500 ms (2,500 ms)', met: (f) => both(f, 'cluster.failover_ms.p99', 'cluster.failover_ms.p99', (v) => v <= 2_500) },
   { id: 'cluster.failover_10k_ms', bound: '≤ leaseTtl + beat + 1 s (3,000 ms)', met: (f) => both(f, 'cluster.failover_10k_ms', 'cluster.failover_10k_ms', (v) => v <= 3_000) },
+  { id: 'cluster.assign_join_1m_100_ms', over: 'cluster.assign_1m_100_ms', bound: '≤ 0.2 × from scratch (grows with wards, not wards × nodes)', met: (f) => both(f, 'cluster.assign_join_1m_100_ms', 'cluster.assign_1m_100_ms', (v, full) => v <= 0.2 * full) },
   { id: 'cluster.assign_1m_100_ms', bound: '< 1,000 ms', met: (f) => both(f, 'cluster.assign_1m_100_ms', 'cluster.assign_1m_100_ms', (v) => v < 1_000) },
   { id: 'cli.run_rss_mb', over: 'baseline.node_rss_mb', ratio: (f) => diff(f, 'cli.run_rss_mb', 'baseline.node_rss_mb'), bound: '≤ floor + 10 MB', met: (f) => both(f, 'cli.run_rss_mb', 'baseline.node_rss_mb', (v, floor) => v - floor <= 10) },
 ]

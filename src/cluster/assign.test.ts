@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { assign, score } from './assign.js'
+import { assign, Rendezvous, score } from './assign.js'
 import type { Member } from './store.js'
 
 const wards = Array.from({ length: 20_000 }, (_, i) => `ward-${i}`)
@@ -68,4 +68,28 @@ test('the load is balanced: max/mean under 1.2 over 20 nodes', () => {
   assert.equal(load.size, 20)
   const max = Math.max(...load.values())
   assert.ok(max / (wards.length / 20) < 1.2, `max ${max}, mean ${wards.length / 20}`)
+})
+
+test('Rendezvous kept up to date through joins, leaves, leaving nodes and ward changes answers exactly as assign() does', () => {
+  let seed = 7
+  const random = (): number => {
+    seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0
+    return seed / 2 ** 32
+  }
+  const kept = new Rendezvous()
+  let wards = Array.from({ length: 3_000 }, (_, i) => `w${i}`)
+  let members: Member[] = []
+  let next = 0
+  for (let step = 0; step < 60; step++) {
+    const roll = random()
+    if (roll < 0.35 || members.length === 0) members = [...members, { node: `n${next++}`, epoch: 1 }]
+    else if (roll < 0.55) members = members.filter((_, i) => i !== Math.floor(random() * members.length))
+    else if (roll < 0.65) members = members.map((m, i) => (i === 0 ? { ...m, leaving: !m.leaving } : m))
+    else if (roll < 0.75) members = [...members].reverse()
+    else if (roll < 0.85) wards = [...wards.filter(() => random() > 0.05), ...Array.from({ length: 50 }, (_, i) => `x${step}-${i}`)]
+    else wards = [...wards].sort(() => random() - 0.5)
+    kept.update(wards, members)
+    assert.deepEqual(new Map([...kept.owners()].sort()), new Map([...assign(wards, members)].sort()), `step ${step}`)
+  }
+  assert.equal(kept.update(wards, members), false, 'an unchanged view changes nothing')
 })

@@ -7,7 +7,6 @@ import type { Run, StartOptions } from '../steward/run-api.js'
 import type { DeadLetterEvent, StewardEvent } from '../observe/events.js'
 import { CLOCK_RATE_BOUND, LOCAL_DEADLINE, NodeCore, type CoreEvent, type Lease, type WardRunner } from './node-core.js'
 import { IncompatibleNamespace, PROTOCOL_VERSION, RedisStore } from './redis-store.js'
-import { assign } from './assign.js'
 import type { Checkpoint, Finished, Member } from './store.js'
 import { renderClusterMetrics } from './exposition.js'
 import { nodeTree, type NodeTree } from './node-tree.js'
@@ -632,8 +631,7 @@ export function cluster(options: ClusterOptions): ClusterNode {
     status() {
       const now = systemClock.now()
       // The members' assignment as this node computes it (every node computes the same from the same view).
-      const assigned = new Map<string, number>()
-      for (const owner of assign(core.wardIds, core.members, settings.maxWardsPerNode).values()) assigned.set(owner, (assigned.get(owner) ?? 0) + 1)
+      const assigned = core.assigned()
       const wards: HeldWardStatus[] = []
       for (const [ward, held] of core.held) {
         const entry = running.get(ward)

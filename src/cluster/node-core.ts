@@ -1,5 +1,5 @@
 import type { Clock, Timer } from '../time/clock.js'
-import { assign } from './assign.js'
+import { assign, Rendezvous } from './assign.js'
 import type { Checkpoint, ClaimResult, Finished, LeaseStore, Member } from './store.js'
 
 /** The fraction of `leaseTtl` after a renew's send time at which a node stops its wards itself, at the default `wardStop` (`leaseTtl × 0.15`). */
@@ -126,6 +126,11 @@ export class NodeCore {
   readonly #clocks = new Map<string, { readonly offset: number; readonly at: number }>()
   #deadlineTimer: Timer | undefined
   readonly #tasks = new Set<Promise<void>>()
+  readonly #rendezvous = new Rendezvous()
+  /** The view (cap, ward-set version, members) the assignment below was computed for. */
+  #assignedView = ''
+  #assigned: ReadonlyMap<string, number> = new Map()
+  #mineAssigned: ReadonlySet<string> = new Set()
   /** Claims waiting for their turn (each ward in it is `busy`), from `#claimNext` on. */
   #claimQueue: Array<{ readonly ward: string; readonly epoch: number }> = []
   #claimNext = 0
@@ -219,10 +224,31 @@ export class NodeCore {
       this.finished = wards.finished
       this.wardsVersion = wards.version
     }
-    const owners = this.leaving ? new Map<string, string>() : assign(this.wardIds, members, this.options.maxWardsPerNode)
-    const mine = new Set<string>()
-    for (const [ward, owner] of owners) if (owner === this.options.node) mine.add(ward)
-    this.mine = mine
+    // The assignment changes only with the members or the ward set: recomputed then, and without
+    // a cap incrementally (a join costs one score per ward, not wards × nodes).
+    const view = `${this.options.maxWardsPerNode}|${this.wardsVersion}|${members.map((m) => `${m.node}:${m.leaving === true ? 1 : 0}`).join(',')}`
+    if (view !== this.#assignedView) {
+      this.#assignedView = view
+      let owners: ReadonlyMap<string, string>
+      if (this.options.maxWardsPerNode === Infinity) {
+        this.#rendezvous.update(this.wardIds, members)
+        owners = this.#rendezvous.owners()
+      } else owners = assign(this.wardIds, members, this.options.maxWardsPerNode)
+      const counts = new Map<string, number>()
+      const mine = new Set<string>()
+      for (const [ward, owner] of owners) {
+        counts.set(owner, (counts.get(owner) ?? 0) + 1)
+        if (owner === this.options.node) mine.add(ward)
+      }
+      this.#assigned = counts
+      this.#mineAssigned = mine
+    }
+    this.mine = this.leaving ? new Set() : this.#mineAssigned
+  }
+
+  /** How many wards each live node is assigned, as this node last computed it. */
+  assigned(): ReadonlyMap<string, number> {
+    return this.#assigned
   }
 
   /** The lease is gone (refused, or the local deadline passed): stop every ward, forget the epoch, join again later. */
