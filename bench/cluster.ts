@@ -89,11 +89,17 @@ function startProcess(name: string, port: number, namespace: string, commit: boo
     env: { ...process.env, STEWARD_TEST_CLUSTER: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
-  const ready = new Promise<void>((resolve) => {
+  // Ready when it says so; a node that exits first, or says nothing within a minute, fails the group (no hang).
+  const ready = new Promise<void>((resolve, reject) => {
+    const late = setTimeout(() => reject(new Error(`node ${name} not ready within 60 s`)), 60_000)
+    child.once('exit', (code, signal) => reject(new Error(`node ${name} exited (${signal ?? code}) before it was ready`)))
     createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.includes('"type":"ready"')) resolve()
+      if (!line.includes('"type":"ready"')) return
+      clearTimeout(late)
+      resolve()
     })
   })
+  ready.catch(() => {})
   return { child, ready }
 }
 
@@ -252,6 +258,9 @@ function assignChangeMs(wards: number, nodes: number): { join: number; leave: nu
 
 export async function measure(): Promise<Figures> {
   const server = await RedisServer.start()
+  const began = performance.now()
+  /** Where the group is, on stderr (the bench shows it as a note): its parts take minutes together. */
+  const step = (what: string): void => void process.stderr.write(`${what} at ${Math.round((performance.now() - began) / 1000)} s\n`)
   try {
     const figures: Figures = { 'cluster.lease_ttl_ms': { value: LEASE_TTL, unit: 'ms' } }
     figures['cluster.assign_1m_100_ms'] = { value: Math.round(assignMs(quick ? 100_000 : 1_000_000, 100)), unit: `ms (${quick ? '100k' : '1M'} wards, 100 nodes, from scratch)` }
@@ -271,8 +280,10 @@ export async function measure(): Promise<Figures> {
     const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length
     figures['cluster.duplicates_per_failover.plain'] = { value: Number(mean(duplicates.plain).toFixed(1)), unit: 'inputs written twice (fenced writes, ~50 wards moved)' }
     figures['cluster.duplicates_per_failover.commit'] = { value: mean(duplicates.commit), unit: 'inputs applied twice (lease.commit, ~50 wards moved)' }
+    step('failover trials done')
     const many = await failoverOfMany(server, quick ? 2_000 : 10_000)
     figures['cluster.failover_10k_ms'] = { value: Math.round(many.ms), unit: `ms (${many.victims} wards of a killed node; leaseTtl + beat = ${LEASE_TTL + LEASE_TTL / 3} ms)` }
+    step('failover of 10,000 wards done')
     const throughput = await commitThroughput(server)
     figures['cluster.fenced_writes_per_s'] = { value: Math.round(throughput.fenced), unit: 'fenced writes/s (one primary)' }
     figures['cluster.commits_per_s'] = { value: Math.round(throughput.commits), unit: `commits/s (one primary; ${(throughput.commits / throughput.fenced).toFixed(2)}× fenced writes)` }
@@ -284,6 +295,7 @@ export async function measure(): Promise<Figures> {
       figures[`cluster.redis_ops_per_node_s.${wards}`] = { value: Number(calls.toFixed(2)), unit: 'round trips/s' }
       figures[`cluster.redis_commands_per_node_s.${wards}`] = { value: Number(commands.toFixed(2)), unit: 'commands/s' }
     }
+    step('round trips per node done')
     figures['cluster.checkpoints_per_s'] = { value: Math.round(await checkpointThroughput(server)), unit: 'fenced writes/s (one primary)' }
     const join = await claimsWhenJoining(server, quick ? 1_000 : 4_000)
     figures['cluster.claims_per_s'] = { value: Math.round(join.perSecond), unit: 'claims/s' }

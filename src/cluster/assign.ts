@@ -173,12 +173,21 @@ export function assign(wards: readonly string[], members: readonly Member[], cap
   // Each node's half of the score is computed once here; per (ward, node) only one mix() remains.
   const keys = nodes.map(nodeKey)
   if (cap === Infinity) {
+    const packed = Int32Array.from(keys)
+    const n = packed.length
     for (const ward of wards) {
       const w = wardKey(ward)
       let best = 0
       let bestScore = -1
-      for (let i = 0; i < nodes.length; i++) {
-        const s = mix(w ^ keys[i]!)
+      for (let i = 0; i < n; i++) {
+        // mix(w ^ key), inlined: this loop is the whole cost (wards × nodes).
+        let h = w ^ packed[i]!
+        h ^= h >>> 16
+        h = Math.imul(h, 0x85ebca6b)
+        h ^= h >>> 13
+        h = Math.imul(h, 0xc2b2ae35)
+        h ^= h >>> 16
+        const s = h >>> 0
         if (s > bestScore || (s === bestScore && nodes[i]! < nodes[best]!)) {
           best = i
           bestScore = s

@@ -66,7 +66,7 @@ test('a namespace written by another protocol version is refused', async () => {
   try {
     await admin.hset('{old}:meta', 'version', 'steward-cluster/0')
     const node = cluster({ redis: server.url, namespace: 'old', ward: noWard })
-    await assert.rejects(node.ready, /namespace 'old' is used by protocol version 'steward-cluster\/0'; this node speaks 'steward-cluster\/1' and refuses it/)
+    await assert.rejects(node.ready, /namespace 'old' is used by protocol version 'steward-cluster\/0'; this node speaks 'steward-cluster\/2' and refuses it/)
     await node.stop()
   } finally {
     admin.disconnect()

@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis'
 import type { Checkpoint, ClaimResult, Finished, LeaseStore, Member, RenewResult, WriteResult } from './store.js'
 
 /** The protocol version a namespace is written with; a node of another version refuses it. */
-export const PROTOCOL_VERSION = 'steward-cluster/1'
+export const PROTOCOL_VERSION = 'steward-cluster/2'
 
 /** The keys of a namespace and its wards (see docs/cluster.md): one hash slot each. @internal */
 export class Keys {
