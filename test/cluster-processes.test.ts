@@ -248,14 +248,21 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
       await server.kill()
       await sleep(500)
       await server.launch()
-      await waitFor('every ward to make progress after a Redis master restart', async () => {
-        try {
-          const entries = await logs()
-          return wardIds.every((ward) => entries.get(ward)!.length > progressBefore.get(ward)!.length + 1)
-        } catch {
-          return false
-        }
-      }, 40_000, 50)
+      let stuck: string[] = []
+      try {
+        await waitFor('every ward to make progress after a Redis master restart', async () => {
+          try {
+            const entries = await logs()
+            stuck = wardIds.filter((ward) => entries.get(ward)!.length <= progressBefore.get(ward)!.length + 1)
+            return stuck.length === 0
+          } catch {
+            return false
+          }
+        }, 40_000, 50)
+      } catch (error) {
+        const ends = [...nodes.values()].flatMap((node) => node.events.filter((e) => e.type === 'finished' || e.type === 'ward-error'))
+        throw new Error(`${(error as Error).message}: ${stuck.length} wards without progress (${stuck.slice(0, 5).join(', ')}); ends and ward errors: ${JSON.stringify(ends.slice(0, 5))}`)
+      }
     }
 
     // A fourth node joins: only the wards that move to it restart. Counted from a stable cluster
@@ -288,6 +295,8 @@ async function scenario(kind: 'server' | 'cluster'): Promise<void> {
     if (lostMeanwhile.size > 0) console.log(`# ${kind}: leases lost while the fourth node joined (${[...lostMeanwhile].join(', ')}): ${restarted} restarts for ${moving.length} moving wards`)
     assert.deepEqual(unexplained.slice(0, 10), [], `${unexplained.length} wards restarted other than once if they moved to the new node and never if not (${restarted} restarts for ${moving.length} moving wards; leases lost meanwhile: ${[...lostMeanwhile].join(', ') || 'none'})`)
 
+    // No ward gave up (it would be failed and never run again).
+    assert.deepEqual([...nodes.values()].flatMap((node) => node.events.filter((e) => e.type === 'finished')), [], 'no ward finished')
     // The audit over every log.
     const entries = await logs()
     const problems = wardIds.flatMap((ward) => audit(ward, entries.get(ward)!))
