@@ -306,3 +306,36 @@ test('node core: at most CLAIMS_IN_FLIGHT claims are in flight; the rest go as e
   assert.equal(claims, wards.length)
   core.halt()
 })
+
+test('node core: a claim answered "expired" leaves a ward in doubt (an earlier claim whose reply was lost may have made this node its owner)', async () => {
+  const clock = new ManualClock(0)
+  const redis = new SimRedis(() => clock.now())
+  redis.addWards(['w0'])
+  const { store } = countingStore(redis)
+  const answers: Array<'lost' | 'expired'> = ['lost', 'expired']
+  const doubting: LeaseStore = {
+    ...store,
+    claim: (ward, node, epoch, notAfter, ifOwners) => {
+      const answer = answers.shift()
+      if (answer === 'lost') {
+        redis.claim(ward, node, epoch, Infinity, ifOwners) // applied in Redis, its reply never comes
+        return new Promise(() => {})
+      }
+      if (answer === 'expired') return Promise.resolve({ kind: 'expired' as const })
+      return store.claim(ward, node, epoch, notAfter, ifOwners)
+    },
+  }
+  const core = coreOn(doubting, clock, 'a')
+  await core.beat()
+  await clock.advance(BEAT) // the first claim's reply never came
+  assert.deepEqual([...core.doubtful], ['w0'])
+  await core.beat()
+  await core.settled()
+  assert.deepEqual([...core.doubtful], ['w0'], 'still in doubt after "expired"')
+  await clock.advance(BEAT)
+  await core.beat()
+  await core.settled()
+  assert.equal(core.held.has('w0'), true, 'claimed again: it was ours')
+  assert.deepEqual([...core.doubtful], [])
+  core.halt()
+})

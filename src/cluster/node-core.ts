@@ -413,7 +413,13 @@ export class NodeCore {
     const notAfter = sent + judge.offset + opTimeout * (1 - 2 * CLOCK_RATE_BOUND) - CLOCK_RATE_BOUND * (sent - judge.at)
     try {
       const result = await this.#timed(this.options.store.claim(ward, this.options.node, epoch, notAfter, ifOwners))
-      if (this.epoch === epoch) this.doubtful.delete(ward)
+      if (result.kind === 'expired') {
+        // Nothing was done, and nothing learnt: a ward in doubt stays in doubt (an earlier claim
+        // whose reply was lost may have made us its owner). The offset was too low (a reply that
+        // came late when it was measured): the master's clock is measured again before the next claim.
+        const id = this.options.store.clockOf(ward)
+        if (id !== undefined) this.#clocks.delete(id)
+      } else if (this.epoch === epoch) this.doubtful.delete(ward)
       return result
     } catch (error) {
       if (this.epoch === epoch) this.doubtful.add(ward)
