@@ -60,5 +60,7 @@ if (files.length === 0) {
   console.error('run-tests: no test files found')
   process.exit(1)
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' })
+// Every move of a run's state is checked against its table (src/steward/run-states.ts): a wrong one throws.
+const env = { ...process.env, STEWARD_CHECK_STATES: '1' }
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit', env })
 process.exit(result.status ?? 1)

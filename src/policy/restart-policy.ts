@@ -59,3 +59,64 @@ export function nextRestartStep(
   }
   return { allowed: true, state: { restarts, intensity: decision.state, backoff }, delay, counted: decision.counted }
 }
+
+/** A failed incarnation, as {@link decide} weighs it. @internal */
+export interface Failure {
+  /** It could not be started (a command not found, a module that does not load): it would fail the same way again. */
+  readonly cannotStart: boolean
+  /** Its restart type is `temporary`: never restarted. */
+  readonly temporary: boolean
+  /** What the ward's `shouldRestart` answered: `false` declines a restart, only `true` restarts a start error; `undefined` when not asked. */
+  readonly answer: unknown
+  /** When it failed, on the run's clock. */
+  readonly now: number
+  /** How long it ran, in ms (a backoff may start over after a long run). */
+  readonly uptime: number
+}
+
+/**
+ * What a failure leads to:
+ * - `restart`, after `delay` ms;
+ * - `give-up` (`why`: `start`, `temporary`, or `limit` — the intensity is
+ *   exceeded: a steward gives up, a supervisor escalates to its parent, an
+ *   `independent` supervisor's child gives up alone);
+ * - `decline`: `shouldRestart` said no, and the run stops.
+ * @internal
+ */
+export interface Decision {
+  readonly action: 'restart' | 'give-up' | 'decline'
+  readonly why: 'start' | 'temporary' | 'limit' | undefined
+  readonly delay: number
+  /** The policy's state after this failure (`undefined` when it was and stays untouched). */
+  readonly state: RestartPolicyState | undefined
+  /** The intensity's measure (see {@link RestartVerdict}); 0 when the policy was not consulted. */
+  readonly counted: number
+}
+
+/** A restart at once that the policy need not count: no limit and no backoff. */
+const RESTART_NOW: Decision = Object.freeze({ action: 'restart', why: undefined, delay: 0, state: undefined, counted: 0 })
+
+function ending(action: 'give-up' | 'decline', why: Decision['why'], state: RestartPolicyState | undefined): Decision {
+  return { action, why, delay: 0, state, counted: 0 }
+}
+
+/**
+ * The one decision on a failure, pure: a steward makes it for its ward, a
+ * supervisor for its child (whose run has made it first with the checks that
+ * are the child's own: start error, restart type, `shouldRestart`, and no
+ * limit). In order: a start error gives up unless `shouldRestart` insists; a
+ * temporary ward gives up; a `false` answer declines; then the intensity
+ * allows the restart or not, and the backoff sets its delay. Without a limit
+ * and a backoff, and with no state yet, it allocates nothing.
+ * @internal
+ */
+export function decide(policy: RestartPolicy, state: RestartPolicyState | undefined, failure: Failure): Decision {
+  if (failure.cannotStart && failure.answer !== true) return ending('give-up', 'start', state)
+  if (failure.temporary) return ending('give-up', 'temporary', state)
+  if (!failure.cannotStart && failure.answer === false) return ending('decline', undefined, state)
+  const intensity = policy.intensity
+  if (state === undefined && policy.backoff === undefined && 'maxRestarts' in intensity && intensity.maxRestarts === Infinity) return RESTART_NOW
+  const verdict = nextRestartStep(policy, state ?? initialRestartState(policy), failure.now, failure.uptime)
+  if (!verdict.allowed) return { action: 'give-up', why: 'limit', delay: 0, state: verdict.state, counted: verdict.counted }
+  return { action: 'restart', why: undefined, delay: verdict.delay, state: verdict.state, counted: verdict.counted }
+}

@@ -3,7 +3,7 @@ import { wardHost, type NestedRun, type WardHost } from './host.js'
 import { Output } from './output.js'
 import { sameProgress } from './progress.js'
 import type { StewardRun } from './run.js'
-import { IDLE, WORKING } from './watchdog.js'
+import { IDLE, WORKING } from './run-states.js'
 import type { WardContext } from './ward.js'
 
 // The incarnation's internals are a private field (its run: read on every beat, where a private

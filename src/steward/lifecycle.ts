@@ -4,17 +4,8 @@ import type { WardStatus } from '../observe/status.js'
 import type { Clock } from '../time/clock.js'
 import { describe } from '../time/duration.js'
 import type { EventOf, Lifecycle, Outcome, StopReport } from './run-api.js'
+import { CHECK_STATES, checkMove, SETTLED, STOPPING, WORKING } from './run-states.js'
 import type { WardContext } from './ward.js'
-
-// Phases (the low two bits of a run's flags); subclasses put their own flags above them.
-/** Running: incarnations start and restart. @internal */
-export const RUNNING = 0
-/** Ending: a stop or a give-up is tearing down. @internal */
-export const ENDING = 1
-/** Settled: the outcome is known and `done` resolved. @internal */
-export const SETTLED = 2
-/** The mask of the phase bits. @internal */
-export const PHASE = 3
 
 /** The restart decisions of a run that is a supervisor's child (see `tree/supervisor.ts`). @internal */
 export interface ChildDecider {
@@ -57,15 +48,17 @@ export class RunEnd {
 }
 
 /**
- * What every run has, steward or supervisor, written once: phases, the
+ * What every run has, steward or supervisor, written once: its state, the
  * start signal, events and their common fields, `done`, one teardown
  * however often `stop()` is called, and `await using`. Side objects
  * (`RunLinks`, `RunEnd`) are made on demand: an idle run holds neither.
  * @internal
  */
 export abstract class RunLifecycle implements Lifecycle {
-  /** The phase (two bits) and the subclass's flags. */
-  protected flags = RUNNING
+  /** What the run is doing: one of the states of `run-states.ts` (the watchdog reads it too). */
+  state: number = WORKING
+  /** The subclass's flags: properties and guards, not states. */
+  protected flags = 0
   protected links: RunLinks | undefined = undefined
   protected end: RunEnd | undefined = undefined
 
@@ -90,12 +83,15 @@ export abstract class RunLifecycle implements Lifecycle {
     return (this.end ??= new RunEnd())
   }
 
-  protected get phase(): number {
-    return this.flags & PHASE
+  /** Whether the run still runs: it is neither stopping nor settled. */
+  protected get running(): boolean {
+    return this.state < STOPPING
   }
 
-  protected set phase(phase: number) {
-    this.flags = (this.flags & ~PHASE) | phase
+  /** Moves to `next`, checked against the state table under `STEWARD_CHECK_STATES=1`. */
+  protected to(next: number): void {
+    if (CHECK_STATES) checkMove(this.path, this.state, next)
+    this.state = next
   }
 
   /** The outcome, once settled. */
@@ -223,7 +219,7 @@ export abstract class RunLifecycle implements Lifecycle {
    */
   protected settleWith(outcome: Outcome, beforeRelease?: () => void): boolean {
     if (this.end?.outcome !== undefined) return false
-    this.phase = SETTLED
+    this.to(SETTLED)
     this.ended.outcome = outcome
     const links = this.links
     links?.signal?.removeEventListener('abort', this)

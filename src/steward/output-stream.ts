@@ -17,12 +17,12 @@ import {
 import { RunLifecycle } from './lifecycle.js'
 import { Output } from './output.js'
 import type { Outcome } from './run-api.js'
-import { WAITING } from './watchdog.js'
+import { WAITING } from './run-states.js'
 
-/** Its output stream was taken (a flag above the phase bits). */
-const ITERATED = 4
+/** Its output stream was taken (a flag; the run's flags are properties and guards, its state is `state`). */
+const ITERATED = 1
 /** User code runs synchronously from a pump or a launch: a restart must not re-enter (see StewardRun). @internal */
-export const LAUNCHING = 8
+export const LAUNCHING = 2
 
 /** The output stream's side of a run: the consumer's pending next(), if any. @internal */
 class Consumer<T> {

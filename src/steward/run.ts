@@ -1,7 +1,7 @@
 import type { RestartReason } from '../observe/events.js'
 import type { ProbeFailure } from '../observe/probe-failure.js'
 import type { RunState, WardStatus } from '../observe/status.js'
-import { initialRestartState, nextRestartStep, type RestartPolicyState } from '../policy/restart-policy.js'
+import { decide, type RestartPolicyState } from '../policy/restart-policy.js'
 import type { Clock, TimeCell, Timer } from '../time/clock.js'
 import { systemClock } from '../time/clock.js'
 import {
@@ -41,24 +41,21 @@ import {
   valued,
   type RetireWhy,
 } from './incarnation.js'
-import { ENDING, RUNNING, type ChildDecider } from './lifecycle.js'
+import type { ChildDecider } from './lifecycle.js'
 import type { ResolvedOptions } from './options.js'
 import { Output } from './output.js'
 import { LAUNCHING, OutputStream } from './output-stream.js'
 import { sameProgress } from './progress.js'
 import type { Outcome, Run, StartOptions } from './run-api.js'
 import { DoNotRestart, TerminateTree } from './sentinels.js'
-import { IDLE, OFF, WAITING, watchdogFor, WORKING, type HangCause, type Watchdog, type Watched } from './watchdog.js'
+import { BACKOFF, HELD, IDLE, RESTARTING, RETIRING, STARTING, STATE_NAMES, STOPPING, WAITING, WORKING } from './run-states.js'
+import { watchdogFor, type HangCause, type Watchdog, type Watched } from './watchdog.js'
 import { restartReasonsOf } from './restart-reasons.js'
 import type { WardContext } from './ward.js'
 
-// Run flags, above the phase bits (lifecycle.ts) and the output stream's ITERATED and LAUNCHING bits (output-stream.ts).
+// A run's flag, above the output stream's ITERATED and LAUNCHING (output-stream.ts); its state is `state` (run-states.ts).
 /** Its upstream is an incarnation of another steward's run. */
-const NESTED = 16
-/** A supervisor holds the next launch (a strategy restart in progress). */
-const HELD = 32
-/** A supervisor waits for its backoff before it starts this run's next incarnation. */
-const BACKOFF = 64
+const NESTED = 4
 
 /** Restarts in a row without a macrotask turn before one is forced, so a crash loop cannot starve I/O. */
 const RESTARTS_PER_TURN = 1_000
@@ -108,7 +105,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   // Watched (the watchdog reads these).
   lastBeat = 0
   progressAt = 0
-  state = OFF
+  override state = STARTING
   heapIndex = -1
 
   current: Incarnation | undefined = undefined
@@ -255,15 +252,15 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       attempt: this.#attempts,
       restarts: this.#log?.restarts ?? 0,
       restartReasons: restartReasonsOf(this.options, this.links?.decider),
-      up: this.phase === RUNNING && this.isUp,
-      lastBeatAgo: this.phase === RUNNING && this.state === WORKING ? Math.max(0, this.clock.now() - this.lastBeat) : null,
+      up: this.running && this.isUp,
+      lastBeatAgo: this.running && this.state === WORKING ? Math.max(0, this.clock.now() - this.lastBeat) : null,
       progress: this.progress,
       failuresHere: this.#failuresHere,
       lastFailure: this.#log?.lastFailure === undefined ? null : errorInfo(this.#log.lastFailure),
       probeFailure: this.#log?.probeFailure ?? null,
       pid: spawned?.pid ?? null,
       threadId: spawned?.threadId ?? null,
-      uptime: current === undefined || this.phase !== RUNNING ? null : this.uptime,
+      uptime: current === undefined || !this.running ? null : this.uptime,
       rss: usage?.rss ?? null,
       cpu: usage?.cpu ?? null,
       fds: usage?.fds ?? null,
@@ -276,26 +273,14 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   }
 
   #stateName(): RunState {
-    const outcome = this.end?.outcome
-    if (outcome !== undefined) return outcome.kind
-    if (this.phase === ENDING) return 'stopping'
-    if (this.current === undefined) {
-      const log = this.#log
-      if (this.#attempts === 0) return 'starting'
-      if (log?.retiring !== undefined) return 'stopping'
-      if (log?.backoffTimer !== undefined || (this.flags & BACKOFF) !== 0) return 'backoff'
-      return 'restarting'
-    }
-    if (this.state === IDLE) return 'idle'
-    if (this.state === WAITING) return 'waiting'
-    return 'working'
+    return this.end?.outcome?.kind ?? STATE_NAMES[this.state]!
   }
 
   // ---- states the watchdog follows --------------------------------------------
 
   /** The ward starts (or resumes) working: its heartbeat deadline runs from now. */
   work(): void {
-    this.state = WORKING
+    this.to(WORKING)
     const now = this.cell.now
     this.lastBeat = now
     // Only a run with a progress timeout writes the time here (a double would cost a box).
@@ -306,7 +291,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   /** The ward waits, healthy without beating: for input (IDLE) or for its consumer (WAITING). */
   rest(state: typeof IDLE | typeof WAITING): void {
-    this.state = state
+    this.to(state)
     if (state === IDLE && this.options.idleTimeout !== Infinity) {
       // The idle wait is watched too: its start is the stamp. Still filed under a working
       // deadline that comes later (`timeout` longer than `idleTimeout`), it is filed earlier.
@@ -377,8 +362,10 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     return error
   }
 
+  /** Starts the next incarnation if one is due, in STARTING or RESTARTING: a queued launch may find the run moved on. */
   #launch(): void {
-    if (this.phase !== RUNNING || (this.flags & HELD) !== 0) return
+    const state = this.state
+    if (state !== STARTING && state !== RESTARTING) return
     // While user code runs synchronously from here, a restart must not re-enter (see #launchSoon).
     const outer = this.flags & LAUNCHING
     this.flags |= LAUNCHING
@@ -444,7 +431,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   /** From the watchdog: the working incarnation missed its deadline. */
   onHang(_now: number, cause: HangCause): void {
     const inc = this.current
-    if (inc === undefined || this.phase !== RUNNING) return
+    if (inc === undefined || !this.running) return
     const name = this.options.name
     if (cause === 'heartbeat') {
       const timeout = this.timeout
@@ -469,7 +456,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   /** The incarnation threw or rejected (it had not been retired). */
   protected onFailure(inc: Incarnation, thrown: unknown): void {
-    if (this.phase !== RUNNING) return
+    if (!this.running) return
     if (thrown instanceof DoNotRestart || thrown instanceof TerminateTree) return void this.stop(thrown)
     const error = asError(thrown)
     const reason = failureReason(error)
@@ -483,16 +470,10 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (log.failuresHere > 0 && sameProgress(this.progress, log.progressAtFailure)) log.failuresHere++
     else log.failuresHere = 1
     log.progressAtFailure = this.progress
-    const shouldRestart = this.options.shouldRestart
-    // A ward that cannot be started (a command not found, a module that does not load) fails the
-    // same way every time: the run ends now, no restart spent, unless shouldRestart insists.
-    if (reason === 'start' && (shouldRestart === undefined || this.#asks(shouldRestart, error, inc, reason) !== true)) return this.#giveUp(inc, error, 'start')
-    if (this.options.restart === 'temporary') return this.#giveUp(inc, error, 'temporary')
-    if (reason !== 'start' && shouldRestart !== undefined && this.#asks(shouldRestart, error, inc, reason) === false) {
-      void this.stop(new DoNotRestart(`ward '${this.options.name}': shouldRestart declined to restart after: ${error.message}`, { cause: error }))
-      return
-    }
-    this.#restart(inc, error, reason)
+    // The hook is asked where its answer counts: not for a temporary ward, unless it cannot be started.
+    const hook = this.options.shouldRestart
+    const answer = hook !== undefined && (reason === 'start' || this.options.restart !== 'temporary') ? this.#asks(hook, error, inc, reason) : undefined
+    this.#restart(inc, error, reason, answer)
   }
 
   /**
@@ -513,7 +494,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   /** The incarnation returned normally (it had not been retired). */
   protected onReturn(inc: Incarnation, value: unknown): void {
-    if (this.phase !== RUNNING) return
+    if (!this.running) return
     if (value instanceof Output) {
       // A ward that returns `ctx.output(value, progress)`: the progress commits, the value is the result.
       this.commit(value.progress)
@@ -530,22 +511,29 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     }
     if (this.#log !== undefined) this.#log.failuresHere = 0
     const error = this.#log?.lastFailure ?? new Error(`ward '${this.options.name}' returned and its restart type is 'permanent'`)
-    this.#restart(inc, error, 'returned')
+    this.#restart(inc, error, 'returned', undefined)
   }
 
-  /** A restart is due: a supervisor decides for its child; a steward applies its own policy. */
-  #restart(inc: Incarnation, error: Error, reason: RestartReason): void {
+  /**
+   * The incarnation failed (or returned under `permanent`): the one decision (`decide`, in
+   * `policy/restart-policy.ts`) on the run's own policy — a supervisor's child has no limit and
+   * no backoff of its own —, then, for a supervisor's child, its supervisor's decision.
+   */
+  #restart(inc: Incarnation, error: Error, reason: RestartReason, answer: unknown): void {
+    const options = this.options
+    const log = this.#logged
+    // A clock read only when the policy needs one: a crash loop without limit or backoff reads none.
+    const now = log.policy === undefined && options.maxRestarts === Infinity && options.policy.backoff === undefined ? 0 : this.clock.now()
+    const decision = decide(options.policy, log.policy, { cannotStart: reason === 'start', temporary: options.restart === 'temporary', answer, now, uptime: now - log.startedAt })
+    if (decision.state !== undefined) log.policy = decision.state
+    if (decision.action === 'give-up') return this.#giveUp(inc, error, decision.why!)
+    if (decision.action === 'decline') {
+      void this.stop(new DoNotRestart(`ward '${options.name}': shouldRestart declined to restart after: ${error.message}`, { cause: error }))
+      return
+    }
     const decider = this.links?.decider
     if (decider !== undefined) return decider.childFailed(reason, error)
-    const policy = this.options.policy
-    // Without a limit or a backoff there is nothing to decide: a crash loop allocates nothing here.
-    if (this.options.maxRestarts === Infinity && policy.backoff === undefined) return this.#replace(inc, reason, 0)
-    const log = this.#logged
-    const now = this.clock.now()
-    const verdict = nextRestartStep(policy, log.policy ?? initialRestartState(policy), now, now - log.startedAt)
-    log.policy = verdict.state
-    if (!verdict.allowed) return this.#giveUp(inc, error, 'limit')
-    this.#replace(inc, reason, verdict.delay)
+    this.#replace(inc, reason, decision.delay)
   }
 
   /** Emits `restarting`, retires `inc`, and launches the next incarnation once it settled and `delay` passed. */
@@ -555,20 +543,26 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (this.listened) this.emit({ type: 'restarting', ...this.base(inc.attempt), reason, restarts: log.restarts, delay })
     this.upstream?.beat()
     const retiring = this.#retire(inc, reason)
-    if (retiring === true && delay === 0) return this.#launchSoon()
-    const next = (): void => {
-      if (delay === 0) return this.#launch()
-      // The wait is a timer on the run's clock; stop() cancels it and ends the run at once.
-      log.backoffTimer = this.clock.setTimer(delay, () => {
-        log.backoffTimer = undefined
-        this.#launch()
-      })
-    }
-    if (retiring === true) return next()
+    if (retiring === true) return this.#next(delay)
     log.retiring = retiring
     void retiring.then(() => {
       if (log.retiring === retiring) log.retiring = undefined
-      if (this.phase === RUNNING) next()
+      if (this.state === RETIRING) this.#next(delay)
+    })
+  }
+
+  /** RETIRING is over: the next launch, after `delay` (a timer on the run's clock, which stop() cancels). */
+  #next(delay: number): void {
+    if (delay === 0) {
+      this.to(RESTARTING)
+      return this.#launchSoon()
+    }
+    this.to(BACKOFF)
+    const log = this.#logged
+    log.backoffTimer = this.clock.setTimer(delay, () => {
+      log.backoffTimer = undefined
+      this.to(RESTARTING)
+      this.#launch()
     })
   }
 
@@ -579,32 +573,40 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    * supervisor will wait, for the `restarting` event.
    */
   retireFor(reason: RestartReason, delay: number): Promise<void> {
-    if (this.phase !== RUNNING) return Promise.resolve()
-    this.flags |= HELD
+    if (!this.running) return Promise.resolve()
     const log = this.#logged
     const pending = log.retiring
     const inc = this.current ?? (pending === undefined ? undefined : log.last)
     log.restarts++
     if (this.listened) this.emit({ type: 'restarting', ...this.base(inc?.attempt ?? this.#attempts), reason, restarts: log.restarts, delay })
     this.upstream?.beat()
-    if (this.current === undefined) return pending === undefined ? Promise.resolve() : pending.then(noop)
+    if (this.current === undefined) {
+      // Between incarnations: its next launch waits for the supervisor now (after a retirement in progress).
+      if (this.state !== RETIRING && this.state !== HELD) this.to(HELD)
+      return pending === undefined ? Promise.resolve() : pending.then(noop)
+    }
     const retiring = this.#retire(this.current, reason)
-    if (retiring === true) return Promise.resolve()
+    if (retiring === true) {
+      this.to(HELD)
+      return Promise.resolve()
+    }
     log.retiring = retiring
     return retiring.then(() => {
       if (log.retiring === retiring) log.retiring = undefined
+      if (this.state === RETIRING) this.to(HELD)
     })
   }
 
   /** For a supervisor: it waits for its backoff before `relaunch()` (shown in status). */
-  set backingOff(on: boolean) {
-    this.flags = on ? this.flags | BACKOFF : this.flags & ~BACKOFF
+  holdForBackoff(): void {
+    if (this.state === HELD) this.to(BACKOFF)
   }
 
   /** For a supervisor: starts the next incarnation after `retireFor`. */
   relaunch(): void {
-    this.flags &= ~(HELD | BACKOFF)
-    if (this.current === undefined && this.#log?.retiring === undefined) this.#launchSoon()
+    if (this.state !== HELD && this.state !== BACKOFF) return
+    this.to(RESTARTING)
+    this.#launchSoon()
   }
 
   /**
@@ -628,7 +630,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    * given up (`reason` `'limit'`) with `cause`, the failure that exceeded the child's intensity.
    */
   giveUpAlone(cause: Error): void {
-    if (this.phase !== RUNNING) return
+    if (!this.running) return
     this.#giveUp(this.current, cause, 'limit')
   }
 
@@ -652,7 +654,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   /** Retires `inc` (if any), waits for a restart retirement in progress, then settles. */
   #finish(inc: Incarnation | undefined, why: RetireWhy, outcome: () => Outcome): void {
-    this.phase = ENDING
+    this.to(STOPPING)
     const log = this.#log
     if (log?.backoffTimer !== undefined) {
       log.backoffTimer.cancel()
@@ -678,7 +680,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       this.current = undefined
       // Left in the watchdog's heap: the next incarnation is usually filed at once, and an
       // entry that is not working when its deadline comes up is dropped then.
-      this.state = OFF
+      if (this.running) this.to(RETIRING)
     }
     const controller = inc[CONTROLLER]
     if (controller !== undefined) controller.abort(abortReason(inc))
@@ -708,7 +710,6 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
         this.#logged.last = this.current
         this.current = undefined
       }
-      this.state = OFF
       this.watchdog.unwatch(this)
       const upstream = this.upstream
       if (isIncarnation(upstream) && outcome.kind === 'stopped' && outcome.unstopped.length > 0) {
@@ -729,7 +730,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    */
   #abandoned(paths: readonly string[], attempt: number): void {
     const log = this.#logged
-    if (this.phase !== RUNNING) {
+    if (!this.running) {
       ;(log.unstopped ??= []).push(...paths)
       return
     }

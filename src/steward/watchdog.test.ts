@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ManualClock } from '../time/manual-clock.js'
 import type { Clock } from '../time/clock.js'
-import { IDLE, OFF, Watchdog, WORKING, type Watched } from './watchdog.js'
+import { IDLE, STARTING, WORKING } from './run-states.js'
+import { Watchdog, type Watched } from './watchdog.js'
 
 /** A clock that hides the manual clock's exact time field, so the watchdog runs in coarse mode. */
 function coarse(clock: ManualClock): Clock {
@@ -21,7 +22,7 @@ function watched(timeout: number, hangs: number[], clock: Clock): Watched {
     tickTimeout: timeout,
     progressTimeout: Infinity,
     idleTimeout: Infinity,
-    state: OFF,
+    state: STARTING,
     heapIndex: -1,
     onHang: () => hangs.push(clock.now()),
   }

@@ -1,15 +1,7 @@
 import { exactTime, type Clock, type TimeCell, type Timer } from '../time/clock.js'
 import { DeadlineHeap } from './deadline-heap.js'
+import { IDLE, WORKING } from './run-states.js'
 import { TICK_RING, TickLog } from './tick-log.js'
-
-/** The ward is running and must beat before its deadline. @internal */
-export const WORKING = 0
-/** The ward waits for input (`ctx.idle`): healthy without beating. @internal */
-export const IDLE = 1
-/** The ward is suspended at a `yield` nobody asked for yet: healthy. @internal */
-export const WAITING = 2
-/** No live incarnation is watched. @internal */
-export const OFF = 3
 
 /**
  * What the watchdog needs from a supervised run. The run writes `lastBeat`
@@ -30,7 +22,7 @@ export interface Watched {
   readonly progressTimeout: number
   /** An IDLE ward that has waited this long has timed out. `Infinity`: never (and it is not filed). */
   readonly idleTimeout: number
-  /** WORKING, IDLE, WAITING or OFF. */
+  /** The run's state (`run-states.ts`): only WORKING, and IDLE with an idle timeout, have deadlines. */
   state: number
   /** Position in the heap, -1 when not in it. */
   heapIndex: number

@@ -434,3 +434,56 @@ test('status().up: a run is up once its incarnation showed life; a supervisor on
   await clock.runUntil(run.stop())
   assert.equal(ups(), 'false false false')
 })
+
+test('a child held while a sibling stops for its restart, then the tree stopped: stopped from held, nothing started again', async () => {
+  const clock = new ManualClock()
+  const starts: string[] = []
+  const run = supervisor({ name: 'tree', strategy: 'one-for-all' }, [
+    {
+      name: 'slow',
+      stopTimeout: '1s',
+      ward: async (ctx: WardContext) => {
+        starts.push(`${clock.now()} slow ${ctx.attempt}`)
+        await ctx.idle(new Promise(() => {})).catch(() => {}) // the wait ends when it is retired
+        await clock.sleep(300) // then it takes 300 ms to leave
+      },
+    },
+    {
+      name: 'eager',
+      ward: (ctx: WardContext) => {
+        starts.push(`${clock.now()} eager ${ctx.attempt}`)
+        // Its first incarnation fails in the call that starts it.
+        if (ctx.attempt === 1) throw new Error('fails at once')
+        return ctx.idle(aborted(ctx.signal))
+      },
+    },
+  ]).start({ clock })
+  const states = (): string => run.status().children.map((child) => `${child.name}=${child.state}`).join(' ')
+  await clock.advanceTo(100)
+  // eager failed at 0; slow takes until 300 to stop; eager waits for it, held.
+  assert.equal(states(), 'slow=stopping eager=restarting')
+  const stopped = run.stop()
+  // Both are stopped while held (the state table allows HELD to STOPPING), once slow has left.
+  assert.deepEqual(await clock.runUntil(stopped), { unstopped: [], killed: [] })
+  assert.equal(clock.now(), 300)
+  assert.equal((await run.done).kind, 'stopped')
+  assert.deepEqual(starts, ['0 slow 1', '0 eager 1'])
+})
+
+test('under one-for-all, a child that fails in the call that starts it restarts the sibling started after it', async () => {
+  const clock = new ManualClock()
+  const starts: string[] = []
+  const child = (name: string, failFirst: boolean) => ({
+    name,
+    ward: (ctx: WardContext) => {
+      starts.push(`${name} ${ctx.attempt}`)
+      if (failFirst && ctx.attempt === 1) throw new Error('fails at once')
+      return ctx.idle(aborted(ctx.signal))
+    },
+  })
+  const run = supervisor({ name: 'tree', strategy: 'one-for-all' }, [child('eager', true), child('later', false)]).start({ clock })
+  await clock.advance(10)
+  assert.deepEqual(run.status().children.map((c) => `${c.name}=${c.state} attempt ${c.attempt}`), ['eager=idle attempt 2', 'later=idle attempt 2'])
+  assert.deepEqual(starts, ['eager 1', 'later 1', 'eager 2', 'later 2'])
+  await clock.runUntil(run.stop())
+})

@@ -1,12 +1,13 @@
 import type { EventListener, RestartReason } from '../observe/events.js'
 import type { WardStatus } from '../observe/status.js'
 import type { Backoff } from '../policy/backoff.js'
-import { initialRestartState, nextRestartStep, type RestartPolicy, type RestartPolicyState } from '../policy/restart-policy.js'
+import { decide, initialRestartState, type RestartPolicy, type RestartPolicyState } from '../policy/restart-policy.js'
 import { systemClock, type Clock, type Timer } from '../time/clock.js'
 import { describe, type Duration } from '../time/duration.js'
 import { ChildNotUpError, errorInfo, GaveUpError, UnknownChildError, type GiveUpReason } from '../steward/errors.js'
 import { wardHost } from '../steward/host.js'
-import { ENDING, RUNNING, RunLifecycle, type ChildDecider } from '../steward/lifecycle.js'
+import { RunLifecycle, type ChildDecider } from '../steward/lifecycle.js'
+import { STOPPING } from '../steward/run-states.js'
 import type { RestartType, StartOrder, StewardOptions } from '../steward/options.js'
 import { checkStartOptions } from '../steward/validate.js'
 import { resolveChildSpec, resolveSupervisorOptions, type ResolvedChild, type ResolvedSupervisorOptions } from './validate.js'
@@ -422,7 +423,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
 
   /** Runs `callback` when the supervisor starts stopping (at once if it has). */
   onStopping(callback: () => void): void {
-    if (this.phase !== RUNNING) callback()
+    if (!this.running) callback()
     else this.#onStopping.add(callback)
   }
 
@@ -435,7 +436,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
   }
 
   add(spec: ChildSpec): void {
-    if (this.phase !== RUNNING) throw new Error(`supervisor '${this.path}' is not running`)
+    if (!this.running) throw new Error(`supervisor '${this.path}' is not running`)
     const resolved = resolveChildSpec(spec, new Set(this.#children.map((child) => child.name)), this.name)
     const child = new Child(this, resolved)
     this.#children.push(child)
@@ -446,7 +447,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     const index = this.#children.indexOf(this.#child(name))
     const [child] = this.#children.splice(index, 1)
     const report = (await child!.run?.stop()) ?? { unstopped: [], killed: [] }
-    if (this.phase === RUNNING) this.#endIfNoneRuns()
+    if (this.running) this.#endIfNoneRuns()
     return report
   }
 
@@ -457,7 +458,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
   }
 
   #mustRun(what: string): void {
-    if (this.phase !== RUNNING) throw new Error(`supervisor '${this.path}' is not running: cannot ${what}`)
+    if (!this.running) throw new Error(`supervisor '${this.path}' is not running: cannot ${what}`)
   }
 
   async restartChild(name: string, options?: ChildWaitOptions): Promise<void> {
@@ -532,7 +533,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     if (run !== undefined && run.outcome === undefined) {
       if (child.kept === undefined) return running()
       await run.done // a stopChild in progress
-      if (this.phase !== RUNNING || !this.#children.includes(child)) return
+      if (!this.running || !this.#children.includes(child)) return
     }
     if (child.kept === undefined && child.run !== undefined && child.run.outcome === undefined) return running()
     child.kept = undefined
@@ -557,8 +558,8 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     this.#children[this.#children.indexOf(old)] = fresh
     old.owner = undefined
     await old.run?.stop()
-    if (this.phase !== RUNNING || !this.#children.includes(fresh) || fresh.kept !== 'stopped') {
-      if (wait === 'up') throw new ChildNotUpError(this.path, fresh.name, this.phase === RUNNING ? 'it was stopped or removed while the old one stopped' : `supervisor '${this.path}' is stopping`)
+    if (!this.running || !this.#children.includes(fresh) || fresh.kept !== 'stopped') {
+      if (wait === 'up') throw new ChildNotUpError(this.path, fresh.name, this.running ? 'it was stopped or removed while the old one stopped' : `supervisor '${this.path}' is stopping`)
       return
     }
     fresh.kept = undefined
@@ -567,7 +568,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
   }
 
   status(): WardStatus {
-    const state = this.end?.outcome?.kind ?? (this.phase === ENDING ? 'stopping' : 'working')
+    const state = this.end?.outcome?.kind ?? (this.state === STOPPING ? 'stopping' : 'working')
     return {
       name: this.#options.name,
       path: this.path,
@@ -577,7 +578,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       attempt: this.#attempt,
       restarts: this.#restarts,
       restartReasons: noReasons,
-      up: this.phase === RUNNING && this.#children.every((child) => child.kept === 'stopped' || child.run?.isUp === true),
+      up: this.running && this.#children.every((child) => child.kept === 'stopped' || child.run?.isUp === true),
       lastBeatAgo: null,
       progress: undefined,
       failuresHere: 0,
@@ -614,7 +615,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
 
   /** Stops every child in reverse start order, then settles with `outcome`. */
   async #shutDown(outcome: (unstopped: readonly string[]) => Outcome): Promise<void> {
-    this.phase = ENDING
+    this.to(STOPPING)
     this.#backoffTimer?.cancel()
     this.#backoffTimer = undefined
     const stopping = [...this.#onStopping]
@@ -637,18 +638,18 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
 
   /** Starts every child in order (each after the previous one is up, with `startOrder: 'ready'`). */
   async #startAll(): Promise<void> {
-    if (this.phase !== RUNNING) return
+    if (!this.running) return
     if (this.#children.length === 0) return this.#settle(this.#completed())
     const children = [...this.#children]
     for (const [index, child] of children.entries()) {
-      if (this.phase !== RUNNING) return
+      if (!this.running) return
       // A restart decided meanwhile covers this child and the ones after it: it starts them, in order.
       if (child.owner !== undefined) return
       if (child.run !== undefined || child.kept !== undefined) continue
       this.#start(child)
       if (this.#options.startOrder !== 'ready') continue
       await child.ready()
-      if (this.phase !== RUNNING) return
+      if (!this.running) return
       if (child.endedDown) return this.#block(child, children.slice(index + 1).filter((other) => other.run === undefined && other.owner === undefined))
     }
   }
@@ -687,7 +688,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
    * failed (forgotten), or could not be started (kept, for status).
    */
   #ended(child: Child, run: StewardRun<unknown>, outcome: Outcome): void {
-    if (child.run !== run || this.phase !== RUNNING) return
+    if (child.run !== run || !this.running) return
     if (outcome.kind === 'stopped' && outcome.reason instanceof TerminateTree) return void this.stop(outcome.reason)
     if (outcome.kind === 'gave-up') this.#lastFailure = outcome.error.cause
     if (child.kept === 'stopped') {
@@ -720,7 +721,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
   /** From a child's run: its incarnation failed and its restart type asks for a restart. */
   childFailed(child: Child, reason: RestartReason, error: Error): void {
     const run = child.run
-    if (run === undefined || this.phase !== RUNNING || !this.#children.includes(child)) return
+    if (run === undefined || !this.running || !this.#children.includes(child)) return
     this.#lastFailure = error
     const gathering = this.#gathering
     if (gathering?.children.has(child) === true) {
@@ -739,16 +740,19 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     let allowed = true
     let delay = gathering?.delay ?? 0
     if (!merged) {
-      const verdict = nextRestartStep(this.#options.policy, independent ? (child.policy ??= initialRestartState(this.#options.policy)) : this.#policy, this.clock.now(), run.uptime)
+      // The one decision (policy/restart-policy.ts), on the supervisor's policy: its child's run made
+      // it first, on its own (a start error, the restart type, shouldRestart).
+      const history = independent ? (child.policy ??= initialRestartState(this.#options.policy)) : this.#policy
+      const decision = decide(this.#options.policy, history, { cannotStart: false, temporary: false, answer: undefined, now: this.clock.now(), uptime: run.uptime })
       if (independent) {
-        child.policy = verdict.state
-        child.counted = verdict.counted
+        child.policy = decision.state!
+        child.counted = decision.counted
       } else {
-        this.#policy = verdict.state
-        this.#counted = verdict.counted
+        this.#policy = decision.state!
+        this.#counted = decision.counted
       }
-      allowed = verdict.allowed
-      if (gathering === undefined) delay = verdict.delay
+      allowed = decision.action === 'restart'
+      if (gathering === undefined) delay = decision.delay
     }
     const index = this.#children.indexOf(child)
     const affected = (!allowed ? [] : strategy === 'one-for-all' ? [...this.#children] : strategy === 'rest-for-one' ? this.#children.slice(index) : [child]).filter(
@@ -807,15 +811,15 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       const next = this.#inOrder(restart.children)
         .reverse()
         .find((other) => !other.awaitingRestart && other.run !== undefined && other.owner === restart && other.kept === undefined)
-      if (next === undefined || this.phase !== RUNNING) break
+      if (next === undefined || !this.running) break
       next.awaitingRestart = true
       const retiring = next.run!.retireFor('sibling', restart.delay)
       restart.retiring.push(retiring)
       await retiring
     }
     while (restart.retiring.length > 0) await restart.retiring.shift()
-    if (restart.delay > 0 && this.phase === RUNNING) {
-      for (const other of restart.children) if (other.run !== undefined) other.run.backingOff = true
+    if (restart.delay > 0 && this.running) {
+      for (const other of restart.children) other.run?.holdForBackoff()
       await new Promise<void>((resolve) => {
         // A stop during the wait cancels the timer and wakes this at once.
         this.#onStopping.add(resolve)
@@ -831,7 +835,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
     for (const other of this.#inOrder(restart.children)) {
       // A newer restart took this child over (a failure upstream of it): that one starts it.
       if (other.owner !== restart) continue
-      if (this.phase !== RUNNING || !this.#children.includes(other) || other.kept !== undefined) {
+      if (!this.running || !this.#children.includes(other) || other.kept !== undefined) {
         other.owner = undefined
         continue
       }
@@ -844,7 +848,7 @@ export class SupervisorTree extends RunLifecycle implements SupervisorRun {
       // Owned until it is up, so that a newer restart taking it over can end this wait.
       if (this.#options.startOrder === 'ready') await other.ready(restart)
       if (other.owner === restart) other.owner = undefined
-      if (this.#options.startOrder === 'ready' && this.phase === RUNNING && other.endedDown) {
+      if (this.#options.startOrder === 'ready' && this.running && other.endedDown) {
         // It ended without being up: the rest of this restart stays down, as at the first start.
         const rest = this.#inOrder(restart.children).filter((later) => later.owner === restart)
         for (const later of rest) later.owner = undefined
