@@ -9,20 +9,19 @@ import { CHECK_STATES, checkMove, RETIRING, SETTLED, STARTING, STATE_NAMES, STOP
 import { steward } from './steward.js'
 import type { WardContext } from './ward.js'
 
-test('the state table: every state has a public name, nothing leaves SETTLED, and the check is on under npm test', () => {
+test('the state table: every state has a public name, nothing leaves SETTLED, and the check is on under npm test', (t) => {
   assert.equal(STATE_NAMES.length, TRANSITIONS.length)
   assert.equal(TRANSITIONS[SETTLED], 0)
   assert.equal(CHECK_STATES, true, 'scripts/run-tests.mjs sets STEWARD_CHECK_STATES=1')
   // A wrong move throws, and is printed too (it may happen where a throw is caught): caught here.
   const printed: string[] = []
-  const write = process.stderr.write
-  process.stderr.write = ((chunk: string) => printed.push(chunk) > 0) as typeof write
+  const write = t.mock.method(process.stderr, 'write', (chunk: string) => printed.push(chunk) > 0)
   try {
     assert.throws(() => checkMove('w', STOPPING, WORKING), /run 'w' moved from STOPPING to WORKING, which its state table does not allow/)
     assert.throws(() => checkMove('w', STARTING, RETIRING), /STARTING to RETIRING/)
     checkMove('w', STARTING, WORKING)
   } finally {
-    process.stderr.write = write
+    write.mock.restore()
   }
   assert.equal(printed.length, 2)
   assert.match(printed[0]!, /STOPPING to WORKING/)
