@@ -88,37 +88,62 @@ interface Releasing {
 /** A store call that gave no reply within `opTimeout`. */
 class NoReply extends Error {}
 
+// The node's phase; whether it holds a lease is its epoch (a leaving node may lose its lease and join again to finish).
+/** Runs its share of the wards. */
+const ACTIVE = 0
+/** `leave()`: hands every ward over, renewing meanwhile, then deletes its lease. */
+const LEAVING = 1
+/** Left, or halted: does nothing more. */
+const CLOSED = 2
+
 /**
  * The protocol of one node, as logic over an injected store, runner and clock: join, renew one
  * lease per beat, a local deadline below `leaseTtl`, rendezvous assignment with cooperative
  * hand-over, claims (taking over a dead owner's wards only after `alive` says its lease is gone),
  * fenced checkpoints and release. The same code runs on Redis and in the simulation. @internal
+ *
+ * How it is kept, and why. The node is in one phase (ACTIVE → LEAVING → CLOSED; `halt()` goes
+ * to CLOSED at once) and holds a lease or not (`epoch`); losing the lease (`loseAll`: refused,
+ * or the local deadline passed) stops every ward and forgets every per-ward record, and the next
+ * beat joins again. Each ward it knows of is in the records below, all private; the getters
+ * show them read-only, so only the protocol's steps change them:
+ *
+ *   assigned to it ──queue a claim──▶ busy (claim in flight; at most CLAIMS_IN_FLIGHT sent)
+ *        no reply ──▶ doubtful: claimed again at each beat until an answer says whose it is
+ *        claimed ──▶ held, running (the runner starts it; checkpoints are fenced writes)
+ *   held ──assigned elsewhere──▶ busy, stopping (the runner stops it) ──▶ releasing ──▶ gone
+ *   held ──its run ended by itself──▶ ended ──▶ stopping ──▶ releasing (a finish) ──▶ retired
+ *   held ──a write answered by another owner's token──▶ stopping ──▶ gone
+ *
+ * A record is looked up, never reconstructed: `busy` is the one guard against two steps of
+ * one ward at once, and `stopping` keeps a ward from being started beside its own stop.
  */
 export class NodeCore {
   readonly options: CoreOptions
-  epoch: number | undefined = undefined
+  /** ACTIVE, LEAVING (handing every ward over), CLOSED. Whether it holds a lease is `#epoch`. */
+  #phase = ACTIVE
+  /** The epoch of the lease it holds (`undefined`: none; it joins at the next beat). */
+  #epoch: number | undefined = undefined
   /** Local monotonic time until which the node may run wards and write. */
-  deadline = -Infinity
-  members: readonly Member[] = []
-  wardIds: readonly string[] = []
+  #deadline = -Infinity
+  #members: readonly Member[] = []
+  #wardIds: readonly string[] = []
   /** The finished wards (done or failed), as the last read of the ward set saw them. */
-  finished: ReadonlyMap<string, Finished> = new Map()
-  wardsVersion = -1
-  mine: ReadonlySet<string> = new Set()
-  readonly held = new Map<string, Held>()
+  #finished: ReadonlyMap<string, Finished> = new Map()
+  #wardsVersion = -1
+  #mine: ReadonlySet<string> = new Set()
+  readonly #held = new Map<string, Held>()
   /** Wards stopped for a hand-over whose release has not been answered yet. */
-  readonly releasing = new Map<string, Releasing>()
+  readonly #releasing = new Map<string, Releasing>()
   /** Wards whose claim got no reply: Redis may name this node their owner, so they are claimed again (and released if not ours). */
-  readonly doubtful = new Set<string>()
+  readonly #doubtful = new Set<string>()
   /** Wards with a claim, stop or release in flight. */
-  readonly busy = new Set<string>()
+  readonly #busy = new Set<string>()
   /** Wards whose run ended by itself, waiting for their finish to be written (another write of theirs is in flight). */
-  readonly ended = new Map<string, Finished>()
+  readonly #ended = new Map<string, Finished>()
   /** Wards whose stop has not resolved yet, and when it began: none is claimed again until it has. */
-  readonly stopping = new Map<string, number>()
-  leaving = false
-  closed = false
-  renews = 0
+  readonly #stopping = new Map<string, number>()
+  #renews = 0
   /** Redis's clock minus ours, as the last renew saw it (an underestimate: the reply took time), and when. */
   #offset = 0
   #offsetAt = 0
@@ -145,35 +170,92 @@ export class NodeCore {
     this.options = options
   }
 
+  // ---- what the node shows (read-only: only the protocol below changes it) ----
+
+  /** The epoch of the lease it holds, `undefined` when it holds none. */
+  get epoch(): number | undefined {
+    return this.#epoch
+  }
+
+  /** Local monotonic time until which it may run wards and write (`-Infinity` without a lease). */
+  get deadline(): number {
+    return this.#deadline
+  }
+
+  /** The live members as the last renew listed them. */
+  get members(): readonly Member[] {
+    return this.#members
+  }
+
+  /** The wards to run, as the last read of the ward set saw them. */
+  get wardIds(): readonly string[] {
+    return this.#wardIds
+  }
+
+  /** The finished wards (done or failed), as the last read of the ward set saw them. */
+  get finished(): ReadonlyMap<string, Finished> {
+    return this.#finished
+  }
+
+  /** The wards assigned to it now (none while it leaves). */
+  get mine(): ReadonlySet<string> {
+    return this.#mine
+  }
+
+  /** The wards it holds a lease token for, and how each runs. */
+  get held(): ReadonlyMap<string, Readonly<Held>> {
+    return this.#held
+  }
+
+  /** Wards whose claim got no reply: claimed again until an answer says whose they are. */
+  get doubtful(): ReadonlySet<string> {
+    return this.#doubtful
+  }
+
+  /** Wards with a claim, stop or release in flight. */
+  get busy(): ReadonlySet<string> {
+    return this.#busy
+  }
+
+  /** Wards stopped for a hand-over whose release has not been answered yet. */
+  get releasing(): ReadonlyMap<string, unknown> {
+    return this.#releasing
+  }
+
+  /** Renewals that succeeded. */
+  get renews(): number {
+    return this.#renews
+  }
+
   /** The node may run wards and write now: it holds a lease and its local deadline has not passed. */
   live(): boolean {
-    return this.epoch !== undefined && this.options.clock.now() < this.deadline
+    return this.#epoch !== undefined && this.options.clock.now() < this.#deadline
   }
 
   /** One beat: renew (or join), then rebalance and checkpoint in the background. */
   async beat(): Promise<void> {
-    if (this.closed) return
+    if (this.#phase === CLOSED) return
     const { store, clock, node, leaseTtl } = this.options
     const sentAt = clock.now()
-    const epoch = this.epoch
+    const epoch = this.#epoch
     this.#aliveThisBeat = new Map()
     try {
       if (epoch === undefined) {
         const joined = await this.#timed(store.join(node, leaseTtl))
-        if (joined === undefined || this.closed) return
-        this.epoch = joined
+        if (joined === undefined || this.#phase === CLOSED) return
+        this.#epoch = joined
         this.#extend(sentAt)
         this.emit({ type: 'joined', node, epoch: joined })
-        const renewed = await this.#timed(store.renew(node, joined, leaseTtl, this.leaving))
-        if (this.epoch !== joined || !renewed.ok) return
+        const renewed = await this.#timed(store.renew(node, joined, leaseTtl, this.#phase !== ACTIVE))
+        if (this.#epoch !== joined || !renewed.ok) return
         this.#offsetAt = clock.now()
         this.#offset = renewed.time - this.#offsetAt
         await this.#view(renewed.members, renewed.wardsVersion)
       } else {
-        const renewed = await this.#timed(store.renew(node, epoch, leaseTtl, this.leaving))
-        if (this.epoch !== epoch) return
+        const renewed = await this.#timed(store.renew(node, epoch, leaseTtl, this.#phase !== ACTIVE))
+        if (this.#epoch !== epoch) return
         if (!renewed.ok) return this.loseAll('refused')
-        this.renews++
+        this.#renews++
         this.#extend(sentAt)
         this.#offsetAt = clock.now()
         this.#offset = renewed.time - this.#offsetAt
@@ -192,8 +274,8 @@ export class NodeCore {
     // Redis expires the lease at or after sentAt + leaseTtl on its clock; with clock rates within
     // the bound the node's ward stops end before that, `wardStop` after the deadline at the latest.
     const deadline = sentAt + this.options.leaseTtl * (1 - CLOCK_RATE_BOUND) - this.options.wardStop
-    if (deadline <= this.deadline) return
-    this.deadline = deadline
+    if (deadline <= this.#deadline) return
+    this.#deadline = deadline
     this.#armDeadline()
   }
 
@@ -205,35 +287,35 @@ export class NodeCore {
    */
   #armDeadline(): void {
     this.#deadlineTimer?.cancel()
-    const wait = Math.max(0, this.deadline - this.options.clock.now())
+    const wait = Math.max(0, this.#deadline - this.options.clock.now())
     this.#deadlineTimer = this.options.clock.setTimer(wait, () => {
       this.#deadlineTimer = undefined
-      if (this.epoch === undefined) return
-      if (this.options.clock.now() >= this.deadline) this.loseAll('deadline')
+      if (this.#epoch === undefined) return
+      if (this.options.clock.now() >= this.#deadline) this.loseAll('deadline')
       else this.#armDeadline()
     })
   }
 
   async #view(members: readonly Member[], wardsVersion: number): Promise<void> {
     // A member the renew no longer lists lost its lease (Redis pruned it): its epoch is dead.
-    for (const old of this.members) if (!members.some((m) => m.node === old.node && m.epoch === old.epoch)) this.#died(old)
-    this.members = members
-    if (wardsVersion !== this.wardsVersion) {
+    for (const old of this.#members) if (!members.some((m) => m.node === old.node && m.epoch === old.epoch)) this.#died(old)
+    this.#members = members
+    if (wardsVersion !== this.#wardsVersion) {
       const wards = await this.#timed(this.options.store.wards())
-      this.wardIds = wards.ids
-      this.finished = wards.finished
-      this.wardsVersion = wards.version
+      this.#wardIds = wards.ids
+      this.#finished = wards.finished
+      this.#wardsVersion = wards.version
     }
     // The assignment changes only with the members or the ward set: recomputed then, and without
     // a cap incrementally (a join costs one score per ward, not wards × nodes).
-    const view = `${this.options.maxWardsPerNode}|${this.wardsVersion}|${members.map((m) => `${m.node}:${m.leaving === true ? 1 : 0}`).join(',')}`
+    const view = `${this.options.maxWardsPerNode}|${this.#wardsVersion}|${members.map((m) => `${m.node}:${m.leaving === true ? 1 : 0}`).join(',')}`
     if (view !== this.#assignedView) {
       this.#assignedView = view
       let owners: ReadonlyMap<string, string>
       if (this.options.maxWardsPerNode === Infinity) {
-        this.#rendezvous.update(this.wardIds, members)
+        this.#rendezvous.update(this.#wardIds, members)
         owners = this.#rendezvous.owners()
-      } else owners = assign(this.wardIds, members, this.options.maxWardsPerNode)
+      } else owners = assign(this.#wardIds, members, this.options.maxWardsPerNode)
       const counts = new Map<string, number>()
       const mine = new Set<string>()
       for (const [ward, owner] of owners) {
@@ -243,7 +325,7 @@ export class NodeCore {
       this.#assigned = counts
       this.#mineAssigned = mine
     }
-    this.mine = this.leaving ? new Set() : this.#mineAssigned
+    this.#mine = this.#phase !== ACTIVE ? new Set() : this.#mineAssigned
   }
 
   /** How many wards each live node is assigned, as this node last computed it. */
@@ -253,47 +335,47 @@ export class NodeCore {
 
   /** The lease is gone (refused, or the local deadline passed): stop every ward, forget the epoch, join again later. */
   loseAll(why: 'deadline' | 'refused'): void {
-    const epoch = this.epoch
+    const epoch = this.#epoch
     if (epoch === undefined) return
-    this.epoch = undefined
-    this.deadline = -Infinity
+    this.#epoch = undefined
+    this.#deadline = -Infinity
     this.#deadlineTimer?.cancel()
     this.#deadlineTimer = undefined
-    const wards = [...this.held.keys()]
-    for (const [ward, held] of this.held) if (held.running) this.#track(this.#stop(ward).then(() => {}))
-    this.held.clear()
-    this.ended.clear()
+    const wards = [...this.#held.keys()]
+    for (const [ward, held] of this.#held) if (held.running) this.#track(this.#stop(ward).then(() => {}))
+    this.#held.clear()
+    this.#ended.clear()
     // Claims not sent yet are dropped (their wards are no longer busy); those in flight answer into a lost epoch.
-    for (let i = this.#claimNext; i < this.#claimQueue.length; i++) this.busy.delete(this.#claimQueue[i]!.ward)
+    for (let i = this.#claimNext; i < this.#claimQueue.length; i++) this.#busy.delete(this.#claimQueue[i]!.ward)
     this.#claimQueue = []
     this.#claimNext = 0
-    this.releasing.clear()
-    this.doubtful.clear()
+    this.#releasing.clear()
+    this.#doubtful.clear()
     this.emit({ type: 'lease-lost', node: this.options.node, epoch, why, wards })
   }
 
   #rebalance(): void {
-    const epoch = this.epoch!
-    for (const ward of this.ended.keys()) {
-      const held = this.held.get(ward)
-      if (held === undefined || !held.running) this.ended.delete(ward)
-      else if (!this.busy.has(ward)) this.#finish(ward, held)
+    const epoch = this.#epoch!
+    for (const ward of this.#ended.keys()) {
+      const held = this.#held.get(ward)
+      if (held === undefined || !held.running) this.#ended.delete(ward)
+      else if (!this.#busy.has(ward)) this.#finish(ward, held)
     }
-    for (const [ward, held] of this.held) {
-      if (this.busy.has(ward) || !held.running || this.mine.has(ward)) continue
+    for (const [ward, held] of this.#held) {
+      if (this.#busy.has(ward) || !held.running || this.#mine.has(ward)) continue
       this.#task(ward, () => this.#handOver(ward, held))
     }
-    for (const [ward, pending] of this.releasing) {
-      if (!this.busy.has(ward)) this.#task(ward, () => this.#release(ward, pending))
+    for (const [ward, pending] of this.#releasing) {
+      if (!this.#busy.has(ward)) this.#task(ward, () => this.#release(ward, pending))
     }
-    for (const ward of this.doubtful) {
-      if (!this.mine.has(ward) && !this.busy.has(ward) && !this.stopping.has(ward)) this.#queueClaim(ward, epoch)
+    for (const ward of this.#doubtful) {
+      if (!this.#mine.has(ward) && !this.#busy.has(ward) && !this.#stopping.has(ward)) this.#queueClaim(ward, epoch)
     }
-    let room = this.options.maxWardsPerNode - this.held.size
-    for (const ward of this.mine) {
+    let room = this.options.maxWardsPerNode - this.#held.size
+    for (const ward of this.#mine) {
       if (room <= 0) break
       // A ward still stopping here (a lease lost before) is not started beside itself.
-      if (this.held.has(ward) || this.busy.has(ward) || this.releasing.has(ward) || this.stopping.has(ward)) continue
+      if (this.#held.has(ward) || this.#busy.has(ward) || this.#releasing.has(ward) || this.#stopping.has(ward)) continue
       room--
       this.#queueClaim(ward, epoch)
     }
@@ -301,7 +383,7 @@ export class NodeCore {
   }
 
   #queueClaim(ward: string, epoch: number): void {
-    this.busy.add(ward)
+    this.#busy.add(ward)
     this.#claimQueue.push({ ward, epoch })
   }
 
@@ -309,8 +391,8 @@ export class NodeCore {
   #pumpClaims(): void {
     while (this.#claimsInFlight < CLAIMS_IN_FLIGHT && this.#claimNext < this.#claimQueue.length) {
       const { ward, epoch } = this.#claimQueue[this.#claimNext++]!
-      if (this.epoch !== epoch || this.closed || !this.live()) {
-        this.busy.delete(ward)
+      if (this.#epoch !== epoch || this.#phase === CLOSED || !this.live()) {
+        this.#busy.delete(ward)
         continue
       }
       this.#claimsInFlight++
@@ -320,7 +402,7 @@ export class NodeCore {
             if (!(error instanceof NoReply) && !isConnectionError(error)) throw error
           })
           .finally(() => {
-            this.busy.delete(ward)
+            this.#busy.delete(ward)
             this.#claimsInFlight--
             this.#pumpClaims()
           }),
@@ -367,19 +449,19 @@ export class NodeCore {
     if (result.kind === 'finished') return this.#retire(ward, result.finished)
     if (result.kind === 'held') {
       const owner = result.owner
-      if (this.members.some((m) => m.node === owner.node && m.epoch === owner.epoch)) return // live: it hands over
+      if (this.#members.some((m) => m.node === owner.node && m.epoch === owner.epoch)) return // live: it hands over
       if (await this.#alive(owner)) return
       result = await this.#claimCall(ward, epoch, [owner])
       if (result.kind === 'finished') return this.#retire(ward, result.finished)
       if (result.kind !== 'claimed') return
     }
     const { token, checkpoint, from } = result
-    if (this.epoch !== epoch || !this.live() || !this.mine.has(ward) || this.closed) {
+    if (this.#epoch !== epoch || !this.live() || !this.#mine.has(ward) || this.#phase === CLOSED) {
       // Claimed under an epoch we lost, or no longer ours: give it back if we still may write.
-      if (this.epoch === epoch) this.releasing.set(ward, { token, epoch, seq: 1, checkpoint, kept: false })
+      if (this.#epoch === epoch) this.#releasing.set(ward, { token, epoch, seq: 1, checkpoint, kept: false })
       return
     }
-    this.held.set(ward, { token, epoch, running: true, sent: key(checkpoint), sentAt: this.options.clock.now(), seq: 0, kept: false })
+    this.#held.set(ward, { token, epoch, running: true, sent: key(checkpoint), sentAt: this.options.clock.now(), seq: 0, kept: false })
     this.emit({ type: 'claimed', ward, token, resume: checkpoint.progress, failures: checkpoint.failures, from })
     this.options.runner.start(ward, { token, checkpoint })
   }
@@ -419,10 +501,10 @@ export class NodeCore {
         // came late when it was measured): the master's clock is measured again before the next claim.
         const id = this.options.store.clockOf(ward)
         if (id !== undefined) this.#clocks.delete(id)
-      } else if (this.epoch === epoch) this.doubtful.delete(ward)
+      } else if (this.#epoch === epoch) this.#doubtful.delete(ward)
       return result
     } catch (error) {
-      if (this.epoch === epoch) this.doubtful.add(ward)
+      if (this.#epoch === epoch) this.#doubtful.add(ward)
       throw error
     }
   }
@@ -430,15 +512,15 @@ export class NodeCore {
   async #handOver(ward: string, held: Held): Promise<void> {
     held.running = false
     const checkpoint = await this.#stop(ward)
-    if (this.held.get(ward) !== held) return // the lease was lost meanwhile
-    this.held.delete(ward)
+    if (this.#held.get(ward) !== held) return // the lease was lost meanwhile
+    this.#held.delete(ward)
     // A release is the last write under this token: every retry of it carries the same sequence number.
-    this.releasing.set(ward, { token: held.token, epoch: held.epoch, seq: ++held.seq, checkpoint, kept: held.kept })
-    await this.#release(ward, this.releasing.get(ward)!)
+    this.#releasing.set(ward, { token: held.token, epoch: held.epoch, seq: ++held.seq, checkpoint, kept: held.kept })
+    await this.#release(ward, this.#releasing.get(ward)!)
   }
 
   async #release(ward: string, pending: Releasing): Promise<void> {
-    if (this.epoch !== pending.epoch || !this.live()) return
+    if (this.#epoch !== pending.epoch || !this.live()) return
     const retry = pending.retried === true
     pending.retried = true
     const { store } = this.options
@@ -447,8 +529,8 @@ export class NodeCore {
         ? store.release(ward, pending.token, pending.seq, pending.checkpoint, pending.kept)
         : store.finish(ward, pending.token, pending.seq, pending.checkpoint, pending.kept, pending.finished),
     )
-    if (this.releasing.get(ward) !== pending) return
-    this.releasing.delete(ward)
+    if (this.#releasing.get(ward) !== pending) return
+    this.#releasing.delete(ward)
     // A retried release answered 'fenced' was probably applied the first time (its reply lost).
     if (result === 'fenced' && retry) {
       if (pending.finished !== undefined) await this.#retire(ward, pending.finished)
@@ -474,30 +556,30 @@ export class NodeCore {
    * recorded finished, so no node runs it again until it is added again or restarted.
    */
   finish(ward: string, token: number, finished: Finished): void {
-    const held = this.held.get(ward)
+    const held = this.#held.get(ward)
     if (held === undefined || held.token !== token || !held.running) return
-    this.ended.set(ward, finished)
-    if (!this.busy.has(ward)) this.#finish(ward, held)
+    this.#ended.set(ward, finished)
+    if (!this.#busy.has(ward)) this.#finish(ward, held)
   }
 
   #finish(ward: string, held: Held): void {
-    const finished = this.ended.get(ward)!
-    this.ended.delete(ward)
+    const finished = this.#ended.get(ward)!
+    this.#ended.delete(ward)
     this.#task(ward, async () => {
       held.running = false
       const checkpoint = await this.#stop(ward)
-      if (this.held.get(ward) !== held) return
-      this.held.delete(ward)
+      if (this.#held.get(ward) !== held) return
+      this.#held.delete(ward)
       const pending: Releasing = { token: held.token, epoch: held.epoch, seq: ++held.seq, checkpoint, kept: held.kept, finished }
-      this.releasing.set(ward, pending)
+      this.#releasing.set(ward, pending)
       await this.#release(ward, pending)
     })
   }
 
   #checkpoints(): void {
     const now = this.options.clock.now()
-    for (const [ward, held] of this.held) {
-      if (!held.running || this.busy.has(ward) || now - held.sentAt < this.options.checkpointEvery) continue
+    for (const [ward, held] of this.#held) {
+      if (!held.running || this.#busy.has(ward) || now - held.sentAt < this.options.checkpointEvery) continue
       const checkpoint = this.options.runner.committed(ward)
       const text = key(checkpoint)
       if (text === held.sent) continue
@@ -506,9 +588,9 @@ export class NodeCore {
   }
 
   async #checkpoint(ward: string, held: Held, checkpoint: Checkpoint, text: string): Promise<void> {
-    if (!this.live() || this.epoch !== held.epoch) return
+    if (!this.live() || this.#epoch !== held.epoch) return
     const result = await this.#timed(this.options.store.checkpoint(ward, held.token, ++held.seq, checkpoint, held.kept))
-    if (this.held.get(ward) !== held || result === 'superseded') return
+    if (this.#held.get(ward) !== held || result === 'superseded') return
     if (result === 'written') {
       held.sent = text
       held.sentAt = this.options.clock.now()
@@ -517,7 +599,7 @@ export class NodeCore {
     }
     // Someone else holds the ward now: stop ours.
     this.emit({ type: 'stale-write', ward, token: held.token })
-    this.held.delete(ward)
+    this.#held.delete(ward)
     if (held.running) {
       held.running = false
       await this.#stop(ward)
@@ -526,7 +608,7 @@ export class NodeCore {
 
   /** Fenced write support: the token `ward` runs under here, if the node may write for it now. */
   tokenOf(ward: string): number | undefined {
-    const held = this.held.get(ward)
+    const held = this.#held.get(ward)
     return held !== undefined && held.running && this.live() ? held.token : undefined
   }
 
@@ -536,7 +618,7 @@ export class NodeCore {
    * commit on, the node's checkpoints and release keep the progress the ward's commits store.
    */
   commitSeq(ward: string, token: number): number | undefined {
-    const held = this.held.get(ward)
+    const held = this.#held.get(ward)
     if (held === undefined || !held.running || held.token !== token || !this.live()) return undefined
     held.kept = true
     return ++held.seq
@@ -544,7 +626,7 @@ export class NodeCore {
 
   /** A commit of `ward` under `token` stored `progress` (JSON): that is its checkpoint now. */
   commitStored(ward: string, token: number, progress: string): void {
-    const held = this.held.get(ward)
+    const held = this.#held.get(ward)
     if (held === undefined || held.token !== token) return
     held.sent = key({ progress, failures: 0 })
     held.sentAt = this.options.clock.now()
@@ -552,21 +634,21 @@ export class NodeCore {
 
   /** Graceful leave: hand every ward over (renewing meanwhile), then delete the lease. */
   async leave(beatUntilEmpty: () => Promise<void>): Promise<void> {
-    this.leaving = true
-    this.mine = new Set()
+    this.#phase = LEAVING
+    this.#mine = new Set()
     await beatUntilEmpty()
     await this.settled()
-    this.closed = true
+    this.#phase = CLOSED
     this.#deadlineTimer?.cancel()
     this.#deadlineTimer = undefined
-    const epoch = this.epoch
-    this.epoch = undefined
+    const epoch = this.#epoch
+    this.#epoch = undefined
     if (epoch !== undefined) await this.#timed(this.options.store.leave(this.options.node, epoch)).catch(() => {})
   }
 
   /** Stops everything at once without a hand-over (the node's process is going away). */
   halt(): void {
-    this.closed = true
+    this.#phase = CLOSED
     this.loseAll('deadline')
   }
 
@@ -577,7 +659,7 @@ export class NodeCore {
 
   /** Nothing is held or being handed over. */
   idle(): boolean {
-    return this.held.size === 0 && this.releasing.size === 0 && this.busy.size === 0 && this.stopping.size === 0
+    return this.#held.size === 0 && this.#releasing.size === 0 && this.#busy.size === 0 && this.#stopping.size === 0
   }
 
   emit(event: CoreEvent): void {
@@ -588,10 +670,10 @@ export class NodeCore {
   #stop(ward: string): Promise<Checkpoint> {
     const { clock, runner, wardStop } = this.options
     const began = clock.now()
-    this.stopping.set(ward, began)
+    this.#stopping.set(ward, began)
     const stopped = runner.stop(ward)
     const done = (): void => {
-      if (this.stopping.get(ward) === began) this.stopping.delete(ward)
+      if (this.#stopping.get(ward) === began) this.#stopping.delete(ward)
       const took = clock.now() - began
       if (took > wardStop) this.emit({ type: 'stop-overrun', ward, took: Math.round(took), wardStop })
     }
@@ -600,13 +682,13 @@ export class NodeCore {
   }
 
   #task(ward: string, body: () => Promise<void>): void {
-    this.busy.add(ward)
+    this.#busy.add(ward)
     this.#track(
       body()
         .catch((error: unknown) => {
           if (!(error instanceof NoReply) && !isConnectionError(error)) throw error
         })
-        .finally(() => this.busy.delete(ward)),
+        .finally(() => this.#busy.delete(ward)),
     )
   }
 
