@@ -6,6 +6,7 @@ import { threadWard, type ThreadWardOptions } from '../isolation/thread-ward.js'
 import { describe, describeValue, toMs } from '../time/duration.js'
 import { isBackoff } from '../policy/backoff.js'
 import { childStewardOptionKeys, refuseUnknownKeys, suggestKey, type OptionScope } from '../steward/validate.js'
+import { OptionRangeError, OptionTypeError, optionMessage } from '../steward/errors.js'
 import { childRefusedKeys, supervisorOptionKeys } from '../tree/validate.js'
 import { supervisor, type ChildSpec, type Supervisor, type SupervisorOptions } from '../tree/supervisor.js'
 import type { Ward } from '../steward/ward.js'
@@ -130,13 +131,15 @@ export function buildConfig(config: unknown, file: string): LoadedConfig {
   }
   if (!isObject(config)) fail(`the config must be an object { children: [...] }, got ${describe(config)}`)
   const top = config as Record<string, unknown>
-  /** Unknown keys, by the library's one check (with its did-you-mean), reworded for a file. */
+  /** Unknown keys, by the library's one check (with its did-you-mean), its problem told as a file's key. */
   const known = (object: object, keys: readonly string[], prefix: string): void => {
     const scope: OptionScope = { where: 'supervisor', prefix, child: undefined }
     try {
       refuseUnknownKeys(object, keys, scope, prefix === '' ? undefined : childRefusedKeys)
     } catch (error) {
-      fail((error as Error).message.replace(/^: /, '').replace(/option '/g, "key '").replace('known options', 'known keys'))
+      const message = asKey(error)
+      if (message === undefined) throw error
+      fail(prefix === '' ? message : `${prefix}: ${message}`)
     }
   }
   known(top, topKeys, '')
@@ -421,18 +424,23 @@ function rethrow<T>(parse: () => T, file: string): T {
   }
 }
 
+/** A library option error's problem told as a config file's key (`key 'timeout' must be …`); `undefined` for any other error. */
+function asKey(error: unknown): string | undefined {
+  if (!(error instanceof OptionTypeError) && !(error instanceof OptionRangeError)) return undefined
+  const message = optionMessage(error, 'key')
+  return error.child === undefined ? message : `child '${error.child}': ${message}`
+}
+
 /**
  * A library constructor's own validation (processWard's, threadWard's, supervisor()'s), as a
- * UsageError naming the file and, when the library's message does not, the child.
+ * UsageError naming the file and the child: an option error told from its structured problem,
+ * any other error as it is.
  */
 function fromLibrary<T>(build: () => T, where: string | undefined, file: string): T {
   try {
     return build()
   } catch (error) {
-    const message = (error as Error).message
-      .replace(/^supervisor '[^']*': /, '')
-      .replace(/^(processWard|threadWard): /, '')
-      .replace(/option '/g, "key '")
+    const message = asKey(error) ?? (error as Error).message
     throw new UsageError(file, where === undefined ? message : `${where}: ${message}`)
   }
 }

@@ -53,7 +53,7 @@ test("a process child's maxLineLength key: a size, validated by the library's ch
   const file = join(tmpdir(), 'steward.config.json')
   const ok = buildConfig({ children: [{ name: 'a', command: 'sh', maxLineLength: '1K' }, { name: 'b', command: 'sh', maxLineLength: 4096 }] }, file)
   assert.equal(ok.children.length, 2)
-  assert.throws(() => buildConfig({ children: [{ name: 'a', command: 'sh', maxLineLength: 2 }] }, file), /child 'a': key 'maxLineLength': must be at least 4 bytes/)
+  assert.throws(() => buildConfig({ children: [{ name: 'a', command: 'sh', maxLineLength: 2 }] }, file), /child 'a': key 'maxLineLength' must be at least 4 bytes/)
   assert.throws(() => buildConfig({ children: [{ name: 'a', command: 'sh', maxLineLength: 'huge' }] }, file), /child 'a': key 'maxLineLength': must be a size like/)
   assert.throws(() => buildConfig({ children: [{ name: 'a', command: 'sh', maxLineLength: true }] }, file), /child 'a': key 'maxLineLength' must be a number of bytes or a size/)
 })

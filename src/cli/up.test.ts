@@ -141,7 +141,7 @@ test('bad config files exit 2 before anything starts; the message names the file
     ['module.json', { children: [{ name: 'w', module: './missing.mjs' }] }, /child 'w': key 'module' names no file/],
     ['thread-option.json', { children: [{ name: 'w', module: threadWards, warm: 'yes' }] }, /child 'w': key 'warm' must be a boolean/],
     ['restart.json', { children: [child('web', { restart: 'always' })] }, /child 'web': key 'restart' must be one of/],
-    ['pulse.json', { children: [child('web', { timeout: '1s', pulseInterval: '2s' })] }, /child 'web': key 'pulseInterval' \(2000 ms\) must be below 'timeout'/],
+    ['pulse.json', { children: [child('web', { timeout: '1s', pulseInterval: '2s' })] }, /child 'web': key 'pulseInterval' must be below 'timeout' \(1000 ms\), got 2000 ms/],
     ['backoff.json', { backoff: '1s', children: [child('web')] }, /key 'backoff': must be MIN\.\.MAX/],
     ['unnamed.json', { children: [{ command: 'x' }] }, /children\[0\]: key 'name' must be a non-empty string/],
   ]

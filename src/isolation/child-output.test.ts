@@ -78,7 +78,7 @@ test('a 32 MiB line on stdout comes in pieces of at most maxLineLength, every by
 })
 
 test('bad maxLineLength is refused, naming the option', () => {
-  assert.throws(() => processWard('sh', [], { maxLineLength: 3 }), /option 'maxLineLength': must be at least 4 bytes/)
+  assert.throws(() => processWard('sh', [], { maxLineLength: 3 }), /option 'maxLineLength' must be at least 4 bytes/)
   assert.throws(() => processWard('sh', [], { maxLineLength: '64K' as never }), /option 'maxLineLength': "64K" is not a size/)
   assert.throws(() => processWard('sh', [], { maxLineLength: -1 }), /option 'maxLineLength': must be at least 1 byte/)
 })

@@ -8,6 +8,7 @@ import type { Timer } from '../time/clock.js'
 import { describe, toMs, type Duration } from '../time/duration.js'
 import type { WardContext } from '../steward/ward.js'
 import { wardHost } from '../steward/host.js'
+import { parsedOption, processWardScope, typeError } from '../steward/validate.js'
 import type { ProbeFailure } from '../observe/probe-failure.js'
 
 /** The heartbeats of {@link ProcessHeartbeat} that ask the child from outside (see there). */
@@ -271,14 +272,14 @@ export function validProbe(heartbeat: object): heartbeat is ProbeHeartbeat {
   if ('exec' in heartbeat) {
     const exec: unknown = heartbeat.exec
     if (Array.isArray(exec) && exec.length > 0 && exec.every((part) => typeof part === 'string') && exec[0] !== '') {
-      if ('timeout' in heartbeat && heartbeat.timeout !== undefined) toMs(heartbeat.timeout, `processWard: option 'heartbeat.timeout'`, { zero: false })
+      if ('timeout' in heartbeat && heartbeat.timeout !== undefined) parsedOption(processWardScope, 'heartbeat.timeout', () => toMs(heartbeat.timeout, 'heartbeat.timeout', { zero: false }))
       return true
     }
-    throw new TypeError(`processWard: option 'heartbeat.exec' must be [command, ...args], strings, the command not empty, got ${describe(exec)}`)
+    throw typeError(processWardScope, 'heartbeat.exec', `must be [command, ...args], strings, the command not empty, got ${describe(exec)}`)
   }
   if ('probe' in heartbeat) {
     if (typeof heartbeat.probe === 'function') return true
-    throw new TypeError(`processWard: option 'heartbeat.probe' must be a function (signal) => promise, got ${describe(heartbeat.probe)}`)
+    throw typeError(processWardScope, 'heartbeat.probe', `must be a function (signal) => promise, got ${describe(heartbeat.probe)}`)
   }
   return false
 }

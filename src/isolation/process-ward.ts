@@ -5,6 +5,7 @@ import { describeProbe, probeEvery, startProbes, validProbe, type ProbeHeartbeat
 import { describe, describeValue, toMs, type Duration } from '../time/duration.js'
 import type { Output } from '../steward/output.js'
 import { MemoryLimitError, WardStartError } from '../steward/errors.js'
+import { parsedOption, rangeError, typeError, unknownKey, processWardScope } from '../steward/validate.js'
 import { wardHost } from '../steward/host.js'
 import type { Ward, WardContext } from '../steward/ward.js'
 import type { ChildMessage, ToChild } from './child.js'
@@ -140,41 +141,41 @@ const STDIO_GRACE_MS = 1_000
 export function processWard<T = unknown, P = unknown>(command: string, args: readonly string[] = [], options: ProcessWardOptions = {}): Ward<T, P> {
   if (typeof command !== 'string' || command === '') throw new TypeError(`processWard: command must be a non-empty string, got ${describe(command)}`)
   if (!Array.isArray(args) || args.some((arg) => typeof arg !== 'string')) throw new TypeError('processWard: args must be an array of strings')
-  if (typeof options !== 'object' || options === null) throw new TypeError(`processWard: options must be an object, got ${describe(options)}`)
+  if (typeof options !== 'object' || options === null) throw typeError(processWardScope, 'options', `must be an object, got ${describe(options)}`)
   for (const key of Object.keys(options)) {
-    if (threadOnly.has(key)) throw new TypeError(`processWard: option '${key}' applies only to threadWard (a worker thread), not to a child process`)
-    if (!known.has(key)) throw new TypeError(`processWard: unknown option '${key}'; known options: ${[...known].join(', ')}`)
+    if (threadOnly.has(key)) throw typeError(processWardScope, key, `applies only to threadWard (a worker thread), not to a child process`)
+    if (!known.has(key)) throw unknownKey(processWardScope, key, [...known])
   }
   const heartbeat = options.heartbeat ?? 'none'
   validHeartbeat(heartbeat)
-  const killAfter = toMs(options.killAfter ?? 5_000, `processWard: option 'killAfter'`)
+  const killAfter = parsedOption(processWardScope, 'killAfter', () => toMs(options.killAfter ?? 5_000, 'killAfter'))
   const killSignal = options.killSignal ?? 'SIGTERM'
-  if (typeof killSignal !== 'string') throw new TypeError(`processWard: option 'killSignal' must be a signal name, got ${describe(killSignal)}`)
+  if (typeof killSignal !== 'string') throw typeError(processWardScope, 'killSignal', `must be a signal name, got ${describe(killSignal)}`)
   const stream = options.stream ?? false
-  if (typeof stream !== 'boolean') throw new TypeError(`processWard: option 'stream' must be a boolean, got ${describe(stream)}`)
-  if (stream && heartbeat !== 'ipc') throw new TypeError(`processWard: option 'stream' needs heartbeat 'ipc' (outputs come over IPC)`)
+  if (typeof stream !== 'boolean') throw typeError(processWardScope, 'stream', `must be a boolean, got ${describe(stream)}`)
+  if (stream && heartbeat !== 'ipc') throw typeError(processWardScope, 'stream', `needs heartbeat 'ipc' (outputs come over IPC)`)
   const onLine = options.onLine
-  if (onLine !== undefined && typeof onLine !== 'function') throw new TypeError(`processWard: option 'onLine' must be a function, got ${describe(onLine)}`)
-  if (options.cwd !== undefined && typeof options.cwd !== 'string') throw new TypeError(`processWard: option 'cwd' must be a string, got ${describe(options.cwd)}`)
+  if (onLine !== undefined && typeof onLine !== 'function') throw typeError(processWardScope, 'onLine', `must be a function, got ${describe(onLine)}`)
+  if (options.cwd !== undefined && typeof options.cwd !== 'string') throw typeError(processWardScope, 'cwd', `must be a string, got ${describe(options.cwd)}`)
   if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null || Array.isArray(options.env))) {
-    throw new TypeError(`processWard: option 'env' must be an object of strings, got ${describe(options.env)}`)
+    throw typeError(processWardScope, 'env', `must be an object of strings, got ${describe(options.env)}`)
   }
   for (const [name, value] of Object.entries(options.env ?? {})) {
-    if (value !== undefined && typeof value !== 'string') throw new TypeError(`processWard: option 'env.${name}' must be a string, got ${describeValue(value)}`)
+    if (value !== undefined && typeof value !== 'string') throw typeError(processWardScope, `env.${name}`, `must be a string, got ${describeValue(value)}`)
   }
   if (options.shell !== undefined && typeof options.shell !== 'boolean' && typeof options.shell !== 'string') {
-    throw new TypeError(`processWard: option 'shell' must be a boolean or a shell's path, got ${describe(options.shell)}`)
+    throw typeError(processWardScope, 'shell', `must be a boolean or a shell's path, got ${describe(options.shell)}`)
   }
   const onSpawn = options.onSpawn
-  if (onSpawn !== undefined && typeof onSpawn !== 'function') throw new TypeError(`processWard: option 'onSpawn' must be a function, got ${describe(onSpawn)}`)
-  const maxMemory = options.maxMemory === undefined ? undefined : toBytes(options.maxMemory, `processWard: option 'maxMemory'`)
+  if (onSpawn !== undefined && typeof onSpawn !== 'function') throw typeError(processWardScope, 'onSpawn', `must be a function, got ${describe(onSpawn)}`)
+  const maxMemory = options.maxMemory === undefined ? undefined : parsedOption(processWardScope, 'maxMemory', () => toBytes(options.maxMemory, 'maxMemory'))
   if (maxMemory !== undefined && !hasProc) {
-    throw new TypeError(`processWard: option 'maxMemory' needs Linux's /proc to sample memory, and this system (${process.platform}) has none`)
+    throw typeError(processWardScope, 'maxMemory', `needs Linux's /proc to sample memory, and this system (${process.platform}) has none`)
   }
-  if (options.memoryEvery !== undefined && maxMemory === undefined) throw new TypeError(`processWard: option 'memoryEvery' needs option 'maxMemory'`)
-  const memoryEvery = toMs(options.memoryEvery ?? 1_000, `processWard: option 'memoryEvery'`, { zero: false })
-  const maxLineLength = toBytes(options.maxLineLength ?? 65_536, `processWard: option 'maxLineLength'`)
-  if (maxLineLength < 4) throw new RangeError(`processWard: option 'maxLineLength': must be at least 4 bytes (one UTF-8 character), got ${String(options.maxLineLength)}`)
+  if (options.memoryEvery !== undefined && maxMemory === undefined) throw typeError(processWardScope, 'memoryEvery', `needs option 'maxMemory'`)
+  const memoryEvery = parsedOption(processWardScope, 'memoryEvery', () => toMs(options.memoryEvery ?? 1_000, 'memoryEvery', { zero: false }))
+  const maxLineLength = parsedOption(processWardScope, 'maxLineLength', () => toBytes(options.maxLineLength ?? 65_536, 'maxLineLength'))
+  if (maxLineLength < 4) throw rangeError(processWardScope, 'maxLineLength', `must be at least 4 bytes (one UTF-8 character), got ${String(options.maxLineLength)}`)
 
   const supervise = async function* processWard(ctx: WardContext): AsyncGenerator<T | Output<T>> {
     const ipc = heartbeat === 'ipc'
@@ -414,10 +415,10 @@ function validHeartbeat(heartbeat: unknown): asserts heartbeat is ProcessHeartbe
   if (heartbeat === 'ipc' || heartbeat === 'stdout' || heartbeat === 'none') return
   if (typeof heartbeat === 'object' && heartbeat !== null && validProbe(heartbeat)) {
     // Here, before any incarnation spawns a child: a probe loop that refused it would leave the child behind.
-    if (heartbeat.every !== undefined) toMs(heartbeat.every, `processWard: option 'heartbeat.every'`, { zero: false })
+    if (heartbeat.every !== undefined) parsedOption(processWardScope, 'heartbeat.every', () => toMs(heartbeat.every, 'heartbeat.every', { zero: false }))
     return
   }
-  throw new TypeError(`processWard: option 'heartbeat' must be 'ipc', 'stdout', 'none', { http }, { tcp: { port } }, { exec: [command, ...args] } or { probe: (signal) => promise }, got ${describe(heartbeat)}`)
+  throw typeError(processWardScope, 'heartbeat', `must be 'ipc', 'stdout', 'none', { http }, { tcp: { port } }, { exec: [command, ...args] } or { probe: (signal) => promise }, got ${describe(heartbeat)}`)
 }
 
 function noop(): void {}

@@ -1,4 +1,4 @@
-import { describe } from '../time/duration.js'
+import { describe, valueError } from '../time/duration.js'
 
 /**
  * An amount of memory: a number of bytes, or a string of one number and a unit:
@@ -37,14 +37,14 @@ export function toBytes(value: unknown, option: string): number {
   } else if (typeof value === 'string') {
     const match = pattern.exec(value)
     if (match === null) {
-      throw new TypeError(`${option}: ${JSON.stringify(value)} is not a size; use bytes or a string like '512MB', '1GiB' (units B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)`)
+      throw valueError(TypeError, option, `${JSON.stringify(value)} is not a size; use bytes or a string like '512MB', '1GiB' (units B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)`)
     }
     bytes = Number(match[1]) * unitBytes[match[2] as SizeUnit]
   } else {
-    throw new TypeError(`${option}: expected a size (bytes or a string like '512MB'), got ${describe(value)}`)
+    throw valueError(TypeError, option, `expected a size (bytes or a string like '512MB'), got ${describe(value)}`)
   }
-  if (!Number.isFinite(bytes)) throw new RangeError(`${option}: must be a finite number of bytes, got ${String(value)}`)
+  if (!Number.isFinite(bytes)) throw valueError(RangeError, option, `must be a finite number of bytes, got ${String(value)}`)
   bytes = Math.floor(bytes)
-  if (bytes <= 0) throw new RangeError(`${option}: must be at least 1 byte, got ${String(value)}`)
+  if (bytes <= 0) throw valueError(RangeError, option, `must be at least 1 byte, got ${String(value)}`)
   return bytes
 }

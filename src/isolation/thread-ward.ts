@@ -9,6 +9,7 @@ import type { Ward, WardContext } from '../steward/ward.js'
 import { fromWire, reasonToWire, type FromWorker, type ToWorker } from './protocol.js'
 import { streamOptionError } from './stream-option.js'
 import { Mailbox } from './mailbox.js'
+import { parsedOption, typeError, unknownKey, threadWardScope } from '../steward/validate.js'
 import { wardHost } from '../steward/host.js'
 import { markMemoryLimited } from '../steward/restart-reasons.js'
 import { MemoryLimitError, WardRetiredError, WardStartError } from '../steward/errors.js'
@@ -100,30 +101,30 @@ const runner = existsSync(fileURLToPath(besideThis)) ? besideThis : new URL('../
  */
 export function threadWard<T = unknown, P = unknown>(module: string | URL, options: ThreadWardOptions = {}): Ward<T, P> {
   const href = moduleHref(module)
-  if (typeof options !== 'object' || options === null) throw new TypeError(`threadWard: options must be an object, got ${describe(options)}`)
+  if (typeof options !== 'object' || options === null) throw typeError(threadWardScope, 'options', `must be an object, got ${describe(options)}`)
   for (const key of Object.keys(options)) {
     if (processOnly.has(key)) {
       const instead = key === 'maxMemory' ? " (limit a worker's memory with 'resourceLimits')" : ''
-      throw new TypeError(`threadWard: option '${key}' applies only to processWard (a child process), not to a worker thread${instead}`)
+      throw typeError(threadWardScope, key, `applies only to processWard (a child process), not to a worker thread${instead}`)
     }
-    if (!known.has(key)) throw new TypeError(`threadWard: unknown option '${key}'; known options: ${[...known].join(', ')}`)
+    if (!known.has(key)) throw unknownKey(threadWardScope, key, [...known])
   }
   const exportName = options.export ?? 'default'
-  if (typeof exportName !== 'string' || exportName === '') throw new TypeError(`threadWard: option 'export' must be a non-empty string, got ${describe(exportName)}`)
-  const terminateAfter = toMs(options.terminateAfter ?? 1_000, `threadWard: option 'terminateAfter'`)
-  const sampleEvery = options.sampleEvery === undefined ? undefined : toMs(options.sampleEvery, `threadWard: option 'sampleEvery'`, { zero: false })
+  if (typeof exportName !== 'string' || exportName === '') throw typeError(threadWardScope, 'export', `must be a non-empty string, got ${describe(exportName)}`)
+  const terminateAfter = parsedOption(threadWardScope, 'terminateAfter', () => toMs(options.terminateAfter ?? 1_000, 'terminateAfter'))
+  const sampleEvery = options.sampleEvery === undefined ? undefined : parsedOption(threadWardScope, 'sampleEvery', () => toMs(options.sampleEvery, 'sampleEvery', { zero: false }))
   const resourceLimits = options.resourceLimits
   if (resourceLimits !== undefined && (typeof resourceLimits !== 'object' || resourceLimits === null)) {
-    throw new TypeError(`threadWard: option 'resourceLimits' must be an object, got ${describe(resourceLimits)}`)
+    throw typeError(threadWardScope, 'resourceLimits', `must be an object, got ${describe(resourceLimits)}`)
   }
 
   const warm = options.warm ?? false
-  if (typeof warm !== 'boolean') throw new TypeError(`threadWard: option 'warm' must be a boolean, got ${describe(warm)}`)
+  if (typeof warm !== 'boolean') throw typeError(threadWardScope, 'warm', `must be a boolean, got ${describe(warm)}`)
   // One spare per run, handed from an incarnation to the next.
   const spares = new WeakMap<object, Spawned>()
   const spawn = (): Spawned => new Spawned(href, exportName, resourceLimits)
   const stream = options.stream ?? false
-  if (typeof stream !== 'boolean') throw new TypeError(`threadWard: option 'stream' must be a boolean, got ${describe(stream)}`)
+  if (typeof stream !== 'boolean') throw typeError(threadWardScope, 'stream', `must be a boolean, got ${describe(stream)}`)
   const supervise = async function* threadWard(ctx: WardContext): AsyncGenerator<T | Output<T>, unknown> {
     // With `warm`, the run (when the context is a steward's) keeps a spare for the next incarnation.
     const owner = warm ? ctx[wardHost] : undefined

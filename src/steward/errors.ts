@@ -238,9 +238,10 @@ export class WardRetiredError extends Error {
 
 /**
  * Where a bad option was given: to `steward()`, to `supervisor()` (its own
- * options or one of its children) or to a `start()`.
+ * options or one of its children), to a `start()`, or to `processWard()` or
+ * `threadWard()`.
  */
-export type OptionSite = 'steward' | 'supervisor' | 'start'
+export type OptionSite = 'steward' | 'supervisor' | 'start' | 'processWard' | 'threadWard'
 
 /** What an {@link OptionTypeError} or an {@link OptionRangeError} says about the option. */
 export interface OptionErrorDetails {
@@ -250,6 +251,33 @@ export interface OptionErrorDetails {
   readonly child: string | undefined
   /** Which call was given the option. */
   readonly where: OptionSite
+  /**
+   * What is wrong with it, as the message says it after the option's name:
+   * `must be a positive integer or Infinity, got -1`. For an unknown key:
+   * `is not a known option` (and `known` lists the known ones).
+   */
+  readonly problem: string
+  /** The known key it is closest to, for an unknown key that looks misspelt (`timout` → `timeout`). */
+  readonly suggestion: string | undefined
+  /** For an unknown key: the keys known where it was given. */
+  readonly known: readonly string[] | undefined
+  /** The problem was found by the duration or size parser, whose messages put a colon after the name. */
+  readonly parsed: boolean
+}
+
+/**
+ * An option error's message without the call's prefix, naming the option as `word` does:
+ * `option 'timeout' must be …` for the library, `key 'timeout' must be …` for a config file.
+ * Every option error's message is this with `'option'` after its prefix. @internal
+ */
+export function optionMessage(details: OptionErrorDetails, word: 'option' | 'key'): string {
+  const { option, problem, suggestion, known } = details
+  if (known !== undefined) {
+    const hint = suggestion === undefined ? ';' : `; did you mean '${suggestion}'?`
+    return `unknown ${word} '${option}'${hint} known ${word}s: ${known.join(', ')}`
+  }
+  const subject = option === 'options' ? 'options' : option === 'child' ? 'a child' : `${word} '${option}'`
+  return `${subject}${details.parsed ? ':' : ''} ${problem}`
 }
 
 /**
@@ -264,12 +292,21 @@ export class OptionTypeError extends TypeError implements OptionErrorDetails {
   readonly option: string
   readonly child: string | undefined
   readonly where: OptionSite
+  readonly problem: string
+  readonly suggestion: string | undefined
+  readonly known: readonly string[] | undefined
+  readonly parsed: boolean
 
-  constructor(message: string, details: OptionErrorDetails) {
-    super(message)
+  /** `prefix` names the call (`steward`, `supervisor 'tree': child 'reader'`); the message is the prefix, then {@link optionMessage}. */
+  constructor(prefix: string, details: OptionErrorDetails) {
+    super(`${prefix}: ${optionMessage(details, 'option')}`)
     this.option = details.option
     this.child = details.child
     this.where = details.where
+    this.problem = details.problem
+    this.suggestion = details.suggestion
+    this.known = details.known
+    this.parsed = details.parsed
   }
 }
 
@@ -285,12 +322,21 @@ export class OptionRangeError extends RangeError implements OptionErrorDetails {
   readonly option: string
   readonly child: string | undefined
   readonly where: OptionSite
+  readonly problem: string
+  readonly suggestion: string | undefined
+  readonly known: readonly string[] | undefined
+  readonly parsed: boolean
 
-  constructor(message: string, details: OptionErrorDetails) {
-    super(message)
+  /** `prefix` names the call (`steward`, `supervisor 'tree': child 'reader'`); the message is the prefix, then {@link optionMessage}. */
+  constructor(prefix: string, details: OptionErrorDetails) {
+    super(`${prefix}: ${optionMessage(details, 'option')}`)
     this.option = details.option
     this.child = details.child
     this.where = details.where
+    this.problem = details.problem
+    this.suggestion = details.suggestion
+    this.known = details.known
+    this.parsed = details.parsed
   }
 }
 

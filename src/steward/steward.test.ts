@@ -343,7 +343,7 @@ test('bad options throw at construction, naming the option', () => {
     [{ timeout: Infinity }, /option 'timeout': must be finite/],
     [{ timeout: NaN }, /option 'timeout'.*NaN/],
     [{ timeout: '10 parsecs' }, /option 'timeout': "10 parsecs" is not a duration/],
-    [{ timeout: 1_000, pulseInterval: 1_000 }, /option 'pulseInterval' \(1000 ms\) must be below 'timeout' \(1000 ms\)/],
+    [{ timeout: 1_000, pulseInterval: 1_000 }, /option 'pulseInterval' must be below 'timeout' \(1000 ms\), got 1000 ms/],
     [{ restart: 'sometimes' }, /option 'restart' must be one of 'transient', 'permanent', 'temporary'/],
     [{ maxRestarts: -1 }, /option 'maxRestarts' must be a non-negative integer/],
     [{ maxRestarts: 1.5 }, /option 'maxRestarts'/],

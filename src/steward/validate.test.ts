@@ -148,9 +148,9 @@ test('wrong types are OptionTypeErrors naming the option (and the child)', () =>
     [supervisorOf({ name: 7 }), 'name', undefined, 'supervisor', /^supervisor: option 'name' must be a non-empty string/],
     [childOf({ timeout: 'soon' }), 'timeout', 'reader', 'supervisor', /^supervisor 'tree': child 'reader': option 'timeout': "soon" is not a duration/],
     [childOf({ onDeadLetter: 'drop' }), 'onDeadLetter', 'reader', 'supervisor', /^supervisor 'tree': child 'reader': option 'onDeadLetter' must be a function/],
-    [childOf({ ward: 'no' }), 'ward', 'reader', 'supervisor', /^supervisor 'tree': child 'reader': 'ward' must be a function, got "no"$/],
+    [childOf({ ward: 'no' }), 'ward', 'reader', 'supervisor', /^supervisor 'tree': child 'reader': option 'ward' must be a function, got "no"$/],
     [childOf({ restart: true }), 'restart', 'reader', 'supervisor', /child 'reader': option 'restart' must be one of 'permanent', 'transient', 'temporary'/],
-    [childOf({ name: '' }), 'name', undefined, 'supervisor', /^supervisor 'tree': a child's 'name' must be a non-empty string, got ""$/],
+    [childOf({ name: '' }), 'name', undefined, 'supervisor', /^supervisor 'tree': option 'name' must be a non-empty string, got ""$/],
     [() => resolveChildSpec(null as never, none, 'tree'), 'child', undefined, 'supervisor', /^supervisor 'tree': a child must be an object, got null$/],
   ]
   for (const [fn, option, child, where, message] of cases) {
@@ -162,7 +162,7 @@ test('out-of-range values are OptionRangeErrors naming the option (and the child
   const cases: Array<[() => unknown, string, string | undefined, OptionSite, RegExp]> = [
     [stewardOf({ timeout: -1 }), 'timeout', undefined, 'steward', /^steward: option 'timeout': must not be negative/],
     [stewardOf({ timeout: 0 }), 'timeout', undefined, 'steward', /option 'timeout': must be greater than zero/],
-    [stewardOf({ timeout: 1_000, pulseInterval: 1_000 }), 'pulseInterval', undefined, 'steward', /^steward: option 'pulseInterval' \(1000 ms\) must be below 'timeout' \(1000 ms\)$/],
+    [stewardOf({ timeout: 1_000, pulseInterval: 1_000 }), 'pulseInterval', undefined, 'steward', /^steward: option 'pulseInterval' must be below 'timeout' \(1000 ms\), got 1000 ms$/],
     [stewardOf({ restart: 'sometimes' }), 'restart', undefined, 'steward', /option 'restart' must be one of 'transient', 'permanent', 'temporary', got "sometimes"/],
     [stewardOf({ maxRestarts: -1 }), 'maxRestarts', undefined, 'steward', /option 'maxRestarts' must be a non-negative integer or Infinity, got number -1/],
     [stewardOf({ maxRestarts: 1.5 }), 'maxRestarts', undefined, 'steward', /option 'maxRestarts'/],
@@ -177,13 +177,13 @@ test('out-of-range values are OptionRangeErrors naming the option (and the child
     [supervisorOf({ decay: { threshold: 0, halfLife: '1s' } }), 'decay.threshold', undefined, 'supervisor', /option 'decay.threshold' must be a positive number, got number 0/],
     [supervisorOf({ decay: { threshold: 2, halfLife: 0 } }), 'decay.halfLife', undefined, 'supervisor', /option 'decay.halfLife': must be greater than zero/],
     [childOf({ timeout: 0 }), 'timeout', 'reader', 'supervisor', /^supervisor 'tree': child 'reader': option 'timeout': must be greater than zero$/],
-    [childOf({ timeout: '1s', pulseInterval: '2s' }), 'pulseInterval', 'reader', 'supervisor', /^supervisor 'tree': child 'reader': option 'pulseInterval' \(2000 ms\) must be below 'timeout' \(1000 ms\)$/],
+    [childOf({ timeout: '1s', pulseInterval: '2s' }), 'pulseInterval', 'reader', 'supervisor', /^supervisor 'tree': child 'reader': option 'pulseInterval' must be below 'timeout' \(1000 ms\), got 2000 ms$/],
     [childOf({ stopTimeout: -1 }), 'stopTimeout', 'reader', 'supervisor', /child 'reader': option 'stopTimeout': must not be negative/],
     [childOf({ progressTimeout: 0 }), 'progressTimeout', 'reader', 'supervisor', /child 'reader': option 'progressTimeout'/],
     [childOf({ idleTimeout: 0 }), 'idleTimeout', 'reader', 'supervisor', /child 'reader': option 'idleTimeout'/],
     [childOf({ poisonAfter: 0.5 }), 'poisonAfter', 'reader', 'supervisor', /child 'reader': option 'poisonAfter' must be a positive integer/],
     [childOf({ restart: 'always' }), 'restart', 'reader', 'supervisor', /child 'reader': option 'restart' must be one of 'permanent', 'transient', 'temporary', got "always"/],
-    [() => resolveChildSpec({ name: 'reader', ward }, new Set(['writer', 'reader']), 'tree'), 'name', 'reader', 'supervisor', /^supervisor 'tree': two children are named 'reader'$/],
+    [() => resolveChildSpec({ name: 'reader', ward }, new Set(['writer', 'reader']), 'tree'), 'name', 'reader', 'supervisor', /^supervisor 'tree': option 'name' must be unique among the children, got 'reader' twice$/],
   ]
   for (const [fn, option, child, where, message] of cases) {
     throwsOption(fn, { type: OptionRangeError, option, ...(child === undefined ? {} : { child }), where, message })
@@ -342,4 +342,45 @@ test('the resolved shapes: defaults filled, durations in ms', () => {
   assert.equal(resolveChildSpec({ name: 'r', ward, restart: 'transient' }, none).restart, 'transient')
   assert.equal(resolveChildSpec({ name: 'r', ward, restart: 'transient' }, none).options.restart, 'transient')
   assert.equal(resolveChildSpec({ name: 'r', ward, restart: 'temporary' }, none).options.restart, 'temporary')
+})
+
+test('one validation, structured: each option error carries its problem, suggestion and known keys, and the library and a config file render the same problem', async () => {
+  const { optionMessage, OptionTypeError, OptionRangeError } = await import('./errors.js')
+  const { processWard } = await import('../isolation/process-ward.js')
+  const { threadWard } = await import('../isolation/thread-ward.js')
+  const { buildConfig } = await import('../cli/config.js')
+  const caught = (build: () => unknown): InstanceType<typeof OptionTypeError> | InstanceType<typeof OptionRangeError> => {
+    try {
+      build()
+    } catch (error) {
+      if (error instanceof OptionTypeError || error instanceof OptionRangeError) return error
+      throw error
+    }
+    throw new Error('no error')
+  }
+  const rows = [
+    { error: caught(() => resolveStewardOptions(() => {}, { timout: 5 } as never, 'w')), option: 'timout', where: 'steward', problem: 'is not a known option', suggestion: 'timeout' },
+    { error: caught(() => resolveStewardOptions(() => {}, { maxRestarts: -1 }, 'w')), option: 'maxRestarts', where: 'steward', problem: 'must be a non-negative integer or Infinity, got number -1', suggestion: undefined },
+    { error: caught(() => resolveStewardOptions(() => {}, { timeout: -5 }, 'w')), option: 'timeout', where: 'steward', problem: 'must not be negative, got -5', suggestion: undefined },
+    { error: caught(() => processWard('sh', [], { killAftr: 5 } as never)), option: 'killAftr', where: 'processWard', problem: 'is not a known option', suggestion: 'killAfter' },
+    { error: caught(() => processWard('sh', [], { stream: 'yes' } as never)), option: 'stream', where: 'processWard', problem: 'must be a boolean, got "yes"', suggestion: undefined },
+    { error: caught(() => threadWard('/x.js', { terminateAfter: 'soon' } as never)), option: 'terminateAfter', where: 'threadWard', problem: `"soon" is not a duration; use milliseconds or a string like '500ms', '4s', '1m', '2h'`, suggestion: undefined },
+  ]
+  for (const row of rows) {
+    assert.deepEqual(
+      { option: row.error.option, where: row.error.where, problem: row.error.problem, suggestion: row.error.suggestion },
+      { option: row.option, where: row.where, problem: row.problem, suggestion: row.suggestion },
+      row.error.message,
+    )
+    assert.ok(row.error.message.endsWith(optionMessage(row.error, 'option')), row.error.message)
+  }
+  assert.equal(rows[0]!.error.message, `steward: unknown option 'timout'; did you mean 'timeout'? known options: ${rows[0]!.error.known!.join(', ')}`)
+  assert.equal(rows[2]!.error.message, "steward: option 'timeout': must not be negative, got -5")
+  // A config file renders the same problems with its own word, and names the child.
+  assert.throws(() => buildConfig({ children: [{ name: 'a', command: 'sh', timeout: -5 }] }, '/tmp/steward.config.json'), {
+    message: "steward.config.json: child 'a': key 'timeout': must not be negative, got -5",
+  })
+  assert.throws(() => buildConfig({ children: [{ name: 'a', command: 'sh', maxLineLength: 2 }] }, '/tmp/steward.config.json'), {
+    message: "steward.config.json: child 'a': key 'maxLineLength' must be at least 4 bytes (one UTF-8 character), got 2",
+  })
 })

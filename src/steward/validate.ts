@@ -30,6 +30,10 @@ export const stewardScope: OptionScope = { where: 'steward', prefix: 'steward', 
 export const supervisorScope: OptionScope = { where: 'supervisor', prefix: 'supervisor', child: undefined }
 /** The scope of a `start()`'s options. @internal */
 export const startScope: OptionScope = { where: 'start', prefix: 'start', child: undefined }
+/** The scope of `processWard()`'s options. @internal */
+export const processWardScope: OptionScope = { where: 'processWard', prefix: 'processWard', child: undefined }
+/** The scope of `threadWard()`'s options. @internal */
+export const threadWardScope: OptionScope = { where: 'threadWard', prefix: 'threadWard', child: undefined }
 
 // ---------------------------------------------------------------------------
 // The option keys
@@ -155,11 +159,19 @@ export function refuseUnknownKeys(
     if (known.includes(key)) continue
     const option = path + key
     const reason = refused?.get(key)
-    if (reason !== undefined) throw typeError(scope, option, `option '${option}' does not apply to a child: ${reason}`)
-    const suggestion = suggestKey(key, known)
-    const hint = suggestion === undefined ? ';' : `; did you mean '${path}${suggestion}'?`
-    throw typeError(scope, option, `unknown option '${option}'${hint} known options: ${known.map((k) => path + k).join(', ')}`)
+    if (reason !== undefined) throw typeError(scope, option, `does not apply to a child: ${reason}`)
+    throw unknownKey(scope, key, known, path)
   }
+}
+
+/** The error of an unknown key `key` (under `path`): the known keys, and the closest one. @internal */
+export function unknownKey(scope: OptionScope, key: string, known: readonly string[], path = ''): OptionTypeError {
+  const suggestion = suggestKey(key, known)
+  return new OptionTypeError(scope.prefix, {
+    ...details(scope, path + key, 'is not a known option'),
+    suggestion: suggestion === undefined ? undefined : path + suggestion,
+    known: known.map((k) => path + k),
+  })
 }
 
 /**
@@ -169,39 +181,54 @@ export function refuseUnknownKeys(
  * an {@link OptionTypeError} or an {@link OptionRangeError} with `where: 'start'`. @internal
  */
 export function checkStartOptions(options: unknown, keys: readonly string[]): void {
-  if (!isObject(options)) throw typeError(startScope, 'options', `options must be an object, got ${describe(options)}`)
+  if (!isObject(options)) throw typeError(startScope, 'options', `must be an object, got ${describe(options)}`)
   refuseUnknownKeys(options, keys, startScope)
   const { signal, clock, failuresHere, onEvent } = options as StartOptions
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw typeError(startScope, 'signal', `option 'signal' must be an AbortSignal, got ${describe(signal)}`)
+    throw typeError(startScope, 'signal', `must be an AbortSignal, got ${describe(signal)}`)
   }
   if (clock !== undefined && (!isObject(clock) || typeof clock.now !== 'function' || typeof clock.setTimer !== 'function')) {
-    throw typeError(startScope, 'clock', `option 'clock' must be a Clock (now, setTimer, sleep), got ${describe(clock)}`)
+    throw typeError(startScope, 'clock', `must be a Clock (now, setTimer, sleep), got ${describe(clock)}`)
   }
   if (failuresHere !== undefined && !(Number.isInteger(failuresHere) && failuresHere >= 0)) {
-    throw rangeError(startScope, 'failuresHere', `option 'failuresHere' must be a whole number >= 0, got ${describe(failuresHere)}`)
+    throw rangeError(startScope, 'failuresHere', `must be a whole number >= 0, got ${describe(failuresHere)}`)
   }
   if (onEvent !== undefined && typeof onEvent !== 'function') {
-    throw typeError(startScope, 'onEvent', `option 'onEvent' must be a function, got ${describe(onEvent)}`)
+    throw typeError(startScope, 'onEvent', `must be a function, got ${describe(onEvent)}`)
   }
 }
 
 // ---------------------------------------------------------------------------
 // One check per kind of option
 
-/** @internal */
-export function details(scope: OptionScope, option: string): OptionErrorDetails {
-  return { option, child: scope.child, where: scope.where }
+/** The structured problem of `option` in `scope` (see {@link OptionErrorDetails}). @internal */
+export function details(scope: OptionScope, option: string, problem: string, parsed = false): OptionErrorDetails {
+  return { option, child: scope.child, where: scope.where, problem, suggestion: undefined, known: undefined, parsed }
 }
 
-/** @internal */
-export function typeError(scope: OptionScope, option: string, message: string): OptionTypeError {
-  return new OptionTypeError(`${scope.prefix}: ${message}`, details(scope, option))
+/** An {@link OptionTypeError}: `problem` is what follows the option's name (`must be a function, got 5`). @internal */
+export function typeError(scope: OptionScope, option: string, problem: string): OptionTypeError {
+  return new OptionTypeError(scope.prefix, details(scope, option, problem))
 }
 
-/** @internal */
-export function rangeError(scope: OptionScope, option: string, message: string): OptionRangeError {
-  return new OptionRangeError(`${scope.prefix}: ${message}`, details(scope, option))
+/** An {@link OptionRangeError}: `problem` is what follows the option's name. @internal */
+export function rangeError(scope: OptionScope, option: string, problem: string): OptionRangeError {
+  return new OptionRangeError(scope.prefix, details(scope, option, problem))
+}
+
+/**
+ * `parse(value)` by a value parser (`toMs`, the size parser), its error an option error of
+ * `option` carrying the parser's problem. @internal
+ */
+export function parsedOption<T>(scope: OptionScope, option: string, parse: () => T): T {
+  try {
+    return parse()
+  } catch (error) {
+    const problem = (error as { problem?: unknown }).problem
+    if (typeof problem !== 'string') throw error
+    const found = details(scope, option, problem, true)
+    throw error instanceof RangeError ? new OptionRangeError(scope.prefix, found) : new OptionTypeError(scope.prefix, found)
+  }
 }
 
 /** @internal */
@@ -212,24 +239,19 @@ export function isObject(value: unknown): value is object {
 /** A duration option in ms, by the one parser `toMs`, its errors typed. */
 /** @internal */
 export function duration(value: unknown, option: string, scope: OptionScope, rules: DurationRules): number {
-  try {
-    return toMs(value, `${scope.prefix}: option '${option}'`, rules)
-  } catch (error) {
-    const message = (error as Error).message
-    throw error instanceof RangeError ? new OptionRangeError(message, details(scope, option)) : new OptionTypeError(message, details(scope, option))
-  }
+  return parsedOption(scope, option, () => toMs(value, option, rules))
 }
 
 /** @internal */
 export function nonEmptyString(value: unknown, option: string, scope: OptionScope): string {
-  if (typeof value !== 'string' || value === '') throw typeError(scope, option, `option '${option}' must be a non-empty string, got ${describe(value)}`)
+  if (typeof value !== 'string' || value === '') throw typeError(scope, option, `must be a non-empty string, got ${describe(value)}`)
   return value
 }
 
 /** @internal */
 export function oneOf<T extends string>(value: unknown, option: string, allowed: readonly T[], scope: OptionScope): T {
   if (allowed.includes(value as T)) return value as T
-  const message = `option '${option}' must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`
+  const message = `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`
   throw typeof value === 'string' ? rangeError(scope, option, message) : typeError(scope, option, message)
 }
 
@@ -237,20 +259,20 @@ export function oneOf<T extends string>(value: unknown, option: string, allowed:
 /** @internal */
 export function count(value: unknown, option: string, min: 0 | 1, scope: OptionScope): number {
   if (typeof value === 'number' && (value === Infinity || (Number.isInteger(value) && value >= min))) return value
-  const message = `option '${option}' must be a ${min === 0 ? 'non-negative' : 'positive'} integer or Infinity, got ${describe(value)}`
+  const message = `must be a ${min === 0 ? 'non-negative' : 'positive'} integer or Infinity, got ${describe(value)}`
   throw typeof value === 'number' ? rangeError(scope, option, message) : typeError(scope, option, message)
 }
 
 /** @internal */
 export function optionalFunction<F extends (...args: never[]) => unknown>(value: F | undefined, option: string, scope: OptionScope): F | undefined {
-  if (value !== undefined && typeof value !== 'function') throw typeError(scope, option, `option '${option}' must be a function, got ${describe(value)}`)
+  if (value !== undefined && typeof value !== 'function') throw typeError(scope, option, `must be a function, got ${describe(value)}`)
   return value
 }
 
 /** @internal */
 export function optionalBackoff(value: Backoff | undefined, scope: OptionScope): Backoff | undefined {
   if (value !== undefined && !isBackoff(value)) {
-    throw typeError(scope, 'backoff', `option 'backoff' must be a backoff policy (exponential(), fixed() …), got ${describe(value)}`)
+    throw typeError(scope, 'backoff', `must be a backoff policy (exponential(), fixed() …), got ${describe(value)}`)
   }
   return value
 }
@@ -258,7 +280,7 @@ export function optionalBackoff(value: Backoff | undefined, scope: OptionScope):
 /** @internal */
 export function optionsObject(value: unknown, scope: OptionScope): object {
   if (value === undefined) return {}
-  if (!isObject(value)) throw typeError(scope, 'options', `options must be an object, got ${describe(value)}`)
+  if (!isObject(value)) throw typeError(scope, 'options', `must be an object, got ${describe(value)}`)
   return value
 }
 
@@ -275,7 +297,7 @@ export function resolveShared(options: ChildStewardOptions, scope: OptionScope):
   const startTimeout = options.startTimeout === undefined ? timeout : duration(options.startTimeout, 'startTimeout', scope, { zero: false })
   const pulseInterval = options.pulseInterval === undefined ? timeout / 2 : duration(options.pulseInterval, 'pulseInterval', scope, { zero: false })
   if (pulseInterval >= timeout) {
-    throw rangeError(scope, 'pulseInterval', `option 'pulseInterval' (${pulseInterval} ms) must be below 'timeout' (${timeout} ms)`)
+    throw rangeError(scope, 'pulseInterval', `must be below 'timeout' (${timeout} ms), got ${pulseInterval} ms`)
   }
   return {
     timeout,

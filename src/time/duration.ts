@@ -20,6 +20,14 @@ export interface DurationRules {
 }
 
 /**
+ * The error of a value parser ({@link toMs}, the size parser): the message is `${option}: ${problem}`,
+ * and `problem` is kept, so an option error can name the option its own way. @internal
+ */
+export function valueError(Kind: TypeErrorConstructor | RangeErrorConstructor, option: string, problem: string): Error & { readonly problem: string } {
+  return Object.assign(new Kind(`${option}: ${problem}`), { problem })
+}
+
+/**
  * Converts a {@link Duration} to milliseconds.
  *
  * Throws a `TypeError` for a value that is neither a number nor a duration
@@ -34,20 +42,18 @@ export function toMs(value: unknown, option: string, rules: DurationRules = {}):
   } else if (typeof value === 'string') {
     const match = pattern.exec(value)
     if (match === null) {
-      throw new TypeError(
-        `${option}: ${JSON.stringify(value)} is not a duration; use milliseconds or a string like '500ms', '4s', '1m', '2h'`,
-      )
+      throw valueError(TypeError, option, `${JSON.stringify(value)} is not a duration; use milliseconds or a string like '500ms', '4s', '1m', '2h'`)
     }
     ms = Number(match[1]) * unitMs[match[2] as DurationUnit]
   } else {
-    throw new TypeError(`${option}: expected a duration (milliseconds or a string like '4s'), got ${describe(value)}`)
+    throw valueError(TypeError, option, `expected a duration (milliseconds or a string like '4s'), got ${describe(value)}`)
   }
-  if (Number.isNaN(ms)) throw new RangeError(`${option}: must be a number of milliseconds, got NaN`)
-  if (ms < 0) throw new RangeError(`${option}: must not be negative, got ${String(value)}`)
+  if (Number.isNaN(ms)) throw valueError(RangeError, option, `must be a number of milliseconds, got NaN`)
+  if (ms < 0) throw valueError(RangeError, option, `must not be negative, got ${String(value)}`)
   if (ms === Infinity && rules.infinite !== true) {
-    throw new RangeError(`${option}: must be finite, got ${String(value)}`)
+    throw valueError(RangeError, option, `must be finite, got ${String(value)}`)
   }
-  if (ms === 0 && rules.zero === false) throw new RangeError(`${option}: must be greater than zero`)
+  if (ms === 0 && rules.zero === false) throw valueError(RangeError, option, `must be greater than zero`)
   return ms
 }
 

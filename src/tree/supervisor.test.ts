@@ -197,7 +197,7 @@ test('children can be added and removed while it runs; the status tree is plain 
   const run = supervisor({ name: 'root' }, [child('a', log, clock)]).start({ clock })
   await clock.advance(1)
   run.add(child('b', log, clock))
-  assert.throws(() => run.add(child('b', log, clock)), /two children are named 'b'/)
+  assert.throws(() => run.add(child('b', log, clock)), /option 'name' must be unique among the children, got 'b' twice/)
   await clock.advance(1)
   const status = JSON.parse(JSON.stringify(run.status())) as { kind: string; children: Array<{ path: string; state: string }> }
   assert.equal(status.kind, 'supervisor')
@@ -323,10 +323,10 @@ test('bad supervisor options and children are refused, naming the problem', () =
   assert.throws(() => supervisor({ decay: { threshold: 0, halfLife: '1s' } }, []), /decay.threshold/)
   assert.throws(() => supervisor({ decay: { threshold: 1, halfLife: '1s' }, maxRestarts: 2 }, []), /'decay' replaces/)
   assert.throws(() => supervisor({}, [{ name: '', ward: async () => {} }]), /'name' must be a non-empty string/)
-  assert.throws(() => supervisor({}, [{ name: 'x', ward: 'no' as never }]), /child 'x': 'ward' must be a function/)
+  assert.throws(() => supervisor({}, [{ name: 'x', ward: 'no' as never }]), /child 'x': option 'ward' must be a function/)
   assert.throws(
     () => supervisor({}, [{ name: 'x', ward: async () => {} }, { name: 'x', ward: async () => {} }]),
-    /two children are named 'x'/,
+    /option 'name' must be unique among the children, got 'x' twice/,
   )
   // Eagerly, by supervisor() itself, each error naming the supervisor, the child and the option.
   let started = 0

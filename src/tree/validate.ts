@@ -113,14 +113,14 @@ export function resolveSupervisorOptions(options: SupervisorOptionsToCheck | und
   let intensity: Intensity
   if (given.decay !== undefined) {
     if (given.maxRestarts !== undefined || given.within !== undefined) {
-      throw typeError(scope, 'decay', `option 'decay' replaces 'maxRestarts' and 'within'; give one or the other`)
+      throw typeError(scope, 'decay', `replaces 'maxRestarts' and 'within'; give one or the other`)
     }
     const decay: unknown = given.decay
-    if (!isObject(decay)) throw typeError(scope, 'decay', `option 'decay' must be an object { threshold, halfLife }, got ${describe(decay)}`)
+    if (!isObject(decay)) throw typeError(scope, 'decay', `must be an object { threshold, halfLife }, got ${describe(decay)}`)
     refuseUnknownKeys(decay, decayKeys, scope, undefined, 'decay.')
     const { threshold, halfLife } = decay as { threshold?: unknown; halfLife?: unknown }
     if (typeof threshold !== 'number' || !(threshold > 0)) {
-      const message = `option 'decay.threshold' must be a positive number, got ${describe(threshold)}`
+      const message = `must be a positive number, got ${describe(threshold)}`
       throw typeof threshold === 'number' ? rangeError(scope, 'decay.threshold', message) : typeError(scope, 'decay.threshold', message)
     }
     intensity = { threshold, halfLife: duration(halfLife, 'decay.halfLife', scope, { zero: false }) }
@@ -182,14 +182,14 @@ export function resolveChildSpec<T>(
 ): ResolvedChild<T> {
   const treeScope: OptionScope = { where: 'supervisor', prefix: `supervisor '${supervisorName}'`, child: undefined }
   const given: unknown = spec
-  if (!isObject(given)) throw typeError(treeScope, 'child', `a child must be an object, got ${describe(given)}`)
+  if (!isObject(given)) throw typeError(treeScope, 'child', `must be an object, got ${describe(given)}`)
   const name: unknown = spec.name
-  if (typeof name !== 'string' || name === '') throw typeError(treeScope, 'name', `a child's 'name' must be a non-empty string, got ${describe(name)}`)
+  if (typeof name !== 'string' || name === '') throw typeError(treeScope, 'name', `must be a non-empty string, got ${describe(name)}`)
   const scope: OptionScope = { ...treeScope, prefix: `${treeScope.prefix}: child '${name}'`, child: name }
   refuseUnknownKeys(spec, childSpecKeys, scope, childRefusedKeys)
-  if (siblingNames.has(name)) throw rangeError({ ...treeScope, child: name }, 'name', `two children are named '${name}'`)
+  if (siblingNames.has(name)) throw rangeError({ ...treeScope, child: name }, 'name', `must be unique among the children, got '${name}' twice`)
   const ward: unknown = spec.ward
-  if (typeof ward !== 'function') throw typeError(scope, 'ward', `'ward' must be a function, got ${describe(ward)}`)
+  if (typeof ward !== 'function') throw typeError(scope, 'ward', `must be a function, got ${describe(ward)}`)
   const restart = oneOf(spec.restart ?? 'permanent', 'restart', childRestartTypes, scope)
   const options: ResolvedOptions = {
     ward: spec.ward as Ward<unknown>,
