@@ -24,6 +24,8 @@ const ITERATED = 1
 /** User code runs synchronously from a pump or a launch: a restart must not re-enter (see StewardRun). @internal */
 export const LAUNCHING = 2
 
+// Methods here are `private`, not `#private`: `#` methods cost each run a brand slot.
+
 /** The output stream's side of a run: the consumer's pending next(), if any. @internal */
 class Consumer<T> {
   resolve: ((result: IteratorResult<T>) => void) | undefined = undefined
@@ -70,7 +72,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
     if (consumer.resolve !== undefined) {
       return Promise.reject(new TypeError(`run '${this.path}': next() called while another next() is pending`))
     }
-    if (this.end?.outcome !== undefined) return this.#finalResult()
+    if (this.end?.outcome !== undefined) return this.finalResult()
     const pulled = new Promise<IteratorResult<T>>(consumer.executor)
     const inc = this.current
     if (inc !== undefined && kindOf(inc) === STREAM && !isPulling(inc) && !isRetired(inc)) this.pump(inc)
@@ -88,7 +90,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
   }
 
   /** Settles the consumer's pending `next()`, if any. */
-  #answer(result: IteratorResult<T> | undefined, error?: unknown): void {
+  private answer(result: IteratorResult<T> | undefined, error?: unknown): void {
     const consumer = this.#consumer
     if (consumer === undefined) return
     const resolve = consumer.resolve
@@ -100,7 +102,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
     else resolve(result)
   }
 
-  #finalResult(): Promise<IteratorResult<T>> {
+  private finalResult(): Promise<IteratorResult<T>> {
     const end = this.ended
     const outcome = end.outcome!
     if (outcome.kind === 'gave-up' && !end.errorDelivered) {
@@ -115,9 +117,9 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
     if (this.#consumer?.resolve === undefined) return
     if (outcome.kind === 'gave-up') {
       this.ended.errorDelivered = true
-      this.#answer(undefined, outcome.error)
+      this.answer(undefined, outcome.error)
     } else {
-      this.#answer({ done: true, value: undefined })
+      this.answer({ done: true, value: undefined })
     }
   }
 
@@ -157,11 +159,11 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
       // when it delivers the value in turn.
       this.commit(value.progress)
       if (this.parent === undefined) {
-        this.#answer({ done: false, value: (value as Output<T>).value })
+        this.answer({ done: false, value: (value as Output<T>).value })
         return
       }
     }
-    this.#answer(result as IteratorResult<T>)
+    this.answer(result as IteratorResult<T>)
   }
 
   /** Asks a stream incarnation's iterator to finish (runs the generator's `finally`). */

@@ -54,6 +54,7 @@ import { restartReasonsOf } from './restart-reasons.js'
 import type { WardContext } from './ward.js'
 
 // A run's flag, above the output stream's ITERATED and LAUNCHING (output-stream.ts); its state is `state` (run-states.ts).
+// Its methods are `private`, not `#private`: a class with `#` methods costs each instance a brand slot (8 bytes; idle wards are many).
 /** Its upstream is an incarnation of another steward's run. */
 const NESTED = 4
 
@@ -125,7 +126,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     this.progress = start.resume
     if (start.failuresHere !== undefined && start.failuresHere > 0) {
       // Failures counted elsewhere at this progress (a cluster checkpoint) count on here.
-      const log = this.#logged
+      const log = this.logged
       log.failuresHere = start.failuresHere
       log.progressAtFailure = start.resume
     }
@@ -140,7 +141,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (decider !== undefined) this.linked.decider = decider
     if (options.onEvent !== undefined) this.on(options.onEvent)
     if (start.onEvent !== undefined) this.on(start.onEvent)
-    if (this.linkSignal(start.signal)) queueMicrotask(() => this.#launch())
+    if (this.linkSignal(start.signal)) queueMicrotask(() => this.launchDue())
   }
 
   get name(): string {
@@ -190,31 +191,31 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    * Failures in a row at the current progress: none once the progress has moved since the last
    * failure (a restart for a sibling's sake, or a dead letter, comes after progress that did).
    */
-  get #failuresHere(): number {
+  private get failuresAtProgress(): number {
     const log = this.#log
     return log === undefined || log.failuresHere === 0 || !sameProgress(this.progress, log.progressAtFailure) ? 0 : log.failuresHere
   }
 
-  get #logged(): RestartLog {
+  private get logged(): RestartLog {
     return (this.#log ??= new RestartLog())
   }
 
   /** A process ward of this run (or nested in it) had to SIGKILL its child. */
   noteKilled(what: string): void {
-    ;(this.#logged.killed ??= []).push(what)
+    ;(this.logged.killed ??= []).push(what)
     const host = this.upstream?.[wardHost]
     if (host !== undefined) host.noteKilled(what)
   }
 
   /** A process ward's probe failed (or, with `null`, answered healthy again after failing). */
   noteProbe(failure: ProbeFailure | null): void {
-    if (failure !== null) this.#logged.probeFailure = failure
+    if (failure !== null) this.logged.probeFailure = failure
     else if (this.#log !== undefined) this.#log.probeFailure = undefined
   }
 
   /** A process or thread ward of the current incarnation spawned its child or worker. */
   noteSpawned(info: SpawnedInfo): void {
-    if (this.current !== undefined) this.#logged.spawned = { attempt: this.current.attempt, info }
+    if (this.current !== undefined) this.logged.spawned = { attempt: this.current.attempt, info }
   }
 
   /** A run started with the current incarnation as its parent. */
@@ -248,14 +249,14 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       name: this.options.name,
       path: this.path,
       kind: 'steward',
-      state: this.#stateName(),
+      state: this.stateName(),
       attempt: this.#attempts,
       restarts: this.#log?.restarts ?? 0,
       restartReasons: restartReasonsOf(this.options, this.links?.decider),
       up: this.running && this.isUp,
       lastBeatAgo: this.running && this.state === WORKING ? Math.max(0, this.clock.now() - this.lastBeat) : null,
       progress: this.progress,
-      failuresHere: this.#failuresHere,
+      failuresHere: this.failuresAtProgress,
       lastFailure: this.#log?.lastFailure === undefined ? null : errorInfo(this.#log.lastFailure),
       probeFailure: this.#log?.probeFailure ?? null,
       pid: spawned?.pid ?? null,
@@ -272,7 +273,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     }
   }
 
-  #stateName(): RunState {
+  private stateName(): RunState {
     return this.end?.outcome?.kind ?? STATE_NAMES[this.state]!
   }
 
@@ -350,35 +351,35 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    * steward retired a ward says nothing.
    */
   retiredError(why: string): WardRetiredError {
-    this.#logged.retiredErrors ??= new Map()
-    let error = this.#logged.retiredErrors.get(why)
+    this.logged.retiredErrors ??= new Map()
+    let error = this.logged.retiredErrors.get(why)
     if (error === undefined) {
       const limit = Error.stackTraceLimit
       Error.stackTraceLimit = 0
       error = new WardRetiredError(this.options.name, why)
       Error.stackTraceLimit = limit
-      this.#logged.retiredErrors.set(why, error)
+      this.logged.retiredErrors.set(why, error)
     }
     return error
   }
 
   /** Starts the next incarnation if one is due, in STARTING or RESTARTING: a queued launch may find the run moved on. */
-  #launch(): void {
+  private launchDue(): void {
     const state = this.state
     if (state !== STARTING && state !== RESTARTING) return
-    // While user code runs synchronously from here, a restart must not re-enter (see #launchSoon).
+    // While user code runs synchronously from here, a restart must not re-enter (see launchSoon).
     const outer = this.flags & LAUNCHING
     this.flags |= LAUNCHING
     try {
-      this.#launchNow()
+      this.launchNow()
     } finally {
       this.flags = (this.flags & ~LAUNCHING) | outer
     }
   }
 
-  #launchNow(): void {
-    const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.#failuresHere)
-    if (this.options.backoff !== undefined || this.links?.decider !== undefined) this.#logged.startedAt = this.clock.now()
+  private launchNow(): void {
+    const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.failuresAtProgress)
+    if (this.options.backoff !== undefined || this.links?.decider !== undefined) this.logged.startedAt = this.clock.now()
     // The old filing was computed with the steady deadlines: a shorter start deadline must not wait
     // behind it, and a longer one (or none yet for progress) must not be cut short by it when the
     // new incarnation's start has the stamps of the old one's last beat (a beat, then a throw, in
@@ -407,7 +408,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
         if (settleOnce(inc) && !isRetired(inc)) this.onFailure(inc, error)
         return
       }
-      if (result instanceof StewardRun) this.#followChild(inc, result as StewardRun<unknown>)
+      if (result instanceof StewardRun) this.followChild(inc, result as StewardRun<unknown>)
       if (isRetired(inc)) this.close(inc)
       else if (this.consumerWaits) this.pump(inc)
       else if (this.current === inc) this.rest(WAITING)
@@ -420,7 +421,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    * A nested steward ends on its own (completes or gives up) even when
    * nobody pulls its output: its outcome ends this incarnation.
    */
-  #followChild(inc: Incarnation, child: StewardRun<unknown>): void {
+  private followChild(inc: Incarnation, child: StewardRun<unknown>): void {
     void child.done.then((outcome) => {
       if (!settleOnce(inc) || isRetired(inc)) return
       if (outcome.kind === 'gave-up') this.onFailure(inc, outcome.error)
@@ -442,15 +443,15 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
         const overdue = Math.max(0, this.clock.now() - this.lastBeat - timeout)
         this.emit({ type: 'hung', ...this.base(inc.attempt), timeout, starting: !isReady(inc), overdue, ...(probeFailure === undefined ? {} : { probeFailure }) })
       }
-      this.#failed(inc, new WardHungError(name, timeout, probeFailure?.message), 'hung')
+      this.failedWith(inc, new WardHungError(name, timeout, probeFailure?.message), 'hung')
     } else if (cause === 'progress') {
       const progressTimeout = this.options.progressTimeout
       if (this.listened) this.emit({ type: 'stalled', ...this.base(inc.attempt), progressTimeout, progress: this.progress })
-      this.#failed(inc, new WardStalledError(name, progressTimeout), 'stalled')
+      this.failedWith(inc, new WardStalledError(name, progressTimeout), 'stalled')
     } else {
       const idleTimeout = this.options.idleTimeout
       if (this.listened) this.emit({ type: 'idle-timeout', ...this.base(inc.attempt), idleTimeout })
-      this.#failed(inc, new WardIdleTimeoutError(name, idleTimeout), 'idle')
+      this.failedWith(inc, new WardIdleTimeoutError(name, idleTimeout), 'idle')
     }
   }
 
@@ -461,26 +462,26 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     const error = asError(thrown)
     const reason = failureReason(error)
     if (this.listened) this.emit({ type: 'failed', ...this.base(inc.attempt), reason, error: errorInfo(error) })
-    this.#failed(inc, error, reason)
+    this.failedWith(inc, error, reason)
   }
 
-  #failed(inc: Incarnation, error: Error, reason: RestartReason): void {
-    const log = this.#logged
+  private failedWith(inc: Incarnation, error: Error, reason: RestartReason): void {
+    const log = this.logged
     log.lastFailure = error
     if (log.failuresHere > 0 && sameProgress(this.progress, log.progressAtFailure)) log.failuresHere++
     else log.failuresHere = 1
     log.progressAtFailure = this.progress
     // The hook is asked where its answer counts: not for a temporary ward, unless it cannot be started.
     const hook = this.options.shouldRestart
-    const answer = hook !== undefined && (reason === 'start' || this.options.restart !== 'temporary') ? this.#asks(hook, error, inc, reason) : undefined
-    this.#restart(inc, error, reason, answer)
+    const answer = hook !== undefined && (reason === 'start' || this.options.restart !== 'temporary') ? this.asks(hook, error, inc, reason) : undefined
+    this.decideRestart(inc, error, reason, answer)
   }
 
   /**
    * What `shouldRestart` returns: `false` declines a restart; for a start error only `true` asks for
    * one. A hook that throws is reported and counts as `undefined` (a restart, but not of a start error).
    */
-  #asks(shouldRestart: NonNullable<ResolvedOptions['shouldRestart']>, error: Error, inc: Incarnation, reason: RestartReason): unknown {
+  private asks(shouldRestart: NonNullable<ResolvedOptions['shouldRestart']>, error: Error, inc: Incarnation, reason: RestartReason): unknown {
     try {
       return shouldRestart(error, { attempt: inc.attempt, restarts: this.#log?.restarts ?? 0, reason })
     } catch (hookError) {
@@ -505,13 +506,13 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     const childEnd = childOf(inc)?.outcome
     if (childEnd?.kind === 'stopped' && childEnd.reason instanceof TerminateTree) return void this.stop(childEnd.reason)
     if (this.options.restart !== 'permanent') {
-      void this.#retire(inc, 'completed')
-      this.#settle({ kind: 'completed', value, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 })
+      void this.retire(inc, 'completed')
+      this.settleRun({ kind: 'completed', value, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 })
       return
     }
     if (this.#log !== undefined) this.#log.failuresHere = 0
     const error = this.#log?.lastFailure ?? new Error(`ward '${this.options.name}' returned and its restart type is 'permanent'`)
-    this.#restart(inc, error, 'returned', undefined)
+    this.decideRestart(inc, error, 'returned', undefined)
   }
 
   /**
@@ -519,50 +520,50 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    * `policy/restart-policy.ts`) on the run's own policy — a supervisor's child has no limit and
    * no backoff of its own —, then, for a supervisor's child, its supervisor's decision.
    */
-  #restart(inc: Incarnation, error: Error, reason: RestartReason, answer: unknown): void {
+  private decideRestart(inc: Incarnation, error: Error, reason: RestartReason, answer: unknown): void {
     const options = this.options
-    const log = this.#logged
+    const log = this.logged
     // A clock read only when the policy needs one: a crash loop without limit or backoff reads none.
     const now = log.policy === undefined && options.maxRestarts === Infinity && options.policy.backoff === undefined ? 0 : this.clock.now()
     const decision = decide(options.policy, log.policy, { cannotStart: reason === 'start', temporary: options.restart === 'temporary', answer, now, uptime: now - log.startedAt })
     if (decision.state !== undefined) log.policy = decision.state
-    if (decision.action === 'give-up') return this.#giveUp(inc, error, decision.why!)
+    if (decision.action === 'give-up') return this.giveUp(inc, error, decision.why!)
     if (decision.action === 'decline') {
       void this.stop(new DoNotRestart(`ward '${options.name}': shouldRestart declined to restart after: ${error.message}`, { cause: error }))
       return
     }
     const decider = this.links?.decider
     if (decider !== undefined) return decider.childFailed(reason, error)
-    this.#replace(inc, reason, decision.delay)
+    this.replace(inc, reason, decision.delay)
   }
 
   /** Emits `restarting`, retires `inc`, and launches the next incarnation once it settled and `delay` passed. */
-  #replace(inc: Incarnation, reason: RestartReason, delay: number): void {
-    const log = this.#logged
+  private replace(inc: Incarnation, reason: RestartReason, delay: number): void {
+    const log = this.logged
     log.restarts++
     if (this.listened) this.emit({ type: 'restarting', ...this.base(inc.attempt), reason, restarts: log.restarts, delay })
     this.upstream?.beat()
-    const retiring = this.#retire(inc, reason)
-    if (retiring === true) return this.#next(delay)
+    const retiring = this.retire(inc, reason)
+    if (retiring === true) return this.nextAfterRetiring(delay)
     log.retiring = retiring
     void retiring.then(() => {
       if (log.retiring === retiring) log.retiring = undefined
-      if (this.state === RETIRING) this.#next(delay)
+      if (this.state === RETIRING) this.nextAfterRetiring(delay)
     })
   }
 
   /** RETIRING is over: the next launch, after `delay` (a timer on the run's clock, which stop() cancels). */
-  #next(delay: number): void {
+  private nextAfterRetiring(delay: number): void {
     if (delay === 0) {
       this.to(RESTARTING)
-      return this.#launchSoon()
+      return this.launchSoon()
     }
     this.to(BACKOFF)
-    const log = this.#logged
+    const log = this.logged
     log.backoffTimer = this.clock.setTimer(delay, () => {
       log.backoffTimer = undefined
       this.to(RESTARTING)
-      this.#launch()
+      this.launchDue()
     })
   }
 
@@ -574,7 +575,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    */
   retireFor(reason: RestartReason, delay: number): Promise<void> {
     if (!this.running) return Promise.resolve()
-    const log = this.#logged
+    const log = this.logged
     const pending = log.retiring
     const inc = this.current ?? (pending === undefined ? undefined : log.last)
     log.restarts++
@@ -585,7 +586,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       if (this.state !== RETIRING && this.state !== HELD) this.to(HELD)
       return pending === undefined ? Promise.resolve() : pending.then(noop)
     }
-    const retiring = this.#retire(this.current, reason)
+    const retiring = this.retire(this.current, reason)
     if (retiring === true) {
       this.to(HELD)
       return Promise.resolve()
@@ -606,22 +607,22 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   relaunch(): void {
     if (this.state !== HELD && this.state !== BACKOFF) return
     this.to(RESTARTING)
-    this.#launchSoon()
+    this.launchSoon()
   }
 
   /**
    * Starts the next incarnation of an already settled one: at once when called from a promise
-   * reaction, after a microtask when inside `#launch` (a synchronous throw, which would recurse),
+   * reaction, after a microtask when inside `launchDue` (a synchronous throw, which would recurse),
    * and after a macrotask turn every RESTARTS_PER_TURN restarts, so a crash loop cannot starve I/O.
    */
-  #launchSoon(): void {
-    if (++this.#logged.restartsThisTurn >= RESTARTS_PER_TURN) {
-      this.#logged.restartsThisTurn = 0
-      setImmediate((this.#logged.launchBound ??= () => this.#launch()))
+  private launchSoon(): void {
+    if (++this.logged.restartsThisTurn >= RESTARTS_PER_TURN) {
+      this.logged.restartsThisTurn = 0
+      setImmediate((this.logged.launchBound ??= () => this.launchDue()))
     } else if ((this.flags & LAUNCHING) !== 0) {
-      queueMicrotask((this.#logged.launchBound ??= () => this.#launch()))
+      queueMicrotask((this.logged.launchBound ??= () => this.launchDue()))
     } else {
-      this.#launch()
+      this.launchDue()
     }
   }
 
@@ -631,41 +632,41 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    */
   giveUpAlone(cause: Error): void {
     if (!this.running) return
-    this.#giveUp(this.current, cause, 'limit')
+    this.giveUp(this.current, cause, 'limit')
   }
 
-  #giveUp(inc: Incarnation | undefined, cause: Error, reason: GiveUpReason): void {
-    const error = new GaveUpError(this.options.name, this.#logged.restarts, reason, cause)
-    this.#finish(inc, 'the steward gave up', () => {
+  private giveUp(inc: Incarnation | undefined, cause: Error, reason: GiveUpReason): void {
+    const error = new GaveUpError(this.options.name, this.logged.restarts, reason, cause)
+    this.finishRun(inc, 'the steward gave up', () => {
       if (this.listened) {
-        this.emit({ type: 'gave-up', ...this.base(inc?.attempt ?? this.#attempts), restarts: this.#logged.restarts, error: errorInfo(cause) })
+        this.emit({ type: 'gave-up', ...this.base(inc?.attempt ?? this.#attempts), restarts: this.logged.restarts, error: errorInfo(cause) })
       }
       return { kind: 'gave-up', error, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 }
     })
   }
 
   protected beginStop(reason: unknown): void {
-    this.#finish(this.current, reason === undefined ? 'stopped' : { reason }, () => {
-      const unstopped = [...(this.#logged.unstopped ?? [])]
+    this.finishRun(this.current, reason === undefined ? 'stopped' : { reason }, () => {
+      const unstopped = [...(this.logged.unstopped ?? [])]
       if (this.listened) this.emit({ type: 'stopped', ...this.base(this.#attempts), unstopped })
       return { kind: 'stopped', reason, unstopped, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 }
     })
   }
 
   /** Retires `inc` (if any), waits for a restart retirement in progress, then settles. */
-  #finish(inc: Incarnation | undefined, why: RetireWhy, outcome: () => Outcome): void {
+  private finishRun(inc: Incarnation | undefined, why: RetireWhy, outcome: () => Outcome): void {
     this.to(STOPPING)
     const log = this.#log
     if (log?.backoffTimer !== undefined) {
       log.backoffTimer.cancel()
       log.backoffTimer = undefined
     }
-    const retiring = inc === undefined || isRetired(inc) ? true : this.#retire(inc, why)
+    const retiring = inc === undefined || isRetired(inc) ? true : this.retire(inc, why)
     const pending = this.#log?.retiring
     this.ended.ending = (async () => {
       if (pending !== undefined) await pending
       if (retiring !== true) await retiring
-      this.#settle(outcome())
+      this.settleRun(outcome())
     })()
   }
 
@@ -673,10 +674,10 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    * Aborts `inc` (with `why` as the abort reason) and closes it. Returns `true` when it has settled already,
    * or a promise of whether it settled within `stopTimeout`.
    */
-  #retire(inc: Incarnation, why: RetireWhy): true | Promise<boolean> {
+  private retire(inc: Incarnation, why: RetireWhy): true | Promise<boolean> {
     markRetired(inc, why)
     if (this.current === inc) {
-      this.#logged.last = inc
+      this.logged.last = inc
       this.current = undefined
       // Left in the watchdog's heap: the next incarnation is usually filed at once, and an
       // entry that is not working when its deadline comes up is dropped then.
@@ -691,7 +692,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     return new Promise<boolean>((resolve) => {
       const timer: Timer = this.clock.setTimer(this.options.stopTimeout, () => {
         onSettled(inc, undefined)
-        this.#abandoned([this.path], inc.attempt)
+        this.abandoned([this.path], inc.attempt)
         if (this.listened) {
           this.emit({ type: 'unstopped', ...this.base(inc.attempt), stopTimeout: this.options.stopTimeout })
         }
@@ -704,10 +705,10 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     })
   }
 
-  #settle(outcome: Outcome): void {
+  private settleRun(outcome: Outcome): void {
     this.settleWith(outcome, () => {
       if (this.current !== undefined) {
-        this.#logged.last = this.current
+        this.logged.last = this.current
         this.current = undefined
       }
       this.watchdog.unwatch(this)
@@ -721,15 +722,15 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   /** A nested run's stop abandoned these wards: they belong in this run's report (or status) too. */
   noteUnstopped(paths: readonly string[]): void {
-    this.#abandoned(paths, this.current?.attempt ?? this.#attempts)
+    this.abandoned(paths, this.current?.attempt ?? this.#attempts)
   }
 
   /**
    * Wards abandoned after their stop deadline: in the report of the stop in progress, or, when a
    * restart abandoned them, in status (`abandoned`, `lastAbandoned`): a later stop is not theirs.
    */
-  #abandoned(paths: readonly string[], attempt: number): void {
-    const log = this.#logged
+  private abandoned(paths: readonly string[], attempt: number): void {
+    const log = this.logged
     if (!this.running) {
       ;(log.unstopped ??= []).push(...paths)
       return

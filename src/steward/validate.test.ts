@@ -359,9 +359,9 @@ test('one validation, structured: each option error carries its problem, suggest
     throw new Error('no error')
   }
   const rows = [
-    { error: caught(() => resolveStewardOptions(() => {}, { timout: 5 } as never, 'w')), option: 'timout', where: 'steward', problem: 'is not a known option', suggestion: 'timeout' },
-    { error: caught(() => resolveStewardOptions(() => {}, { maxRestarts: -1 }, 'w')), option: 'maxRestarts', where: 'steward', problem: 'must be a non-negative integer or Infinity, got number -1', suggestion: undefined },
-    { error: caught(() => resolveStewardOptions(() => {}, { timeout: -5 }, 'w')), option: 'timeout', where: 'steward', problem: 'must not be negative, got -5', suggestion: undefined },
+    { error: caught(() => resolveStewardOptions(async () => {}, { timout: 5 } as never, 'w')), option: 'timout', where: 'steward', problem: 'is not a known option', suggestion: 'timeout' },
+    { error: caught(() => resolveStewardOptions(async () => {}, { maxRestarts: -1 }, 'w')), option: 'maxRestarts', where: 'steward', problem: 'must be a non-negative integer or Infinity, got number -1', suggestion: undefined },
+    { error: caught(() => resolveStewardOptions(async () => {}, { timeout: -5 }, 'w')), option: 'timeout', where: 'steward', problem: 'must not be negative, got -5', suggestion: undefined },
     { error: caught(() => processWard('sh', [], { killAftr: 5 } as never)), option: 'killAftr', where: 'processWard', problem: 'is not a known option', suggestion: 'killAfter' },
     { error: caught(() => processWard('sh', [], { stream: 'yes' } as never)), option: 'stream', where: 'processWard', problem: 'must be a boolean, got "yes"', suggestion: undefined },
     { error: caught(() => threadWard('/x.js', { terminateAfter: 'soon' } as never)), option: 'terminateAfter', where: 'threadWard', problem: `"soon" is not a duration; use milliseconds or a string like '500ms', '4s', '1m', '2h'`, suggestion: undefined },
