@@ -88,9 +88,11 @@ export abstract class RunLifecycle implements Lifecycle {
     return this.state < STOPPING
   }
 
-  /** Moves to `next`, checked against the state table under `STEWARD_CHECK_STATES=1`. */
+  /**
+   * Moves to `next`. Under `STEWARD_CHECK_STATES=1` the method is replaced (below the class) by one
+   * that checks the move against the state table first: without it, a move is a field write.
+   */
   protected to(next: number): void {
-    if (CHECK_STATES) checkMove(this.path, this.state, next)
     this.state = next
   }
 
@@ -230,6 +232,15 @@ export abstract class RunLifecycle implements Lifecycle {
     this.end?.resolveDone?.(outcome)
     return true
   }
+}
+
+if (CHECK_STATES) {
+  Object.defineProperty(RunLifecycle.prototype, 'to', {
+    value: function checkedTo(this: RunLifecycle, next: number): void {
+      checkMove(this.path, this.state, next)
+      this.state = next
+    },
+  })
 }
 
 function endedError(path: string, type: string, outcome: Outcome): Error {
