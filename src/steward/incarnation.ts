@@ -320,6 +320,15 @@ export function settleOnce(inc: Incarnation): boolean {
   return true
 }
 
+/**
+ * The incarnation ended (returned, threw, rejected, its stream finished): `true` when this end is
+ * the run's to handle — its first end, and it had not been retired (a retired one's end only
+ * settles it). The one guard every end goes through. @internal
+ */
+export function endsLive(inc: Incarnation): boolean {
+  return settleOnce(inc) && !isRetired(inc)
+}
+
 /** @internal */
 export function markSettled(inc: Incarnation): void {
   if (isSettled(inc)) return
@@ -338,5 +347,5 @@ export function valued(this: Incarnation, value: unknown): void {
 /** The ward's promise rejected, or a stream's next() threw (bound to the incarnation). @internal */
 export function errored(this: Incarnation, error: unknown): void {
   setPulling(this, false)
-  if (settleOnce(this) && !isRetired(this)) runOf(this).onError(this, error)
+  if (endsLive(this)) runOf(this).onError(this, error)
 }

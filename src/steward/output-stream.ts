@@ -1,5 +1,5 @@
 import {
-  settleOnce,
+  endsLive,
   errored,
   Incarnation,
   isPulling,
@@ -134,7 +134,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
       step = inc[ITERATOR]!.next()
     } catch (error) {
       setPulling(inc, false)
-      if (settleOnce(inc) && !isRetired(inc)) this.onFailure(inc, error)
+      if (endsLive(inc)) this.onFailure(inc, error)
       return
     } finally {
       this.flags = (this.flags & ~LAUNCHING) | outer
@@ -146,7 +146,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
   protected onStep(inc: Incarnation, result: IteratorResult<unknown>): void {
     setPulling(inc, false)
     if (result.done === true) {
-      if (settleOnce(inc) && !isRetired(inc)) this.onReturn(inc, result.value)
+      if (endsLive(inc)) this.onReturn(inc, result.value)
       return
     }
     // A retired incarnation is no longer current: what it yields after its abort is dropped.

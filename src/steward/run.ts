@@ -20,7 +20,7 @@ import {
   abortReason,
   cancelIdle,
   childOf,
-  settleOnce,
+  endsLive,
   CONTROLLER,
   errored,
   Incarnation,
@@ -394,7 +394,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     try {
       result = this.options.ward(inc)
     } catch (error) {
-      if (settleOnce(inc) && !isRetired(inc)) this.onFailure(inc, error)
+      if (endsLive(inc)) this.onFailure(inc, error)
       return
     }
     if (isThenable(result)) {
@@ -405,7 +405,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       try {
         inc[ITERATOR] = result[Symbol.asyncIterator]()
       } catch (error) {
-        if (settleOnce(inc) && !isRetired(inc)) this.onFailure(inc, error)
+        if (endsLive(inc)) this.onFailure(inc, error)
         return
       }
       if (result instanceof StewardRun) this.followChild(inc, result as StewardRun<unknown>)
@@ -413,7 +413,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       else if (this.consumerWaits) this.pump(inc)
       else if (this.current === inc) this.rest(WAITING)
     } else {
-      if (settleOnce(inc) && !isRetired(inc)) this.onReturn(inc, result)
+      if (endsLive(inc)) this.onReturn(inc, result)
     }
   }
 
@@ -423,7 +423,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
    */
   private followChild(inc: Incarnation, child: StewardRun<unknown>): void {
     void child.done.then((outcome) => {
-      if (!settleOnce(inc) || isRetired(inc)) return
+      if (!endsLive(inc)) return
       if (outcome.kind === 'gave-up') this.onFailure(inc, outcome.error)
       else this.onReturn(inc, outcome.kind === 'completed' ? outcome.value : undefined)
     })
@@ -777,7 +777,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   /** From an incarnation: its promise fulfilled, or its stream's next() answered. */
   onValue(inc: Incarnation, value: unknown): void {
     if (kindOf(inc) === STREAM) this.onStep(inc, value as IteratorResult<unknown>)
-    else if (settleOnce(inc) && !isRetired(inc)) this.onReturn(inc, value)
+    else if (endsLive(inc)) this.onReturn(inc, value)
   }
 
   /** From an incarnation that has not been retired: it threw or rejected. */
