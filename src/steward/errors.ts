@@ -297,7 +297,7 @@ export class OptionTypeError extends TypeError implements OptionErrorDetails {
   readonly known: readonly string[] | undefined
   readonly parsed: boolean
 
-  /** `prefix` names the call (`steward`, `supervisor 'tree': child 'reader'`); the message is the prefix, then {@link optionMessage}. */
+  /** `prefix` names the call (`steward`, `supervisor 'tree': child 'reader'`); the message is the prefix, then the option and its problem (`option 'timeout' must be …`). */
   constructor(prefix: string, details: OptionErrorDetails) {
     super(`${prefix}: ${optionMessage(details, 'option')}`)
     this.option = details.option
@@ -327,7 +327,7 @@ export class OptionRangeError extends RangeError implements OptionErrorDetails {
   readonly known: readonly string[] | undefined
   readonly parsed: boolean
 
-  /** `prefix` names the call (`steward`, `supervisor 'tree': child 'reader'`); the message is the prefix, then {@link optionMessage}. */
+  /** `prefix` names the call (`steward`, `supervisor 'tree': child 'reader'`); the message is the prefix, then the option and its problem (`option 'timeout' must be …`). */
   constructor(prefix: string, details: OptionErrorDetails) {
     super(`${prefix}: ${optionMessage(details, 'option')}`)
     this.option = details.option
