@@ -97,7 +97,19 @@ class RestartLog {
  * The run of a steward (top level, nested in another steward, or a
  * supervisor's child): the incarnations of one ward, their deadlines, and
  * the restart machine. The output stream is its base class
- * (`output-stream.ts`), the lifecycle below that (`lifecycle.ts`). @internal
+ * (`output-stream.ts`), the lifecycle below that (`lifecycle.ts`). Its
+ * states and their moves are `run-states.ts`; what a failure leads to is
+ * `decide` (`policy/restart-policy.ts`).
+ *
+ * What lies outside a run, each under one name:
+ * - `upstream`: the context it was started from, when it is itself a ward
+ *   (a nested steward), or a wrapper of that context;
+ * - `parent`: `upstream` when that is another run's incarnation, whose run
+ *   follows this one's state;
+ * - the host (`ctx[wardHost]`): how a context reaches its run, for the runs,
+ *   thread and process wards started inside it;
+ * - `decider`: the supervisor of a supervisor's child, which makes the
+ *   restart decision after the child's own. @internal
  */
 export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, WardHost, NestedRun {
   readonly options: ResolvedOptions
