@@ -9,13 +9,10 @@ import type { WardContext } from './ward.js'
 // The incarnation's internals are a private field (its run: read on every beat, where a private
 // field is faster than a symbol-keyed one) and module symbols, so the context a ward is handed
 // has no reachable member beyond the WardContext interface.
-/** @internal */ export const ITERATOR = Symbol('iterator')
+/** @internal */ export const STREAM_PART = Symbol('streamPart')
 /** @internal */ export const CONTROLLER = Symbol('controller')
-/** @internal */ export const ON_VALUE = Symbol('onValue')
-/** @internal */ export const ON_ERROR = Symbol('onError')
 const BITS = Symbol('bits')
 const RARE = Symbol('rare')
-const WAKE = Symbol('wake')
 const RESOLVE = Symbol('resolve')
 const IDLE_INPUT = Symbol('idleInput')
 
@@ -55,6 +52,23 @@ class RareState {
 }
 
 /**
+ * What a stream incarnation has beyond a promise one: its iterator, and what each `next()`
+ * settles into, bound once. A side object, so a promise ward's incarnation (idle wards are many)
+ * holds one field for all three. @internal
+ */
+export class StreamPart {
+  readonly iterator: AsyncIterator<unknown>
+  readonly onValue: (value: unknown) => void
+  readonly onError: (error: unknown) => void
+
+  constructor(inc: Incarnation, iterator: AsyncIterator<unknown>) {
+    this.iterator = iterator
+    this.onValue = valued.bind(inc)
+    this.onError = errored.bind(inc)
+  }
+}
+
+/**
  * One incarnation of a ward, and the context it is handed. Its string-keyed
  * members are exactly {@link WardContext}'s; the run reaches the rest through
  * the module's symbols and functions. @internal
@@ -64,13 +78,9 @@ export class Incarnation implements WardContext {
   readonly resume: unknown
   readonly failuresHere: number
   readonly #run: StewardRun<unknown>;
-  [ITERATOR]: AsyncIterator<unknown> | undefined = undefined;
+  /** A stream incarnation's iterator and handlers; undefined for a promise ward. */
+  [STREAM_PART]: StreamPart | undefined = undefined;
   [CONTROLLER]: AbortController | undefined = undefined;
-  // What the ward's promise (or a stream's next()) settles into, bound on first use
-  // (a bound function needs no closure context: idle wards are many).
-  [ON_VALUE]: ((value: unknown) => void) | undefined = undefined;
-  [ON_ERROR]: ((error: unknown) => void) | undefined = undefined;
-  [WAKE]: (() => void) | undefined = undefined;
   // The idle wait in progress: what the ward awaits settles through RESOLVE, into the input
   // (IDLE_INPUT) when it comes, or into the abort reason when the incarnation is retired first.
   [RESOLVE]: ((value: unknown) => void) | undefined = undefined;
@@ -207,8 +217,9 @@ function idleOn<V>(inc: Incarnation, input: PromiseLike<V> | V | ((signal: Abort
     inc[RESOLVE] = resolve as (value: unknown) => void
   })
   inc[IDLE_INPUT] = waiting
-  inc[WAKE] ??= wake.bind(inc)
-  void waiting.then(inc[WAKE], inc[WAKE])
+  // Bound per wait, not kept: a field for it would cost every incarnation, waiting or not.
+  const woken = wake.bind(inc)
+  void waiting.then(woken, woken)
   // A parent steward of ours follows our state directly; any other context is told of the wait.
   if (run.upstream !== undefined && run.parent === undefined) run.upstream.idle(waiting).catch(noop)
   return wait

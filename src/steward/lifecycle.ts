@@ -6,6 +6,7 @@ import { describe } from '../time/duration.js'
 import type { EventOf, Lifecycle, Outcome, StopReport } from './run-api.js'
 import { CHECK_STATES, checkMove, SETTLED, STOPPING, WORKING } from './run-states.js'
 import type { WardContext } from './ward.js'
+import type { Watchdog } from './watchdog.js'
 
 /** The restart decisions of a run that is a supervisor's child (see `tree/supervisor.ts`). @internal */
 export interface ChildDecider {
@@ -21,6 +22,16 @@ export interface ChildDecider {
   readonly siblingRestarts: boolean
 }
 
+/** A run's output stream's consumer: its pending next(), if any (`output-stream.ts`). @internal */
+export class Consumer<T = unknown> {
+  resolve: ((result: IteratorResult<T>) => void) | undefined = undefined
+  reject: ((error: unknown) => void) | undefined = undefined
+  readonly executor = (resolve: (result: IteratorResult<T>) => void, reject: (error: unknown) => void): void => {
+    this.resolve = resolve
+    this.reject = reject
+  }
+}
+
 /** What connects a run to the outside, made when anything does. @internal */
 export class RunLinks {
   emitter: Emitter | undefined = undefined
@@ -32,6 +43,10 @@ export class RunLinks {
   decider: ChildDecider | undefined = undefined
   /** Pending `once()` calls, rejected when the run settles first. */
   waiters: Set<(outcome: Outcome) => void> | undefined = undefined
+  /** The watchdog of a run on a clock of its own (`start({ clock })`); the system clock's is shared. */
+  watchdog: Watchdog | undefined = undefined
+  /** The output stream's consumer, made at the first next(). */
+  consumer: Consumer<never> | undefined = undefined
 }
 
 /** How a run ends, made when it starts ending (or when `done` is first read). @internal */

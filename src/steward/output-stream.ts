@@ -1,20 +1,16 @@
 import {
   endsLive,
-  errored,
   Incarnation,
   isPulling,
   isReady,
   isRetired,
-  ITERATOR,
   kindOf,
   markSettled,
-  ON_ERROR,
-  ON_VALUE,
   setPulling,
   STREAM,
-  valued,
+  STREAM_PART,
 } from './incarnation.js'
-import { RunLifecycle } from './lifecycle.js'
+import { Consumer, RunLifecycle } from './lifecycle.js'
 import { Output } from './output.js'
 import type { Outcome } from './run-api.js'
 import { WAITING } from './run-states.js'
@@ -26,16 +22,6 @@ export const LAUNCHING = 2
 
 // Methods here are `private`, not `#private`: `#` methods cost each run a brand slot.
 
-/** The output stream's side of a run: the consumer's pending next(), if any. @internal */
-class Consumer<T> {
-  resolve: ((result: IteratorResult<T>) => void) | undefined = undefined
-  reject: ((error: unknown) => void) | undefined = undefined
-  readonly executor = (resolve: (result: IteratorResult<T>) => void, reject: (error: unknown) => void): void => {
-    this.resolve = resolve
-    this.reject = reject
-  }
-}
-
 /**
  * The consumer protocol of a run: one `AsyncIterator` across incarnations.
  * A consumer's `next()` becomes a pull; the current stream incarnation's
@@ -44,9 +30,6 @@ class Consumer<T> {
  * committed in the step that hands its value over. @internal
  */
 export abstract class OutputStream<T> extends RunLifecycle implements AsyncIterableIterator<T> {
-  /** Made at the first next(). */
-  #consumer: Consumer<T> | undefined = undefined
-
   abstract current: Incarnation | undefined
   abstract readonly parent: Incarnation | undefined
   abstract work(): void
@@ -58,7 +41,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
 
   /** A consumer's next() is waiting for a value. */
   protected get consumerWaits(): boolean {
-    return this.#consumer?.resolve !== undefined
+    return this.links?.consumer?.resolve !== undefined
   }
 
   [Symbol.asyncIterator](): this {
@@ -68,7 +51,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
   }
 
   next(): Promise<IteratorResult<T>> {
-    const consumer = (this.#consumer ??= new Consumer())
+    const consumer = ((this.linked.consumer as Consumer<T> | undefined) ??= new Consumer<T>())
     if (consumer.resolve !== undefined) {
       return Promise.reject(new TypeError(`run '${this.path}': next() called while another next() is pending`))
     }
@@ -91,7 +74,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
 
   /** Settles the consumer's pending `next()`, if any. */
   private answer(result: IteratorResult<T> | undefined, error?: unknown): void {
-    const consumer = this.#consumer
+    const consumer = this.links?.consumer as Consumer<T> | undefined
     if (consumer === undefined) return
     const resolve = consumer.resolve
     const reject = consumer.reject
@@ -114,7 +97,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
 
   /** The run settled: a waiting consumer gets the end (or the give-up error, once). */
   protected endStream(outcome: Outcome): void {
-    if (this.#consumer?.resolve === undefined) return
+    if (this.links?.consumer?.resolve === undefined) return
     if (outcome.kind === 'gave-up') {
       this.ended.errorDelivered = true
       this.answer(undefined, outcome.error)
@@ -127,11 +110,12 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
   protected pump(inc: Incarnation): void {
     setPulling(inc, true)
     this.work()
+    const part = inc[STREAM_PART]!
     let step: Promise<IteratorResult<unknown>>
     const outer = this.flags & LAUNCHING
     this.flags |= LAUNCHING
     try {
-      step = inc[ITERATOR]!.next()
+      step = part.iterator.next()
     } catch (error) {
       setPulling(inc, false)
       if (endsLive(inc)) this.onFailure(inc, error)
@@ -139,7 +123,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
     } finally {
       this.flags = (this.flags & ~LAUNCHING) | outer
     }
-    step.then((inc[ON_VALUE] ??= valued.bind(inc)), (inc[ON_ERROR] ??= errored.bind(inc)))
+    step.then(part.onValue, part.onError)
   }
 
   /** A stream incarnation's next() answered. */
@@ -168,8 +152,9 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
 
   /** Asks a stream incarnation's iterator to finish (runs the generator's `finally`). */
   protected close(inc: Incarnation): void {
-    if (kindOf(inc) !== STREAM || inc[ITERATOR] === undefined) return
-    const iterator = inc[ITERATOR]
+    const part = inc[STREAM_PART]
+    if (kindOf(inc) !== STREAM || part === undefined) return
+    const iterator = part.iterator
     if (typeof iterator.return !== 'function') {
       if (!isPulling(inc)) markSettled(inc)
       return

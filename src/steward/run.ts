@@ -27,7 +27,6 @@ import {
   isReady,
   isRetired,
   isSettled,
-  ITERATOR,
   kindOf,
   markReady,
   markRetired,
@@ -38,6 +37,8 @@ import {
   setChild,
   setKind,
   STREAM,
+  STREAM_PART,
+  StreamPart,
   valued,
   type RetireWhy,
 } from './incarnation.js'
@@ -57,6 +58,10 @@ import type { WardContext } from './ward.js'
 // Its methods are `private`, not `#private`: a class with `#` methods costs each instance a brand slot (8 bytes; idle wards are many).
 /** Its upstream is an incarnation of another steward's run. */
 const NESTED = 4
+/** A beat must also call `afterBeat`: the current incarnation is not up yet, or the run is nested. */
+const BEATS_ASIDE = 8
+
+let systemWatchdog: Watchdog | undefined
 
 /** Restarts in a row without a macrotask turn before one is forced, so a crash loop cannot starve I/O. */
 const RESTARTS_PER_TURN = 1_000
@@ -113,7 +118,6 @@ class RestartLog {
  */
 export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, WardHost, NestedRun {
   readonly options: ResolvedOptions
-  readonly watchdog: Watchdog
 
   // Watched (the watchdog reads these).
   lastBeat = 0
@@ -123,10 +127,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   current: Incarnation | undefined = undefined
   progress: unknown
-  /** A beat must also call `afterBeat`: the current incarnation is not up yet, or the run is nested. */
-  beatsAside = false
 
-  #attempts = 0
   // Made at the first failure or retirement: a healthy idle run holds none.
   #log: RestartLog | undefined = undefined
 
@@ -134,7 +135,8 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     super()
     this.options = options
     if (upstream !== undefined) this.linked.upstream = upstream
-    this.watchdog = watchdogFor(start.clock ?? systemClock)
+    // The system clock's watchdog is the default, not a field: idle runs are many.
+    if (start.clock !== undefined && start.clock !== systemClock) this.linked.watchdog = watchdogFor(start.clock)
     this.progress = start.resume
     if (start.failuresHere !== undefined && start.failuresHere > 0) {
       // Failures counted elsewhere at this progress (a cluster checkpoint) count on here.
@@ -154,6 +156,16 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (options.onEvent !== undefined) this.on(options.onEvent)
     if (start.onEvent !== undefined) this.on(start.onEvent)
     if (this.linkSignal(start.signal)) queueMicrotask(() => this.launchDue())
+  }
+
+  /** A beat must also call `afterBeat`: the current incarnation is not up yet, or the run is nested (a flag: a field would cost every run 8 bytes). */
+  get beatsAside(): boolean {
+    return (this.flags & BEATS_ASIDE) !== 0
+  }
+
+  /** The watchdog of the run's clock: the system clock's unless `start({ clock })` named another. */
+  get watchdog(): Watchdog {
+    return this.links?.watchdog ?? (systemWatchdog ??= watchdogFor(systemClock))
   }
 
   get name(): string {
@@ -243,7 +255,8 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   /** Incarnations started so far: the current one's attempt (0 before the first). */
   get attempts(): number {
-    return this.#attempts
+    // The current incarnation's number, or the last one's once none is current (a count would cost every run a field).
+    return (this.current ?? this.#log?.last)?.attempt ?? 0
   }
 
   /** How long the current incarnation has run, in ms (0 when not tracked). */
@@ -262,7 +275,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
       path: this.path,
       kind: 'steward',
       state: this.stateName(),
-      attempt: this.#attempts,
+      attempt: this.attempts,
       restarts: this.#log?.restarts ?? 0,
       restartReasons: restartReasonsOf(this.options, this.links?.decider),
       up: this.running && this.isUp,
@@ -345,7 +358,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     markReady(inc)
     // Beats without progress count as a livelock from the first sign of life, not from the start.
     if (stalls) this.progressAt = this.cell.now
-    this.beatsAside = this.upstream !== undefined
+    if (this.upstream === undefined) this.flags &= ~BEATS_ASIDE
     if (refile && (this.state === WORKING || (this.state === IDLE && this.options.idleTimeout !== Infinity))) this.watchdog.watch(this)
     this.links?.decider?.childReady()
   }
@@ -390,7 +403,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   }
 
   private launchNow(): void {
-    const inc = new Incarnation(this as StewardRun<unknown>, ++this.#attempts, this.progress, this.failuresAtProgress)
+    const inc = new Incarnation(this, this.attempts + 1, this.progress, this.failuresAtProgress)
     if (this.options.backoff !== undefined || this.links?.decider !== undefined) this.logged.startedAt = this.clock.now()
     // The old filing was computed with the steady deadlines: a shorter start deadline must not wait
     // behind it, and a longer one (or none yet for progress) must not be cut short by it when the
@@ -399,7 +412,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     const startsApart = this.options.startTimeout !== this.options.timeout || this.options.progressTimeout !== Infinity
     if (startsApart && this.heapIndex !== -1) this.watchdog.unwatch(this)
     this.current = inc
-    this.beatsAside = true
+    this.flags |= BEATS_ASIDE
     this.work()
     if (this.listened) this.emit({ type: 'started', ...this.base(inc.attempt), resume: inc.resume })
     let result: unknown
@@ -415,7 +428,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     } else if (isAsyncIterable(result)) {
       setKind(inc, STREAM)
       try {
-        inc[ITERATOR] = result[Symbol.asyncIterator]()
+        inc[STREAM_PART] = new StreamPart(inc, result[Symbol.asyncIterator]())
       } catch (error) {
         if (endsLive(inc)) this.onFailure(inc, error)
         return
@@ -519,7 +532,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     if (childEnd?.kind === 'stopped' && childEnd.reason instanceof TerminateTree) return void this.stop(childEnd.reason)
     if (this.options.restart !== 'permanent') {
       void this.retire(inc, 'completed')
-      this.settleRun({ kind: 'completed', value, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 })
+      this.settleRun({ kind: 'completed', value, attempts: this.attempts, restarts: this.#log?.restarts ?? 0 })
       return
     }
     if (this.#log !== undefined) this.#log.failuresHere = 0
@@ -591,7 +604,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     const pending = log.retiring
     const inc = this.current ?? (pending === undefined ? undefined : log.last)
     log.restarts++
-    if (this.listened) this.emit({ type: 'restarting', ...this.base(inc?.attempt ?? this.#attempts), reason, restarts: log.restarts, delay })
+    if (this.listened) this.emit({ type: 'restarting', ...this.base(inc?.attempt ?? this.attempts), reason, restarts: log.restarts, delay })
     this.upstream?.beat()
     if (this.current === undefined) {
       // Between incarnations: its next launch waits for the supervisor now (after a retirement in progress).
@@ -651,17 +664,17 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     const error = new GaveUpError(this.options.name, this.logged.restarts, reason, cause)
     this.finishRun(inc, 'the steward gave up', () => {
       if (this.listened) {
-        this.emit({ type: 'gave-up', ...this.base(inc?.attempt ?? this.#attempts), restarts: this.logged.restarts, error: errorInfo(cause) })
+        this.emit({ type: 'gave-up', ...this.base(inc?.attempt ?? this.attempts), restarts: this.logged.restarts, error: errorInfo(cause) })
       }
-      return { kind: 'gave-up', error, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 }
+      return { kind: 'gave-up', error, attempts: this.attempts, restarts: this.#log?.restarts ?? 0 }
     })
   }
 
   protected beginStop(reason: unknown): void {
     this.finishRun(this.current, reason === undefined ? 'stopped' : { reason }, () => {
       const unstopped = [...(this.logged.unstopped ?? [])]
-      if (this.listened) this.emit({ type: 'stopped', ...this.base(this.#attempts), unstopped })
-      return { kind: 'stopped', reason, unstopped, attempts: this.#attempts, restarts: this.#log?.restarts ?? 0 }
+      if (this.listened) this.emit({ type: 'stopped', ...this.base(this.attempts), unstopped })
+      return { kind: 'stopped', reason, unstopped, attempts: this.attempts, restarts: this.#log?.restarts ?? 0 }
     })
   }
 
@@ -734,7 +747,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   /** A nested run's stop abandoned these wards: they belong in this run's report (or status) too. */
   noteUnstopped(paths: readonly string[]): void {
-    this.abandoned(paths, this.current?.attempt ?? this.#attempts)
+    this.abandoned(paths, this.current?.attempt ?? this.attempts)
   }
 
   /**
