@@ -79,11 +79,14 @@ test('a failing probe says why in the hung line and the hung event: exec not fou
     ['http refused', `http:http://127.0.0.1:${closed}/health`, new RegExp(`^http GET http://127\\.0\\.0\\.1:${closed}/health: connect ECONNREFUSED 127\\.0\\.0\\.1:${closed}$`)],
     ['tcp refused', `tcp:${closed}`, new RegExp(`^tcp 127\\.0\\.0\\.1:${closed}: connect ECONNREFUSED 127\\.0\\.0\\.1:${closed}$`)],
   ]
-  const common = ['--timeout', '1s', '--every', '200ms', '--max-restarts', '0', '--kill-after', '1s']
+  // Ten CLIs start at once: on a busy machine a probe's answer (an exec's, even a local HTTP
+  // server's) may take longer than a short interval, so each has a second or more (an exec probe's
+  // own --probe-timeout; an HTTP probe's is its interval), and the first beat 3 s.
+  const common = ['--timeout', '3s', '--max-restarts', '0', '--kill-after', '1s']
   const runs = await Promise.all(
     probes.flatMap(([, probe]) => {
-      // An exec probe's answer may take longer than its interval on a busy machine.
-      const flags = [...common, ...(probe.startsWith('exec:') ? ['--probe-timeout', '750ms'] : []), '--probe', probe, '--name', 'app']
+      const timing = probe.startsWith('exec:') ? ['--every', '200ms', '--probe-timeout', '2s'] : ['--every', '1s']
+      const flags = [...common, ...timing, '--probe', probe, '--name', 'app']
       return [finished(['run', ...flags, '--', 'sleep', '60'], t), finished(['run', '--json', ...flags, '--', 'sleep', '60'], t)]
     }),
   )
@@ -93,7 +96,7 @@ test('a failing probe says why in the hung line and the hung event: exec not fou
     assert.equal(text.code, 1, `${what}: ${text.text.join('\n')}`)
     const hungLine = text.text.find((line) => / app hung: /.test(line))
     assert.ok(hungLine !== undefined, `${what}: ${text.text.join('\n')}`)
-    const said = /^\d\d:\d\d:\d\d\.\d{3} app hung: no first beat within 1000 ms; probe: (.*)$/.exec(hungLine)
+    const said = /^\d\d:\d\d:\d\d\.\d{3} app hung: no first beat within 3000 ms; probe: (.*)$/.exec(hungLine)
     assert.ok(said !== null, `${what}: ${hungLine}`)
     assert.match(said[1]!, reason, what)
     assertJsonLines(json.cli)
