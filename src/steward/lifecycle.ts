@@ -6,7 +6,6 @@ import { describe } from '../time/duration.js'
 import type { EventOf, Lifecycle, Outcome, StopReport } from './run-api.js'
 import { CHECK_STATES, checkMove, SETTLED, STOPPING, WORKING } from './run-states.js'
 import type { WardContext } from './ward.js'
-import type { Watchdog } from './watchdog.js'
 
 /** The restart decisions of a run that is a supervisor's child (see `tree/supervisor.ts`). @internal */
 export interface ChildDecider {
@@ -43,8 +42,6 @@ export class RunLinks {
   decider: ChildDecider | undefined = undefined
   /** Pending `once()` calls, rejected when the run settles first. */
   waiters: Set<(outcome: Outcome) => void> | undefined = undefined
-  /** The watchdog of a run on a clock of its own (`start({ clock })`); the system clock's is shared. */
-  watchdog: Watchdog | undefined = undefined
   /** The output stream's consumer, made at the first next(). */
   consumer: Consumer<never> | undefined = undefined
 }

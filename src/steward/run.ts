@@ -61,8 +61,6 @@ const NESTED = 4
 /** A beat must also call `afterBeat`: the current incarnation is not up yet, or the run is nested. */
 const BEATS_ASIDE = 8
 
-let systemWatchdog: Watchdog | undefined
-
 /** Restarts in a row without a macrotask turn before one is forced, so a crash loop cannot starve I/O. */
 const RESTARTS_PER_TURN = 1_000
 
@@ -118,6 +116,8 @@ class RestartLog {
  */
 export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, WardHost, NestedRun {
   readonly options: ResolvedOptions
+  /** The watchdog of the run's clock (a field: every beat reads its time cell, and a getter costs a beat a third more). */
+  readonly watchdog: Watchdog
 
   // Watched (the watchdog reads these).
   lastBeat = 0
@@ -135,8 +135,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     super()
     this.options = options
     if (upstream !== undefined) this.linked.upstream = upstream
-    // The system clock's watchdog is the default, not a field: idle runs are many.
-    if (start.clock !== undefined && start.clock !== systemClock) this.linked.watchdog = watchdogFor(start.clock)
+    this.watchdog = watchdogFor(start.clock ?? systemClock)
     this.progress = start.resume
     if (start.failuresHere !== undefined && start.failuresHere > 0) {
       // Failures counted elsewhere at this progress (a cluster checkpoint) count on here.
@@ -161,11 +160,6 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
   /** A beat must also call `afterBeat`: the current incarnation is not up yet, or the run is nested (a flag: a field would cost every run 8 bytes). */
   get beatsAside(): boolean {
     return (this.flags & BEATS_ASIDE) !== 0
-  }
-
-  /** The watchdog of the run's clock: the system clock's unless `start({ clock })` named another. */
-  get watchdog(): Watchdog {
-    return this.links?.watchdog ?? (systemWatchdog ??= watchdogFor(systemClock))
   }
 
   get name(): string {
