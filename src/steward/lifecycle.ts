@@ -23,11 +23,11 @@ export interface ChildDecider {
 
 /** A run's output stream's consumer: its pending next(), if any (`output-stream.ts`). @internal */
 export class Consumer<T = unknown> {
-  resolve: ((result: IteratorResult<T>) => void) | undefined = undefined
-  reject: ((error: unknown) => void) | undefined = undefined
-  readonly executor = (resolve: (result: IteratorResult<T>) => void, reject: (error: unknown) => void): void => {
+  // Only the resolve function is kept (one field written per value): an error is answered by
+  // resolving with a rejected promise, which settles the next() the same way.
+  resolve: ((result: IteratorResult<T> | Promise<never>) => void) | undefined = undefined
+  readonly executor = (resolve: (result: IteratorResult<T> | Promise<never>) => void): void => {
     this.resolve = resolve
-    this.reject = reject
   }
 }
 

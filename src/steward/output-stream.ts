@@ -77,12 +77,9 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
     const consumer = this.links?.consumer as Consumer<T> | undefined
     if (consumer === undefined) return
     const resolve = consumer.resolve
-    const reject = consumer.reject
-    if (resolve === undefined || reject === undefined) return
+    if (resolve === undefined) return
     consumer.resolve = undefined
-    consumer.reject = undefined
-    if (result === undefined) reject(error)
-    else resolve(result)
+    resolve(result ?? Promise.reject(error))
   }
 
   private finalResult(): Promise<IteratorResult<T>> {
