@@ -102,7 +102,7 @@ async function effectRate(attempts: number): Promise<number> {
   return median(samples)
 }
 
-/** Nanoseconds to create an AbortController, read its signal and abort it: the floor of a restart that reads its signal. */
+/** Nanoseconds to create an AbortController, read its signal and abort it. */
 function abortControllerCost(): number {
   const count = 200_000
   const samples: number[] = []
@@ -120,8 +120,9 @@ function abortControllerCost(): number {
 
 /**
  * Nanoseconds for what a restart that reads its signal cannot avoid: the ward's own throw caught,
- * then an AbortController created, its signal read and aborted. (The goal divides by the
- * AbortController alone; this says how much of the restart is the throw.)
+ * then an AbortController created, its signal read and aborted. The floor of the
+ * `restarts_signal_per_s` goal (`baseline.abort_controller.ns` says how much of it is the
+ * AbortController).
  */
 function throwAndAbortCost(): number {
   const count = 200_000
