@@ -114,31 +114,27 @@ const goals: readonly Goal[] = [
   { id: 'cli.run_rss_mb', over: 'baseline.node_rss_mb', ratio: (f) => diff(f, 'cli.run_rss_mb', 'baseline.node_rss_mb'), bound: '≤ floor + 10 MB', met: (f) => both(f, 'cli.run_rss_mb', 'baseline.node_rss_mb', (v, floor) => v - floor <= 10) },
 ]
 
-/** `a - b`, shown instead of a ratio for a budget over a floor. */
 /** An idle ward's memory goal: within `budget` bytes of a bare async function and a settleable promise together. */
 function idleGoal(id: string, budget: number): Goal {
-  const floor = (f: Figures): number | undefined => {
-    const a = value(f, 'baseline.suspended_async.bytes')
-    const p = value(f, 'baseline.settleable_promise.bytes')
-    return a === undefined || p === undefined ? undefined : a + p
+  const excess = (f: Figures): number | undefined => {
+    const ward = value(f, id)
+    const bare = value(f, 'baseline.suspended_async.bytes')
+    const promise = value(f, 'baseline.settleable_promise.bytes')
+    return ward === undefined || bare === undefined || promise === undefined ? undefined : ward - bare - promise
   }
   return {
     id,
     over: 'baseline.suspended_async.bytes + baseline.settleable_promise.bytes',
-    ratio: (f) => {
-      const x = value(f, id)
-      const y = floor(f)
-      return x === undefined || y === undefined ? undefined : x - y
-    },
+    ratio: excess,
     bound: `≤ floor + ${budget.toLocaleString('en-US')} bytes`,
     met: (f) => {
-      const x = value(f, id)
-      const y = floor(f)
-      return x === undefined || y === undefined ? undefined : x - y <= budget
+      const over = excess(f)
+      return over === undefined ? undefined : over <= budget
     },
   }
 }
 
+/** `a - b`, shown instead of a ratio for a budget over a floor. */
 function diff(figures: Figures, a: string, b: string): number | undefined {
   const x = value(figures, a)
   const y = value(figures, b)
