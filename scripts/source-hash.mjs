@@ -1,6 +1,7 @@
-// The content hash of what `npm run build` compiles (src/ without tests and src/testing, and the
-// tsconfigs), stamped into dist/ by the build (`node scripts/source-hash.mjs --stamp`) and compared
-// by scripts/run-tests.mjs, which rebuilds a dist/ made from other sources.
+// The content hash of what `npm run build` compiles (src/ without tests and src/testing, the
+// tsconfigs and the build's own scripts), stamped into dist/ by the build (`node
+// scripts/source-hash.mjs --stamp`) and compared by scripts/run-tests.mjs, which rebuilds a dist/
+// made from other sources.
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -21,7 +22,7 @@ function find(dir, out) {
 /** The hash of the build's inputs now. */
 export function sourceHash() {
   const hash = createHash('sha256')
-  for (const path of [...find('src', []).sort(), 'tsconfig.build.json', 'tsconfig.json']) hash.update(`${path}\0`).update(readFileSync(path)).update('\0')
+  for (const path of [...find('src', []).sort(), 'tsconfig.build.json', 'tsconfig.json', 'scripts/copy-dashboard.mjs', 'scripts/bundle-run.mjs']) hash.update(`${path}\0`).update(readFileSync(path)).update('\0')
   return hash.digest('hex')
 }
 

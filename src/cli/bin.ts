@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// The `steward` executable: runs the command line and exits with its code.
-import { main } from './main.js'
+// The `steward` executable: runs the command line and exits with its code. `steward run` loads its
+// bundle (dist/run/, made by the build) and nothing else of the package; the other commands load
+// their modules as compiled.
+import { existsSync } from 'node:fs'
 
 // `steward demo all | head` closes the pipe early: that is not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -8,7 +10,15 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   process.exit(0)
 })
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2)
+// Beside dist/cli/ in the package; absent when this file runs from the sources.
+const runBundle = new URL('../run/run-main.js', import.meta.url)
+const exit: Promise<number> =
+  argv[0] === 'run'
+    ? (import(existsSync(runBundle) ? runBundle.href : './run-main.js') as Promise<typeof import('./run-main.js')>).then((run) => run.runMain(argv.slice(1)))
+    : import('./main.js').then((cli) => cli.main(argv))
+
+exit.then(
   (code) => {
     process.exitCode = code
   },

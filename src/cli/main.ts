@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { allDemoNames, controlCommands, demoNames, realTimeOnlyDemos, type ControlCommand } from './commands.js'
 import { httpFace, httpUsage, planHttp } from './http.js'
 import { UsageError } from './flags.js'
-import { Printer, wantsColour } from './output.js'
+import { commandPrinter } from './output.js'
 import { takeNotifyEnv } from './sd-notify.js'
 
 // Each command's module is imported when that command runs: `steward run` loads no demo, no
@@ -43,7 +43,8 @@ SIGINT and SIGTERM stop the demo gracefully (exit 130 / 143).`
 
 /** Runs the command line; returns the exit code. */
 export async function main(argv: readonly string[], write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
-  if (argv[0] === 'run' || argv[0] === 'up') return supervise(argv[0], argv.slice(1), write)
+  if (argv[0] === 'run') return (await import('./run-main.js')).runMain(argv.slice(1), write)
+  if (argv[0] === 'up') return up(argv.slice(1), write)
   if (argv[0] === 'unit') return (await import('./unit.js')).unitMain(argv.slice(1), write)
   if ((controlCommands as readonly string[]).includes(argv[0]!)) return (await import('./ctl.js')).controlCommand(argv[0] as ControlCommand, argv.slice(1), write)
   if (argv[0] === 'demo' && argv[1] === 'cluster') return (await import('./demo-cluster.js')).clusterDemo(argv.slice(2), write)
@@ -140,23 +141,13 @@ export async function main(argv: readonly string[], write: (line: string) => voi
 }
 
 /**
- * `steward run` and `steward up`: everything is parsed and validated first (a mistake exits 2
- * with a message naming the flag, or the child and key, before anything starts), then supervised
- * in the foreground.
+ * `steward up`: everything is parsed and validated first (a mistake exits 2 with a message naming
+ * the flag, or the child and key, before anything starts), then supervised in the foreground.
  */
-async function supervise(command: 'run' | 'up', argv: readonly string[], write: (line: string) => void): Promise<number> {
+async function up(argv: readonly string[], write: (line: string) => void): Promise<number> {
   // Before the children's environment is made from steward's: they must not inherit it.
   const notify = takeNotifyEnv(process.env)
   try {
-    if (command === 'run') {
-      const { parseRun, runCommand, runUsage } = await import('./run.js')
-      const plan = parseRun(argv)
-      if (plan.help) {
-        write(runUsage)
-        return 0
-      }
-      return await runCommand(plan, { printer: printer(plan.json, write), notify })
-    }
     const { loadConfig, parseUp, upCommand, upUsage } = await import('./up.js')
     const plan = parseUp(argv)
     if (plan.help) {
@@ -174,16 +165,11 @@ async function supervise(command: 'run' | 'up', argv: readonly string[], write: 
       }
       return 0
     }
-    return await upCommand(config, { printer: printer(plan.json, write), notify }, plan.http, plan.socket)
+    return await upCommand(config, { printer: commandPrinter(plan.json, write), notify }, plan.http, plan.socket)
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
-    // A UsageError of the command itself already starts with `steward run:` (not twice).
-    const prefix = `steward ${command}`
-    process.stderr.write(`${error.where === prefix ? error.message : `${prefix}: ${error.message}`}\n`)
+    // A UsageError of the command itself already starts with `steward up:` (not twice).
+    process.stderr.write(`${error.where === 'steward up' ? error.message : `steward up: ${error.message}`}\n`)
     return 2
   }
-}
-
-function printer(json: boolean, write: (line: string) => void): Printer {
-  return new Printer({ json, colour: !json && wantsColour(process.stdout, process.env), write })
 }

@@ -169,3 +169,8 @@ export class Printer {
     write(`${this.#paint('dim', this.#time())} steward stop report: ${parts.join('; ')}`)
   }
 }
+
+/** The printer of `steward run`'s or `steward up`'s events to stdout: JSON lines with `json`, else text, coloured when stdout wants colour. */
+export function commandPrinter(json: boolean, write: (line: string) => void): Printer {
+  return new Printer({ json, colour: !json && wantsColour(process.stdout, process.env), write })
+}

@@ -33,6 +33,9 @@ test('run --http: /readyz, /metrics and /status answer while the child runs; the
   assert.match(metrics!.body, /^steward_up\{path="web"[^}]*\} 1$/m)
   const status = JSON.parse((await get(`http://127.0.0.1:${port}/status`))!.body) as { name: string; state: string }
   assert.equal(status.name, 'web')
+  const page = await get(`http://127.0.0.1:${port}/`)
+  assert.equal(page?.status, 200, `the dashboard's page: ${page?.body}`)
+  assert.match(page.body, /data-token="none"/)
   cli.process.kill('SIGTERM')
   assert.equal((await cli.exited).code, 143)
   assert.equal(await get(`http://127.0.0.1:${port}/healthz`), undefined, 'nothing listens after the CLI exited')

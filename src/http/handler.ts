@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { StewardEvent, Subscription } from '../observe/events.js'
@@ -119,6 +120,10 @@ const assets: Readonly<Record<string, readonly [file: string, type: string]>> = 
   '/favicon.ico': ['favicon.svg', 'image/svg+xml'],
 }
 const assetCache = new Map<string, Buffer>()
+// Beside this module (dist/http/, or src/http/ under tsx); from `steward run`'s bundle in dist/run/,
+// the package's dist/http/dashboard/.
+const besideThis = new URL('./dashboard/', import.meta.url)
+const dashboardDir = existsSync(besideThis) ? besideThis : new URL('../../dist/http/dashboard/', import.meta.url)
 
 /** The paths of wards that gave up, anywhere in the tree. */
 function gaveUp(status: WardStatus, out: string[] = []): string[] {
@@ -239,7 +244,7 @@ export function stewardHttp(run: Lifecycle, options: HttpHandlerOptions = {}): H
       res.end(head ? undefined : body)
     }
     if (cached !== undefined) return reply(cached)
-    readFile(new URL(`./dashboard/${file}`, import.meta.url)).then(
+    readFile(new URL(file, dashboardDir)).then(
       (body) => {
         assetCache.set(file, body)
         reply(body)
