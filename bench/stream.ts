@@ -1,5 +1,5 @@
 // stream.values_per_s: a supervised async-generator ward drained by for-await, beside the same
-// generator unsupervised and Effect's Stream.fromAsyncIterable over it.
+// generator unsupervised and Effect's Stream.fromAsyncIterable over it, measured in turns.
 import { Effect, Stream } from 'effect'
 import { steward, type WardContext } from '../dist/index.js'
 import { median, quick, type Figures } from './figure.js'
@@ -11,16 +11,26 @@ async function* numbers(_ctx?: WardContext): AsyncGenerator<number> {
   for (let i = 0; i < count; i++) yield i
 }
 
-async function rate(drain: () => Promise<number>): Promise<number> {
-  await drain() // warm up
-  const samples: number[] = []
-  for (let r = 0; r < repetitions; r++) {
-    const start = performance.now()
-    const seen = await drain()
-    if (seen !== count) throw new Error(`drained ${seen} of ${count}`)
-    samples.push(count / ((performance.now() - start) / 1000))
+/**
+ * Values per second of each drain, the median of `repetitions` samples. The drains take turns
+ * within each repetition (after one warm-up run each), so a machine that speeds up or slows down
+ * during the group weighs on every figure alike rather than on whichever ran last.
+ */
+async function rates(drains: Readonly<Record<string, () => Promise<number>>>): Promise<Record<string, number>> {
+  const samples: Record<string, number[]> = {}
+  for (const [name, drain] of Object.entries(drains)) {
+    await drain() // warm up
+    samples[name] = []
   }
-  return median(samples)
+  for (let r = 0; r < repetitions; r++) {
+    for (const [name, drain] of Object.entries(drains)) {
+      const start = performance.now()
+      const seen = await drain()
+      if (seen !== count) throw new Error(`${name}: drained ${seen} of ${count}`)
+      samples[name]!.push(count / ((performance.now() - start) / 1000))
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]))
 }
 
 /**
@@ -55,32 +65,34 @@ class OwnedPromises<T> implements AsyncIterableIterator<T> {
 }
 
 export async function measure(): Promise<Figures> {
-  const raw = await rate(async () => {
-    let seen = 0
-    for await (const _ of numbers()) seen++
-    return seen
-  })
   const supervised = steward(numbers, { name: 'numbers' })
-  const ours = await rate(async () => {
-    let seen = 0
-    for await (const _ of supervised.start()) seen++
-    return seen
-  })
-  const owned = await rate(async () => {
-    let seen = 0
-    for await (const _ of new OwnedPromises(numbers())) seen++
-    return seen
-  })
-  const effect = await rate(async () => {
-    let seen = 0
-    await Effect.runPromise(
-      Stream.runForEach(
-        Stream.fromAsyncIterable(numbers(), (error) => error),
-        () => Effect.sync(() => void seen++),
-      ),
-    )
-    return seen
-  })
+  const { raw, ours, owned, effect } = await rates({
+    raw: async () => {
+      let seen = 0
+      for await (const _ of numbers()) seen++
+      return seen
+    },
+    ours: async () => {
+      let seen = 0
+      for await (const _ of supervised.start()) seen++
+      return seen
+    },
+    owned: async () => {
+      let seen = 0
+      for await (const _ of new OwnedPromises(numbers())) seen++
+      return seen
+    },
+    effect: async () => {
+      let seen = 0
+      await Effect.runPromise(
+        Stream.runForEach(
+          Stream.fromAsyncIterable(numbers(), (error) => error),
+          () => Effect.sync(() => void seen++),
+        ),
+      )
+      return seen
+    },
+  }) as Record<'raw' | 'ours' | 'owned' | 'effect', number>
   return {
     'stream.values_per_s': { value: ours, unit: 'values/s' },
     'baseline.raw_generator.values_per_s': { value: raw, unit: 'values/s' },

@@ -53,19 +53,15 @@ class RareState {
 
 /**
  * What a stream incarnation has beyond a promise one: its iterator, and what each `next()`
- * settles into, bound once. A side object, so a promise ward's incarnation (idle wards are many)
+ * settles into, made once. A side object, so a promise ward's incarnation (idle wards are many)
  * holds one field for all three. @internal
  */
 export class StreamPart {
-  readonly iterator: AsyncIterator<unknown>
-  readonly onValue: (value: unknown) => void
-  readonly onError: (error: unknown) => void
-
-  constructor(inc: Incarnation, iterator: AsyncIterator<unknown>) {
-    this.iterator = iterator
-    this.onValue = valued.bind(inc)
-    this.onError = errored.bind(inc)
-  }
+  constructor(
+    readonly iterator: AsyncIterator<unknown>,
+    readonly onValue: (result: IteratorResult<unknown>) => void,
+    readonly onError: (error: unknown) => void,
+  ) {}
 }
 
 /**
@@ -264,6 +260,11 @@ export function isPulling(inc: Incarnation): boolean {
 /** @internal */
 export function setPulling(inc: Incarnation, on: boolean): void {
   inc[BITS] = on ? inc[BITS] | PULLING : inc[BITS] & ~PULLING
+}
+
+/** A stream incarnation that is neither pulling nor retired: one a consumer's next() may pump. @internal */
+export function isPullable(inc: Incarnation): boolean {
+  return (inc[BITS] & (3 | PULLING | RETIRED)) === STREAM
 }
 
 /** Its steward is done with it: replaced, or the run ended. @internal */

@@ -1,6 +1,7 @@
 import {
   endsLive,
   Incarnation,
+  isPullable,
   isPulling,
   isReady,
   isRetired,
@@ -58,7 +59,7 @@ export abstract class OutputStream<T> extends RunLifecycle implements AsyncItera
     if (this.end?.outcome !== undefined) return this.finalResult()
     const pulled = new Promise<IteratorResult<T>>(consumer.executor)
     const inc = this.current
-    if (inc !== undefined && kindOf(inc) === STREAM && !isPulling(inc) && !isRetired(inc)) this.pump(inc)
+    if (inc !== undefined && isPullable(inc)) this.pump(inc)
     return pulled
   }
 

@@ -422,7 +422,12 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
     } else if (isAsyncIterable(result)) {
       setKind(inc, STREAM)
       try {
-        inc[STREAM_PART] = new StreamPart(inc, result[Symbol.asyncIterator]())
+        // Each answer goes straight to onStep (the kind is known), a throw through errored.
+        inc[STREAM_PART] = new StreamPart(
+          result[Symbol.asyncIterator](),
+          (step) => this.onStep(inc, step),
+          (error) => errored.call(inc, error),
+        )
       } catch (error) {
         if (endsLive(inc)) this.onFailure(inc, error)
         return
