@@ -4,7 +4,6 @@ import {
   isPullable,
   isPulling,
   isReady,
-  isRetired,
   kindOf,
   markSettled,
   setPulling,
