@@ -10,7 +10,8 @@
 // - crash → restart (a child SIGKILLed → its replacement's pid written), steward and PM2.
 // - cli.rss_mb_1 / _3 / _50: the supervisor's own RSS with 1, 3 and 50 idle children, steward up and pm2-runtime.
 // - cli.run_rss_mb: `steward run`'s own RSS with its one idle child, beside a bare `node` process
-//   that only waits (baseline.node_rss_mb), measured the same way.
+//   that only waits (baseline.node_rss_mb), measured the same way; cli.run_anon_mb and
+//   baseline.node_anon_mb are their anonymous parts (no goal: what the two cannot share).
 // - cli.control_restart_ms: `steward restart web` on a running `steward up` of three apps → an HTTP
 //   answer from the new web server's pid, beside `pm2 restart web` on a PM2 daemon with the same apps.
 // - cli.rolling_restart_ms / cli.rolling_restart_failed: `steward restart web` of an app with
@@ -66,8 +67,13 @@ function alive(pid: number): boolean {
 }
 
 function rssMb(pid: number): number {
+  return statusMb(pid, 'VmRSS')
+}
+
+/** A size line of /proc/PID/status (`VmRSS`, `RssAnon`: the part no other process can share), in MB. */
+function statusMb(pid: number, field: 'VmRSS' | 'RssAnon'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024
 }
 
 async function until(what: string, test: () => boolean, within = 20_000, every = 2): Promise<number> {
@@ -243,8 +249,12 @@ function pm2Env(home: string): NodeJS.ProcessEnv {
   return { ...process.env, PM2_HOME: join(home, '.pm2') }
 }
 
-/** `steward run`'s own RSS (MB) with one idle child, and a bare `node` that only waits, each 1 s after it started. */
-async function runRss(): Promise<{ run: number; node: number }> {
+/**
+ * `steward run`'s own RSS (MB) with one idle child, and a bare `node` that only waits, each 1 s
+ * after it started; and the anonymous part of each (the rest is mostly the node binary's pages,
+ * shared with every node process).
+ */
+async function runRss(): Promise<{ run: number; node: number; runAnon: number; nodeAnon: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'steward-bench-cli-'))
   const pidFile = join(dir, 'pids')
   const run = new Supervised(process.execPath, [bin, 'run', '--json', '--', process.execPath, pidChild, pidFile])
@@ -252,7 +262,7 @@ async function runRss(): Promise<{ run: number; node: number }> {
   try {
     await until('the child of steward run', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 60_000, 20)
     await sleep(1_000)
-    return { run: rssMb(run.process.pid!), node: rssMb(bare.process.pid!) }
+    return { run: rssMb(run.process.pid!), node: rssMb(bare.process.pid!), runAnon: statusMb(run.process.pid!, 'RssAnon'), nodeAnon: statusMb(bare.process.pid!, 'RssAnon') }
   } finally {
     await run.end()
     await bare.end()
@@ -512,9 +522,11 @@ export async function measure(): Promise<Figures> {
     'cli.freeze_to_serving_ms': { value: median(serving), unit: 'ms (timeout 2000 + probe every 1000, kill-after 5000)' },
     'cli.crash_restart_ms': { value: median(stewardCrash), unit: 'ms (--backoff-reset 1s: a crash after a healthy run)' },
     'peer.pm2.crash_restart_ms': { value: median(pm2Crash), unit: 'ms' },
-    ...(await runRss().then(({ run, node }) => ({
+    ...(await runRss().then(({ run, node, runAnon, nodeAnon }) => ({
       'cli.run_rss_mb': { value: run, unit: 'MB (steward run, one idle child)' },
       'baseline.node_rss_mb': { value: node, unit: 'MB (a bare node process that only waits)' },
+      'cli.run_anon_mb': { value: runAnon, unit: 'MB (RssAnon of the same steward run)' },
+      'baseline.node_anon_mb': { value: nodeAnon, unit: 'MB (RssAnon of the same bare node)' },
     }))),
     'cli.rss_mb_1': { value: await rss('steward', 1), unit: 'MB' },
     'peer.pm2.rss_mb_1': { value: await rss('pm2', 1), unit: 'MB' },

@@ -1,22 +1,25 @@
 // The build's bundle step: `steward run` (dist/cli/run-main.js and everything it imports, as
-// compiled by tsc) becomes dist/run/run-main.js plus chunks for what it imports lazily (the HTTP
-// face). Node then resolves and compiles a few files at start instead of about fifty; resolving
-// that many made V8 optimise Node's own path functions during start-up, which cost the supervisor
-// about 4 MB of resident memory for good. dist/run/ sits two levels below the package's root like
-// the compiled modules, so their `../../dist/…` fallbacks for files beside them still resolve.
+// compiled by tsc) becomes one CommonJS file, dist/run/run-main.cjs, which bin.js requires.
+// Resolving some fifty ES modules at start made V8 optimise Node's own path functions, and an ES
+// module import of a builtin reads every export of it (node:fs's loads node:fs/promises); both
+// kept megabytes of the node binary resident for the supervisor's life. One file required once
+// does neither. dist/run/ sits two levels below the package's root like the compiled modules, so
+// their `../../dist/…` fallbacks for files beside them still resolve; `import.meta.url` becomes
+// the bundle's own file URL.
 import { build } from 'esbuild'
 import { rmSync } from 'node:fs'
 
 rmSync('dist/run', { recursive: true, force: true })
 await build({
   entryPoints: ['dist/cli/run-main.js'],
-  outdir: 'dist/run',
+  outfile: 'dist/run/run-main.cjs',
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   packages: 'external',
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: 'const __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   sourcemap: 'linked',
   logLevel: 'warning',
 })

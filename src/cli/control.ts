@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import type { StewardEvent } from '../observe/events.js'
 import type { WardStatus } from '../observe/status.js'
 import type { Lifecycle, StopReport } from '../steward/run-api.js'
+import { isoTime } from '../time/iso.js'
 import { UsageError } from './flags.js'
 import type { ReloadResult } from './reload.js'
 
@@ -157,7 +158,7 @@ interface Ring {
 }
 
 function logLine({ at, app, event }: Entry): LogLine {
-  return { type: 'line', app, path: event.path, stream: event.stream, line: event.line, ...(event.partial === true && { partial: true }), time: new Date(at).toISOString() }
+  return { type: 'line', app, path: event.path, stream: event.stream, line: event.line, ...(event.partial === true && { partial: true }), time: isoTime(at) }
 }
 
 /** One app's row from its status: pid, uptime, RSS and CPU seconds as the run's status has them (read from /proc when it is built). */

@@ -1,8 +1,16 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs'
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { StewardEvent } from '../observe/events.js'
+import { isoTime } from '../time/iso.js'
 import { parseCount, parseSize, UsageError } from './flags.js'
+
+// node:fs/promises loads with the first write: a run without --log-dir never loads it (on Node 24
+// it keeps about 1.3 MB more resident).
+let filesModule: Promise<typeof import('node:fs/promises')> | undefined
+function files(): Promise<typeof import('node:fs/promises')> {
+  return (filesModule ??= import('node:fs/promises'))
+}
 
 /** Where and how `steward run --log-dir` and `steward up`'s `logs` write each child's lines. */
 export interface LogPlan {
@@ -93,7 +101,7 @@ class RotatingFile {
         let start = 0
         while (start < lines.length) {
           if (this.#handle === undefined) {
-            this.#handle = await open(this.#path, 'a')
+            this.#handle = await (await files()).open(this.#path, 'a')
             this.#size = (await this.#handle.stat()).size
           }
           let end = start
@@ -120,6 +128,7 @@ class RotatingFile {
     await this.#handle?.close()
     this.#handle = undefined
     const path = this.#path
+    const { rename, unlink } = await files()
     const ignoreMissing = (error: NodeJS.ErrnoException): void => {
       if (error.code !== 'ENOENT') throw error
     }
@@ -175,7 +184,7 @@ export class LogFiles {
       file = new RotatingFile(join(this.#plan.dir, name), this.#plan, this.#onError)
       this.#files.set(name, file)
     }
-    const prefix = this.#midLine.has(name) ? '' : `${new Date(this.#now()).toISOString()} [${this.#pids.get(event.path) ?? '-'}] `
+    const prefix = this.#midLine.has(name) ? '' : `${isoTime(this.#now())} [${this.#pids.get(event.path) ?? '-'}] `
     if (event.partial === true) this.#midLine.add(name)
     else this.#midLine.delete(name)
     file.write(`${prefix}${event.line}${event.partial === true ? '' : '\n'}`)

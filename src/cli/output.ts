@@ -1,5 +1,6 @@
 import type { StewardEvent } from '../observe/events.js'
 import type { StopReport } from '../steward/run-api.js'
+import { isoTime } from '../time/iso.js'
 
 /** How `steward run` and `steward up` print: JSON lines, or lines for a person, in colour or not. */
 export interface OutputOptions {
@@ -93,7 +94,7 @@ export class Printer {
 
   /** JSON lines' `time` (ISO-8601, wall clock) and `pid`. */
   #stamp(pid: number = this.#options.pid ?? process.pid): { time: string; pid: number } {
-    return { time: new Date((this.#options.now ?? Date.now)()).toISOString(), pid }
+    return { time: isoTime((this.#options.now ?? Date.now)()), pid }
   }
 
   /**
@@ -120,7 +121,7 @@ export class Printer {
   }
 
   #time(): string {
-    return new Date((this.#options.now ?? Date.now)()).toISOString().slice(11, 23)
+    return isoTime((this.#options.now ?? Date.now)()).slice(11, 23)
   }
 
   /**
