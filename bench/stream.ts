@@ -2,9 +2,9 @@
 // generator unsupervised and Effect's Stream.fromAsyncIterable over it, measured in turns.
 import { Effect, Stream } from 'effect'
 import { steward, type WardContext } from '../dist/index.js'
-import { median, quick, type Figures } from './figure.js'
+import { gc, median, quick, type Figures } from './figure.js'
 
-const count = quick ? 300_000 : 2_000_000
+const count = quick ? 1_000_000 : 2_000_000
 const repetitions = quick ? 3 : 5
 
 async function* numbers(_ctx?: WardContext): AsyncGenerator<number> {
@@ -14,7 +14,8 @@ async function* numbers(_ctx?: WardContext): AsyncGenerator<number> {
 /**
  * Values per second of each drain, the median of `repetitions` samples. The drains take turns
  * within each repetition (after one warm-up run each), so a machine that speeds up or slows down
- * during the group weighs on every figure alike rather than on whichever ran last.
+ * during the group weighs on every figure alike rather than on whichever ran last; a full GC
+ * before each sample leaves no drain the garbage of the one before (Effect's is the most).
  */
 async function rates(drains: Readonly<Record<string, () => Promise<number>>>): Promise<Record<string, number>> {
   const samples: Record<string, number[]> = {}
@@ -24,6 +25,7 @@ async function rates(drains: Readonly<Record<string, () => Promise<number>>>): P
   }
   for (let r = 0; r < repetitions; r++) {
     for (const [name, drain] of Object.entries(drains)) {
+      gc()
       const start = performance.now()
       const seen = await drain()
       if (seen !== count) throw new Error(`${name}: drained ${seen} of ${count}`)
