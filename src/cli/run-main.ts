@@ -1,8 +1,9 @@
 // `steward run`'s whole entry: parse and validate, then supervise the one command in the
-// foreground. The build bundles this module and what it imports into dist/run/ (see
-// scripts/bundle-run.mjs), which bin.js loads for `steward run`: one file in place of about fifty
-// keeps the supervisor's start-up (and its resident memory) small. `steward run` shares no objects
-// with modules outside the bundle, so a second copy of the engine's classes in it is never seen.
+// foreground. The build bundles this module and what it imports into one CommonJS file,
+// dist/run/run-main.cjs (see scripts/bundle-run.mjs), which bin.js requires for `steward run`: one
+// file in place of about fifty keeps the supervisor's resident memory small. `steward run` shares
+// no objects with modules outside the bundle, so a second copy of the engine's classes in it is
+// never seen.
 import { UsageError } from './flags.js'
 import { commandPrinter } from './output.js'
 import { parseRun, runCommand, runUsage } from './run.js'
@@ -26,4 +27,3 @@ export async function runMain(argv: readonly string[], write: (line: string) => 
     return 2
   }
 }
-
