@@ -1,6 +1,7 @@
 // The CLI as a user installs it: the packed tarball installed globally (`npm install -g`, into a
 // temporary prefix), then `steward up` in a folder without node_modules, on the README's own
-// config example, whose `import { defineConfig } from 'steward'` must find the CLI's own copy.
+// config example, whose `import { defineConfig } from 'steward'` must find the CLI's own copy, and
+// `steward run`, from its bundle.
 // Needs the build (npm test builds first).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -60,6 +61,13 @@ test('installed globally from the tarball, steward up loads a config that import
     const up = await run(process.execPath, [bin, 'up', 'steward.config.mjs'], { cwd: folder, timeout: 60_000 })
     assert.match(up.stdout, /^steward\/hello \| hello from attempt 1$/m, up.stdout)
     assert.match(up.stdout, /steward completed$/m, up.stdout)
+
+    // `steward run` from the installed package: its bundle (dist/run/run-main.cjs), found beside
+    // the real bin.js through npm's symlink.
+    assert.ok(existsSync(join(prefix, 'lib', 'node_modules', 'steward', 'dist', 'run', 'run-main.cjs')), 'the package has the bundle of steward run')
+    const once = await run(process.execPath, [bin, 'run', '--restart', 'temporary', '--', 'sh', '-c', 'echo hello from run'], { cwd: folder, timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } })
+    assert.match(once.stdout, /^sh \| hello from run$/m, once.stdout)
+    assert.match(once.stdout, / sh completed$/m, once.stdout)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
