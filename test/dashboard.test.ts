@@ -205,7 +205,14 @@ test('a cluster node’s HTTP face: its wards as the tree, the cluster view in /
     await page.goto(`${server.url}/`)
     await page.locator('#cluster-section').waitFor({ timeout: 10_000 })
     await page.waitForFunction(`document.querySelectorAll('#cluster-members tbody tr').length === 2`, undefined, { timeout: 10_000 })
-    assert.match((await page.locator('#cluster-summary').textContent()) ?? '', /^Node a: epoch \d+, lease \d+\.\d s left; runs \d+ of 6 wards;/)
+    // A node that lost its lease on a busy machine (leaseTtl 1 s) shows "no lease (joining)" until
+    // it holds one again: the summary is awaited, not read once.
+    const holding = /^Node a: epoch \d+, lease \d+\.\d s left; runs \d+ of 6 wards;/
+    await page
+      .waitForFunction(`${holding}.test(document.querySelector('#cluster-summary').textContent)`, undefined, { timeout: 20_000 })
+      .catch(async (error: Error) => {
+        throw new Error(`the summary never showed node a holding its lease: '${await page.locator('#cluster-summary').textContent()}' (${error.message})`)
+      })
     assert.equal(await page.locator('#cluster-members tbody tr[data-self="true"] td').first().textContent(), 'a')
     assert.match((await page.locator('#cluster-finished li[data-state="failed"]').textContent()) ?? '', /^bad: failed \(.*bad input.*\)$/)
     await page.locator(`#tree [data-path="${status.children[0]!.path}"]`).waitFor()
