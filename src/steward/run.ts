@@ -746,7 +746,7 @@ export class StewardRun<T> extends OutputStream<T> implements Run<T>, Watched, W
 
   /** A nested run's stop abandoned these wards: they belong in this run's report (or status) too. */
   noteUnstopped(paths: readonly string[]): void {
-    this.abandoned(paths, this.current?.attempt ?? this.attempts)
+    this.abandoned(paths, this.attempts)
   }
 
   /**
