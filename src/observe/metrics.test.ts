@@ -6,6 +6,7 @@ import { checkLeaks, noLeaks } from '../testing/leaks.js'
 import { supervisor } from '../tree/supervisor.js'
 import { steward } from '../steward/steward.js'
 import type { WardContext } from '../steward/ward.js'
+import type { WardStatus } from './status.js'
 import { processWard } from '../isolation/process-ward.js'
 import { stewardMetrics } from './metrics.js'
 import { aborted } from '../testing/wait.js'
@@ -333,4 +334,58 @@ test("a process ward's figures: pid, RSS, CPU, open fds and start time under its
   const after = metrics.render()
   assert.equal(sample(after, 'steward_process_pid{path="app/sleeper"}'), undefined)
   assert.equal(sample(after, 'steward_restarts_total{path="app/sleeper",reason="failed"}'), 0)
+})
+
+test('a render after any change of the tree is the render of fresh metrics: the blocks kept between renders are never stale', () => {
+  // A status tree changed at random between renders (states, up, attempt, pid and start time,
+  // children added, removed and reordered) with no events: fresh metrics of the same tree write
+  // the same gauges, so whatever the long-lived ones keep from render to render must follow.
+  let seed = 11
+  const random = (n: number): number => {
+    seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0
+    return Math.floor((seed / 2 ** 32) * n)
+  }
+  type Mutable = { -readonly [K in keyof WardStatus]: WardStatus[K] }
+  const states = ['working', 'idle', 'waiting', 'backoff', 'restarting', 'stopped'] as const
+  const ward = (name: string): Mutable =>
+    ({ name, path: `app/${name}`, kind: 'steward', state: 'working', attempt: 1, restarts: 0, restartReasons: ['hung', 'failed'], up: true, lastBeatAgo: null, progress: undefined, failuresHere: 0, lastFailure: null, probeFailure: null, pid: null, threadId: null, uptime: null, rss: null, cpu: null, fds: null, startTime: null, children: [] }) as unknown as Mutable
+  const root = { ...ward('app'), path: 'app', kind: 'supervisor', restartReasons: [], children: [] as WardStatus[] } as Mutable
+  let next = 0
+  const children = (): Mutable[] => root.children as Mutable[]
+  root.children = Array.from({ length: 5 }, () => ward(`w${next++}`))
+  const run = { status: () => root as WardStatus, on: () => ({ dispose() {}, [Symbol.dispose]() {} }) } as unknown as Parameters<typeof stewardMetrics>[0]
+  const kept = stewardMetrics(run, { processMetrics: false })
+  kept.render()
+  for (let step = 0; step < 300; step++) {
+    const list = children()
+    const one = list[random(list.length)]
+    switch (random(8)) {
+      case 0:
+        if (one !== undefined) one.state = states[random(states.length)]!
+        break
+      case 1:
+        if (one !== undefined) one.up = !one.up
+        break
+      case 2:
+        if (one !== undefined) one.attempt++
+        break
+      case 3:
+        if (one !== undefined) one.pid = one.pid === null ? 1_000 + random(100) : null
+        break
+      case 4:
+        if (one !== undefined && one.pid !== null) one.startTime = one.startTime === null ? 1_700_000_000 + random(1_000) : null
+        break
+      case 5:
+        list.push(ward(`w${next++}`))
+        break
+      case 6:
+        if (list.length > 1) list.splice(random(list.length), 1)
+        break
+      default:
+        list.reverse()
+    }
+    // The counters of a path that left stay in the long-lived metrics (counters never go away).
+    const gauges = (text: string): string => text.replace(/^steward_(restarts|hangs|stalls|idle_timeouts|failures|give_ups|dead_letters|stop_deadlines_missed)_total\{.*\n/gm, '')
+    assert.equal(gauges(kept.render()), gauges(stewardMetrics(run, { processMetrics: false }).render()), `step ${step}`)
+  }
 })
