@@ -79,7 +79,14 @@ const goals: readonly Goal[] = [
     bound: '≤ 1.3 × floor + 0.5 ms, none early',
     met: (f) => both(f, 'lateness.p99_ms', 'baseline.timer_1ms_lateness.p99_ms', (v, floor) => v <= 1.3 * floor + 0.5 && value(f, 'lateness.early') === 0),
   },
-  { id: 'stream.values_per_s', over: 'baseline.owned_promise_stream.values_per_s', bound: '≥ 0.9 × floor', met: (f) => both(f, 'stream.values_per_s', 'baseline.owned_promise_stream.values_per_s', (v, floor) => v >= 0.9 * floor) },
+  // The ratio is the median of each repetition's side-by-side pair (stream.floor_ratio), steadier on a noisy machine than one median over the other.
+  {
+    id: 'stream.values_per_s',
+    over: 'baseline.owned_promise_stream.values_per_s',
+    ratio: (f) => value(f, 'stream.floor_ratio'),
+    bound: '≥ 0.9 × floor',
+    met: (f) => both(f, 'stream.floor_ratio', 'stream.floor_ratio', (ratio) => ratio >= 0.9),
+  },
   { id: 'restart.p50_us', bound: '≤ 5 µs', met: (f) => both(f, 'restart.p50_us', 'restart.p50_us', (v) => v <= 5) },
   { id: 'restarts_per_s', over: 'peer.p_retry.attempts_per_s', bound: '> 1 × p-retry', met: (f) => both(f, 'restarts_per_s', 'peer.p_retry.attempts_per_s', (v, peer) => v > peer) },
   {
