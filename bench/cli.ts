@@ -1,4 +1,4 @@
-// The CLI as a user runs it (dist/cli/bin.js), beside PM2 (pm2-runtime, its foreground mode) on the
+// The CLI as a user runs it (dist/cli/bin.cjs), beside PM2 (pm2-runtime, its foreground mode) on the
 // same children, each measured in this run:
 // - cli.detect_ms: a real server (redis-server) frozen with SIGSTOP → its process gone, under
 //   `--probe exec:'redis-cli ping'`, timeout 1 s, every 100 ms (with --kill-signal SIGKILL, so the
@@ -39,7 +39,7 @@ import { redisPid } from '../src/testing/redis-server.js'
 import { freePortBlock } from '../src/testing/net.js'
 import { loadLoop, roundRobinProxy } from '../src/testing/round-robin.js'
 
-const bin = fileURLToPath(new URL('../dist/cli/bin.js', import.meta.url))
+const bin = fileURLToPath(new URL('../dist/cli/bin.cjs', import.meta.url))
 const pm2Runtime = fileURLToPath(new URL('../node_modules/pm2/bin/pm2-runtime', import.meta.url))
 const pm2Cli = fileURLToPath(new URL('../node_modules/pm2/bin/pm2', import.meta.url))
 const pidChild = fileURLToPath(new URL('./fixtures/pid-child.mjs', import.meta.url))

@@ -63,7 +63,7 @@ test('installed globally from the tarball, steward up loads a config that import
     assert.match(up.stdout, /steward completed$/m, up.stdout)
 
     // `steward run` from the installed package: its bundle (dist/run/run-main.cjs), found beside
-    // the real bin.js through npm's symlink.
+    // the real bin.cjs through npm's symlink.
     assert.ok(existsSync(join(prefix, 'lib', 'node_modules', 'steward', 'dist', 'run', 'run-main.cjs')), 'the package has the bundle of steward run')
     const once = await run(process.execPath, [bin, 'run', '--restart', 'temporary', '--', 'sh', '-c', 'echo hello from run'], { cwd: folder, timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } })
     assert.match(once.stdout, /^sh \| hello from run$/m, once.stdout)

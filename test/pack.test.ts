@@ -75,7 +75,7 @@ test('the packed tarball installs into a new project and works from TypeScript (
     const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>
     assert.ok(packed, 'npm pack reported a tarball')
     const files = packed.files.map((file) => file.path)
-    for (const expected of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/isolation/child.js', 'dist/isolation/thread-runner.js', 'dist/cli/bin.js', 'ops/prometheus/steward-rules.yml', 'ops/grafana/steward.json']) {
+    for (const expected of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/isolation/child.js', 'dist/isolation/thread-runner.js', 'dist/cli/bin.cjs', 'ops/prometheus/steward-rules.yml', 'ops/grafana/steward.json']) {
       assert.ok(files.includes(expected), `the tarball has ${expected}`)
     }
     // The README's links into the guides resolve in node_modules/steward too.

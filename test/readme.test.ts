@@ -93,7 +93,7 @@ test('every shell block marked runnable runs as written (with the built steward 
   const bin = mkdtempSync(join(tmpdir(), 'steward-bin-'))
   try {
     // As npm's bin shim does: the built CLI on this Node.
-    writeFileSync(join(bin, 'steward'), `#!/bin/sh\nexec '${process.execPath}' '${join(root, 'dist/cli/bin.js')}' "$@"\n`, { mode: 0o755 })
+    writeFileSync(join(bin, 'steward'), `#!/bin/sh\nexec '${process.execPath}' '${join(root, 'dist/cli/bin.cjs')}' "$@"\n`, { mode: 0o755 })
     const blocks = documents.flatMap((path) => [...read(path).matchAll(/^```sh runnable\n([\s\S]*?)^```/gm)].map((match) => ({ path, code: match[1]! })))
     assert.ok(blocks.length > 0, 'some shell block is marked runnable')
     for (const { path, code } of blocks) {

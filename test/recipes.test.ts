@@ -207,7 +207,7 @@ function commandLine(pid: number): string {
 const orphaning = ['run', '--', 'sh', '-c', 'sh -c "sleep 0.2 &"; exec sleep 60']
 
 test('recipe 7: steward run as PID 1 (of a PID namespace) does not reap an orphaned grandchild: it stays a zombie', { skip: canUnshare() ? false : 'unshare -Urpf is not permitted here' }, async (t) => {
-  const cli = start('unshare', ['-Urpf', '--mount-proc', process.execPath, 'dist/cli/bin.js', ...orphaning])
+  const cli = start('unshare', ['-Urpf', '--mount-proc', process.execPath, 'dist/cli/bin.cjs', ...orphaning])
   const left = cleanup(t)
   left.add(cli.child.pid!)
   await cli.line('the child started', /sh started/)
@@ -222,7 +222,7 @@ test('recipe 7: steward run as PID 1 (of a PID namespace) does not reap an orpha
 })
 
 test('recipe 7: steward run that is not PID 1 does not adopt orphans; its stop kills the group they stayed in', async (t) => {
-  const cli = start(process.execPath, ['dist/cli/bin.js', 'run', '--', 'sh', '-c', 'sh -c "sleep 61.4321 &"; exec sleep 60'])
+  const cli = start(process.execPath, ['dist/cli/bin.cjs', 'run', '--', 'sh', '-c', 'sh -c "sleep 61.4321 &"; exec sleep 60'])
   const left = cleanup(t)
   left.add(cli.child.pid!)
   await cli.line('the child started', /sh started/)

@@ -7,8 +7,8 @@ import { main } from './main.js'
 import { lineReader } from '../isolation/lines.js'
 import { waitFor } from '../testing/wait.js'
 
-const bin = fileURLToPath(new URL('./bin.ts', import.meta.url))
-const builtBin = fileURLToPath(new URL('../../dist/cli/bin.js', import.meta.url))
+const bin = fileURLToPath(new URL('./bin.cts', import.meta.url))
+const builtBin = fileURLToPath(new URL('../../dist/cli/bin.cjs', import.meta.url))
 
 async function cli(args: string[]): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = []

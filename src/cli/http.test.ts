@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { freePort } from '../testing/net.js'
 import { planHttp } from './http.js'
 
-const bin = fileURLToPath(new URL('./bin.ts', import.meta.url))
+const bin = fileURLToPath(new URL('./bin.cts', import.meta.url))
 
 test('--http and --http-token are checked before anything starts', () => {
   assert.equal(planHttp({}, {}), undefined)

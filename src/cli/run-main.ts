@@ -1,6 +1,6 @@
 // `steward run`'s whole entry: parse and validate, then supervise the one command in the
 // foreground. The build bundles this module and what it imports into one CommonJS file,
-// dist/run/run-main.cjs (see scripts/bundle-run.mjs), which bin.js requires for `steward run`: one
+// dist/run/run-main.cjs (see scripts/bundle-run.mjs), which bin.cjs requires for `steward run`: one
 // file in place of about fifty keeps the supervisor's resident memory small. `steward run` shares
 // no objects with modules outside the bundle, so a second copy of the engine's classes in it is
 // never seen.

@@ -114,9 +114,9 @@ export function unitText(options: { readonly file: string; readonly name: string
   ].join('\n')
 }
 
-/** steward's executable beside this file (`dist/cli/bin.js`), through any symlink. */
+/** steward's executable beside this file (`dist/cli/bin.cjs`), through any symlink. */
 function steward(): string {
-  const bin = fileURLToPath(new URL('./bin.js', import.meta.url))
+  const bin = fileURLToPath(new URL('./bin.cjs', import.meta.url))
   try {
     return realpathSync(bin)
   } catch {

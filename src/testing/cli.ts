@@ -5,7 +5,7 @@ import { main } from '../cli/main.js'
 import { lineReader } from '../isolation/lines.js'
 
 /** The built executable the CLI tests run (the test runner rebuilds `dist/` when it is stale). */
-export const builtBin = fileURLToPath(new URL('../../dist/cli/bin.js', import.meta.url))
+export const builtBin = fileURLToPath(new URL('../../dist/cli/bin.cjs', import.meta.url))
 /** The test children's script (`test/fixtures/cli-child.mjs`). */
 export const cliChild = fileURLToPath(new URL('../../test/fixtures/cli-child.mjs', import.meta.url))
 
@@ -40,7 +40,7 @@ export interface FinishedCli {
   readonly stderr: string
 }
 
-/** Runs `node dist/cli/bin.js ...args` in `cwd` with `env` to its end, collecting its exit code and output. */
+/** Runs `node dist/cli/bin.cjs ...args` in `cwd` with `env` to its end, collecting its exit code and output. */
 export function runCli(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<FinishedCli> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [builtBin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -54,7 +54,7 @@ export function runCli(args: readonly string[], cwd: string, env: NodeJS.Process
 }
 
 /**
- * Starts `node dist/cli/bin.js ...args`. With `json`, every stdout line must parse as JSON
+ * Starts `node dist/cli/bin.cjs ...args`. With `json`, every stdout line must parse as JSON
  * (a line that does not is recorded with `json: undefined` and fails {@link assertJsonLines}).
  */
 export function startCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunningCli {
