@@ -51,7 +51,6 @@ async function samples<K extends string>(drains: Readonly<Record<K, () => Promis
   return Object.fromEntries(taken) as Record<K, Array<{ rate: number; warmup: number }>>
 }
 
-
 /**
  * The floor of any wrapper that answers each next() from a promise it owns (so it can answer
  * even if the wrapped next() never settles): no supervision at all, just that promise.

@@ -1,5 +1,5 @@
-// The content hash of what `npm run build` compiles (src/ without tests and src/testing, the
-// tsconfigs and the build's own scripts), stamped into dist/ by the build (`node
+// The content hash of what `npm run build` compiles (src/'s .ts, .cts and .mts files without
+// tests and src/testing, the tsconfigs and the build's own scripts), stamped into dist/ by the build (`node
 // scripts/source-hash.mjs --stamp`) and compared by scripts/run-tests.mjs, which rebuilds a dist/
 // made from other sources.
 import { createHash } from 'node:crypto'
@@ -14,7 +14,7 @@ function find(dir, out) {
     const path = join(dir, name)
     if (statSync(path).isDirectory()) {
       if (path !== join('src', 'testing')) find(path, out)
-    } else if ((name.endsWith('.ts') && !name.endsWith('.test.ts')) || path.startsWith(join('src', 'http', 'dashboard'))) out.push(path)
+    } else if ((/\.[cm]?ts$/.test(name) && !name.endsWith('.test.ts')) || path.startsWith(join('src', 'http', 'dashboard'))) out.push(path)
   }
   return out
 }

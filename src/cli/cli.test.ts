@@ -248,3 +248,15 @@ test('SIGTERM under the CLI stops a process ward and leaves no child behind', { 
   assert.ok(children.length > 0, 'the child was seen running')
   for (const pid of children) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `child ${pid} outlived the CLI`)
 })
+
+test('steward demo all | head: a reader that closes the pipe early ends the command with 0, no error', { timeout: 60_000 }, async () => {
+  // In real time (20× faster) the demo writes again a moment after the reader has gone.
+  const child = spawn(process.execPath, [builtBin, 'demo', 'all', '--speed', '20'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
+  await new Promise((resolve) => child.stdout.once('data', resolve))
+  child.stdout.destroy()
+  assert.equal(await exited, 0, `exit code, stderr: ${stderr}`)
+  assert.equal(stderr, '')
+})
