@@ -7,7 +7,9 @@
 // - cli.freeze_to_serving_ms: the README's example as written (timeout 2 s, the probe every 1 s, the
 //   default SIGTERM and --kill-after 5 s): SIGSTOP → a new redis answering PING. The frozen one is
 //   sent SIGCONT after its SIGTERM, so it shuts down at once instead of waiting for SIGKILL.
-// - crash → restart (a child SIGKILLed → its replacement's pid written), steward and PM2.
+// - crash → restart (a child SIGKILLed → its replacement's pid written), steward and PM2, and
+//   baseline.node_start_ms: the same child spawned by the bench itself → its pid written, the start-up
+//   both supervisors wait for. All three run without NODE_EXTRA_CA_CERTS (see `startEnv`).
 // - cli.rss_mb_1 / _3 / _50: the supervisor's own RSS with 1, 3 and 50 idle children, steward up and pm2-runtime.
 // - cli.run_rss_mb: `steward run`'s own RSS with its one idle child, beside a bare `node` process
 //   that only waits (baseline.node_rss_mb), measured the same way; cli.run_anon_mb and
@@ -47,6 +49,14 @@ const pidServer = fileURLToPath(new URL('./fixtures/pid-server.mjs', import.meta
 const lineWriter = fileURLToPath(new URL('./fixtures/line-writer.mjs', import.meta.url))
 const instanceServer = fileURLToPath(new URL('../test/fixtures/instance-server.mjs', import.meta.url))
 const repetitions = quick ? 3 : 5
+
+/**
+ * The environment of the crash → restart children: this one without NODE_EXTRA_CA_CERTS. Node 20
+ * parses that bundle at every start (Node 22 and later, only when TLS first needs it); where a
+ * machine sets it for its own tools (this sandbox does), every Node 20 child starts about 45 ms
+ * later, for steward and PM2 alike, and the shared start-up hides the supervisors' difference.
+ */
+const startEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_EXTRA_CA_CERTS'))
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -245,8 +255,33 @@ async function crashRestart(start: (pidFile: string, home: string) => Supervised
   return samples
 }
 
-function pm2Env(home: string): NodeJS.ProcessEnv {
-  return { ...process.env, PM2_HOME: join(home, '.pm2') }
+/** The same child spawned by the bench (no supervisor) → its pid written: the start-up in every crash → restart. */
+async function nodeStart(): Promise<number[]> {
+  const samples: number[] = []
+  const dir = mkdtempSync(join(tmpdir(), 'steward-bench-cli-'))
+  const pidFile = join(dir, 'pids')
+  const pids = (): number => (existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim().split('\n').filter(Boolean).length : 0)
+  try {
+    for (let r = 0; r < repetitions; r++) {
+      const started = performance.now()
+      const child = spawn(process.execPath, [pidChild, pidFile], { stdio: 'ignore', env: startEnv })
+      try {
+        samples.push((await until('the child', () => pids() > r, 20_000, 1)) - started)
+      } finally {
+        const exited = new Promise((resolve) => child.once('exit', resolve))
+        child.kill('SIGKILL')
+        await exited
+      }
+      await sleep(200)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return samples
+}
+
+function pm2Env(home: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...base, PM2_HOME: join(home, '.pm2') }
 }
 
 /**
@@ -511,17 +546,20 @@ export async function measure(): Promise<Figures> {
   const serving = await freezeToServing()
   // Both count a run of 1 s as healthy (PM2's min_uptime; steward's --backoff-reset): each kill
   // comes after 1.2 s of running, so each is a crash after a healthy run, restarted at once.
-  const stewardCrash = await crashRestart((pidFile) => new Supervised(process.execPath, [bin, 'run', '--json', '--max-restarts', 'Infinity', '--backoff-reset', '1s', '--', process.execPath, pidChild, pidFile]))
+  if (process.env.NODE_EXTRA_CA_CERTS !== undefined) process.stderr.write('cli.crash_restart_ms: NODE_EXTRA_CA_CERTS is set here; the crash → restart children (steward\'s, PM2\'s and the bench\'s own) run without it\n')
+  const stewardCrash = await crashRestart((pidFile) => new Supervised(process.execPath, [bin, 'run', '--json', '--max-restarts', 'Infinity', '--backoff-reset', '1s', '--', process.execPath, pidChild, pidFile], startEnv))
   const pm2Crash = await crashRestart((pidFile, home) => {
     writeFileSync(join(home, 'ecosystem.config.json'), JSON.stringify({ apps: [{ name: 'child', script: pidChild, args: [pidFile], autorestart: true, max_restarts: 1_000 }] }))
-    return new Supervised(process.execPath, [pm2Runtime, 'start', join(home, 'ecosystem.config.json')], pm2Env(home))
+    return new Supervised(process.execPath, [pm2Runtime, 'start', join(home, 'ecosystem.config.json')], pm2Env(home, startEnv))
   })
+  const started = await nodeStart()
   return {
     'cli.detect_ms': { value: median(detect), unit: 'ms (timeout 1000 + probe every 100)' },
     'cli.restart_ms': { value: median(restart), unit: 'ms' },
     'cli.freeze_to_serving_ms': { value: median(serving), unit: 'ms (timeout 2000 + probe every 1000, kill-after 5000)' },
     'cli.crash_restart_ms': { value: median(stewardCrash), unit: 'ms (--backoff-reset 1s: a crash after a healthy run)' },
     'peer.pm2.crash_restart_ms': { value: median(pm2Crash), unit: 'ms' },
+    'baseline.node_start_ms': { value: median(started), unit: 'ms (the same child spawned by the bench → its pid written: the start-up both wait for)' },
     ...(await runRss().then(({ run, node, runAnon, nodeAnon }) => ({
       'cli.run_rss_mb': { value: run, unit: 'MB (steward run, one idle child)' },
       'baseline.node_rss_mb': { value: node, unit: 'MB (a bare node process that only waits)' },
