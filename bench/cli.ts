@@ -49,6 +49,8 @@ const pidServer = fileURLToPath(new URL('./fixtures/pid-server.mjs', import.meta
 const lineWriter = fileURLToPath(new URL('./fixtures/line-writer.mjs', import.meta.url))
 const instanceServer = fileURLToPath(new URL('../test/fixtures/instance-server.mjs', import.meta.url))
 const repetitions = quick ? 3 : 5
+/** Crashes per supervisor (and bare starts) for crash → restart: about 1.3 s each, and the machine's noise is in each. */
+const crashes = quick ? 7 : 9
 
 /**
  * The environment of the crash → restart children: this one without NODE_EXTRA_CA_CERTS. Node 20
@@ -241,7 +243,7 @@ async function crashRestart(start: (pidFile: string, home: string) => Supervised
   const supervisor = start(pidFile, dir)
   try {
     await until('the first child', () => pids().length === 1)
-    for (let r = 0; r < repetitions; r++) {
+    for (let r = 0; r < crashes; r++) {
       await sleep(1_200) // past PM2's min_uptime (1 s) so no restart counts as unstable
       const before = pids().length
       process.kill(pids().at(-1)!, 'SIGKILL')
@@ -262,7 +264,7 @@ async function nodeStart(): Promise<number[]> {
   const pidFile = join(dir, 'pids')
   const pids = (): number => (existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim().split('\n').filter(Boolean).length : 0)
   try {
-    for (let r = 0; r < repetitions; r++) {
+    for (let r = 0; r < crashes; r++) {
       const started = performance.now()
       const child = spawn(process.execPath, [pidChild, pidFile], { stdio: 'ignore', env: startEnv })
       try {

@@ -9,10 +9,11 @@ const failure = new Error('fails at once')
 const repetitions = quick ? 3 : 5
 
 /**
- * Restarts per second of a ward that throws at once until its attempt `restarts + 1`: a plain
- * function that throws, like the function the retry peers call, or an async one (`async`).
+ * A sampler of restarts per second of a ward that throws at once until its attempt `restarts + 1`:
+ * a plain function that throws, like the function the retry peers call, or an async one (`async`).
+ * Each call of the sampler is one run of the ward; the ward has run once before, to warm up.
  */
-async function restartRate(restarts: number, readSignal: boolean, shape: 'throws' | 'async' = 'throws'): Promise<number> {
+async function restartSampler(restarts: number, readSignal: boolean, shape: 'throws' | 'async' = 'throws'): Promise<() => Promise<number>> {
   const throws = (ctx: WardContext): Promise<void> => {
     if (readSignal) void ctx.signal
     if (ctx.attempt > restarts) return Promise.resolve()
@@ -21,14 +22,48 @@ async function restartRate(restarts: number, readSignal: boolean, shape: 'throws
   const rejects = async (ctx: WardContext): Promise<void> => throws(ctx)
   const ward = steward(shape === 'throws' ? throws : rejects, { name: 'crasher', maxRestarts: Infinity })
   await ward.start().done // warm up
-  const samples: number[] = []
-  for (let r = 0; r < repetitions; r++) {
+  return async () => {
     const start = performance.now()
     const outcome = await ward.start().done
     if (outcome.restarts !== restarts) throw new Error(`expected ${restarts} restarts, got ${outcome.restarts}`)
-    samples.push(restarts / ((performance.now() - start) / 1000))
+    return restarts / ((performance.now() - start) / 1000)
   }
+}
+
+/** The median of `repetitions` samples of restarts per second (see `restartSampler`). */
+async function restartRate(restarts: number, readSignal: boolean, shape: 'throws' | 'async' = 'throws'): Promise<number> {
+  const sample = await restartSampler(restarts, readSignal, shape)
+  const samples: number[] = []
+  for (let r = 0; r < repetitions; r++) samples.push(await sample())
   return median(samples)
+}
+
+/**
+ * Restarts that read their signal beside their floor (`throwAndAbortCost`), in pairs measured one
+ * right after the other, the order alternating: the rate's median, the floor's median, and the
+ * median of each pair's ns per restart over its floor, which a noisy machine moves least.
+ */
+async function signalBesideFloor(restarts: number): Promise<{ rate: number; floorNs: number; ratio: number }> {
+  const sample = await restartSampler(restarts, true)
+  throwAndAbortCost() // warm up
+  const rates: number[] = []
+  const floors: number[] = []
+  const ratios: number[] = []
+  for (let r = 0; r < (quick ? 7 : 11); r++) {
+    let rate: number
+    let floor: number
+    if (r % 2 === 0) {
+      rate = await sample()
+      floor = throwAndAbortCost()
+    } else {
+      floor = throwAndAbortCost()
+      rate = await sample()
+    }
+    rates.push(rate)
+    floors.push(floor)
+    ratios.push(1e9 / rate / floor)
+  }
+  return { rate: median(rates), floorNs: median(floors), ratio: median(ratios) }
 }
 
 /** Microseconds from the throw to the next incarnation running. */
@@ -120,42 +155,43 @@ function abortControllerCost(): number {
 
 /**
  * Nanoseconds for what a restart that reads its signal cannot avoid: the ward's own throw caught,
- * then an AbortController created, its signal read and aborted. The floor of the
- * `restarts_signal_per_s` goal (`baseline.abort_controller.ns` says how much of it is the
+ * then an AbortController created, its signal read and aborted (one sample of 200,000). The floor
+ * of the `restarts_signal_per_s` goal (`baseline.abort_controller.ns` says how much of it is the
  * AbortController).
  */
 function throwAndAbortCost(): number {
   const count = 200_000
-  const samples: number[] = []
   const thrower = (i: number): number => {
     if (i < 0) return i
     throw failure
   }
-  for (let r = 0; r < repetitions; r++) {
-    const start = performance.now()
-    for (let i = 0; i < count; i++) {
-      try {
-        thrower(i)
-      } catch {
-        const controller = new AbortController()
-        void controller.signal
-        controller.abort(failure)
-      }
+  const start = performance.now()
+  for (let i = 0; i < count; i++) {
+    try {
+      thrower(i)
+    } catch {
+      const controller = new AbortController()
+      void controller.signal
+      controller.abort(failure)
     }
-    samples.push(((performance.now() - start) * 1e6) / count)
   }
-  return median(samples)
+  return ((performance.now() - start) * 1e6) / count
 }
 
 export async function measure(): Promise<Figures> {
   const restarts = quick ? 200_000 : 1_000_000
+  const latency = await restartLatency(quick ? 20_000 : 100_000)
+  const plain = await restartRate(restarts, false)
+  const async = await restartRate(restarts, false, 'async')
+  const signal = await signalBesideFloor(restarts / 4)
   return {
-    'restart.p50_us': { value: await restartLatency(quick ? 20_000 : 100_000), unit: 'us' },
-    restarts_per_s: { value: await restartRate(restarts, false), unit: 'restarts/s' },
-    restarts_async_per_s: { value: await restartRate(restarts, false, 'async'), unit: 'restarts/s' },
-    restarts_signal_per_s: { value: await restartRate(restarts / 4, true), unit: 'restarts/s' },
+    'restart.p50_us': { value: latency, unit: 'us' },
+    restarts_per_s: { value: plain, unit: 'restarts/s' },
+    restarts_async_per_s: { value: async, unit: 'restarts/s' },
+    restarts_signal_per_s: { value: signal.rate, unit: 'restarts/s' },
+    'restarts_signal.floor_ratio': { value: signal.ratio, unit: '× the floor (ns per restart ÷ baseline.throw_abort_controller.ns, median of side-by-side pairs)' },
     'baseline.abort_controller.ns': { value: abortControllerCost(), unit: 'ns' },
-    'baseline.throw_abort_controller.ns': { value: throwAndAbortCost(), unit: 'ns' },
+    'baseline.throw_abort_controller.ns': { value: signal.floorNs, unit: 'ns (the ward\'s throw caught, then an AbortController made, read, aborted)' },
     'heap_growth_1m_restarts.bytes': { value: await heapGrowth(1_000_000), unit: 'bytes' },
     'peer.p_retry.attempts_per_s': { value: await pRetryRate(quick ? 50_000 : 200_000), unit: 'attempts/s' },
     'peer.effect_retry.attempts_per_s': { value: await effectRate(quick ? 50_000 : 200_000), unit: 'attempts/s' },
