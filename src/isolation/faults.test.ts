@@ -73,6 +73,9 @@ describe('the fault matrix over thread and process wards', { concurrency: 11 }, 
         test(`${isolation} ${kind} ward that ${fault}`, { timeout: 60_000 }, async () => {
           const events: string[] = []
           let failedError: string | undefined
+          // For a failure's message: each event with its attempt and time, and a hang's deadline.
+          const told: string[] = []
+          const began = Date.now()
           const run = steward(ward(isolation, kind, fault), {
             name: 'ward',
             maxRestarts: 5,
@@ -84,6 +87,9 @@ describe('the fault matrix over thread and process wards', { concurrency: 11 }, 
           }).start({
             onEvent: (event: StewardEvent) => {
               if (significant.has(event.type)) events.push(`${event.path} ${event.type}`)
+              if (significant.has(event.type) || event.type === 'started' || event.type === 'spawned') {
+                told.push(`${event.type}#${event.attempt}@${Date.now() - began}${event.type === 'hung' ? `(${event.starting ? 'starting, ' : ''}timeout ${event.timeout}, overdue ${Math.round(event.overdue)})` : ''}`)
+              }
               if (event.type === 'failed' && failedError === undefined) failedError = event.error.name
             },
           })
@@ -101,7 +107,7 @@ describe('the fault matrix over thread and process wards', { concurrency: 11 }, 
           await consuming
           const outcome: Outcome = await run.done
           const cause = causes[fault]
-          assert.deepEqual(events, cause === undefined ? [fault === 'waits for input forever' ? 'ward stopped' : 'ward completed'] : [`ward ${cause}`, 'ward restarting', 'ward completed'])
+          assert.deepEqual(events, cause === undefined ? [fault === 'waits for input forever' ? 'ward stopped' : 'ward completed'] : [`ward ${cause}`, 'ward restarting', 'ward completed'], `events [${events.join(', ')}]; in time: ${told.join(' ')}`)
           const healed = cause !== undefined
           assert.deepEqual(outputs, kind === 'promise' || !healed ? [] : ['a', 'b'], 'outputs')
           assert.equal(outcome.kind, fault === 'waits for input forever' ? 'stopped' : 'completed')
