@@ -93,8 +93,18 @@ export interface Decision {
   readonly counted: number
 }
 
-/** A restart at once that the policy need not count: no limit and no backoff. */
-const RESTART_NOW: Decision = Object.freeze({ action: 'restart', why: undefined, delay: 0, state: undefined, counted: 0 })
+/** A restart at once that the policy need not count: no limit and no backoff. @internal */
+export const RESTART_NOW: Decision = Object.freeze({ action: 'restart', why: undefined, delay: 0, state: undefined, counted: 0 })
+
+/**
+ * Whether the policy allows every restart at once without counting it: no limit, no backoff, and
+ * no state yet. {@link decide} then answers an ordinary failure (neither a start error nor a
+ * temporary ward's, and no `shouldRestart` answer) with {@link RESTART_NOW}. @internal
+ */
+export function restartsAtOnce(policy: RestartPolicy, state: RestartPolicyState | undefined): boolean {
+  const intensity = policy.intensity
+  return state === undefined && policy.backoff === undefined && 'maxRestarts' in intensity && intensity.maxRestarts === Infinity
+}
 
 function ending(action: 'give-up' | 'decline', why: Decision['why'], state: RestartPolicyState | undefined): Decision {
   return { action, why, delay: 0, state, counted: 0 }
@@ -114,8 +124,7 @@ export function decide(policy: RestartPolicy, state: RestartPolicyState | undefi
   if (failure.cannotStart && failure.answer !== true) return ending('give-up', 'start', state)
   if (failure.temporary) return ending('give-up', 'temporary', state)
   if (!failure.cannotStart && failure.answer === false) return ending('decline', undefined, state)
-  const intensity = policy.intensity
-  if (state === undefined && policy.backoff === undefined && 'maxRestarts' in intensity && intensity.maxRestarts === Infinity) return RESTART_NOW
+  if (restartsAtOnce(policy, state)) return RESTART_NOW
   const verdict = nextRestartStep(policy, state ?? initialRestartState(policy), failure.now, failure.uptime)
   if (!verdict.allowed) return { action: 'give-up', why: 'limit', delay: 0, state: verdict.state, counted: verdict.counted }
   return { action: 'restart', why: undefined, delay: verdict.delay, state: verdict.state, counted: verdict.counted }

@@ -33,7 +33,8 @@ const WHY_OTHER = 15
 /** It has shown it is up: a first beat, output, idle wait or dead letter. */
 const READY = 1 << 9
 
-const retireWords: readonly string[] = ['', 'completed', 'hung', 'stalled', 'idle', 'failed', 'returned', 'sibling', 'the steward gave up', 'stopped', 'memory', 'manual']
+// The commonest first: a crash loop's 'failed' is found at once by `markRetired`.
+const retireWords: readonly string[] = ['', 'failed', 'completed', 'hung', 'stalled', 'idle', 'returned', 'sibling', 'the steward gave up', 'stopped', 'memory', 'manual']
 
 /** Why an incarnation was retired: a word, or the caller's own reason. @internal */
 export type RetireWhy = string | { readonly reason: unknown }

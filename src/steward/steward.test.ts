@@ -719,7 +719,7 @@ test('events and status are plain data', async () => {
 
 test('a crash loop neither overflows the stack nor starves other work', { timeout: 60_000 }, async () => {
   const clock = new ManualClock()
-  // Synchronous throws restart through a microtask, never recursively.
+  // Synchronous throws restart in a loop, never recursively.
   let calls = 0
   const syncThrower = (ctx: WardContext): Promise<void> => {
     calls++
@@ -752,6 +752,20 @@ test('a crash loop neither overflows the stack nor starves other work', { timeou
   const stopped = await forever.done
   assert.equal(stopped.kind, 'stopped')
   assert.ok(stopped.restarts > 0)
+
+  // The same for synchronous throws, which restart in one loop: it lets the macrotask in long
+  // before the ward would end on its own (after 100,000 attempts).
+  const syncForever = steward(
+    (ctx: WardContext): Promise<void> => {
+      if (ctx.attempt > 100_000) return Promise.resolve()
+      throw new Error('always, at once')
+    },
+    { maxRestarts: Infinity },
+  ).start({ clock })
+  setImmediate(() => void syncForever.stop())
+  const syncStopped = await syncForever.done
+  assert.equal(syncStopped.kind, 'stopped', 'the macrotask got in')
+  assert.ok(syncStopped.restarts > 0 && syncStopped.restarts < 100_000, `restarts: ${syncStopped.restarts}`)
 })
 
 test("a permanent ward's normal return resets the failures counted at its progress", async () => {
