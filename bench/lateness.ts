@@ -11,6 +11,8 @@ import { median, percentile, quick, type Figures } from './figure.js'
 interface Round {
   readonly lateness: readonly number[]
   readonly timerLateness: readonly number[]
+  /** Each ward's twin: a Node timer armed for the ward's own deadline (its last beat + timeout). */
+  readonly twinLateness: readonly number[]
 }
 
 async function round(seedFrom: number): Promise<Round> {
@@ -18,6 +20,8 @@ async function round(seedFrom: number): Promise<Round> {
   const timeout = 100
   const lastBeat = new Map<string, number>()
   const lateness: number[] = []
+  const twinLateness: number[] = []
+  const twins: Array<Promise<void>> = []
   let seed = seedFrom
   const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648)
   const done: Array<Promise<unknown>> = []
@@ -29,11 +33,16 @@ async function round(seedFrom: number): Promise<Round> {
     }
     const ward = async (ctx: WardContext): Promise<void> => {
       // Beat at irregular moments until the chosen time, then hang until stopped.
+      let beatAt = 0
       while (performance.now() < stopAt) {
         ctx.beat()
-        lastBeat.set(name, performance.now())
+        beatAt = performance.now()
+        lastBeat.set(name, beatAt)
         await new Promise((resolve) => setTimeout(resolve, 1 + Math.floor(random() * 7)))
       }
+      // Its twin: how late Node's own timer is for the same deadline, under the same load.
+      const deadline = beatAt + timeout
+      twins.push(new Promise<void>((resolve) => setTimeout(() => resolve(void twinLateness.push(performance.now() - deadline)), deadline - performance.now())))
       await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }))
     }
     done.push(steward(ward, { name, timeout, restart: 'temporary', onEvent }).start().done)
@@ -51,7 +60,10 @@ async function round(seedFrom: number): Promise<Round> {
   probing = false
   await probe
   if (lateness.length !== count) throw new Error(`expected ${count} restarts, saw ${lateness.length}`)
-  return { lateness, timerLateness }
+  // Armed by each ward before it hangs, so before its restart: all are here.
+  await Promise.all(twins)
+  if (twinLateness.length !== count) throw new Error(`expected ${count} twin timers, saw ${twinLateness.length}`)
+  return { lateness, timerLateness, twinLateness }
 }
 
 export async function measure(): Promise<Figures> {
@@ -67,5 +79,9 @@ export async function measure(): Promise<Figures> {
     'lateness.max_ms': { value: percentile(all, 100), unit: 'ms (of every round)' },
     'lateness.early': { value: all.filter((late) => late < 0).length, unit: 'restarts (of every round)' },
     'baseline.timer_1ms_lateness.p99_ms': { value: each((one) => percentile(one.timerLateness, 99)), unit: `ms (median of the same rounds: ${rounds.map((one) => percentile(one.timerLateness, 99).toFixed(1)).join(', ')})` },
+    'baseline.twin_timer_lateness.p99_ms': {
+      value: each((one) => percentile(one.twinLateness, 99)),
+      unit: `ms (a Node timer per ward for its deadline, armed after its last beat; median of the same rounds: ${rounds.map((one) => percentile(one.twinLateness, 99).toFixed(1)).join(', ')})`,
+    },
   }
 }
