@@ -60,7 +60,7 @@ test('steward up: a child that hangs is restarted by the tree; output for a pers
       backoff: '10ms..20ms',
       children: [
         { name: 'worker', module: ${JSON.stringify(threadWards)}, export: 'beatsUntilStopped', timeout: '2s' },
-        { name: 'hanger', command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(cliChild)}, 'ipc-hang'], heartbeat: 'ipc', timeout: '1s', env: { EXTRA: 'x' } },
+        { name: 'hanger', command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(cliChild)}, 'ipc-hang'], heartbeat: 'ipc', timeout: '1s', startTimeout: '30s', env: { EXTRA: 'x' } },
       ],
     })\n`,
   )
