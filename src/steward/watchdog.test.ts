@@ -157,6 +157,102 @@ test('coarse mode: a beat after a tick is dated by the refresh at the end of its
   assert.deepEqual(hangs, [101.3], 'dated by the refresh at 1.3, not by the next tick at 2')
 })
 
+/** A clock whose time moves only when told and whose timers run only when told (each `at` is kept). */
+function heldClock(): { clock: Clock; set: (time: number) => void; timers: Array<{ at: number; callback: () => void; cancelled: boolean }> } {
+  let now = 0
+  const timers: Array<{ at: number; callback: () => void; cancelled: boolean }> = []
+  const clock: Clock = {
+    now: () => now,
+    setTimer: (ms, callback) => {
+      const timer = { at: now + ms, callback, cancelled: false }
+      timers.push(timer)
+      return { cancel: () => void (timer.cancelled = true) }
+    },
+    sleep: () => Promise.reject(new Error('not used')),
+  }
+  return { clock, set: (time) => void (now = time), timers }
+}
+
+/** Runs the earliest live timer of `timers` at its time, as its turn's timers phase would. */
+function runNextTimer(held: ReturnType<typeof heldClock>): number {
+  const timer = held.timers.filter((one) => !one.cancelled).sort((a, b) => a.at - b.at)[0]!
+  held.timers.splice(held.timers.indexOf(timer), 1)
+  held.set(timer.at)
+  timer.callback()
+  return timer.at
+}
+
+test('coarse mode: a deadline that passes during the tick\'s turn is reported by the refresh at its end, not by the next timer', async () => {
+  const held = heldClock()
+  const watchdog = new Watchdog(held.clock)
+  const hangs: number[] = []
+  const w = watched(100, hangs, held.clock) // ticks every 1 ms; stamped 0, dated by the tick at 1
+  w.state = WORKING
+  w.lastBeat = watchdog.cell.now
+  watchdog.watch(w)
+  while (runNextTimer(held) < 100) await new Promise((resolve) => setImmediate(resolve))
+  // The timer at 100 (its lower bound) files it for 101 (its true deadline); the turn runs on to 101.5.
+  assert.deepEqual(hangs, [])
+  held.set(101.5)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(hangs, [101.5], 'reported in the check phase of the same turn; no timer ran')
+})
+
+test('coarse mode: a true deadline less than 1 ms away is polled for each turn, not left to a timer rounded up to the next ms', async () => {
+  const held = heldClock()
+  const watchdog = new Watchdog(held.clock)
+  const hangs: number[] = []
+  const w = watched(100, hangs, held.clock)
+  w.state = WORKING
+  w.lastBeat = watchdog.cell.now
+  watchdog.watch(w)
+  // The tick at 1 runs; later in the same turn (at 1.3) the ward beats for the last time, stamped 1.
+  runNextTimer(held)
+  held.set(1.3)
+  w.lastBeat = watchdog.cell.now
+  await new Promise((resolve) => setImmediate(resolve)) // the refresh at 1.3 dates it: deadline 101.3
+  while (runNextTimer(held) < 101) await new Promise((resolve) => setImmediate(resolve))
+  // At 101 (its lower bound) it is filed for 101.3, 0.3 ms away; Node's timer would wait a whole ms.
+  held.set(101.2)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(hangs, [], 'not early')
+  held.set(101.4)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(hangs, [101.4], 'reported by the next turn\'s poll; no timer ran')
+})
+
+test('coarse mode: a poll after a long blocked turn dates a beat of that turn by the poll, never early', async () => {
+  const held = heldClock()
+  const watchdog = new Watchdog(held.clock)
+  const hangs: number[] = []
+  const busyHangs: number[] = []
+  const w = watched(100, hangs, held.clock)
+  const busy = watched(100, busyHangs, held.clock)
+  for (const one of [w, busy]) {
+    one.state = WORKING
+    one.lastBeat = watchdog.cell.now
+    watchdog.watch(one)
+  }
+  runNextTimer(held)
+  held.set(1.3)
+  w.lastBeat = watchdog.cell.now // its last beat: stamped 1, dated 1.3
+  await new Promise((resolve) => setImmediate(resolve))
+  while (runNextTimer(held) < 101) {
+    busy.lastBeat = watchdog.cell.now
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  held.set(101.2)
+  await new Promise((resolve) => setImmediate(resolve)) // the refresh at 101.2, then a poll: 0.1 ms to go
+  // A callback blocks the loop for 150 ms; `busy` beats in it (stamped 101.2). The next turn's poll
+  // comes before any timer: `w` is reported, and `busy`'s beat is dated by the poll, not by its stamp.
+  held.set(200)
+  busy.lastBeat = watchdog.cell.now
+  held.set(251.2)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(hangs, [251.2])
+  assert.deepEqual(busyHangs, [], 'busy beat at 200, 51 ms ago: not hung')
+})
+
 test('coarse mode: a stamp older than the finest tick log still expires soon, not postponed', async () => {
   const manual = new ManualClock()
   const clock = coarse(manual)

@@ -57,7 +57,12 @@ const FINAL = 1
  * that turn are dated by the end of the turn, not by the next tick, which a
  * busy loop delays as much as any timer. A beat stamped with refresh k
  * happened before refresh k+1, so the deadline is taken from refresh k+1:
- * never early, and late by about one timer's lateness, not two.
+ * never early, and late by about one timer's lateness, not two. Deadlines
+ * are checked at each tick and again at its refresh. A true deadline (the
+ * one a verdict is made on) less than 1 ms away is closer than Node's timers
+ * can aim: they round it up to the next millisecond of the loop's own clock.
+ * The watchdog polls for it in the check phase of each turn instead, so the
+ * loop spins for that last millisecond, and only before a verdict.
  * @internal
  */
 export class Watchdog {
@@ -87,6 +92,19 @@ export class Watchdog {
     if (now <= this.cell.now) return
     this.cell.now = now
     this.#ticks.record(now)
+    // A deadline that passed while the tick's turn ran is found here, not a timer's delay later.
+    if (this.#heap.topKey <= now) this.#check(now)
+  }
+
+  /** Coarse mode: a check is scheduled for the check phase of this turn (a true deadline is near). */
+  #polling = false
+  readonly #poll = (): void => {
+    this.#polling = false
+    if (this.#heap.size === 0) return
+    // Not a tick: the log's reach is counted in ticks, and polls can be many.
+    const now = this.clock.now()
+    if (this.#heap.topKey <= now) this.#check(now)
+    else this.#arm()
   }
 
   /** `ring` (tick times kept per level in coarse mode) is for tests. */
@@ -137,8 +155,7 @@ export class Watchdog {
    * coarse mode the latest times the stamped events can have happened (`upper` true). Sets
    * `#cause` to the deadline that comes first.
    */
-  #deadline(w: Watched, state: number, beat: number, progress: number, upper: boolean): number {
-    const now = this.cell.now
+  #deadline(w: Watched, state: number, beat: number, progress: number, upper: boolean, now = this.cell.now): number {
     if (upper) beat = this.#latestBeat(beat, now)
     if (state === IDLE) {
       this.#cause = 'idle'
@@ -189,6 +206,11 @@ export class Watchdog {
     const heap = this.#heap
     if (heap.size === 0) return this.#disarm()
     const at = this.#exact ? heap.topKey : Math.min(heap.topKey, this.cell.now + this.#tickMs)
+    // A true deadline less than a millisecond away: a timer would round it up to the next one.
+    if (!this.#exact && !this.#polling && (heap.topMeta & FINAL) !== 0 && heap.topKey - this.clock.now() < 1) {
+      this.#polling = true
+      setImmediate(this.#poll)
+    }
     if (this.#timer !== undefined && this.#timerAt <= at) return
     this.#timer?.cancel()
     this.#timerAt = at
@@ -215,6 +237,11 @@ export class Watchdog {
         setImmediate(this.#refresh)
       }
     }
+    this.#check(now)
+  }
+
+  /** Reports every filed run whose deadline has passed at `now` (the cell's time), files the others anew, and re-arms. */
+  #check(now: number): void {
     const heap = this.#heap
     while (heap.size > 0 && heap.topKey <= now) {
       const w = heap.top
@@ -237,13 +264,13 @@ export class Watchdog {
       }
       if ((heap.topMeta & FINAL) === 0) {
         // Coarse: each stamped event happened before the tick after its stamp; date it there.
-        const deadline = this.#deadline(w, state, beat, progress, true)
+        const deadline = this.#deadline(w, state, beat, progress, true, now)
         if (deadline > now) {
           heap.refileTop(deadline, beat, progress, (state << 1) | FINAL)
           continue
         }
       } else {
-        this.#deadline(w, state, beat, progress, !this.#exact)
+        this.#deadline(w, state, beat, progress, !this.#exact, now)
       }
       this.unwatch(w)
       w.onHang(now, this.#cause)
