@@ -158,11 +158,12 @@ test('coarse mode: a beat after a tick is dated by the refresh at the end of its
 })
 
 /** A clock whose time moves only when told and whose timers run only when told (each `at` is kept). */
-function heldClock(): { clock: Clock; set: (time: number) => void; timers: Array<{ at: number; callback: () => void; cancelled: boolean }> } {
+function heldClock(): { clock: Clock; set: (time: number) => void; reads: () => number; timers: Array<{ at: number; callback: () => void; cancelled: boolean }> } {
   let now = 0
+  let reads = 0
   const timers: Array<{ at: number; callback: () => void; cancelled: boolean }> = []
   const clock: Clock = {
-    now: () => now,
+    now: () => (reads++, now),
     setTimer: (ms, callback) => {
       const timer = { at: now + ms, callback, cancelled: false }
       timers.push(timer)
@@ -170,7 +171,7 @@ function heldClock(): { clock: Clock; set: (time: number) => void; timers: Array
     },
     sleep: () => Promise.reject(new Error('not used')),
   }
-  return { clock, set: (time) => void (now = time), timers }
+  return { clock, set: (time) => void (now = time), reads: () => reads, timers }
 }
 
 /** Runs the earliest live timer of `timers` at its time, as its turn's timers phase would. */
@@ -219,6 +220,49 @@ test('coarse mode: a true deadline less than 1 ms away is polled for each turn, 
   held.set(101.4)
   await new Promise((resolve) => setImmediate(resolve))
   assert.deepEqual(hangs, [101.4], 'reported by the next turn\'s poll; no timer ran')
+})
+
+test('coarse mode: polling for a deadline stops after MAX_POLLS turns when the clock stands still', async () => {
+  const held = heldClock()
+  const watchdog = new Watchdog(held.clock)
+  const hangs: number[] = []
+  const w = watched(100, hangs, held.clock)
+  w.state = WORKING
+  w.lastBeat = watchdog.cell.now
+  watchdog.watch(w)
+  runNextTimer(held)
+  held.set(1.3)
+  w.lastBeat = watchdog.cell.now
+  await new Promise((resolve) => setImmediate(resolve))
+  while (runNextTimer(held) < 101) await new Promise((resolve) => setImmediate(resolve))
+  // Filed for 101.3 at 101; the clock stands at 101.2 from here on.
+  held.set(101.2)
+  const before = held.reads()
+  for (let turn = 0; turn < 12_000; turn++) await new Promise((resolve) => setImmediate(resolve))
+  const polls = held.reads() - before
+  assert.ok(polls >= 4_000 && polls <= 5_100, `${polls} polls`)
+  const after = held.reads()
+  for (let turn = 0; turn < 1_000; turn++) await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(held.reads(), after, 'no more polls: the timer is left to report it')
+  assert.deepEqual(hangs, [])
+  held.set(101.3)
+  runNextTimer(held)
+  assert.deepEqual(hangs, [101.3])
+  // The next deadline is polled for again: the count is per deadline.
+  w.lastBeat = watchdog.cell.now
+  watchdog.watch(w)
+  const tick = runNextTimer(held)
+  held.set(tick + 0.3)
+  w.lastBeat = watchdog.cell.now // its last beat: stamped `tick`, dated `tick + 0.3`
+  await new Promise((resolve) => setImmediate(resolve))
+  while (runNextTimer(held) < tick + 100) await new Promise((resolve) => setImmediate(resolve))
+  held.set(tick + 100.2)
+  const polled = held.reads()
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+  assert.ok(held.reads() > polled, 'polled again')
+  held.set(tick + 100.4)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(hangs, [101.3, tick + 100.4])
 })
 
 test('coarse mode: a poll after a long blocked turn dates a beat of that turn by the poll, never early', async () => {

@@ -35,6 +35,12 @@ export type HangCause = 'heartbeat' | 'progress' | 'idle'
 
 /** How many ticks per timeout the coarse (system clock) check makes. */
 export const TICKS_PER_TIMEOUT = 100
+/**
+ * Coarse mode: the most turns polled for one deadline before leaving it to the timer. On the
+ * system clock a deadline under 1 ms away passes within a few hundred turns (about 1 µs each
+ * when idle); a clock that stands still (a caller's fake) would otherwise keep the loop spinning.
+ */
+const MAX_POLLS = 5_000
 /** The meta bit of a heap entry whose deadline is the true one for its stamps. */
 const FINAL = 1
 
@@ -98,13 +104,15 @@ export class Watchdog {
 
   /** Coarse mode: a check is scheduled for the check phase of this turn (a true deadline is near). */
   #polling = false
+  /** Polls since the last check (a tick, its refresh, a poll that found a deadline passed), at most MAX_POLLS. */
+  #polls = 0
   readonly #poll = (): void => {
     this.#polling = false
     if (this.#heap.size === 0) return
     // Not a tick: the log's reach is counted in ticks, and polls can be many.
     const now = this.clock.now()
     if (this.#heap.topKey <= now) this.#check(now)
-    else this.#arm()
+    else this.#pollIfNear(now)
   }
 
   /** `ring` (tick times kept per level in coarse mode) is for tests. */
@@ -202,15 +210,22 @@ export class Watchdog {
     return stamp >= this.cell.now ? now : this.#ticks.after(stamp)
   }
 
-  #arm(): void {
+  /** Coarse mode: polls in the next check phase when the top deadline is true and less than a millisecond after `now`. */
+  #pollIfNear(now: number): void {
+    const heap = this.#heap
+    if (this.#polling || this.#polls >= MAX_POLLS || (heap.topMeta & FINAL) === 0 || heap.topKey - now >= 1) return
+    this.#polling = true
+    this.#polls++
+    setImmediate(this.#poll)
+  }
+
+  /** Sets the timer for the top deadline (or, in coarse mode, the next tick if sooner); `now` is the time of the check that calls it. */
+  #arm(now = this.cell.now): void {
     const heap = this.#heap
     if (heap.size === 0) return this.#disarm()
     const at = this.#exact ? heap.topKey : Math.min(heap.topKey, this.cell.now + this.#tickMs)
-    // A true deadline less than a millisecond away: a timer would round it up to the next one.
-    if (!this.#exact && !this.#polling && (heap.topMeta & FINAL) !== 0 && heap.topKey - this.clock.now() < 1) {
-      this.#polling = true
-      setImmediate(this.#poll)
-    }
+    // A timer would round a true deadline less than a millisecond away up to the loop's next one.
+    if (!this.#exact) this.#pollIfNear(now)
     if (this.#timer !== undefined && this.#timerAt <= at) return
     this.#timer?.cancel()
     this.#timerAt = at
@@ -240,8 +255,9 @@ export class Watchdog {
     this.#check(now)
   }
 
-  /** Reports every filed run whose deadline has passed at `now` (the cell's time), files the others anew, and re-arms. */
+  /** Reports every filed run whose deadline has passed at `now` (the cell's time, or a poll's later reading), files the others anew, and re-arms. */
   #check(now: number): void {
+    this.#polls = 0
     const heap = this.#heap
     while (heap.size > 0 && heap.topKey <= now) {
       const w = heap.top
@@ -275,7 +291,7 @@ export class Watchdog {
       this.unwatch(w)
       w.onHang(now, this.#cause)
     }
-    this.#arm()
+    this.#arm(now)
   }
 }
 
