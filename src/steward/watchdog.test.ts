@@ -112,52 +112,7 @@ test('coarse mode is never early and at most one tick late', async () => {
   assert.equal(manual.pendingTimers, 0, 'ticking stops when nothing is watched')
 })
 
-test('coarse mode: a beat after a tick is dated by the refresh at the end of its event loop turn, not by the next tick', async () => {
-  // A clock whose time moves only when told, and whose timers run only when told: a busy turn.
-  let now = 0
-  const timers: Array<{ at: number; callback: () => void; cancelled: boolean }> = []
-  const clock: Clock = {
-    now: () => now,
-    setTimer: (ms, callback) => {
-      const timer = { at: now + ms, callback, cancelled: false }
-      timers.push(timer)
-      return { cancel: () => void (timer.cancelled = true) }
-    },
-    sleep: () => Promise.reject(new Error('not used')),
-  }
-  const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
-  /** Runs the timers due by `time`, each in a turn of its own, as the event loop would. */
-  const advanceTo = async (time: number): Promise<void> => {
-    for (;;) {
-      const due = timers.filter((timer) => !timer.cancelled && timer.at <= time).sort((a, b) => a.at - b.at)[0]
-      if (due === undefined) break
-      timers.splice(timers.indexOf(due), 1)
-      now = due.at
-      due.callback()
-      await immediate()
-    }
-    now = time
-  }
-  const watchdog = new Watchdog(clock)
-  const hangs: number[] = []
-  const w = watched(100, hangs, clock) // ticks every 1 ms
-  w.state = WORKING
-  w.lastBeat = watchdog.cell.now
-  watchdog.watch(w)
-  // The tick at 1 ms runs; later in the same turn (at 1.3 ms) the ward beats, stamped 1.
-  const tick = timers.find((timer) => timer.at === 1)!
-  timers.splice(timers.indexOf(tick), 1)
-  now = 1
-  tick.callback()
-  now = 1.3
-  w.lastBeat = watchdog.cell.now
-  assert.equal(w.lastBeat, 1)
-  await immediate() // the turn ends: the refresh dates everything stamped 1 before 1.3
-  await advanceTo(200)
-  assert.deepEqual(hangs, [101.3], 'dated by the refresh at 1.3, not by the next tick at 2')
-})
-
-/** A clock whose time moves only when told and whose timers run only when told (each `at` is kept). */
+/** A clock whose time moves only when told and whose timers run only when told (each `at` is kept): a busy turn. */
 function heldClock(): { clock: Clock; set: (time: number) => void; reads: () => number; timers: Array<{ at: number; callback: () => void; cancelled: boolean }> } {
   let now = 0
   let reads = 0
@@ -183,66 +138,86 @@ function runNextTimer(held: ReturnType<typeof heldClock>): number {
   return timer.at
 }
 
-test('coarse mode: a deadline that passes during the tick\'s turn is reported by the refresh at its end, not by the next timer', async () => {
+/** The rest of this event loop turn: its check phase, where the watchdog's refresh and polls run. */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
+/** A watchdog on a held clock, watching one working entry (timeout 100 ms, ticks every 1 ms) that records its hangs. */
+function watchingOne(): { held: ReturnType<typeof heldClock>; watchdog: Watchdog; w: Watched; hangs: number[] } {
   const held = heldClock()
   const watchdog = new Watchdog(held.clock)
   const hangs: number[] = []
-  const w = watched(100, hangs, held.clock) // ticks every 1 ms; stamped 0, dated by the tick at 1
+  const w = watched(100, hangs, held.clock)
   w.state = WORKING
   w.lastBeat = watchdog.cell.now
   watchdog.watch(w)
-  while (runNextTimer(held) < 100) await new Promise((resolve) => setImmediate(resolve))
+  return { held, watchdog, w, hangs }
+}
+
+/**
+ * The next tick runs; 0.3 ms later in its turn `w` beats for the last time (stamped by the tick,
+ * dated by the turn's refresh); then the timers run, a turn each, until its lower bound (the tick
+ * + 100), where it is filed for its true deadline, 0.3 ms later. `each` runs in every such turn.
+ * Returns the tick's time.
+ */
+async function lastBeatAfterTick(held: ReturnType<typeof heldClock>, watchdog: Watchdog, w: Watched, each = (): void => {}): Promise<number> {
+  const tick = runNextTimer(held)
+  held.set(tick + 0.3)
+  w.lastBeat = watchdog.cell.now
+  assert.equal(w.lastBeat, tick)
+  await turn()
+  while (runNextTimer(held) < tick + 100) {
+    each()
+    await turn()
+  }
+  return tick
+}
+
+test('coarse mode: a beat after a tick is dated by the refresh at the end of its event loop turn, not by the next tick', async () => {
+  const { held, watchdog, w, hangs } = watchingOne()
+  // The tick at 1 ms runs; later in the same turn (at 1.3 ms) the ward beats, stamped 1.
+  await lastBeatAfterTick(held, watchdog, w)
+  while (hangs.length === 0 && held.timers.some((timer) => !timer.cancelled)) {
+    runNextTimer(held)
+    await turn()
+  }
+  assert.deepEqual(hangs, [101.3], 'dated by the refresh at 1.3, not by the next tick at 2')
+})
+
+test('coarse mode: a deadline that passes during the tick\'s turn is reported by the refresh at its end, not by the next timer', async () => {
+  const { held, hangs } = watchingOne() // stamped 0, dated by the tick at 1
+  while (runNextTimer(held) < 100) await turn()
   // The timer at 100 (its lower bound) files it for 101 (its true deadline); the turn runs on to 101.5.
   assert.deepEqual(hangs, [])
   held.set(101.5)
-  await new Promise((resolve) => setImmediate(resolve))
+  await turn()
   assert.deepEqual(hangs, [101.5], 'reported in the check phase of the same turn; no timer ran')
 })
 
 test('coarse mode: a true deadline less than 1 ms away is polled for each turn, not left to a timer rounded up to the next ms', async () => {
-  const held = heldClock()
-  const watchdog = new Watchdog(held.clock)
-  const hangs: number[] = []
-  const w = watched(100, hangs, held.clock)
-  w.state = WORKING
-  w.lastBeat = watchdog.cell.now
-  watchdog.watch(w)
-  // The tick at 1 runs; later in the same turn (at 1.3) the ward beats for the last time, stamped 1.
-  runNextTimer(held)
-  held.set(1.3)
-  w.lastBeat = watchdog.cell.now
-  await new Promise((resolve) => setImmediate(resolve)) // the refresh at 1.3 dates it: deadline 101.3
-  while (runNextTimer(held) < 101) await new Promise((resolve) => setImmediate(resolve))
-  // At 101 (its lower bound) it is filed for 101.3, 0.3 ms away; Node's timer would wait a whole ms.
+  const { held, watchdog, w, hangs } = watchingOne()
+  // Filed at 101 for 101.3, 0.3 ms away; Node's timer would wait a whole ms.
+  await lastBeatAfterTick(held, watchdog, w)
   held.set(101.2)
-  await new Promise((resolve) => setImmediate(resolve))
+  await turn()
   assert.deepEqual(hangs, [], 'not early')
   held.set(101.4)
-  await new Promise((resolve) => setImmediate(resolve))
+  await turn()
   assert.deepEqual(hangs, [101.4], 'reported by the next turn\'s poll; no timer ran')
 })
 
 test('coarse mode: polling for a deadline stops after MAX_POLLS turns when the clock stands still', async () => {
-  const held = heldClock()
-  const watchdog = new Watchdog(held.clock)
-  const hangs: number[] = []
-  const w = watched(100, hangs, held.clock)
-  w.state = WORKING
-  w.lastBeat = watchdog.cell.now
-  watchdog.watch(w)
-  runNextTimer(held)
-  held.set(1.3)
-  w.lastBeat = watchdog.cell.now
-  await new Promise((resolve) => setImmediate(resolve))
-  while (runNextTimer(held) < 101) await new Promise((resolve) => setImmediate(resolve))
+  const { held, watchdog, w, hangs } = watchingOne()
+  await lastBeatAfterTick(held, watchdog, w)
   // Filed for 101.3 at 101; the clock stands at 101.2 from here on.
   held.set(101.2)
   const before = held.reads()
-  for (let turn = 0; turn < 12_000; turn++) await new Promise((resolve) => setImmediate(resolve))
+  for (let i = 0; i < 12_000; i++) await turn()
   const polls = held.reads() - before
   assert.ok(polls >= 4_000 && polls <= 5_100, `${polls} polls`)
   const after = held.reads()
-  for (let turn = 0; turn < 1_000; turn++) await new Promise((resolve) => setImmediate(resolve))
+  for (let i = 0; i < 1_000; i++) await turn()
   assert.equal(held.reads(), after, 'no more polls: the timer is left to report it')
   assert.deepEqual(hangs, [])
   held.set(101.3)
@@ -251,48 +226,33 @@ test('coarse mode: polling for a deadline stops after MAX_POLLS turns when the c
   // The next deadline is polled for again: the count is per deadline.
   w.lastBeat = watchdog.cell.now
   watchdog.watch(w)
-  const tick = runNextTimer(held)
-  held.set(tick + 0.3)
-  w.lastBeat = watchdog.cell.now // its last beat: stamped `tick`, dated `tick + 0.3`
-  await new Promise((resolve) => setImmediate(resolve))
-  while (runNextTimer(held) < tick + 100) await new Promise((resolve) => setImmediate(resolve))
+  const tick = await lastBeatAfterTick(held, watchdog, w)
   held.set(tick + 100.2)
   const polled = held.reads()
-  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+  for (let i = 0; i < 3; i++) await turn()
   assert.ok(held.reads() > polled, 'polled again')
   held.set(tick + 100.4)
-  await new Promise((resolve) => setImmediate(resolve))
+  await turn()
   assert.deepEqual(hangs, [101.3, tick + 100.4])
 })
 
 test('coarse mode: a poll after a long blocked turn dates a beat of that turn by the poll, never early', async () => {
-  const held = heldClock()
-  const watchdog = new Watchdog(held.clock)
-  const hangs: number[] = []
+  const { held, watchdog, w, hangs } = watchingOne()
   const busyHangs: number[] = []
-  const w = watched(100, hangs, held.clock)
   const busy = watched(100, busyHangs, held.clock)
-  for (const one of [w, busy]) {
-    one.state = WORKING
-    one.lastBeat = watchdog.cell.now
-    watchdog.watch(one)
-  }
-  runNextTimer(held)
-  held.set(1.3)
-  w.lastBeat = watchdog.cell.now // its last beat: stamped 1, dated 1.3
-  await new Promise((resolve) => setImmediate(resolve))
-  while (runNextTimer(held) < 101) {
-    busy.lastBeat = watchdog.cell.now
-    await new Promise((resolve) => setImmediate(resolve))
-  }
+  busy.state = WORKING
+  busy.lastBeat = watchdog.cell.now
+  watchdog.watch(busy)
+  // `w` beats last at 1.3 (stamped 1); `busy` beats in every turn.
+  await lastBeatAfterTick(held, watchdog, w, () => void (busy.lastBeat = watchdog.cell.now))
   held.set(101.2)
-  await new Promise((resolve) => setImmediate(resolve)) // the refresh at 101.2, then a poll: 0.1 ms to go
+  await turn() // the refresh at 101.2, then a poll: 0.1 ms to go
   // A callback blocks the loop for 150 ms; `busy` beats in it (stamped 101.2). The next turn's poll
   // comes before any timer: `w` is reported, and `busy`'s beat is dated by the poll, not by its stamp.
   held.set(200)
   busy.lastBeat = watchdog.cell.now
   held.set(251.2)
-  await new Promise((resolve) => setImmediate(resolve))
+  await turn()
   assert.deepEqual(hangs, [251.2])
   assert.deepEqual(busyHangs, [], 'busy beat at 200, 51 ms ago: not hung')
 })
